@@ -1,0 +1,18 @@
+# Two commands do all the set-up on a fresh machine (see README):
+#   make run    install, then run mase on the embedded default model
+#   make test   install, then run the test suite (what .ci/run calls)
+VENV ?= .venv
+ARGS ?= +model=smollm2-135m quant=mxint4
+
+.PHONY: install run test bench
+install:
+	@bash scripts/setup.sh
+
+run: install
+	$(VENV)/bin/mase $(ARGS)
+
+test: install
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(VENV)/bin/python benchmarks/bench_formats.py
