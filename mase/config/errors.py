@@ -1,0 +1,7 @@
+"""The one exception type for mistakes a user can fix: the CLI prints it as one line, no traceback."""
+
+
+class MaseError(Exception):
+    """A user-fixable error. The message is one line that says what is wrong and how to fix it."""
+
+    exit_code = 2

@@ -1,0 +1,98 @@
+"""Composing configs outside the Hydra app (Python API, tests, CLI pre-validation)."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from typing import Any, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from .errors import MaseError
+from .schema import register_configs
+
+CONFIG_MODULE = "mase.conf"
+CONFIG_NAME = "config"
+_DETAIL = re.compile(r"^\s*(full_key|object_type|reference_type|value|\^|Set the environment variable)")
+
+
+def available(group: str) -> list[str]:
+    """Names of the yaml configs shipped in conf/<group>/."""
+    root = resources.files(CONFIG_MODULE) / group
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def one_line(exc: BaseException) -> str:
+    """A Hydra/OmegaConf exception chain squeezed into one readable line."""
+    parts: list[str] = []
+    e: BaseException | None = exc
+    while e is not None:
+        for line in str(e).splitlines():
+            line = line.strip()
+            if line.startswith("Config search path"):
+                break
+            if line and not _DETAIL.match(line) and not _NOISE.search(line) and line not in parts:
+                parts.append(line)
+        e = e.__cause__ or e.__context__
+    text = " ".join(parts) or type(exc).__name__
+    if m := re.search(r"Could not find '([\w-]+)/([^']+)'", text):
+        group, name = m[1], m[2]
+        options = available(group) if group in ("model", "quant", "target", "eval") else []
+        return f"unknown {group} config {name!r}: choose one of {', '.join(options)}"
+    if m := re.search(r"Could not override '([^']+)'.*Key '([^']+)' not in '(\w+)'", text):
+        return f"unknown key {m[1]!r}{_valid_keys(m[3])}; check its spelling"
+    if m := re.search(r"Key '([^']+)' not in '(\w+)'", text):
+        where = re.search(r"full_key: (\S+)", str(exc))
+        return f"unknown key {where[1] if where else m[1]!r}{_valid_keys(m[2])}; check its spelling"
+    if m := re.search(r"Error merging override (\S+)", text):
+        rest = text[m.end():].strip(" ;.")
+        return f"bad value in {m[1]}: {rest}"
+    return text
+
+
+_NOISE = re.compile(r"\$VALUE|invalid literal|To append to your config|Available options in|^[\w.-]+$")
+
+
+def _valid_keys(cls_name: str) -> str:
+    from . import schema
+
+    cls = getattr(schema, cls_name, None)
+    return f" (valid keys of {cls_name}: {', '.join(cls.__dataclass_fields__)})" if cls else ""
+
+
+def compose(overrides: Sequence[str] = (), *, return_hydra_config: bool = False) -> DictConfig:
+    """The config the `mase` CLI would see for these overrides; errors become one-line MaseErrors."""
+    from hydra import compose as hydra_compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    gh = GlobalHydra.instance()
+    was_initialized = gh.is_initialized()
+    try:
+        if not was_initialized:
+            initialize_config_module(CONFIG_MODULE, version_base="1.3")
+        return hydra_compose(CONFIG_NAME, overrides=list(overrides), return_hydra_config=return_hydra_config)
+    except MaseError:
+        raise
+    except Exception as exc:  # Hydra and OmegaConf raise many types; all are config mistakes here
+        raise MaseError(f"config error: {one_line(exc)}") from None
+    finally:
+        if not was_initialized:
+            gh.clear()
+
+
+def load_group(group: str, name: str, **overrides: Any) -> DictConfig:
+    """One typed config of a group, e.g. load_group("quant", "mxint4", block_size=16)."""
+    if name not in available(group):
+        raise MaseError(f"no config {group}/{name}: choose one of {', '.join(available(group))}")
+    args = [f"+{group}={name}" if group == "model" else f"{group}={name}"]
+    args += [f"{group}.{k}={_hydra_value(v)}" for k, v in overrides.items()]
+    return compose(args)[group]
+
+
+def _hydra_value(v: Any) -> str:
+    if isinstance(v, (list, dict)):
+        import json
+
+        return json.dumps(v)
+    return "null" if v is None else str(v)

@@ -1,0 +1,158 @@
+"""Structured configs: the typed shape of everything `mase` reads from Hydra.
+
+Every group (`model/`, `quant/`, `target/`, `eval/`) is validated against these dataclasses, so an
+unknown key or a value of the wrong type is caught at composition time. Semantic checks that types
+cannot express (format names, stage names, nonlinear modes) live in `mase.config.validate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING
+
+# Operators that later work may move into hardware-exact golden functions (mase/golden/nonlinear.py).
+NONLINEAR_OPS = ("softmax", "silu", "gelu", "relu", "rmsnorm", "layernorm", "rope")
+
+
+@dataclass
+class TinyArch:
+    """Random-init tiny model shape (fast tests); ignored for pretrained models."""
+
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2  # LLaMA only (grouped-query attention like SmolLM2)
+    intermediate_size: int = 128
+    vocab_size: int = 256  # byte-level tokenizer
+    max_positions: int = 1024
+    seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING  # short name used in folders and reports
+    source: str = MISSING  # "hf" (hub id or local folder), "gguf" (packaged GGUF file), "tiny"
+    family: str = MISSING  # "llama", "opt", "gpt2", "auto"
+    hf_id: Optional[str] = None  # hub id or local path (source=hf)
+    revision: Optional[str] = None
+    gguf_package: Optional[str] = None  # Python package that ships the .gguf (source=gguf)
+    gguf_file: Optional[str] = None
+    license: Optional[str] = None
+    tiny: TinyArch = field(default_factory=TinyArch)
+
+
+@dataclass
+class LayerOverride:
+    """Per-layer formats, applied to modules whose name matches a glob pattern. None = inherit."""
+
+    weight: Optional[str] = None
+    act: Optional[str] = None
+    bias: Optional[str] = None
+    block_size: Optional[int] = None
+    # attention modules only (the two matrix products)
+    query: Optional[str] = None
+    key: Optional[str] = None
+    scores: Optional[str] = None
+    value: Optional[str] = None
+
+
+@dataclass
+class LinearFormats:
+    weight: str = "fp32"
+    act: str = "fp32"
+    bias: str = "fp32"
+
+
+@dataclass
+class AttentionFormats:
+    """Operands of Q.K^T (query, key) and of scores.V (scores, value). None = the default act format."""
+
+    enabled: bool = True
+    query: Optional[str] = None
+    key: Optional[str] = None
+    scores: Optional[str] = None
+    value: Optional[str] = None
+
+
+@dataclass
+class QuantConfig:
+    name: str = MISSING
+    mode: str = "fake"  # kernel used by quantized layers; "fake" = fake quantization in float32
+    block_size: int = 32
+    default: LinearFormats = field(default_factory=LinearFormats)
+    attention: AttentionFormats = field(default_factory=AttentionFormats)
+    exclude: List[str] = field(default_factory=lambda: ["lm_head"])  # glob patterns kept in float
+    overrides: Dict[str, LayerOverride] = field(default_factory=dict)  # glob pattern -> formats
+    nonlinear: Dict[str, str] = field(default_factory=lambda: {op: "float" for op in NONLINEAR_OPS})
+
+
+@dataclass
+class Resources:
+    lut: Optional[int] = None
+    ff: Optional[int] = None
+    dsp: Optional[int] = None
+    bram: Optional[int] = None  # number of block RAMs
+    bram_kbit: Optional[int] = None  # size of one block RAM
+    uram: Optional[int] = None  # UltraRAM blocks (288 Kbit each)
+    spram: Optional[int] = None  # iCE40 UltraPlus single-port RAMs (256 Kbit each)
+
+
+@dataclass
+class TargetConfig:
+    name: str = MISSING
+    kind: str = MISSING  # "sim" or "fpga"
+    vendor: Optional[str] = None
+    family: Optional[str] = None
+    part: Optional[str] = None
+    package: Optional[str] = None
+    toolchain: List[str] = field(default_factory=list)
+    clock_mhz: float = 100.0
+    resources: Resources = field(default_factory=Resources)
+    offchip_memory_gb: Optional[float] = None
+    offchip_bandwidth_gbps: Optional[float] = None  # GB/s
+    notes: Optional[str] = None
+
+
+@dataclass
+class EvalConfig:
+    name: str = MISSING
+    dataset: str = "auto"  # auto | wikitext2 | lee | enwiki
+    tokens: int = 4096  # tokens whose loss is measured
+    window: int = 512  # context length of one forward pass
+    stride: int = 512  # new tokens scored per window (< window: overlapping sliding window)
+    batch_size: int = 1
+    float_baseline: bool = True  # also evaluate the unquantized model on the same tokens
+
+
+@dataclass
+class OutputConfig:
+    root: str = "outputs"  # single runs: <root>/<model>/<quant>/<time>
+    multirun_root: str = "multirun"  # sweeps: <multirun_root>/<time>/<n>_<model>_<quant>_<target>
+
+
+@dataclass
+class MaseConfig:
+    model: Optional[ModelConfig] = None  # chosen with +model=NAME
+    quant: QuantConfig = MISSING
+    target: TargetConfig = MISSING
+    eval: EvalConfig = MISSING
+    stages: List[str] = field(default_factory=lambda: ["quantize", "evaluate", "report"])
+    output: OutputConfig = field(default_factory=OutputConfig)
+    seed: int = 0
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    progress: bool = True  # rich progress bars
+    extra: Dict[str, Any] = field(default_factory=dict)  # free-form notes recorded in the report
+
+
+def register_configs() -> None:
+    """Register the schemas in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="mase_schema", node=MaseConfig)
+    cs.store(group="model", name="model_schema", node=ModelConfig)
+    cs.store(group="quant", name="quant_schema", node=QuantConfig)
+    cs.store(group="target", name="target_schema", node=TargetConfig)
+    cs.store(group="eval", name="eval_schema", node=EvalConfig)

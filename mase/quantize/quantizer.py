@@ -1,0 +1,155 @@
+"""quantize_model: apply a quant config to a transformers model, in place."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from mase.config.errors import MaseError
+from mase.report.progress import track
+
+from .modules import ATTN_IMPL, AttentionQuant, MXLinear, register_attention
+from .plan import LayerPlan, plan_layers
+
+log = logging.getLogger("mase.quantize")
+
+
+def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child, new)
+
+
+def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = None) -> nn.Module:
+    """Quantize `model` in place following `quant_cfg` (a QuantConfig node or a quant config name).
+
+    Every planned nn.Linear becomes an MXLinear; every planned attention module gets an
+    AttentionQuant and the model switches to the `mase_mx` attention implementation. The plan is
+    kept as `model.mase_plan` (see layer_table). Returns the model.
+    """
+    if isinstance(quant_cfg, str):
+        from mase.config import load_group
+
+        quant_cfg = load_group("quant", quant_cfg)
+    if getattr(model, "mase_plan", None) is not None:
+        raise MaseError("model is already quantized: load a fresh model before quantizing again")
+    name = model_name or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
+    plans = plan_layers(model, quant_cfg, name)
+    mode = quant_cfg.mode
+    modules = dict(model.named_modules())
+    for p in track(plans, "quantizing", total=len(plans)):
+        if p.spec is None:
+            continue
+        if p.kind == "linear":
+            with torch.no_grad():
+                _set_submodule(model, p.name, MXLinear(modules[p.name], p.spec, p.name, mode))
+        else:
+            modules[p.name].mase_attention = AttentionQuant(p.spec, mode)
+    if any(p.kind == "attention" and p.spec is not None for p in plans):
+        register_attention()
+        try:
+            model.set_attn_implementation(ATTN_IMPL)
+        except Exception as exc:
+            raise MaseError(f"{name}: cannot switch attention to {ATTN_IMPL} ({exc}); set "
+                            f"quant.attention.enabled=false") from None
+        if getattr(model.config, "_attn_implementation", None) != ATTN_IMPL:
+            raise MaseError(f"{name} does not support pluggable attention; set quant.attention.enabled=false")
+    model.mase_plan = plans
+    model.mase_quant_name = quant_cfg.name
+    n_q = sum(p.spec is not None for p in plans)
+    log.info("quantized %d of %d layers with %s (mode %s)", n_q, len(plans), quant_cfg.name, mode)
+    return model
+
+
+def _quant_parts(model: nn.Module) -> Iterator[Any]:
+    for m in model.modules():
+        if isinstance(m, MXLinear):
+            yield m
+        aq = getattr(m, "mase_attention", None)
+        if aq is not None:
+            yield aq
+
+
+def set_quantization(model: nn.Module, enabled: bool) -> None:
+    for part in _quant_parts(model):
+        if isinstance(part, MXLinear):
+            part.quant_enabled = enabled
+        else:
+            part.enabled = enabled
+
+
+@contextmanager
+def quantization_disabled(model: nn.Module):
+    """Run the quantized model in float (same modules, original weights): the float baseline."""
+    set_quantization(model, False)
+    try:
+        yield model
+    finally:
+        set_quantization(model, True)
+
+
+def layer_table(model: nn.Module) -> list[dict[str, Any]]:
+    """One row per planned layer with the formats actually applied."""
+    plans: list[LayerPlan] | None = getattr(model, "mase_plan", None)
+    if plans is None:
+        raise MaseError("model is not quantized: call mase.quantize.quantize_model(model, quant_cfg) first")
+    return [p.row() for p in plans]
+
+
+def reset_counters(model: nn.Module) -> None:
+    for part in _quant_parts(model):
+        if isinstance(part, MXLinear):
+            part.act_elements = 0
+        else:
+            part.elements = dict.fromkeys(part.elements, 0)
+
+
+def bit_stats(model: nn.Module) -> dict[str, Any]:
+    """Average bits per weight and per activation (scale overhead included), weight memory in MB.
+
+    - avg_weight_bits: over the weights of the quantized linear layers (biases not included).
+    - avg_act_bits: over every activation element quantized during the runs since the last
+      reset_counters (inputs of quantized linears, Q, K, softmax scores and V), weighted by count;
+      if nothing ran yet, the static average over linear inputs (weighted by in_features).
+    - weight_memory_mb: all unique parameters (10^6 bytes): quantized weights and biases at their
+      format's bits, everything else (embeddings, norms, excluded layers) at 32 bits.
+    """
+    w_bits = w_n = 0.0
+    a_bits = a_n = 0.0
+    static_bits = static_n = 0.0
+    quantized_ids: dict[int, float] = {}
+    for part in _quant_parts(model):
+        if isinstance(part, MXLinear):
+            s = part.spec
+            n = part.weight.numel()
+            w_bits += n * s.weight.bits_per_element
+            w_n += n
+            quantized_ids[id(part.weight)] = s.weight.bits_per_element
+            if part.bias is not None:
+                quantized_ids[id(part.bias)] = s.bias.bits_per_element
+            a_bits += part.act_elements * s.act.bits_per_element
+            a_n += part.act_elements
+            static_bits += part.in_features * s.act.bits_per_element
+            static_n += part.in_features
+        else:
+            for f, n in part.elements.items():
+                a_bits += n * getattr(part.spec, f).bits_per_element
+                a_n += n
+    total_bits = 0.0
+    seen: set[int] = set()
+    for p in model.parameters():  # parameters() yields tied tensors once
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        total_bits += p.numel() * quantized_ids.get(id(p), 32.0)
+    return {
+        "avg_weight_bits": w_bits / w_n if w_n else 32.0,
+        "avg_act_bits": a_bits / a_n if a_n else (static_bits / static_n if static_n else 32.0),
+        "act_bits_measured": bool(a_n),
+        "weight_memory_mb": total_bits / 8 / 1e6,
+        "quantized_weights": int(w_n),
+    }
