@@ -1,0 +1,95 @@
+"""Error table of the hardware-exact non-linear algorithms (mase.golden.nonlinear) against float.
+
+Inputs are drawn over the ranges measured on smollm2-135m (see the configs' comments); each row
+reports the maximum and mean absolute error against the float64 reference, and the maximum error in
+units of the output LSB. Deterministic (fixed seed). Usage:
+
+    .venv/bin/python benchmarks/bench_nonlinear_accuracy.py [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import torch
+import torch.nn.functional as F
+
+from mase.golden import nonlinear as G
+
+
+def _rope_ref(q, pos, base):
+    d = q.shape[-1]
+    inv = 1.0 / (base ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
+    fr = pos[..., None].double() * inv
+    emb = torch.cat((fr, fr), -1)
+    rot = torch.cat((-q[..., d // 2:], q[..., : d // 2]), -1)
+    return q * emb.cos() + rot * emb.sin()
+
+
+def rows():
+    g = torch.Generator().manual_seed(0)
+
+    def randn(*shape, s=1.0):
+        return torch.randn(*shape, generator=g, dtype=torch.float64) * s
+
+    out = []
+    sm = G.SoftmaxConfig()
+    for sigma in (1.0, 4.0, 16.0):
+        x = randn(64, 512, s=sigma)
+        pos = torch.randint(0, 512, (64,), generator=g)
+        m = G.causal_mask(pos, 512)
+        ref = torch.softmax(x.masked_fill(~m, -math.inf), -1)
+        out.append((f"softmax causal, N=512, scores N(0,{sigma:g})", G.hw_softmax(x, m, sm), ref, 2.0**-sm.out_f))
+    nc = G.NormConfig()
+    w = torch.rand(576, generator=g, dtype=torch.float64) * 3
+    b = randn(576, s=0.5)
+    for label, x in (("N(0,5)", randn(256, 576, s=5.0)),
+                     ("N(0,5) + one 2e4 outlier/row", randn(256, 576, s=5.0).index_put_(
+                         (torch.arange(256), torch.zeros(256, dtype=torch.long)), torch.full((256,), 2.0e4, dtype=torch.float64)))):
+        ref = x / torch.sqrt((x * x).mean(-1, keepdim=True) + 1e-5) * w
+        y = G.hw_rmsnorm(x, w, 1e-5, nc)
+        out.append((f"rmsnorm N=576, x {label}", y, ref, None))
+        ref = F.layer_norm(x, (576,), w, b, 1e-5)
+        out.append((f"layernorm N=576, x {label}", G.hw_layernorm(x, w, b, 1e-5, nc), ref, None))
+    ac = G.ActConfig()
+    xs = torch.linspace(-40, 40, 200001, dtype=torch.float64)
+    for name, fn in (("relu", F.relu), ("gelu", F.gelu), ("silu", F.silu)):
+        out.append((f"{name}, x in [-40, 40]", G.hw_act(xs, name, ac), fn(xs), 2.0**-ac.out_f))
+    sc = G.SwigluConfig()
+    a, u = randn(100000, s=4.0), randn(100000, s=4.0)
+    out.append(("swiglu silu(a)*b, a,b N(0,4)", G.hw_swiglu(a, u, sc), F.silu(a) * u, 2.0**-sc.out_f))
+    rc = G.ResidualConfig()
+    a, u = randn(100000, s=50.0), randn(100000, s=5.0)
+    out.append(("residual add, N(0,50)+N(0,5)", G.hw_residual(a, u, rc), a + u, 2.0**-rc.out_f))
+    ro = G.RopeConfig()
+    q = randn(4, 3, 2048, 64, s=3.0)
+    pos = torch.arange(2048)[None, None, :]
+    out.append(("rope d=64 base 1e5, pos<2048, x N(0,3)", G.hw_rope(q, pos, 1e5, ro), _rope_ref(q, pos, 1e5), 2.0**-ro.out_f))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+    table = []
+    for name, y, ref, lsb in rows():
+        err = (y.double() - ref.double()).abs()
+        mx, mean = float(err.max()), float(err.mean())
+        rel = mx / float(ref.abs().max())
+        table.append((name, mx, mean, rel, f"{mx / lsb:.1f}" if lsb else "-"))
+    head = ("operation / inputs", "max abs err", "mean abs err", "max err / max|ref|", "max err (out LSB)")
+    if args.markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for r in table:
+            print(f"| {r[0]} | {r[1]:.3g} | {r[2]:.3g} | {r[3]:.3g} | {r[4]} |")
+    else:
+        print(f"{head[0]:48s} {head[1]:>12s} {head[2]:>12s} {head[3]:>18s} {head[4]:>18s}")
+        for r in table:
+            print(f"{r[0]:48s} {r[1]:12.3g} {r[2]:12.3g} {r[3]:18.3g} {r[4]:>18s}")
+
+
+if __name__ == "__main__":
+    main()
