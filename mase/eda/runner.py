@@ -1,0 +1,292 @@
+"""Run FuseSoC/Edalize flows on the mase:mx cores: lint, Verilator simulation, Yosys synthesis.
+
+Every tool run's exit status is checked; a failure raises `EdaError` with the last lines of its log.
+
+    >>> from mase.eda import build_sim, lint, synth
+    >>> lint("mase:mx:stream")                                    # verilator --lint-only -Wall
+    >>> sim = build_sim("mase:mx:stream", {"WIDTH": 8, "DEPTH": 4})  # cached per parameter set
+    >>> res = sim.run({"in": ["0a", "0b"]}, {"out": 2}, stall=30, bp=30, seed=1)
+    >>> res.outputs["out"]                                        # ints, one per beat
+    >>> synth("mase:mx:mx_linear", {...}, arch="xcup")            # {'LUT': .., 'FF': .., 'DSP': .., 'BRAM': ..}
+
+Builds live under a cache folder (``$MASE_EDA_CACHE``, default ``<tmp>/mase-eda-<uid>``) keyed by the
+core, target, parameters and the content of every file in the core libraries, so a test session
+builds each parameter set once and an edit to any RTL file rebuilds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CORES_DIR = Path(__file__).resolve().parents[2] / "cores"
+
+
+class EdaError(RuntimeError):
+    """A tool run failed; the message names the command and shows the end of its log."""
+
+
+def _tail(text: str, n: int = 40) -> str:
+    return "\n".join(text.splitlines()[-n:])
+
+
+def _fusesoc_exe() -> list[str]:
+    exe = Path(sys.executable).with_name("fusesoc")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "fusesoc.main"]
+
+
+def cores_roots(extra=None) -> list[Path]:
+    """The core libraries searched: mase's cores/ plus any extra folders (e.g. a generated library)."""
+    roots = [CORES_DIR]
+    env = os.environ.get("MASE_CORES_ROOTS")
+    if env:
+        roots += [Path(p) for p in env.split(os.pathsep) if p]
+    roots += [Path(p) for p in (extra or [])]
+    return roots
+
+
+def fusesoc(args: list[str], roots=None, cwd=None, timeout: float | None = 1800, log: Path | None = None) -> str:
+    """Run `fusesoc --cores-root ... <args>` and return its output; raise EdaError on failure."""
+    cmd = _fusesoc_exe()
+    for r in cores_roots(roots):
+        cmd += ["--cores-root", str(r)]
+    cmd += args
+    cwd = cwd or tempfile.gettempdir()
+    try:
+        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        raise EdaError(f"timeout after {timeout}s: {' '.join(cmd)}\n{_tail(out)}") from None
+    out = p.stdout + p.stderr
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(out)
+    if p.returncode != 0 or "\nERROR:" in "\n" + out:
+        raise EdaError(f"fusesoc failed (exit {p.returncode}): {' '.join(cmd)}\n{_tail(out)}")
+    return out
+
+
+def _content_hash(roots) -> str:
+    h = hashlib.sha256()
+    for root in cores_roots(roots):
+        for f in sorted(Path(root).rglob("*")):
+            if f.is_file() and f.suffix in (".sv", ".v", ".svh", ".core", ".cpp", ".vlt", ".h"):
+                h.update(str(f).encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    d = os.environ.get("MASE_EDA_CACHE") or os.path.join(tempfile.gettempdir(), f"mase-eda-{os.getuid()}")
+    Path(d).mkdir(parents=True, exist_ok=True)
+    return Path(d)
+
+
+def _param_args(parameters: dict | None) -> list[str]:
+    return [f"--{k}={v}" for k, v in (parameters or {}).items()]
+
+
+def _work_root(build_root: Path, target: str, tool: str) -> Path:
+    hits = sorted(build_root.glob(f"*/{target}-{tool}"))
+    if not hits:
+        raise EdaError(f"no {target}-{tool} folder under {build_root}")
+    return hits[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# Hex stimulus files
+# ------------------------------------------------------------------------------------------------
+def write_hex(path: Path, words, width: int) -> None:
+    """One word per line for $readmemh (words are Python ints, masked to `width` bits)."""
+    digits = max(1, -(-width // 4))
+    mask = (1 << width) - 1
+    Path(path).write_text("".join(f"{int(w) & mask:0{digits}x}\n" for w in words))
+
+
+def read_hex(path: Path) -> list[int]:
+    out = []
+    for line in Path(path).read_text().split():
+        if "x" in line.lower() or "z" in line.lower():
+            raise EdaError(f"{path}: output beat has unknown bits: {line}")
+        out.append(int(line, 16))
+    return out
+
+
+def pack_fields(values, bits: int) -> int:
+    """Concatenate fields into one int, element 0 in the least significant bits (lane order)."""
+    word, mask = 0, (1 << bits) - 1
+    for i, v in enumerate(values):
+        word |= (int(v) & mask) << (i * bits)
+    return word
+
+
+def unpack_fields(word: int, bits: int, n: int, signed: bool = False) -> list[int]:
+    mask = (1 << bits) - 1
+    vals = [(word >> (i * bits)) & mask for i in range(n)]
+    if signed:
+        vals = [v - (1 << bits) if v >> (bits - 1) else v for v in vals]
+    return vals
+
+
+# ------------------------------------------------------------------------------------------------
+# Simulation
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class SimResult:
+    log: str
+    outputs: dict[str, list[int]]
+    cycles: int
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class SimBuild:
+    """A built Verilator model of `core` (target `sim`) for one parameter set."""
+
+    core: str
+    parameters: dict
+    build_root: Path
+    target: str = "sim"
+    roots: list | None = None
+
+    @property
+    def work_root(self) -> Path:
+        return _work_root(self.build_root, self.target, "verilator")
+
+    def run(self, inputs: dict[str, list], outputs: dict[str, int], stall: int = 0, bp: int = 0,
+            seed: int = 1, max_cycles: int | None = None, plusargs: dict | None = None,
+            widths: dict[str, int] | None = None, via_fusesoc: bool = True, timeout: float = 600) -> SimResult:
+        """Simulate: `inputs` maps each source NAME to its beats (ints, or hex strings), `outputs` maps
+        each sink NAME to the number of beats to collect. stall/bp are percentages of idle input
+        cycles and not-ready output cycles. Returns the collected beats as ints."""
+        d = Path(tempfile.mkdtemp(prefix="run-", dir=self.build_root))
+        args = {"dir": str(d), "seed": seed, "stall": stall, "bp": bp}
+        total = 0
+        for name, beats in inputs.items():
+            words = [int(b, 16) if isinstance(b, str) else int(b) for b in beats]
+            write_hex(d / f"{name}.hex", words, (widths or {}).get(name, max([w.bit_length() for w in words] + [4])))
+            args[f"{name}_n"] = len(words)
+            total += len(words)
+        for name, n in outputs.items():
+            args[f"{name}_n"] = n
+            total += n
+        args["max_cycles"] = max_cycles or (1000 + 50 * total * (1 + max(stall, bp) // 10))
+        args.update(plusargs or {})
+        if via_fusesoc:
+            log = fusesoc(["run", "--target", self.target, "--build-root", str(self.build_root), "--run",
+                           self.core, *_param_args(args)], self.roots, timeout=timeout)
+        else:
+            exe = self.work_root / f"V{_toplevel(self.work_root)}"
+            p = subprocess.run([str(exe), *[f"+{k}={v}" for k, v in args.items()]], cwd=self.work_root,
+                               capture_output=True, text=True, timeout=timeout)
+            log = p.stdout + p.stderr
+            if p.returncode:
+                raise EdaError(f"simulation failed (exit {p.returncode}): {exe}\n{_tail(log)}")
+        if "MASE_TB_TIMEOUT" in log or "MASE_TB_DONE" not in log:
+            raise EdaError(f"simulation of {self.core} did not complete (timeout or missing outputs)\n{_tail(log)}")
+        cycles = int(re.search(r"MASE_TB_DONE cycles=(\d+)", log).group(1))
+        stats = {k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", " ".join(
+            l for l in log.splitlines() if "MASE_TB_STATS" in l))}
+        outs = {name: read_hex(d / f"{name}.out") for name in outputs}
+        for name, n in outputs.items():
+            if len(outs[name]) != n:
+                raise EdaError(f"{self.core}: sink {name} got {len(outs[name])} beats, expected {n}\n{_tail(log)}")
+        shutil.rmtree(d, ignore_errors=True)
+        return SimResult(log, outs, cycles, stats)
+
+
+def _toplevel(work_root: Path) -> str:
+    m = re.search(r"--top-module (\S+)", "\n".join(p.read_text() for p in work_root.glob("*.vc")))
+    if not m:
+        raise EdaError(f"no top module in {work_root}")
+    return m.group(1)
+
+
+def build_sim(core: str, parameters: dict | None = None, target: str = "sim", roots=None) -> SimBuild:
+    """Build (or reuse from the cache) the Verilator model of `core` with these vlogparams."""
+    parameters = dict(parameters or {})
+    key = hashlib.sha256(json.dumps([core, target, sorted(parameters.items()), _content_hash(roots),
+                                     [str(r) for r in cores_roots(roots)]], default=str).encode()).hexdigest()[:20]
+    build_root = cache_dir() / f"{core.replace(':', '_')}-{target}-{key}"
+    done = build_root / ".built"
+    if not done.exists():
+        if build_root.exists():
+            shutil.rmtree(build_root)
+        fusesoc(["run", "--target", target, "--build-root", str(build_root), "--setup", "--build", core,
+                 *_param_args(parameters)], roots, log=build_root / "build.log")
+        done.write_text("ok\n")
+    return SimBuild(core, parameters, build_root, target, roots)
+
+
+# ------------------------------------------------------------------------------------------------
+# Lint and synthesis
+# ------------------------------------------------------------------------------------------------
+def lint(core: str, parameters: dict | None = None, target: str = "lint", roots=None) -> str:
+    """`verilator --lint-only -Wall` through the core's lint target; raises EdaError on any warning."""
+    build_root = Path(tempfile.mkdtemp(prefix="lint-", dir=cache_dir()))
+    try:
+        out = fusesoc(["run", "--target", target, "--build-root", str(build_root), core, *_param_args(parameters)], roots)
+    finally:
+        shutil.rmtree(build_root, ignore_errors=True)
+    if "%Warning" in out or "%Error" in out:
+        raise EdaError(f"lint of {core} is not clean\n{_tail(out)}")
+    return out
+
+
+_ICE40 = {"LUT": ("SB_LUT4",), "FF": ("SB_DFF",), "DSP": ("SB_MAC16",), "BRAM": ("SB_RAM40_4K",),
+          "SPRAM": ("SB_SPRAM256KA",), "CARRY": ("SB_CARRY",)}
+_XCUP = {"LUT": ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6"), "FF": ("FDRE", "FDSE", "FDCE", "FDPE"),
+         "DSP": ("DSP48E2",), "BRAM": ("RAMB36E2",), "BRAM18": ("RAMB18E2",), "URAM": ("URAM288",),
+         "LUTRAM": ("RAM16", "RAM32", "RAM64", "RAM128", "RAM256", "SRL"), "CARRY": ("CARRY8",)}
+
+
+def parse_yosys_stat(log: str, arch: str) -> dict:
+    """Resources from the last `stat` block of a Yosys log (BRAM in 36 Kb units on xcup, with
+    RAMB18 counted as half; 4 Kb blocks on iCE40)."""
+    blocks = log.split("Number of cells:")
+    if len(blocks) < 2:
+        raise EdaError("no `stat` output in the Yosys log")
+    cells: dict[str, int] = {}
+    for line in blocks[-1].splitlines()[1:]:
+        m = re.match(r"\s+(\S+)\s+(\d+)\s*$", line)
+        if not m:
+            if cells:
+                break
+            continue
+        cells[m.group(1)] = int(m.group(2))
+    table = _ICE40 if arch == "ice40" else _XCUP
+    res = {k: sum(n for c, n in cells.items() if any(c.startswith(p) for p in pre)) for k, pre in table.items()}
+    if arch != "ice40":
+        res["BRAM"] = res["BRAM"] + res.pop("BRAM18") / 2
+    res["cells"] = cells
+    return res
+
+
+def synth(core: str, parameters: dict | None = None, arch: str = "ice40", roots=None,
+          keep: Path | None = None, timeout: float = 1800) -> dict:
+    """Yosys synthesis through the core's `synth` (iCE40) or `synth_xcup` (UltraScale+) target.
+
+    Returns {'LUT', 'FF', 'DSP', 'BRAM', ..., 'cells': {cell: count}, 'log': path}; the raw log is
+    kept under `keep` (or the cache folder)."""
+    if arch not in ("ice40", "xcup"):
+        raise ValueError(f"arch {arch!r}: choose ice40 or xcup")
+    target = "synth" if arch == "ice40" else "synth_xcup"
+    key = hashlib.sha256(json.dumps([core, target, sorted((parameters or {}).items()), _content_hash(roots)],
+                                    default=str).encode()).hexdigest()[:20]
+    build_root = Path(keep) if keep else cache_dir() / f"{core.replace(':', '_')}-{target}-{key}"
+    if build_root.exists():
+        shutil.rmtree(build_root)
+    fusesoc(["run", "--target", target, "--build-root", str(build_root), core, *_param_args(parameters)],
+            roots, timeout=timeout, log=build_root / "fusesoc.log")
+    log_path = _work_root(build_root, target, "yosys") / "yosys.log"
+    res = parse_yosys_stat(log_path.read_text(), arch)
+    res["log"] = str(log_path)
+    return res
