@@ -4,7 +4,10 @@ Inputs are drawn over the ranges measured on smollm2-135m (see the configs' comm
 reports the maximum and mean absolute error against the float64 reference, and the maximum error in
 units of the output LSB. Deterministic (fixed seed). Usage:
 
-    .venv/bin/python benchmarks/bench_nonlinear_accuracy.py [--markdown]
+    .venv/bin/python benchmarks/bench_nonlinear_accuracy.py [--markdown] [--ppl [--model smollm2-135m]]
+
+--ppl adds the perplexity of the model (loaded by mase.models) with float ops, each op hardware-exact
+on its own, and all of them, on gensim's lee_background corpus (4096 tokens in windows of 512).
 """
 
 from __future__ import annotations
@@ -69,10 +72,58 @@ def rows():
     return out
 
 
+def _corpus_ids(tok, n_tokens: int) -> torch.Tensor:
+    from gensim.test.utils import datapath
+
+    from mase.models import tokenize
+
+    text = open(datapath("lee_background.cor"), encoding="utf-8").read()
+    return tokenize(tok, text)[:n_tokens]
+
+
+@torch.no_grad()
+def perplexity(model, ids: torch.Tensor, window: int = 512) -> float:
+    nll, n = 0.0, 0
+    for i in range(0, ids.numel() - 1, window):
+        chunk = ids[i:i + window][None]
+        if chunk.shape[1] < 2:
+            break
+        out = model(chunk, labels=chunk)
+        nll += float(out.loss) * (chunk.shape[1] - 1)
+        n += chunk.shape[1] - 1
+    return math.exp(nll / n)
+
+
+def ppl_table(model_name: str, tokens: int, window: int):
+    from mase.golden.nonlinear_patch import apply_hw_nonlinear
+    from mase.models import load_model
+
+    model, tok = load_model(model_name)
+    ids = _corpus_ids(tok, tokens)
+    fam = model.config.model_type
+    ops = ["softmax", "rmsnorm", "silu", "swiglu", "rope"] if fam == "llama" else ["softmax", "layernorm", "relu"]
+    rows = [("float ops", None), *((f"{op} hw", [op]) for op in ops), ("all hw", ops)]
+    base = None
+    for label, sel in rows:
+        m, _ = load_model(model_name) if sel else (model, tok)
+        if sel:
+            apply_hw_nonlinear(m, sel)
+        p = perplexity(m, ids, window)
+        base = base or p
+        print(f"{model_name:16s} {label:14s} ppl {p:9.4f}  ({100 * (p / base - 1):+.3f}% vs float ops)", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--ppl", action="store_true")
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--tokens", type=int, default=4096)
+    ap.add_argument("--window", type=int, default=512)
     args = ap.parse_args()
+    if args.ppl:
+        ppl_table(args.model, args.tokens, args.window)
+        return
     table = []
     for name, y, ref, lsb in rows():
         err = (y.double() - ref.double()).abs()

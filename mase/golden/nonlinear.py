@@ -23,8 +23,8 @@ Algorithms (one element per cycle per lane, per-row scalars by bit-serial units)
   S = sum; recip = floor(2**(16+R_F) / S) (restoring division, one quotient bit per cycle);
   y = round(e * recip) to Q.OUT_F, unsigned. Causal mask: element j of row pos is kept iff j <= pos;
   masked elements are excluded from the max and the sum and output 0.
-* rmsnorm / layernorm: integer sums s1 = sum x, s2 = sum floor(x^2 / 2**P) (P = sq_shift, even);
-  c = N x (- s1), V = N s2 (- floor(s1 / 2**(P/2))^2, clamped at 0) + E,
+* rmsnorm / layernorm: integer sums s1 = sum x, s2 = sum round(x^2 / 2**P) (P = sq_shift, even),
+  s2 saturated so that V < 2**62; c = N x (- s1), V = N s2 (- round(s1 / 2**(P/2))^2, clamped at 0) + E,
   E = max(1, round(N^2 eps 4**IN_F / 2**P)), so that y = c / sqrt(V) * 2**-(P/2);
   1/sqrt(V) = r * 2**-(K + k) with V normalised by an even shift to m = V / 4**k in [2**(M-2), 2**M)
   and r = floor(2**K / sqrt(m)) found bit-serially (largest r with r^2 m <= 4**K);
@@ -166,7 +166,7 @@ def hw_softmax(x: torch.Tensor, mask: torch.Tensor | None = None, cfg: SoftmaxCo
 class NormConfig:
     in_w: int = 32  # the residual stream of smollm2 reaches +-24759 (its massive activations)
     in_f: int = 16
-    sq_shift: int = 24  # squares are kept as floor(x^2 / 2**sq_shift) (even), s1 as floor(s1 / 2**(sq_shift/2))
+    sq_shift: int = 16  # squares kept as round(x^2 / 2**sq_shift) (even), s1 as round(s1 / 2**(sq_shift/2))
     g_w: int = 16
     out_w: int = 24
     norm_m: int = 16  # V is normalised into [2**(M-2), 2**M)
@@ -176,6 +176,9 @@ class NormConfig:
     @property
     def r_bits(self) -> int:
         return self.rsqrt_k - self.norm_m // 2 + 2
+
+
+V_MAX = (1 << 62) - 1
 
 
 def norm_eps_code(n: int, eps: float, in_f: int, sq_shift: int) -> int:
@@ -203,10 +206,11 @@ def norm_int(x, g, b, cfg: NormConfig, g_f: int, out_f: int, eps_code: int, sub_
     p = cfg.sq_shift
     assert p % 2 == 0
     s1 = x.sum(-1, keepdim=True)
-    s2 = ((x * x) >> p).sum(-1, keepdim=True)
+    s2 = round_shift(x * x, p).sum(-1, keepdim=True)
+    s2 = s2.clamp(max=(V_MAX - eps_code) // n)  # V saturates at 2**62 - 1
     if sub_mean:
         c = n * x - s1
-        h = s1 >> (p // 2)
+        h = round_shift(s1, p // 2)
         v = (n * s2 - h * h).clamp(min=0) + eps_code
     else:
         c = n * x
