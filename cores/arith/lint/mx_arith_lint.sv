@@ -1,0 +1,35 @@
+// Lint top of the arithmetic blocks: integer and minifloat instances of each.
+module mx_arith_lint (
+    input  logic               clk,
+    input  logic               rst,
+    input  logic [7:0]         in_code,
+    input  logic signed [11:0] in_shift,
+    input  logic signed [31:0] in_value,
+    input  logic signed [8:0]  in_shared,
+    input  logic [31:0]        in_amax,
+    input  logic [31:0]        in_a,
+    input  logic [31:0]        in_b,
+    input  logic               in_valid,
+    input  logic               in_last,
+    output logic [63:0]        out_data
+);
+    logic signed [7:0]  i8;
+    logic signed [18:0] f8;
+    logic signed [31:0] al;
+    logic signed [8:0]  sh;
+    logic [3:0]         q4;
+    logic [7:0]         q8;
+    logic               dv;
+    logic signed [23:0] ds;
+
+    mx_elem_to_int #(.WIDTH(8), .EBITS(0)) d0 (.code(in_code), .value(i8));
+    mx_elem_to_int #(.WIDTH(8), .EBITS(4)) d1 (.code(in_code), .value(f8));
+    mx_align #(.IN_W(32), .SH_W(12), .OUT_W(32)) a0 (.in(in_value), .shift(in_shift), .out(al));
+    mx_shared_exp #(.IN_W(32), .IN_LSB(-20), .EMAX(2)) s0 (.amax(in_amax), .shared(sh));
+    mx_quant_elem #(.IN_W(32), .IN_LSB(-20), .WIDTH(4), .EBITS(0)) q0 (.value(in_value), .shared(in_shared), .code(q4));
+    mx_quant_elem #(.IN_W(32), .IN_LSB(-20), .WIDTH(8), .EBITS(4)) q1 (.value(in_value), .shared(in_shared), .code(q8));
+    mx_dot_lane #(.PAR(4), .A_WIDTH(8), .A_EBITS(0), .B_WIDTH(8), .B_EBITS(4), .SUM_W(24)) l0 (
+        .clk, .rst, .ce(1'b1), .in_valid, .in_last, .in_a, .in_b, .out_valid(dv), .out_sum(ds));
+
+    assign out_data = {8'd0, i8, f8[7:0], al[15:0], sh[7:0], q4, q8[3:0], dv, ds[6:0]} ^ {8'd0, f8[18:8], al[31:16], sh[8], q8[7:4], ds[23:7], 7'd0};
+endmodule
