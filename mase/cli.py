@@ -1,5 +1,182 @@
-"""Command-line entry point (placeholder until the Hydra app lands)."""
+"""`mase`: the Hydra application.
+
+    mase +model=smollm2-135m quant=mxint8
+    mase -m +model=smollm2-135m quant=mxint8,mxint4,mxfp4
+    mase +model=tiny-llama quant=mxint4 eval=quick stages=[quantize,report]
+
+Before Hydra starts (and creates output folders), the overrides are composed and validated here, so
+that a typo is one line on stderr and exit status 2, never a traceback. `mase` without a model lists
+the models.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from itertools import product
+from pathlib import Path
+
+from mase.config.errors import MaseError
+
+log = logging.getLogger("mase")
+EXIT_USAGE = 2
+# Hydra flags that take a value (everything else starting with '-' is a switch)
+_VALUE_FLAGS = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun",
+                "--package", "-p", "--cfg", "-c", "--info", "-i"}
+_PASSTHROUGH = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc"}
 
 
-def main() -> None:
-    raise SystemExit("mase: the Hydra application is not built yet")
+def _fail(msg: str, code: int = EXIT_USAGE) -> None:
+    print(f"mase: error: {msg}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _split(argv: list[str]) -> tuple[list[str], list[str], bool]:
+    flags, overrides, multirun, skip = [], [], False, False
+    for a in argv:
+        if skip:
+            flags.append(a)
+            skip = False
+        elif a.startswith("-"):
+            flags.append(a)
+            multirun |= a in ("-m", "--multirun")
+            skip = a in _VALUE_FLAGS and "=" not in a and a not in ("--cfg", "-c", "--info", "-i")
+        else:
+            overrides.append(a)
+    return flags, overrides, multirun
+
+
+def _variants(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """Concrete override lists to validate: every sweep value at least once."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from mase.config.loading import one_line
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as exc:
+        raise MaseError(f"bad override: {one_line(exc)}") from None
+    fixed, sweeps = [], []
+    for text, o in zip(overrides, parsed):
+        if o.is_hydra_override():
+            continue
+        if o.is_sweep_override():
+            if not multirun:
+                raise MaseError(f"{text} is a sweep: add -m (--multirun) to run each value")
+            key = o.get_key_element()
+            sweeps.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+        else:
+            fixed.append(text)
+    if not sweeps:
+        return [fixed]
+    if len(sweeps) == 1 or sum(len(s) for s in sweeps) <= 16:
+        return [fixed + list(combo) for combo in product(*sweeps)][:64]
+    return [fixed + [s[0] for s in sweeps]]
+
+
+def _list_models() -> str:
+    from mase.config import available, load_group
+
+    lines = ["no model chosen: add +model=NAME. Available models:"]
+    for name in available("model"):
+        if name == "hf":
+            lines.append(f"  {'hf':14s} any Hugging Face causal LM: +model=hf model.hf_id=ORG/NAME")
+            continue
+        m = load_group("model", name)
+        where = {"gguf": "offline, packaged GGUF", "tiny": "random-init, for tests"}.get(m.source, m.hf_id)
+        lines.append(f"  {name:14s} {m.family:6s} {where}")
+    lines.append("example: mase +model=smollm2-135m quant=mxint8 target=u250")
+    return "\n".join(lines)
+
+
+def prevalidate(argv: list[str]) -> None:
+    """Compose and validate every run the arguments describe; MaseError on the first problem."""
+    from mase.config import compose
+    from mase.config.validate import validate_config
+
+    _, overrides, multirun = _split(argv)
+    for variant in _variants(overrides, multirun):
+        cfg = compose(variant)
+        if cfg.model is None:
+            print("mase: " + _list_models(), file=sys.stderr)
+            raise SystemExit(EXIT_USAGE)
+        validate_config(cfg)
+
+
+def _write_fusesoc_ignore(cfg) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    root = Path(cfg.output.multirun_root if multirun else cfg.output.root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "FUSESOC_IGNORE").touch()
+
+
+def _quiet_libraries(progress: bool) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # transformers imports torchao when it is installed; its missing-CUDA-library notes are noise here
+    for name in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        if not progress:
+            transformers.utils.logging.disable_progress_bar()
+    except Exception:  # pragma: no cover - transformers is a dependency
+        pass
+
+
+def app(cfg) -> None:
+    """The Hydra task: one configured run."""
+    import torch
+    from hydra.core.hydra_config import HydraConfig
+
+    from mase.pipeline import run
+    from mase.report import progress
+
+    try:
+        out_dir = Path(HydraConfig.get().runtime.output_dir)
+        _write_fusesoc_ignore(cfg)
+        progress.set_enabled(cfg.progress)
+        _quiet_libraries(cfg.progress)
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        log.info("mase %s: model %s, quant %s, target %s -> %s", __import__("mase").__version__, cfg.model.name,
+                 cfg.quant.name, cfg.target.name, out_dir)
+        run(cfg, out_dir)
+    except MaseError as exc:
+        log.error("%s", exc)
+        _fail(str(exc), exc.exit_code)
+
+
+def _hydra_main(argv: list[str]) -> None:
+    import hydra
+
+    from mase.config import register_configs
+
+    register_configs()
+    main_fn = hydra.main(version_base="1.3", config_path="pkg://mase.conf", config_name="config")(app)
+    saved = sys.argv
+    sys.argv = [saved[0] if saved else "mase", *argv]
+    try:
+        main_fn()
+    finally:
+        sys.argv = saved
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(a in _PASSTHROUGH or a.split("=")[0] in _PASSTHROUGH for a in argv):
+        try:
+            prevalidate(argv)
+        except MaseError as exc:
+            _fail(str(exc), exc.exit_code)
+    _hydra_main(argv)
+
+
+if __name__ == "__main__":
+    main()

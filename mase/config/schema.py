@@ -122,7 +122,6 @@ class EvalConfig:
     tokens: int = 4096  # tokens whose loss is measured
     window: int = 512  # context length of one forward pass
     stride: int = 512  # new tokens scored per window (< window: overlapping sliding window)
-    batch_size: int = 1
     float_baseline: bool = True  # also evaluate the unquantized model on the same tokens
 
 

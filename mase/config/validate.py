@@ -74,8 +74,6 @@ def validate_eval(e: Any) -> None:
         raise MaseError(f"eval.stride={e.stride}: must be between 1 and eval.window={e.window}")
     if e.tokens < 1:
         raise MaseError(f"eval.tokens={e.tokens}: must be positive")
-    if e.batch_size < 1:
-        raise MaseError(f"eval.batch_size={e.batch_size}: must be positive")
 
 
 def validate_stages(stages: list[str]) -> None:

@@ -1,0 +1,60 @@
+"""Accuracy of a (quantized) model: sliding-window perplexity on real text, against float.
+
+    >>> from mase.evaluate import evaluate, perplexity, eval_tokens
+    >>> evaluate(model, tokenizer, load_group("eval", "default"))   # ppl, ppl_float, delta, ...
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+
+from mase.config.errors import MaseError
+from mase.models import tokenize
+
+from .data import load_text
+from .perplexity import perplexity, windows
+
+log = logging.getLogger("mase.evaluate")
+__all__ = ["eval_tokens", "evaluate", "load_text", "perplexity", "windows"]
+
+
+def eval_tokens(tokenizer: Any, dataset: str, tokens: int) -> tuple[torch.Tensor, str]:
+    """The first tokens+1 ids of the dataset's text (tokens scored), and the dataset's name."""
+    text, used = load_text(dataset, max_chars=max(200_000, tokens * 12))
+    ids = tokenize(tokenizer, text)
+    if ids.numel() < tokens + 1:
+        raise MaseError(f"dataset {used} has only {ids.numel() - 1} tokens for this tokenizer: lower eval.tokens")
+    return ids[: tokens + 1], used
+
+
+def evaluate(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any) -> dict[str, Any]:
+    """Perplexity of `model` as it is, and (eval.float_baseline) of the same model in float."""
+    from mase.quantize import quantization_disabled, reset_counters
+
+    if isinstance(eval_cfg, str):
+        from mase.config import load_group
+
+        eval_cfg = load_group("eval", eval_cfg)
+    from mase.config.validate import validate_eval
+
+    validate_eval(eval_cfg)
+    ids, used = eval_tokens(tokenizer, eval_cfg.dataset, eval_cfg.tokens)
+    quantized = getattr(model, "mase_plan", None) is not None
+    out: dict[str, Any] = {"dataset": used, "window": eval_cfg.window, "stride": eval_cfg.stride}
+    if quantized:
+        reset_counters(model)
+    q = perplexity(model, ids, eval_cfg.window, eval_cfg.stride, "evaluating quantized" if quantized else "evaluating")
+    out.update(ppl=q["ppl"], nll=q["nll"], tokens=q["tokens"], seconds=q["seconds"])
+    if quantized and eval_cfg.float_baseline:
+        with quantization_disabled(model):
+            f = perplexity(model, ids, eval_cfg.window, eval_cfg.stride, "evaluating float")
+        out.update(ppl_float=f["ppl"], nll_float=f["nll"], seconds_float=f["seconds"])
+    elif not quantized:
+        out.update(ppl_float=q["ppl"], nll_float=q["nll"], seconds_float=q["seconds"])
+    if "ppl_float" in out:
+        out["delta_ppl_pct"] = 100.0 * (out["ppl"] - out["ppl_float"]) / out["ppl_float"]
+    log.info("perplexity %.4f (float %s) on %d %s tokens", out["ppl"], out.get("ppl_float"), out["tokens"], used)
+    return out

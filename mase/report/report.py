@@ -1,0 +1,51 @@
+"""report.json: the accuracy/cost summary of one run (issue 6 adds a `hardware` section)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+REQUIRED_KEYS = ("model", "quant", "ppl", "ppl_float", "delta_ppl_pct", "avg_weight_bits", "avg_act_bits",
+                 "weight_memory_mb", "tokens")
+
+
+def build_report(model_name: str, quant_name: str, evaluation: dict[str, Any] | None, bits: dict[str, Any],
+                 **extra: Any) -> dict[str, Any]:
+    ev = evaluation or {}
+    rep: dict[str, Any] = {
+        "model": model_name,
+        "quant": quant_name,
+        "ppl": ev.get("ppl"),
+        "ppl_float": ev.get("ppl_float"),
+        "delta_ppl_pct": ev.get("delta_ppl_pct"),
+        "avg_weight_bits": bits.get("avg_weight_bits"),
+        "avg_act_bits": bits.get("avg_act_bits"),
+        "weight_memory_mb": bits.get("weight_memory_mb"),
+        "tokens": ev.get("tokens"),
+        "dataset": ev.get("dataset"),
+        "window": ev.get("window"),
+        "stride": ev.get("stride"),
+        "act_bits_measured": bits.get("act_bits_measured"),
+        "seconds": {k: ev[k] for k in ("seconds", "seconds_float") if k in ev},
+    }
+    rep.update(extra)
+    return rep
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)  # JSON has no NaN/Inf
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_clean(data), indent=2) + "\n")
+    return path
