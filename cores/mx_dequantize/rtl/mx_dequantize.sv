@@ -1,0 +1,74 @@
+// MX -> fixed point: out = floor(I * 2**(scale - 127 + LSB - OUT_LSB)) saturated to OUT_W signed
+// bits per element (the accumulator's alignment rule, mase/golden/CONTRACT.md).
+//   in_data  = {scale[7:0], PAR element codes}; K/PAR beats per block, scale from the first beat
+//   out_data = PAR values of OUT_W bits (lane j in bits [j*OUT_W +: OUT_W])
+// FIXED_SCALE >= 0: the scale field is ignored and that constant byte used (fixed8).
+// Latency 1 cycle, one beat per cycle.
+module mx_dequantize #(
+    parameter int PAR         = 4,
+    parameter int K           = 32,
+    parameter int WIDTH       = 4,
+    parameter int EBITS       = 0,
+    parameter int OUT_W       = 16,
+    parameter int OUT_LSB     = -8,
+    parameter int FIXED_SCALE = -1
+) (
+    input  logic                   clk,
+    input  logic                   rst,
+    input  logic [8+PAR*WIDTH-1:0] in_data,
+    input  logic                   in_valid,
+    output logic                   in_ready,
+    output logic [PAR*OUT_W-1:0]   out_data,
+    output logic                   out_valid,
+    input  logic                   out_ready
+);
+    localparam int M    = WIDTH - 1 - EBITS;
+    localparam int BIAS = (EBITS == 0) ? 0 : (1 << (EBITS - 1)) - 1;
+    localparam int ELSB = (EBITS == 0) ? -(WIDTH - 2) : 1 - BIAS - M;
+    localparam int IW   = (EBITS == 0) ? WIDTH : WIDTH - EBITS + (1 << EBITS) - 1;
+    localparam int BPB  = K / PAR;
+    localparam int CW   = (BPB > 1) ? $clog2(BPB) : 1;
+
+    logic                   take;
+    logic [CW-1:0]          beat;
+    logic [7:0]             scale, scale_hold;
+    logic signed [11:0]     shift;
+    logic [PAR*OUT_W-1:0]   vals;
+
+    assign take     = !out_valid || out_ready;
+    assign in_ready = take;
+
+    generate
+        if (FIXED_SCALE >= 0) begin : g_fixed
+            logic unused;
+            assign unused = ^{in_data[8+PAR*WIDTH-1 -: 8], beat, scale_hold};
+            assign scale  = 8'(FIXED_SCALE);
+        end else begin : g_mx
+            assign scale = (beat == '0) ? in_data[8+PAR*WIDTH-1 -: 8] : scale_hold;
+        end
+    endgenerate
+    assign shift = 12'($signed({4'd0, scale}) - 12'sd127 + 12'(ELSB - OUT_LSB));
+
+    genvar g;
+    generate
+        for (g = 0; g < PAR; g++) begin : g_lane
+            logic signed [IW-1:0] ival;
+            mx_elem_to_int #(.WIDTH(WIDTH), .EBITS(EBITS)) dec (.code(in_data[g*WIDTH +: WIDTH]), .value(ival));
+            mx_align #(.IN_W(IW), .SH_W(12), .OUT_W(OUT_W)) al (.in(ival), .shift, .out(vals[g*OUT_W +: OUT_W]));
+        end
+    endgenerate
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            out_valid <= 1'b0;
+            beat      <= '0;
+        end else if (take) begin
+            out_valid <= in_valid;
+            if (in_valid) begin
+                beat       <= (beat == CW'(BPB - 1)) ? '0 : beat + 1'b1;
+                scale_hold <= scale;
+            end
+        end
+        if (take) out_data <= vals;
+    end
+endmodule
