@@ -6,15 +6,41 @@ from dataclasses import dataclass
 
 import torch
 
-from .bits import exp2i, floor_log2
+from . import kernels
+from .bits import floor_log2
 from .tensor import BlockLayout, QuantizedTensor, check_input
 
 
-def _fixed_codes(x: torch.Tensor, frac_bits: int, width: int) -> torch.Tensor:
-    """Round x * 2**frac_bits half-to-even, saturate symmetrically; NaN -> 0 (no NaN in hardware)."""
-    limit = (1 << (width - 1)) - 1
-    scaled = torch.nan_to_num(x.to(torch.float64) * 2.0**frac_bits, nan=0.0, posinf=limit, neginf=-limit)
-    return torch.round(scaled).clamp(-limit, limit).to(torch.int64)
+def _work_dtype(width: int) -> torch.dtype:
+    # float32 holds every code exactly up to 24 bits; wider codes need float64
+    return torch.float32 if width <= 24 else torch.float64
+
+
+def _rounded_codes(x: torch.Tensor, scale: torch.Tensor, limit: float) -> torch.Tensor:
+    """Round x * scale half-to-even and saturate symmetrically; NaN -> 0 (no NaN in hardware).
+
+    `scale` is a power of two, so the multiply is exact and the only rounding is torch.round.
+    """
+    return torch.round(torch.nan_to_num(x.to(scale.dtype) * scale, nan=0.0)).clamp(-limit, limit)
+
+
+def _finite_amax(x: torch.Tensor) -> torch.Tensor:
+    mag = x.abs().to(torch.float32)
+    return torch.where(torch.isfinite(mag), mag, 0.0).amax()
+
+
+def _round_to_bf16(x: torch.Tensor) -> torch.Tensor:
+    """float32 -> bfloat16 -> float32 in integer arithmetic (RNE), the same bits as torch's cast.
+
+    Written out because Inductor folds a plain down-and-up cast away in compiled code.
+    """
+    bits = x.view(torch.int32)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & -65536
+    return torch.where(torch.isnan(x), x, rounded.view(torch.float32))
+
+
+def _fake_fixed(x: torch.Tensor, scale: torch.Tensor, limit: float) -> torch.Tensor:
+    return _rounded_codes(x, scale, limit) / scale
 
 
 @dataclass(frozen=True)
@@ -38,17 +64,25 @@ class FixedFormat:
     def _frac_bits_for(self, x: torch.Tensor) -> int:
         if self.frac_bits is not None:
             return self.frac_bits
-        finite = x[torch.isfinite(x)]
-        amax = finite.abs().max().to(torch.float32) if finite.numel() else torch.tensor(0.0)
+        if x.numel() == 0:
+            return self.width - 2
+        amax = kernels.run(("finite_amax",), _finite_amax, x.detach().reshape(-1)).reshape(1)
         if amax == 0:
             return self.width - 2
-        exp = int(floor_log2(amax.reshape(1)).clamp(-127, 127))
+        exp = int(floor_log2(amax).clamp(-127, 127))
         return self.width - 2 - exp
+
+    @property
+    def limit(self) -> int:
+        return (1 << (self.width - 1)) - 1
+
+    def _scale(self, frac_bits: int) -> torch.Tensor:
+        return torch.tensor(2.0**frac_bits, dtype=_work_dtype(self.width))
 
     def quantize(self, x: torch.Tensor, axis: int = -1) -> QuantizedTensor:
         check_input(x, axis)
         f = self._frac_bits_for(x)
-        codes = _fixed_codes(x, f, self.width)
+        codes = _rounded_codes(x, self._scale(f), self.limit).to(torch.int64)
         # scales holds the per-tensor E8M0 byte of 2**-f (fixed8), or nothing for explicit W.F
         scales = (
             torch.tensor([127 - f], dtype=torch.uint8)
@@ -59,10 +93,13 @@ class FixedFormat:
 
     def dequantize(self, qt: QuantizedTensor) -> torch.Tensor:
         f = self.frac_bits if self.frac_bits is not None else 127 - int(qt.scales[0])
-        return (qt.elements.to(torch.float64) * 2.0**-f).to(qt.layout.dtype)
+        return (qt.elements.to(_work_dtype(self.width)) / self._scale(f)).to(qt.layout.dtype)
 
     def fake_quantize(self, x: torch.Tensor, axis: int = -1) -> torch.Tensor:
-        return self.dequantize(self.quantize(x, axis))
+        check_input(x, axis)
+        flat = x.reshape(-1)
+        y = kernels.run(self, lambda t, s: _fake_fixed(t, s, float(self.limit)), flat, self._scale(self._frac_bits_for(x)))
+        return y.reshape(x.shape).to(x.dtype)
 
 
 @dataclass(frozen=True)
@@ -91,4 +128,6 @@ class FloatFormat:
         check_input(x, axis)
         if self.dtype == torch.float32 and x.dtype == torch.float32:
             return x
-        return x.to(self.dtype).to(x.dtype)
+        if x.dtype != torch.float32:
+            return x.to(self.dtype).to(x.dtype)
+        return kernels.run(self, _round_to_bf16, x.reshape(-1)).reshape(x.shape)

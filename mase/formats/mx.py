@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import kernels
 from .bits import exp2i, floor_log2
 from .elements import FloatElement, IntElement
 from .tensor import QuantizedTensor, from_blocks, to_blocks
@@ -58,9 +59,13 @@ class MXFormat:
     def fake_quantize(self, x: torch.Tensor, axis: int = -1) -> torch.Tensor:
         """quantize then dequantize, without materialising codes (same bits, less work)."""
         blocks, layout = to_blocks(x, self.block_size, axis)
+        flat = blocks.reshape(-1, self.block_size)
+        return from_blocks(kernels.run(self, self._fake_quantize_blocks, flat).reshape(blocks.shape), layout)
+
+    def _fake_quantize_blocks(self, blocks: torch.Tensor) -> torch.Tensor:
         q, exp, bad = self._quantize_blocks(blocks)
         scale = torch.where(bad, torch.nan, exp2i(exp))
-        return from_blocks(q * scale.unsqueeze(-1), layout)
+        return q * scale.unsqueeze(-1)
 
     def dequantize(self, qt: QuantizedTensor) -> torch.Tensor:
         values = self.element.decode(qt.elements)

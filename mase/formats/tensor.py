@@ -41,12 +41,12 @@ def to_blocks(x: torch.Tensor, k: int, axis: int) -> tuple[torch.Tensor, BlockLa
     pad = (-n) % k
     if pad:
         xf = F.pad(xf, (0, pad))  # zeros never change a block's max
-    return xf.reshape(*xf.shape[:-1], -1, k), layout
+    return xf.reshape(*xf.shape[:-1], (n + pad) // k, k), layout
 
 
 def from_blocks(blocks: torch.Tensor, layout: BlockLayout) -> torch.Tensor:
     """Undo to_blocks: drop the padding, put the axis back, restore the dtype."""
-    flat = blocks.reshape(*blocks.shape[:-2], -1)
+    flat = blocks.reshape(*blocks.shape[:-2], blocks.shape[-2] * blocks.shape[-1])
     n = layout.shape[layout.axis] if layout.shape else 1
     out = flat[..., :n].movedim(-1, layout.axis if layout.shape else 0)
     return out.reshape(layout.shape).to(layout.dtype)
