@@ -1,0 +1,211 @@
+"""Run a dataflow graph through the bit-exact golden model (mase.golden), node by node.
+
+This is what the generated accelerator must compute: every edge's value for a prompt, in the
+integers the hardware streams. The testbench's stimulus and expected outputs come from here.
+
+    >>> vals = run_graph(g, embeds)            # embeds: (T, hidden) float, the host's embedding
+    >>> vals["final_norm"].data                # int64 (T, hidden) codes of the output stream
+
+Values: a fixed-point edge holds int64 codes (T, features); an MX edge holds element codes
+(T, segments, blocks, k) and scale bytes (T, segments, blocks) (V, blocked along tokens, holds
+(features, blocks, k) and (features, blocks)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from mase.config.errors import MaseError
+from mase.formats import get_format
+from mase.formats.tensor import BlockLayout, QuantizedTensor
+import importlib
+
+from mase.golden import nonlinear as G
+
+from .graph import DataflowGraph, Edge, Node
+
+L = importlib.import_module("mase.golden.linear")  # the package exports a function of that name
+ACC = L.AccSpec(lsb=-20, width=32)
+
+
+@dataclass
+class Val:
+    data: torch.Tensor  # fixed: int64 codes; MX: element codes (int64)
+    scales: torch.Tensor | None = None  # MX: scale bytes (int64)
+
+
+def _qt(codes: torch.Tensor, scales: torch.Tensor, fmt: str, block: int, n: int) -> QuantizedTensor:
+    """(rows, nb, k) codes + (rows, nb) scales as a QuantizedTensor of shape (rows, n)."""
+    f = get_format(fmt, block)
+    spec = L.elem_spec(f)
+    layout = BlockLayout((codes.shape[0], n), 1, torch.float32)
+    c = codes.to(torch.int8) if spec.is_int else (codes & ((1 << spec.width) - 1)).to(torch.uint8)
+    return QuantizedTensor(f, c, scales.to(torch.uint8), layout)
+
+
+def _check_fmt(e: Edge) -> None:
+    if e.fmt == "fixed8":
+        raise MaseError(f"edge {e.name}: the golden graph run supports MX formats; fixed8 streams need a "
+                        f"calibrated constant scale (not implemented yet)")
+
+
+def _quantize(node: Node, x: Val, src: Edge, dst: Edge) -> Val:
+    _check_fmt(dst)
+    w, f = src.fixed
+    a = x.data
+    if node.attrs.get("along") == "tokens":  # (T, F) -> blocks along T per feature
+        codes, scales = L.requantize(a.t().contiguous(), -f, dst.fmt, dst.block)
+        return Val(codes, scales)
+    seg = dst.seg or dst.features
+    a = a.reshape(a.shape[0], dst.features // seg, seg)
+    codes, scales = L.requantize(a, -f, dst.fmt, dst.block)
+    return Val(codes, scales)
+
+
+def _dequantize(node: Node, x: Val, src: Edge, dst: Edge) -> Val:
+    w, f = dst.fixed
+    spec = L.elem_spec(get_format(src.fmt, src.block))
+    i = spec.to_int(x.data)
+    shift = node.attrs.get("shift", 0)
+    out_lsb = -f + shift  # value * 2**-shift at 2**-f  ==  value at 2**(shift - f)
+    v = L.align(i, (x.scales + spec.lsb - L.E8M0_BIAS - out_lsb).unsqueeze(-1), w)
+    seg = src.seg or src.features
+    v = v.reshape(*v.shape[:-2], -1)[..., :seg]  # drop the padding of each segment
+    return Val(v.reshape(v.shape[0], -1))
+
+
+def _linear(node: Node, x: Val, src: Edge, dst: Edge) -> Val:
+    a = node.attrs
+    T = x.data.shape[0]
+    xq = _qt(x.data.reshape(T, -1, src.block), x.scales.reshape(T, -1), src.fmt, src.block, a["in_features"])
+    wq = get_format(a["weight_fmt"], a["block"]).quantize(a["weight"].float(), axis=-1)
+    bias = None
+    if a["has_bias"]:
+        bq = get_format(a["bias_fmt"], a["block"]).fake_quantize(a["bias"].float(), axis=-1)
+        bias = L.quantize_bias(bq, ACC)
+    y = L.linear(xq, wq, bias, ACC, dst.fmt, dst.block)
+    return Val(y.elements.to(torch.int64).reshape(T, 1, -1, dst.block), y.scales.to(torch.int64).reshape(T, 1, -1))
+
+
+def _matmul_qk(node: Node, q: Val, k: Val, eq: Edge, ek: Edge, dst: Edge) -> Val:
+    a = node.attrs
+    heads, kvh, hd = a["heads"], a["kv_heads"], a["head_dim"]
+    rep = heads // kvh
+    T = q.data.shape[0]
+    codes, scales = [], []
+    for h in range(heads):
+        qa = _qt(q.data[:, h], q.scales[:, h], eq.fmt, eq.block, hd)
+        kb = _qt(k.data[:, h // rep], k.scales[:, h // rep], ek.fmt, ek.block, hd)
+        y = L.matmul(qa, kb, ACC, dst.fmt, dst.block)  # (T, T) blocked along the key axis
+        codes.append(y.elements.to(torch.int64))
+        scales.append(y.scales.to(torch.int64))
+    return Val(torch.stack(codes, 1), torch.stack(scales, 1))
+
+
+def _matmul_sv(node: Node, p: Val, v: Val, ep: Edge, ev: Edge, dst: Edge) -> Val:
+    a = node.attrs
+    heads, kvh, hd = a["heads"], a["kv_heads"], a["head_dim"]
+    rep = heads // kvh
+    T = p.data.shape[0]
+    codes, scales = [], []
+    for h in range(heads):
+        pa = _qt(p.data[:, h], p.scales[:, h], ep.fmt, ep.block, T)
+        sl = slice((h // rep) * hd, (h // rep + 1) * hd)
+        vb = _qt(v.data[sl], v.scales[sl], ev.fmt, ev.block, T)  # (hd, T): V^T blocked along tokens
+        y = L.matmul(pa, vb, ACC, dst.fmt, dst.block)  # (T, hd)
+        codes.append(y.elements.to(torch.int64))
+        scales.append(y.scales.to(torch.int64))
+    return Val(torch.stack(codes, 1), torch.stack(scales, 1))
+
+
+def _norm(node: Node, x: Val) -> Val:
+    a = node.attrs
+    cfg = G.NormConfig()
+    g = G.to_fixed(a["gamma"], cfg.g_w, a["g_f"])
+    b = G.to_fixed(a["beta"], cfg.out_w, a["out_f"]) if a.get("beta") is not None else None
+    y = G.norm_int(x.data, g, b, cfg, a["g_f"], a["out_f"], a["eps_code"], node.op == "layernorm")
+    return Val(y)
+
+
+def _rope(node: Node, x: Val, pos: torch.Tensor) -> Val:
+    from mase.golden import nonlinear_tables as TB
+
+    a = node.attrs
+    hd, cfg = a["head_dim"], G.RopeConfig()
+    T = x.data.shape[0]
+    c = x.data.reshape(T, a["heads"], hd)
+    freq = torch.tensor(TB.rope_freq_table(hd, a["base"], cfg.phase_f), dtype=torch.int64)
+    lo, hi = G.rope_int(c[..., : hd // 2], c[..., hd // 2:], pos.view(T, 1, 1), freq, cfg)
+    return Val(torch.cat((lo, hi), -1).reshape(T, -1))
+
+
+def _softmax(node: Node, x: Val) -> Val:
+    heads = node.attrs["heads"]
+    T = x.data.shape[0]
+    s = x.data.reshape(T, heads, T)
+    mask = G.causal_mask(torch.arange(T).view(T, 1), T)  # (T, 1, T): row t keeps columns <= t
+    y = G.softmax_int(s, mask.expand(T, heads, T), G.SoftmaxConfig())
+    return Val(y.reshape(T, -1))
+
+
+def run_graph(g: DataflowGraph, embeds: torch.Tensor) -> dict[str, Val]:
+    """Every edge's value for the prompt whose embedded tokens are `embeds` (T, hidden)."""
+    T = embeds.shape[0]
+    if T != g.seq_len:
+        raise ValueError(f"the graph was captured for {g.seq_len} tokens, got {T}")
+    w, f = g.edges[g.inputs[0]].fixed
+    vals: dict[str, Val] = {g.inputs[0]: Val(G.to_fixed(embeds, w, f))}
+    pos = torch.arange(T)
+    for n in g.nodes:
+        ins = [vals[e] for e in n.inputs]
+        ein = [g.edges[e] for e in n.inputs]
+        dst = g.edges[n.outputs[0]]
+        if n.op == "quantize":
+            v = _quantize(n, ins[0], ein[0], dst)
+        elif n.op == "dequantize":
+            v = _dequantize(n, ins[0], ein[0], dst)
+        elif n.op == "linear":
+            v = _linear(n, ins[0], ein[0], dst)
+        elif n.op == "matmul_qk":
+            v = _matmul_qk(n, ins[0], ins[1], ein[0], ein[1], dst)
+        elif n.op == "matmul_sv":
+            v = _matmul_sv(n, ins[0], ins[1], ein[0], ein[1], dst)
+        elif n.op in ("rmsnorm", "layernorm"):
+            v = _norm(n, ins[0])
+        elif n.op == "rope":
+            v = _rope(n, ins[0], pos)
+        elif n.op == "softmax":
+            v = _softmax(n, ins[0])
+        elif n.op == "residual":
+            (aw, af), (bw, bf), (ow, of) = ein[0].fixed, ein[1].fixed, dst.fixed
+            v = Val(G.residual_int(ins[0].data, ins[1].data, G.ResidualConfig(aw, af, bw, bf, ow, of)))
+        elif n.op == "act":
+            (iw, i_f), (ow, of) = ein[0].fixed, dst.fixed
+            v = Val(G.act_int(ins[0].data, n.attrs["func"], G.ActConfig(iw, i_f, ow, of)))
+        elif n.op == "swiglu":
+            (aw, af), (bw, bf), (ow, of) = ein[0].fixed, ein[1].fixed, dst.fixed
+            v = Val(G.swiglu_int(ins[0].data, ins[1].data, G.SwigluConfig(aw, af, bw, bf, ow, of)))
+        else:
+            raise MaseError(f"layer {n.layer}: operator {n.op} ({n.name}) has no golden model")
+        vals[n.outputs[0]] = v
+    return vals
+
+
+def host_embeddings(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    """What the host streams in: token (+ learned position, OPT) embeddings of one prompt (T,) -> (T, H)."""
+    with torch.no_grad():
+        conf = model.config
+        if conf.model_type == "opt":
+            dec = model.model.decoder
+            e = dec.embed_tokens(ids[None])
+            mask = torch.ones_like(ids[None])
+            e = e + dec.embed_positions(mask, 0, position_ids=torch.arange(ids.numel())[None])
+            return e[0].float()
+        return model.model.embed_tokens(ids[None])[0].float()
+
+
+def output_float(g: DataflowGraph, vals: dict[str, Val]) -> torch.Tensor:
+    _, f = g.edges[g.outputs[0]].fixed
+    return vals[g.outputs[0]].data.to(torch.float64) * 2.0**-f

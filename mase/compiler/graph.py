@@ -1,0 +1,414 @@
+"""The dataflow graph `mase` compiles: nodes (hardware operators) and edges (streams of tensors).
+
+Captured from a Hugging Face decoder by a transformers-aware walk (OPT and LLaMA families), not by
+tracing: every decoder layer is read module by module, and each module must map onto a core of the
+MX library, else `capture` raises a one-line MaseError naming the operator and the layer.
+
+    >>> from mase.compiler.graph import capture
+    >>> g = capture(model, cfg.quant, seq_len=8)       # model: a loaded (float or quantized) HF model
+    >>> print(g.summary())
+
+Scope: the decoder stack plus the final norm. The token embedding (a table lookup) and `lm_head`
+(kept in float by the quant config's default `exclude`) run on the host: the accelerator's input
+stream is the embedded prompt in the residual format, its output stream the final norm's output.
+
+Edges carry, per token, a vector of `features` elements (segments of `seg` elements each quantized
+on their own: one attention head = one segment) in one format:
+- ``fixed<W>_<F>``: W-bit two's complement with F fraction bits (the non-linear cores' formats,
+  from the golden model's defaults, ``mase.golden.nonlinear_patch.HwConfigs``);
+- an MX format name (``mxint4``, ``mxfp8_e4m3``, ...) with a block size, or ``fixed8``.
+Wherever a producer's format differs from what a consumer needs, `capture` inserts an explicit
+conversion node (``quantize``: fixed -> MX, ``dequantize``: MX -> fixed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from mase.config.errors import MaseError
+
+# the fixed-point formats of the non-linear cores (golden defaults, sized on smollm2-135m)
+RESID = ("fixed", 32, 16)  # residual stream, norm input
+ACT_IN = ("fixed", 20, 12)  # activation / swiglu inputs
+ROPE = ("fixed", 16, 10)
+SCORES = ("fixed", 20, 10)  # softmax input
+PROBS = ("fixed", 18, 16)  # softmax output: unsigned Q.16, carried as 18-bit signed
+SWIGLU_OUT = ("fixed", 24, 10)
+ACT_OUT = ("fixed", 20, 12)
+# output format of the linear layers and of the attention matmuls when the consumer is a
+# fixed-point core (re-quantized by the core, then dequantized): configurable as hw.linear_out
+DEFAULT_LINEAR_OUT = "mxint8"
+
+OPS = ("linear", "matmul_qk", "matmul_sv", "softmax", "rmsnorm", "layernorm", "act", "swiglu", "residual",
+       "rope", "quantize", "dequantize")
+
+
+def fixed_name(w: int, f: int) -> str:
+    return f"fixed{w}_{f}"
+
+
+@dataclass
+class Edge:
+    """One stream: per token a vector of `features` elements in format `fmt`."""
+
+    name: str
+    features: int
+    fmt: str  # fixed<W>_<F> | mx format name | fixed8
+    block: int = 32  # MX block size (ignored for fixed point)
+    seg: int = 0  # quantization segment length (0 = the whole vector), e.g. head_dim
+    producer: str = ""
+    consumers: list[str] = field(default_factory=list)
+
+    @property
+    def is_fixed(self) -> bool:
+        return self.fmt.startswith("fixed") and self.fmt != "fixed8"
+
+    @property
+    def fixed(self) -> tuple[int, int]:
+        w, f = self.fmt[len("fixed"):].split("_")
+        return int(w), int(f)
+
+    @property
+    def padded(self) -> int:
+        """Elements per token on the stream (each segment padded to whole blocks for MX)."""
+        if self.is_fixed:
+            return self.features
+        seg = self.seg or self.features
+        return (self.features // seg) * (-(-seg // self.block) * self.block)
+
+
+@dataclass
+class Node:
+    name: str
+    op: str
+    layer: int  # decoder layer index; -1 for the final norm
+    module: str  # the HF module it came from ("" for conversions)
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def work(self, edges: dict[str, Edge], seq_len: int) -> int:
+        """Operations per token (MACs for products, elements otherwise): the work lanes share."""
+        a = self.attrs
+        if self.op == "linear":
+            return a["in_features"] * a["out_features"]
+        if self.op in ("matmul_qk", "matmul_sv"):
+            return a["heads"] * a["head_dim"] * seq_len  # one row of T products per head and dim
+        if self.op == "softmax":
+            return a["heads"] * seq_len
+        e = edges[self.inputs[0]]
+        return e.padded if not e.is_fixed else e.features
+
+
+@dataclass
+class DataflowGraph:
+    model: str
+    family: str
+    seq_len: int
+    hidden: int
+    layers: int
+    nodes: list[Node] = field(default_factory=list)
+    edges: dict[str, Edge] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    quant: str = ""
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def add_edge(self, name: str, features: int, fmt: str, block: int = 32, seg: int = 0) -> str:
+        if name in self.edges:
+            raise ValueError(f"edge {name} defined twice")
+        self.edges[name] = Edge(name, features, fmt, block, seg)
+        return name
+
+    def add(self, name: str, op: str, layer: int, module: str, inputs: list[str], outputs: list[str], **attrs) -> Node:
+        n = Node(name, op, layer, module, list(inputs), list(outputs), attrs)
+        for e in inputs:
+            self.edges[e].consumers.append(name)
+        for e in outputs:
+            self.edges[e].producer = name
+        self.nodes.append(n)
+        return n
+
+    def to_dict(self, weights: bool = False) -> dict[str, Any]:
+        def clean(a):
+            return {k: v for k, v in a.items() if weights or not isinstance(v, torch.Tensor)}
+
+        return {"model": self.model, "family": self.family, "quant": self.quant, "seq_len": self.seq_len,
+                "hidden": self.hidden, "layers": self.layers, "inputs": self.inputs, "outputs": self.outputs,
+                "nodes": [{**{k: v for k, v in asdict(n).items() if k != "attrs"}, "attrs": clean(n.attrs)}
+                          for n in self.nodes],
+                "edges": {k: asdict(e) for k, e in self.edges.items()}}
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for n in self.nodes:
+            out[n.op] = out.get(n.op, 0) + 1
+        return out
+
+    def summary(self) -> str:
+        c = ", ".join(f"{k} {v}" for k, v in sorted(self.counts().items()))
+        return (f"{self.model} ({self.family}): {self.layers} decoder layers, {len(self.nodes)} nodes "
+                f"({c}), {len(self.edges)} edges, prompt of {self.seq_len} tokens")
+
+
+# ------------------------------------------------------------------------------------------------
+# capture
+# ------------------------------------------------------------------------------------------------
+def _fmt_name(f) -> str:
+    return f.name if hasattr(f, "name") else str(f)
+
+
+class _Builder:
+    def __init__(self, g: DataflowGraph, plans: dict, hw: Any):
+        self.g, self.plans, self.hw = g, plans, hw
+        self.linear_out = getattr(hw, "linear_out", None) or DEFAULT_LINEAR_OUT
+        self._conv: dict[tuple, str] = {}  # one conversion per (source, format): q/k/v share theirs
+
+    def edge(self, name, features, fmt, block=32, seg=0):
+        if isinstance(fmt, tuple):
+            fmt = fixed_name(fmt[1], fmt[2])
+        return self.g.add_edge(name, features, fmt, block, seg)
+
+    def to_fixed(self, src: str, layer: int, fmt: tuple, name: str, out_shift: int = 0) -> str:
+        """Insert mx -> fixed (dequantize) so that `src` reaches a fixed-point consumer as `fmt`.
+
+        out_shift: the value is multiplied by 2**-out_shift on the way (a power-of-two scaling)."""
+        e = self.g.edges[src]
+        out = self.edge(name, e.features, fmt, e.block, e.seg)
+        self.g.add(f"{name}.deq", "dequantize", layer, "", [src], [out], out_w=fmt[1], out_f=fmt[2],
+                   shift=out_shift)
+        return out
+
+    def to_mx(self, src: str, layer: int, fmt: str, block: int, name: str, seg: int = 0) -> str:
+        key = (src, fmt, block, seg)
+        if key in self._conv:
+            return self._conv[key]
+        e = self.g.edges[src]
+        out = self.edge(name, e.features, fmt, block, seg)
+        self.g.add(f"{name}.q", "quantize", layer, "", [src], [out])
+        self._conv[key] = out
+        return out
+
+    # ------------------------------------------------------------------ operators
+    def linear(self, mod: nn.Module, mname: str, layer: int, x_fixed: str, out_name: str) -> str:
+        plan = self.plans.get(mname)
+        if plan is None or plan.spec is None:
+            why = "kept in float by the quant config" if plan is not None else "not planned"
+            raise MaseError(f"layer {layer}: operator Linear ({mname}) is {why}; the hardware needs an MX or "
+                            f"fixed8 format: remove it from quant.exclude")
+        spec = plan.spec
+        w = mod.weight if hasattr(mod, "weight") else None
+        x = self.to_mx(x_fixed, layer, _fmt_name(spec.act), spec.block_size, f"{out_name}.x")
+        out = self.edge(out_name + ".mx", mod.out_features, self.linear_out, spec.block_size)
+        self.g.add(mname, "linear", layer, mname, [x], [out], in_features=mod.in_features,
+                   out_features=mod.out_features, weight_fmt=_fmt_name(spec.weight), act_fmt=_fmt_name(spec.act),
+                   bias_fmt=_fmt_name(spec.bias), block=spec.block_size, has_bias=mod.bias is not None,
+                   weight=w.detach() if w is not None else None,
+                   bias=mod.bias.detach() if mod.bias is not None else None)
+        return out
+
+    def norm(self, mod: nn.Module, mname: str, layer: int, x: str, out_name: str) -> str:
+        from mase.golden import nonlinear as G
+
+        cls = type(mod).__name__
+        cfg = G.NormConfig()
+        n = self.g.edges[x].features
+        if isinstance(mod, nn.LayerNorm):
+            op, eps, bias = "layernorm", float(mod.eps), mod.bias
+        elif cls.endswith("RMSNorm"):
+            op, eps, bias = "rmsnorm", float(getattr(mod, "variance_epsilon", getattr(mod, "eps", 1e-6))), None
+        else:
+            raise MaseError(f"layer {layer}: operator {cls} ({mname}) has no hardware core (norms: LayerNorm, RMSNorm)")
+        w = mod.weight.detach() if getattr(mod, "weight", None) is not None else torch.ones(n)
+        g_f = G.auto_frac(w, cfg.g_w)
+        bound = math.sqrt(n) * float(w.abs().max()) + (float(bias.detach().abs().max()) if bias is not None else 0.0)
+        out_f = cfg.out_w - 2 - math.floor(math.log2(max(bound, 1e-30)))
+        out = self.edge(out_name, n, ("fixed", cfg.out_w, out_f))
+        self.g.add(mname, op, layer, mname, [x], [out], features=n, eps=eps, g_f=g_f, out_f=out_f,
+                   eps_code=G.norm_eps_code(n, eps, cfg.in_f, cfg.sq_shift), gamma=w,
+                   beta=bias.detach() if bias is not None else None)
+        return out
+
+
+def _rope_base(model: nn.Module) -> float:
+    conf = model.config
+    params = getattr(conf, "rope_parameters", None) or {}
+    rtype = params.get("rope_type", getattr(conf, "rope_scaling", None) or "default")
+    if isinstance(rtype, dict):
+        rtype = rtype.get("rope_type", "default")
+    if rtype != "default":
+        raise MaseError(f"layer 0: operator RoPE of type {rtype!r} has no hardware core (only default RoPE)")
+    return float(params.get("rope_theta", getattr(conf, "rope_theta", 10000.0)))
+
+
+def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, family: str, conf) -> str:
+    """q/k/v projections, RoPE (LLaMA), Q.K^T, causal softmax, scores.V, output projection."""
+    g = b.g
+    heads = conf.num_attention_heads
+    kv_heads = getattr(conf, "num_key_value_heads", None) or heads
+    hd = getattr(conf, "head_dim", None) or conf.hidden_size // heads
+    scaling = hd**-0.5
+    shift = -math.log2(scaling)
+    if shift != int(shift):
+        raise MaseError(f"layer {layer}: operator attention scaling 1/sqrt({hd}) ({aname}) is not a power of two; "
+                        f"the hardware folds it into a shift")
+    plan = b.plans.get(aname)
+    if plan is None or plan.spec is None:
+        raise MaseError(f"layer {layer}: operator attention matmul ({aname}) is kept in float; the hardware needs "
+                        f"MX formats: set quant.attention.enabled=true and remove it from quant.exclude")
+    spec = plan.spec
+    names = ("q_proj", "k_proj", "v_proj", "o_proj" if family == "llama" else "out_proj")
+    for n in names:
+        if not isinstance(getattr(attn, n, None), nn.Module):
+            raise MaseError(f"layer {layer}: operator {type(attn).__name__} ({aname}) lacks {n}; cannot be mapped")
+    p = f"{aname}"
+    q = b.linear(attn.q_proj, f"{p}.q_proj", layer, x, f"{p}.q")
+    k = b.linear(attn.k_proj, f"{p}.k_proj", layer, x, f"{p}.k")
+    v = b.linear(attn.v_proj, f"{p}.v_proj", layer, x, f"{p}.v")
+    if family == "llama":
+        qf = b.to_fixed(q, layer, ROPE, f"{p}.q.fx")
+        kf = b.to_fixed(k, layer, ROPE, f"{p}.k.fx")
+        qr = b.edge(f"{p}.q.rot", heads * hd, ROPE, seg=hd)
+        kr = b.edge(f"{p}.k.rot", kv_heads * hd, ROPE, seg=hd)
+        base = b.rope_base
+        g.add(f"{p}.rope_q", "rope", layer, aname, [qf], [qr], heads=heads, head_dim=hd, base=base)
+        g.add(f"{p}.rope_k", "rope", layer, aname, [kf], [kr], heads=kv_heads, head_dim=hd, base=base)
+        qm = b.to_mx(qr, layer, _fmt_name(spec.query), spec.block_size, f"{p}.q.mx2", seg=hd)
+        km = b.to_mx(kr, layer, _fmt_name(spec.key), spec.block_size, f"{p}.k.mx2", seg=hd)
+    else:  # OPT: the projections feed the matmul directly (re-quantized per head)
+        qf = b.to_fixed(q, layer, ROPE, f"{p}.q.fx")
+        kf = b.to_fixed(k, layer, ROPE, f"{p}.k.fx")
+        qm = b.to_mx(qf, layer, _fmt_name(spec.query), spec.block_size, f"{p}.q.mx2", seg=hd)
+        km = b.to_mx(kf, layer, _fmt_name(spec.key), spec.block_size, f"{p}.k.mx2", seg=hd)
+    vf = b.to_fixed(v, layer, ROPE, f"{p}.v.fx")
+    # V is blocked along tokens (scores.V contracts over them): the matmul core re-blocks it
+    vm = b.to_mx(vf, layer, _fmt_name(spec.value), spec.block_size, f"{p}.v.mx2", seg=hd)
+    g.nodes[-1].attrs["along"] = "tokens"
+    T = g.seq_len
+    s_mx = b.edge(f"{p}.scores.mx", heads * T, b.linear_out, spec.block_size, seg=T)
+    g.add(f"{p}.qk", "matmul_qk", layer, aname, [qm, km], [s_mx], heads=heads, kv_heads=kv_heads, head_dim=hd,
+          block=spec.block_size, q_fmt=_fmt_name(spec.query), k_fmt=_fmt_name(spec.key), causal=True)
+    s_fx = b.to_fixed(s_mx, layer, SCORES, f"{p}.scores.fx", out_shift=int(shift))
+    probs = b.edge(f"{p}.probs", heads * T, PROBS, seg=T)
+    g.add(f"{p}.softmax", "softmax", layer, aname, [s_fx], [probs], heads=heads, causal=True)
+    pm = b.to_mx(probs, layer, _fmt_name(spec.scores), spec.block_size, f"{p}.probs.mx", seg=T)
+    o_mx = b.edge(f"{p}.ctx.mx", heads * hd, b.linear_out, spec.block_size, seg=hd)
+    g.add(f"{p}.sv", "matmul_sv", layer, aname, [pm, vm], [o_mx], heads=heads, kv_heads=kv_heads, head_dim=hd,
+          block=spec.block_size, p_fmt=_fmt_name(spec.scores), v_fmt=_fmt_name(spec.value))
+    ctx = b.to_fixed(o_mx, layer, ACT_IN, f"{p}.ctx.fx")
+    o = b.linear(getattr(attn, names[3]), f"{p}.{names[3]}", layer, ctx, f"{p}.o")
+    return b.to_fixed(o, layer, RESID, f"{p}.o.fx")
+
+
+def _check_children(layer_mod: nn.Module, lname: str, layer: int, known: set[str]) -> None:
+    for cname, child in layer_mod.named_children():
+        if cname not in known and not isinstance(child, (nn.Dropout, nn.Identity)):
+            raise MaseError(f"layer {layer}: operator {type(child).__name__} ({lname}.{cname}) has no hardware core")
+
+
+def _act_name(mod: nn.Module, mname: str, layer: int) -> str:
+    cls = type(mod).__name__
+    for func, names in {"relu": ("ReLU", "ReLUActivation"), "silu": ("SiLU", "SiLUActivation"),
+                        "gelu": ("GELU", "GELUActivation")}.items():
+        if cls in names:
+            return func
+    raise MaseError(f"layer {layer}: operator {cls} ({mname}) has no hardware core (activations: ReLU, GELU, SiLU)")
+
+
+def capture(model: nn.Module, quant_cfg: Any, seq_len: int = 8, hw: Any = None, model_name: str | None = None) -> DataflowGraph:
+    """The dataflow graph of `model`'s decoder under `quant_cfg` (a QuantConfig node or a name)."""
+    from mase.quantize.plan import plan_layers
+
+    if isinstance(quant_cfg, str):
+        from mase.config import load_group
+
+        quant_cfg = load_group("quant", quant_cfg)
+    conf = model.config
+    family = {"llama": "llama", "opt": "opt"}.get(getattr(conf, "model_type", ""), None)
+    name = model_name or getattr(conf, "name_or_path", "") or type(model).__name__
+    if family is None:
+        raise MaseError(f"layer 0: operator {type(model).__name__} ({getattr(conf, 'model_type', '?')} family) has "
+                        f"no hardware mapping; families: OPT, LLaMA")
+    plans = getattr(model, "mase_plan", None) or plan_layers(_unquantized_view(model), quant_cfg, name)
+    plans = {p.name: p for p in plans}
+    g = DataflowGraph(name, family, seq_len, conf.hidden_size, conf.num_hidden_layers, quant=str(quant_cfg.name))
+    b = _Builder(g, plans, hw)
+    H = conf.hidden_size
+    x = b.edge("embed", H, RESID)
+    g.inputs.append(x)
+    if family == "llama":
+        b.rope_base = _rope_base(model)
+        layers, final_norm, prefix = model.model.layers, model.model.norm, "model.layers"
+        fname = "model.norm"
+    else:
+        dec = model.model.decoder
+        if not getattr(conf, "do_layer_norm_before", True):
+            raise MaseError("layer 0: operator post-LayerNorm OPT (do_layer_norm_before=false, opt-350m) has no "
+                            "hardware mapping; pre-norm OPT models only")
+        if getattr(dec, "project_in", None) is not None or getattr(dec, "project_out", None) is not None:
+            raise MaseError("layer 0: operator project_in/project_out (word_embed_proj_dim != hidden_size) has no "
+                            "hardware mapping")
+        layers, final_norm, prefix = dec.layers, dec.final_layer_norm, "model.decoder.layers"
+        fname = "model.decoder.final_layer_norm"
+    for i, lay in enumerate(layers):
+        ln = f"{prefix}.{i}"
+        if family == "llama":
+            _check_children(lay, ln, i, {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"})
+            n1 = b.norm(lay.input_layernorm, f"{ln}.input_layernorm", i, x, f"{ln}.n1")
+            a = _attention(b, lay.self_attn, f"{ln}.self_attn", i, n1, family, conf)
+            r1 = b.edge(f"{ln}.r1", H, RESID)
+            g.add(f"{ln}.residual_attn", "residual", i, ln, [x, a], [r1], features=H)
+            n2 = b.norm(lay.post_attention_layernorm, f"{ln}.post_attention_layernorm", i, r1, f"{ln}.n2")
+            mlp = lay.mlp
+            _check_children(mlp, f"{ln}.mlp", i, {"gate_proj", "up_proj", "down_proj", "act_fn"})
+            if _act_name(mlp.act_fn, f"{ln}.mlp.act_fn", i) != "silu":
+                raise MaseError(f"layer {i}: operator gated {type(mlp.act_fn).__name__} ({ln}.mlp) has no hardware "
+                                f"core (gated MLP: SwiGLU only)")
+            gp = b.linear(mlp.gate_proj, f"{ln}.mlp.gate_proj", i, n2, f"{ln}.gate")
+            up = b.linear(mlp.up_proj, f"{ln}.mlp.up_proj", i, n2, f"{ln}.up")
+            gf = b.to_fixed(gp, i, ACT_IN, f"{ln}.gate.fx")
+            uf = b.to_fixed(up, i, ACT_IN, f"{ln}.up.fx")
+            hsw = b.edge(f"{ln}.swiglu", mlp.gate_proj.out_features, SWIGLU_OUT)
+            g.add(f"{ln}.mlp.swiglu", "swiglu", i, f"{ln}.mlp", [gf, uf], [hsw], features=mlp.gate_proj.out_features)
+            d = b.linear(mlp.down_proj, f"{ln}.mlp.down_proj", i, hsw, f"{ln}.down")
+            df = b.to_fixed(d, i, RESID, f"{ln}.down.fx")
+        else:
+            _check_children(lay, ln, i, {"self_attn", "self_attn_layer_norm", "activation_fn", "fc1", "fc2",
+                                         "final_layer_norm"})
+            n1 = b.norm(lay.self_attn_layer_norm, f"{ln}.self_attn_layer_norm", i, x, f"{ln}.n1")
+            a = _attention(b, lay.self_attn, f"{ln}.self_attn", i, n1, family, conf)
+            r1 = b.edge(f"{ln}.r1", H, RESID)
+            g.add(f"{ln}.residual_attn", "residual", i, ln, [x, a], [r1], features=H)
+            n2 = b.norm(lay.final_layer_norm, f"{ln}.final_layer_norm", i, r1, f"{ln}.n2")
+            h1 = b.linear(lay.fc1, f"{ln}.fc1", i, n2, f"{ln}.fc1o")
+            func = _act_name(lay.activation_fn, f"{ln}.activation_fn", i)
+            hf = b.to_fixed(h1, i, ACT_IN, f"{ln}.fc1o.fx")
+            ha = b.edge(f"{ln}.act", lay.fc1.out_features, ACT_OUT)
+            g.add(f"{ln}.activation_fn", "act", i, f"{ln}.activation_fn", [hf], [ha], func=func,
+                  features=lay.fc1.out_features)
+            d = b.linear(lay.fc2, f"{ln}.fc2", i, ha, f"{ln}.fc2o")
+            df = b.to_fixed(d, i, RESID, f"{ln}.fc2o.fx")
+        x = b.edge(f"{ln}.out", H, RESID)
+        g.add(f"{ln}.residual_mlp", "residual", i, ln, [r1, df], [x], features=H)
+    out = b.norm(final_norm, fname, -1, x, "final_norm")
+    g.outputs.append(out)
+    return g
+
+
+def _unquantized_view(model: nn.Module) -> nn.Module:
+    return model
