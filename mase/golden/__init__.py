@@ -5,9 +5,9 @@
 """
 
 from .linear import (AccSpec, ElemSpec, accumulate, align, block_dot, dequantize_fixed, dot_product,
-                     elem_spec, fixed8_scale_byte, linear, linear_acc, matmul, quantize_bias,
+                     elem_spec, fixed8_scale_byte, linear, linear_acc, linear_int, matmul, quantize_bias,
                      quantize_fixed, requantize, rne_shift)
 
 __all__ = ["AccSpec", "ElemSpec", "accumulate", "align", "block_dot", "dequantize_fixed", "dot_product",
-           "elem_spec", "fixed8_scale_byte", "linear", "linear_acc", "matmul", "quantize_bias",
+           "elem_spec", "fixed8_scale_byte", "linear", "linear_acc", "linear_int", "matmul", "quantize_bias",
            "quantize_fixed", "requantize", "rne_shift"]

@@ -303,6 +303,14 @@ def _as_quantized(codes, scales, out_format, out_block, n, lead_shape, fixed_sca
     return QuantizedTensor(fmt, codes, scales.to(torch.uint8), layout)
 
 
+def linear_int(xi: torch.Tensor, xs: torch.Tensor, x_spec: ElemSpec, wi: torch.Tensor, ws: torch.Tensor,
+               w_spec: ElemSpec, bias, acc: AccSpec) -> torch.Tensor:
+    """linear_acc on raw integers: xi (T, nb, k) and xs (T, nb) scale bytes; wi (O, nb, k), ws (O, nb)."""
+    s = _block_sums(xi.to(torch.int64), wi.to(torch.int64))
+    e = xs.to(torch.int64).unsqueeze(1) + ws.to(torch.int64).unsqueeze(0)
+    return accumulate(s, e, x_spec.lsb + w_spec.lsb - 2 * E8M0_BIAS - acc.lsb, acc, bias)
+
+
 def linear_acc(x: QuantizedTensor, w: QuantizedTensor, bias, acc: AccSpec, block: int | None = None):
     """The accumulator value (int64 at 2**acc.lsb) of y = W x + b, before re-quantization.
 
@@ -315,10 +323,7 @@ def linear_acc(x: QuantizedTensor, w: QuantizedTensor, bias, acc: AccSpec, block
     xi, xs = xi.reshape(-1, *xi.shape[-2:]), xs.reshape(-1, xs.shape[-1])
     if xi.shape[-2:] != wi.shape[-2:]:
         raise ValueError(f"x blocks {tuple(xi.shape[-2:])} do not match W blocks {tuple(wi.shape[-2:])}")
-    s = _block_sums(xi, wi)  # (T, O, nb)
-    e = xs.unsqueeze(1) + ws.unsqueeze(0)
-    total = accumulate(s, e, xe.lsb + we.lsb - 2 * E8M0_BIAS - acc.lsb, acc, bias)
-    return total.reshape(*lead, -1)
+    return linear_int(xi, xs, xe, wi, ws, we, bias, acc).reshape(*lead, -1)
 
 
 def linear(x: QuantizedTensor, w: QuantizedTensor, bias, acc: AccSpec, out_format: str,

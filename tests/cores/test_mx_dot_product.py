@@ -24,6 +24,8 @@ def test_mx_dot_product(a_fmt, b_fmt, k, par):
     ac, asc = random_quantized(a_fmt, 1, nblk * k, k, gen)
     bc, bsc = random_quantized(b_fmt, 1, nblk * k, k, gen)
     ac, asc, bc, bsc = ac[0], asc[0], bc[0], bsc[0]
+    ac[5], bc[5] = 1 << (aw - 1), 1 << (bw - 1)  # most negative integer codes (or -0 minifloats)
+    ac[6], bc[6] = (1 << (aw - 1)) - 1, (1 << (bw - 1)) - 1  # largest positive codes
     beats = []
     for b in range(nblk):
         for j in range(0, k, par):
@@ -33,7 +35,7 @@ def test_mx_dot_product(a_fmt, b_fmt, k, par):
     e = asc + bsc
     a_iw = aw if ae == 0 else aw - ae + (1 << ae) - 1
     b_iw = bw if be == 0 else bw - be + (1 << be) - 1
-    sum_w = a_iw + b_iw - 1 + (k - 1).bit_length()
+    sum_w = a_iw + b_iw + (k - 1).bit_length()
     expected = [(int(ee) << sum_w) | (int(ss) & ((1 << sum_w) - 1)) for ss, ee in zip(s, e)]
     sim = build_sim("mase:mx:mx_dot_product", {"PAR": par, "K": k, "A_WIDTH": aw, "A_EBITS": ae,
                                                "B_WIDTH": bw, "B_EBITS": be})

@@ -21,7 +21,7 @@ module mx_dot_lane #(
 );
     localparam int A_IW = (A_EBITS == 0) ? A_WIDTH : A_WIDTH - A_EBITS + (1 << A_EBITS) - 1;
     localparam int B_IW = (B_EBITS == 0) ? B_WIDTH : B_WIDTH - B_EBITS + (1 << B_EBITS) - 1;
-    localparam int PW   = A_IW + B_IW - 1;
+    localparam int PW   = A_IW + B_IW;  // full product: (-2**(n-1))**2 needs the top bit
 
     logic signed [A_IW-1:0]  ai [PAR];
     logic signed [B_IW-1:0]  bi [PAR];

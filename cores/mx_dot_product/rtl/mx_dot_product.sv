@@ -14,7 +14,7 @@ module mx_dot_product #(
     parameter int B_EBITS = 0,
     parameter int A_IW    = (A_EBITS == 0) ? A_WIDTH : A_WIDTH - A_EBITS + (1 << A_EBITS) - 1,
     parameter int B_IW    = (B_EBITS == 0) ? B_WIDTH : B_WIDTH - B_EBITS + (1 << B_EBITS) - 1,
-    parameter int SUM_W   = A_IW + B_IW - 1 + $clog2(K),
+    parameter int SUM_W   = A_IW + B_IW + $clog2(K),
     parameter int IN_W    = PAR * (A_WIDTH + B_WIDTH) + 16,
     parameter int OUT_W   = SUM_W + 9
 ) (

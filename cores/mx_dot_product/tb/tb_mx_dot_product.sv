@@ -11,7 +11,7 @@ module tb_mx_dot_product #(
 );
     localparam int A_IW  = (A_EBITS == 0) ? A_WIDTH : A_WIDTH - A_EBITS + (1 << A_EBITS) - 1;
     localparam int B_IW  = (B_EBITS == 0) ? B_WIDTH : B_WIDTH - B_EBITS + (1 << B_EBITS) - 1;
-    localparam int SUM_W = A_IW + B_IW - 1 + $clog2(K);
+    localparam int SUM_W = A_IW + B_IW + $clog2(K);
     localparam int IN_W  = PAR * (A_WIDTH + B_WIDTH) + 16;
     localparam int OUT_W = SUM_W + 9;
 

@@ -1,0 +1,294 @@
+// MX linear layer y = W x + b for a stream of input vectors (mase/golden/CONTRACT.md, golden model
+// mase.golden.linear). Weights in MX, held in on-chip ROMs initialised from image files written by
+// mase.eda.linear_images (W_SOURCE = 0), or streamed in over w_* in the same word order for every
+// input vector (W_SOURCE = 1, for layers too large for on-chip memory).
+//
+//   in_data  = {scale[7:0], IN_PAR x elements}: IN_FEATURES/IN_PAR beats per vector, K/IN_PAR per block
+//   out_data = {scale[7:0], OUT_PAR x elements}: OUT_FEATURES/OUT_PAR beats per vector, re-quantized
+//              to the output format in blocks of K_OUT (K_OUT/OUT_PAR beats per block)
+//   w_data   = {OUT_PAR x scale[7:0], OUT_PAR x IN_PAR x elements} (W_SOURCE = 1 only)
+//
+// Datapath: OUT_PAR lanes of IN_PAR multipliers; per lane, exact block sum S, alignment of S to
+// 2**ACC_LSB (floor, saturation to ACC_W bits), exact accumulation of the NB blocks and the bias,
+// then mx_quantize. Each vector is computed in OUT_FEATURES/OUT_PAR passes over a double-buffered
+// copy of it: IN_FEATURES*OUT_FEATURES/(IN_PAR*OUT_PAR) cycles per vector, one MAC beat per cycle.
+// *_FIXED_SCALE >= 0 makes that operand fixed point (fixed8): a constant scale, no scale datapath.
+module mx_linear #(
+    parameter int    IN_FEATURES   = 64,
+    parameter int    OUT_FEATURES  = 32,
+    parameter int    K             = 32,
+    parameter int    K_OUT         = 32,
+    parameter int    IN_PAR        = 4,
+    parameter int    OUT_PAR       = 4,
+    parameter int    X_WIDTH       = 4,
+    parameter int    X_EBITS       = 0,
+    parameter int    X_FIXED_SCALE = -1,
+    parameter int    W_WIDTH       = 4,
+    parameter int    W_EBITS       = 0,
+    parameter int    W_FIXED_SCALE = -1,
+    parameter int    O_WIDTH       = 4,
+    parameter int    O_EBITS       = 0,
+    parameter int    O_FIXED_SCALE = -1,
+    parameter int    ACC_LSB       = -20,
+    parameter int    ACC_W         = 32,
+    parameter int    HAS_BIAS      = 1,
+    parameter int    W_SOURCE      = 0,
+    parameter string W_FILE        = "weights.hex",
+    parameter string S_FILE        = "scales.hex",
+    parameter string B_FILE        = "bias.hex"
+) (
+    input  logic                                    clk,
+    input  logic                                    rst,
+    input  logic [8+IN_PAR*X_WIDTH-1:0]             in_data,
+    input  logic                                    in_valid,
+    output logic                                    in_ready,
+    input  logic [OUT_PAR*(8+IN_PAR*W_WIDTH)-1:0]   w_data,
+    input  logic                                    w_valid,
+    output logic                                    w_ready,
+    output logic [8+OUT_PAR*O_WIDTH-1:0]            out_data,
+    output logic                                    out_valid,
+    input  logic                                    out_ready
+);
+    // ---------------------------------------------------------------- derived sizes
+    localparam int BEATS = IN_FEATURES / IN_PAR;   // beats per input vector
+    localparam int NB    = IN_FEATURES / K;        // blocks per input vector
+    localparam int BPB   = K / IN_PAR;             // beats per block
+    localparam int NRG   = OUT_FEATURES / OUT_PAR; // row groups (passes over a vector)
+    localparam int XM    = X_WIDTH - 1 - X_EBITS;
+    localparam int WM    = W_WIDTH - 1 - W_EBITS;
+    localparam int X_LSB = (X_EBITS == 0) ? -(X_WIDTH - 2) : 2 - (1 << (X_EBITS - 1)) - XM;
+    localparam int W_LSB = (W_EBITS == 0) ? -(W_WIDTH - 2) : 2 - (1 << (W_EBITS - 1)) - WM;
+    localparam int X_IW  = (X_EBITS == 0) ? X_WIDTH : X_WIDTH - X_EBITS + (1 << X_EBITS) - 1;
+    localparam int W_IW  = (W_EBITS == 0) ? W_WIDTH : W_WIDTH - W_EBITS + (1 << W_EBITS) - 1;
+    localparam int S_W   = X_IW + W_IW + $clog2(K);   // exact block sum
+    localparam int TOT_W = ACC_W + $clog2(NB + 1);        // exact sum of NB terms and the bias
+    localparam int SHIFT0 = X_LSB + W_LSB - 254 - ACC_LSB;
+    localparam int XE    = IN_PAR * X_WIDTH;
+    localparam int WE    = OUT_PAR * IN_PAR * W_WIDTH;
+    localparam int XBW   = $clog2(2 * BEATS);
+    localparam int XSW   = (2 * NB > 1) ? $clog2(2 * NB) : 1;
+    localparam int JW    = $clog2(BEATS + 1);
+    localparam int BW    = $clog2(NB + 1);
+    localparam int JBW   = $clog2(BPB + 1);
+    localparam int RW    = (NRG > 1) ? $clog2(NRG) : 1;
+    localparam int WAW   = (NRG * BEATS > 1) ? $clog2(NRG * BEATS) : 1;
+    localparam int SAW   = (NRG * NB > 1) ? $clog2(NRG * NB) : 1;
+
+    // ---------------------------------------------------------------- input vector double buffer
+    logic [XE-1:0]  xmem  [2*BEATS];
+    logic [7:0]     xsmem [2*NB];
+    logic [1:0]     full;
+    logic           wbank, rbank;
+    logic [JW-1:0]  wj;
+    logic [JBW-1:0] wjb;
+    logic [BW-1:0]  wblk;
+
+    assign in_ready = !full[wbank];
+
+    always_ff @(posedge clk) begin
+        if (in_valid && in_ready) begin
+            xmem[XBW'(wbank ? BEATS : 0) + XBW'(wj)] <= in_data[XE-1:0];
+            if (wjb == '0) xsmem[XSW'(wbank ? NB : 0) + XSW'(wblk)] <= in_data[XE +: 8];
+        end
+    end
+
+    // ---------------------------------------------------------------- issue (stage 0)
+    logic           ce, go, v1, lib1, lb1;
+    logic [JW-1:0]  j;
+    logic [JBW-1:0] jb;
+    logic [BW-1:0]  blk;
+    logic [RW-1:0]  rg, rg1;
+    logic [WAW-1:0] waddr;
+    logic [SAW-1:0] saddr;
+    logic           last_j, last_jb, last_rg;
+    logic [XE-1:0]  x1;
+    logic [7:0]     xs1;
+    logic [WE-1:0]  w1;
+    logic [OUT_PAR*8-1:0] ws1;
+
+    assign last_j  = j == JW'(BEATS - 1);
+    assign last_jb = jb == JBW'(BPB - 1);
+    assign last_rg = rg == RW'(NRG - 1);
+    assign go      = full[rbank] && ce && (W_SOURCE == 0 || w_valid);
+    assign w_ready = (W_SOURCE == 1) && full[rbank] && ce;
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            full  <= '0;
+            wbank <= 1'b0;
+            rbank <= 1'b0;
+            wj    <= '0;
+            wjb   <= '0;
+            wblk  <= '0;
+            j     <= '0;
+            jb    <= '0;
+            blk   <= '0;
+            rg    <= '0;
+            waddr <= '0;
+            saddr <= '0;
+            v1    <= 1'b0;
+        end else begin
+            if (in_valid && in_ready) begin
+                wjb <= (wjb == JBW'(BPB - 1)) ? '0 : wjb + 1'b1;
+                if (wjb == JBW'(BPB - 1)) wblk <= wblk + 1'b1;
+                if (wj == JW'(BEATS - 1)) begin
+                    wj    <= '0;
+                    wblk  <= '0;
+                    wbank <= !wbank;
+                end else begin
+                    wj <= wj + 1'b1;
+                end
+            end
+            if (ce) v1 <= go;
+            if (go) begin
+                jb <= last_jb ? '0 : jb + 1'b1;
+                if (last_jb) begin
+                    blk   <= blk + 1'b1;
+                    saddr <= saddr + 1'b1;
+                end
+                waddr <= waddr + 1'b1;
+                j     <= j + 1'b1;
+                if (last_j) begin
+                    j   <= '0;
+                    blk <= '0;
+                    rg  <= rg + 1'b1;
+                    if (last_rg) begin
+                        rg    <= '0;
+                        waddr <= '0;
+                        saddr <= '0;
+                        rbank <= !rbank;
+                    end
+                end
+            end
+            // a bank fills on its last input beat and empties on its last issue
+            for (int b = 0; b < 2; b++) begin
+                if (in_valid && in_ready && wj == JW'(BEATS - 1) && wbank == b[0]) full[b] <= 1'b1;
+                if (go && last_j && last_rg && rbank == b[0]) full[b] <= 1'b0;
+            end
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        if (go) begin
+            x1   <= xmem[XBW'(rbank ? BEATS : 0) + XBW'(j)];
+            xs1  <= xsmem[XSW'(rbank ? NB : 0) + XSW'(blk)];
+            lib1 <= last_jb;
+            lb1  <= last_j;
+            rg1  <= rg;
+        end
+    end
+
+    // ---------------------------------------------------------------- weights
+    generate
+        if (W_SOURCE == 0) begin : g_rom
+            logic [WE-1:0] wmem [NRG*BEATS];
+            initial $readmemh(W_FILE, wmem);
+            always_ff @(posedge clk) if (go) w1 <= wmem[waddr];
+            if (W_FIXED_SCALE < 0) begin : g_ws
+                logic [OUT_PAR*8-1:0] wsmem [NRG*NB];
+                initial $readmemh(S_FILE, wsmem);
+                always_ff @(posedge clk) if (go) ws1 <= wsmem[saddr];
+            end else begin : g_wfix
+                assign ws1 = {OUT_PAR{8'(W_FIXED_SCALE)}};
+            end
+            logic unused_w;
+            assign unused_w = ^{w_data, w_valid};
+        end else begin : g_stream
+            always_ff @(posedge clk) begin
+                if (go) begin
+                    w1  <= w_data[WE-1:0];
+                    ws1 <= (W_FIXED_SCALE < 0) ? w_data[WE +: OUT_PAR*8] : {OUT_PAR{8'(W_FIXED_SCALE)}};
+                end
+            end
+            logic unused_w;
+            assign unused_w = ^{waddr, saddr};
+        end
+    endgenerate
+
+    // ---------------------------------------------------------------- lanes
+    logic                      v2, lib2, lb2, lb3, tv4, lb4, sv5;
+    logic [RW-1:0]             rg2, rg3;
+    logic [OUT_PAR-1:0]        lane_valid;
+    logic [OUT_PAR*TOT_W-1:0]  sums;
+    logic [OUT_PAR*ACC_W-1:0]  bias_q;
+    logic                      sum_ready;
+
+    assign ce = !sv5 || sum_ready;
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            v2  <= 1'b0;
+            tv4 <= 1'b0;
+            sv5 <= 1'b0;
+        end else if (ce) begin
+            v2  <= v1;
+            tv4 <= lane_valid[0];
+            sv5 <= tv4 && lb4;
+        end
+        if (ce) begin
+            lib2 <= lib1;
+            lb2  <= lb1;
+            rg2  <= rg1;
+            lb3  <= lb2;
+            rg3  <= rg2;
+            lb4  <= lb3;
+        end
+    end
+
+    generate
+        if (HAS_BIAS != 0) begin : g_bias
+            logic [OUT_PAR*ACC_W-1:0] bmem [NRG];
+            initial $readmemh(B_FILE, bmem);
+            always_ff @(posedge clk) if (ce) bias_q <= bmem[rg3];
+        end else begin : g_nobias
+            assign bias_q = '0;
+            logic unused_rg;
+            assign unused_rg = ^rg3;
+        end
+    endgenerate
+
+    genvar p;
+    generate
+        for (p = 0; p < OUT_PAR; p++) begin : g_lane
+            logic signed [S_W-1:0]   s3;
+            logic [8:0]              e1, e2, e3;
+            logic signed [11:0]      shift;
+            logic signed [ACC_W-1:0] term, term4;
+            logic signed [TOT_W-1:0] tacc;
+
+            mx_dot_lane #(.PAR(IN_PAR), .A_WIDTH(X_WIDTH), .A_EBITS(X_EBITS), .B_WIDTH(W_WIDTH),
+                          .B_EBITS(W_EBITS), .SUM_W(S_W)) lane (
+                .clk, .rst, .ce, .in_valid(v1), .in_last(lib1), .in_a(x1),
+                .in_b(w1[p*IN_PAR*W_WIDTH +: IN_PAR*W_WIDTH]), .out_valid(lane_valid[p]), .out_sum(s3));
+
+            assign e1 = {1'b0, (X_FIXED_SCALE < 0) ? xs1 : 8'(X_FIXED_SCALE)} + {1'b0, ws1[p*8 +: 8]};
+            always_ff @(posedge clk) begin
+                if (ce) begin
+                    e2 <= e1;
+                    e3 <= e2;
+                end
+            end
+            assign shift = 12'($signed({3'd0, e3}) + 12'(SHIFT0));
+            mx_align #(.IN_W(S_W), .SH_W(12), .OUT_W(ACC_W)) al (.in(s3), .shift, .out(term));
+
+            always_ff @(posedge clk) begin
+                if (rst) tacc <= '0;
+                else if (ce && tv4) tacc <= lb4 ? '0 : tacc + TOT_W'(term4);
+                if (ce) begin
+                    term4 <= term;
+                    if (tv4 && lb4)
+                        sums[p*TOT_W +: TOT_W] <= tacc + TOT_W'(term4) + TOT_W'($signed(bias_q[p*ACC_W +: ACC_W]));
+                end
+            end
+        end
+    endgenerate
+
+    // ---------------------------------------------------------------- output re-quantization
+    mx_quantize #(.PAR(OUT_PAR), .K(K_OUT), .IN_W(TOT_W), .IN_LSB(ACC_LSB), .WIDTH(O_WIDTH),
+                  .EBITS(O_EBITS), .FIXED_SCALE(O_FIXED_SCALE)) quant (
+        .clk, .rst, .in_data(sums), .in_valid(sv5), .in_ready(sum_ready), .out_data, .out_valid,
+        .out_ready);
+
+    logic unused;
+    assign unused = ^{v2, lib2, lane_valid[OUT_PAR-1:0], lb2};
+endmodule

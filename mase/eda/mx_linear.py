@@ -1,0 +1,158 @@
+"""Parameters, memory images and stream beats of the `mx_linear` / `mx_matmul` cores.
+
+    >>> from mase.eda.mx_linear import linear_params, write_linear_images, input_beats, decode_output
+    >>> p = linear_params(64, 32, x_format="mxint4", w_format="mxint4", o_format="mxint4", k=16,
+    ...                   in_par=4, out_par=4, acc=AccSpec(-20, 32), files_dir="/tmp/layer0")
+    >>> write_linear_images(p, w_q, bias_int)         # weights.hex, scales.hex, bias.hex ($readmemh)
+    >>> beats = input_beats(p, x_q)                   # ints for the in_data port
+    >>> codes, scales = decode_output(p, out_beats, n_vectors)
+
+Word layouts (lane 0 in the least significant bits, as mase.formats.packing):
+- weights ROM, address rg*BEATS + j (rg = row group of OUT_PAR rows, j = beat of IN_PAR elements):
+  OUT_PAR fields of IN_PAR element codes, field p = row rg*OUT_PAR + p;
+- scales ROM, address rg*NB + b: OUT_PAR scale bytes, byte p = row rg*OUT_PAR + p, block b;
+- bias ROM, address rg: OUT_PAR signed ACC_W-bit integers at 2**ACC_LSB;
+- streamed weights (W_SOURCE = 1): beat = {scales word, weights word} in ROM address order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mase.golden import AccSpec, elem_spec
+from mase.golden.linear import _blocks_of
+
+FORMAT_PARAMS = {  # name -> (WIDTH, EBITS)
+    **{f"mxint{m}": (m, 0) for m in range(2, 9)},
+    "mxfp8_e4m3": (8, 4), "mxfp8": (8, 4), "mxfp8_e5m2": (8, 5), "mxfp6_e3m2": (6, 3),
+    "mxfp6_e2m3": (6, 2), "mxfp6": (6, 2), "mxfp4_e2m1": (4, 2), "mxfp4": (4, 2), "fixed8": (8, 0),
+}
+
+
+def format_params(name: str) -> tuple[int, int]:
+    try:
+        return FORMAT_PARAMS[name]
+    except KeyError:
+        raise ValueError(f"format {name!r} has no MX core mapping: choose one of {', '.join(FORMAT_PARAMS)}") from None
+
+
+def linear_params(in_features: int, out_features: int, *, x_format: str, w_format: str, o_format: str,
+                  k: int = 32, k_out: int | None = None, in_par: int = 4, out_par: int = 4,
+                  acc: AccSpec = AccSpec(), has_bias: bool = True, x_scale: int | None = None,
+                  w_scale: int | None = None, o_scale: int | None = None, w_source: int = 0,
+                  files_dir: str | Path | None = None) -> dict:
+    """The vlogparams of mx_linear; *_scale are the constant scale bytes of fixed8 operands."""
+    k_out = k_out or k
+    checks = [(in_features % k == 0, f"K={k} must divide in_features={in_features}"),
+              (k % in_par == 0, f"IN_PAR={in_par} must divide K={k}"),
+              (out_features % out_par == 0, f"OUT_PAR={out_par} must divide out_features={out_features}"),
+              (k_out % out_par == 0, f"OUT_PAR={out_par} must divide K_OUT={k_out}"),
+              (out_features % k_out == 0, f"K_OUT={k_out} must divide out_features={out_features}")]
+    for ok, msg in checks:
+        if not ok:
+            raise ValueError(msg)
+    for name, fmt, sc in (("x", x_format, x_scale), ("w", w_format, w_scale), ("o", o_format, o_scale)):
+        if (fmt == "fixed8") != (sc is not None):
+            raise ValueError(f"{name}_scale is required for, and only for, a fixed8 {name} operand")
+    (xw, xe), (ww, we), (ow, oe) = map(format_params, (x_format, w_format, o_format))
+    p = {"IN_FEATURES": in_features, "OUT_FEATURES": out_features, "K": k, "K_OUT": k_out,
+         "IN_PAR": in_par, "OUT_PAR": out_par,
+         "X_WIDTH": xw, "X_EBITS": xe, "X_FIXED_SCALE": -1 if x_scale is None else x_scale,
+         "W_WIDTH": ww, "W_EBITS": we, "W_FIXED_SCALE": -1 if w_scale is None else w_scale,
+         "O_WIDTH": ow, "O_EBITS": oe, "O_FIXED_SCALE": -1 if o_scale is None else o_scale,
+         "ACC_LSB": acc.lsb, "ACC_W": acc.width, "HAS_BIAS": int(has_bias), "W_SOURCE": w_source}
+    if files_dir is not None and w_source == 0:
+        d = Path(files_dir).resolve()
+        p.update(W_FILE=str(d / "weights.hex"), S_FILE=str(d / "scales.hex"), B_FILE=str(d / "bias.hex"))
+    return p
+
+
+def pack_words(fields: np.ndarray, bits: int) -> list[str]:
+    """Rows of integer fields -> hex words (field 0 in the least significant bits), MSB first."""
+    fields = np.asarray(fields, dtype=np.int64) & ((1 << bits) - 1)
+    n, f = fields.shape
+    bitarr = ((fields[:, :, None] >> np.arange(bits, dtype=np.int64)) & 1).astype(np.uint8).reshape(n, f * bits)
+    digits = -(-(f * bits) // 4)
+    pad = digits * 4 - f * bits
+    if pad:
+        bitarr = np.concatenate([bitarr, np.zeros((n, pad), np.uint8)], 1)
+    nib = (bitarr.reshape(n, digits, 4) * np.array([1, 2, 4, 8], np.uint8)).sum(-1)[:, ::-1]
+    chars = np.array(list("0123456789abcdef"))[nib]
+    return ["".join(r) for r in chars]
+
+
+def weight_words(p: dict, w_codes: torch.Tensor, w_scales: torch.Tensor, bias=None):
+    """(weights words, scales words, bias words) as hex strings; w_codes (out, nb, k) raw codes."""
+    o, nb, k = w_codes.shape
+    op, ip = p["OUT_PAR"], p["IN_PAR"]
+    c = w_codes.to(torch.int64).reshape(o // op, op, nb * k // ip, ip).permute(0, 2, 1, 3)
+    wwords = pack_words(c.reshape(-1, op * ip).numpy(), p["W_WIDTH"])
+    s = w_scales.to(torch.int64).reshape(o // op, op, nb).permute(0, 2, 1)
+    swords = pack_words(s.reshape(-1, op).numpy(), 8)
+    bwords = None
+    if bias is not None:
+        lim = 1 << (p["ACC_W"] - 1)
+        b = bias.to(torch.int64).clamp(-lim, lim - 1).reshape(o // op, op)
+        bwords = pack_words(b.numpy(), p["ACC_W"])
+    return wwords, swords, bwords
+
+
+def _weights_of(p: dict, w) -> tuple[torch.Tensor, torch.Tensor]:
+    if isinstance(w, tuple):
+        return w
+    codes, scales, spec = _blocks_of(w, p["K"], None)
+    return codes & ((1 << spec.width) - 1), scales
+
+
+def write_linear_images(p: dict, w, bias=None) -> None:
+    """Write the ROM images named by p's W_FILE/S_FILE/B_FILE. `w` is a QuantizedTensor (out, in)
+    or (codes (out, nb, k), scale bytes (out, nb)); bias int64 (out,) at 2**ACC_LSB."""
+    codes, scales = _weights_of(p, w)
+    if p["W_FIXED_SCALE"] >= 0:
+        scales = torch.full_like(scales, p["W_FIXED_SCALE"])
+    if p["HAS_BIAS"] and bias is None:
+        bias = torch.zeros(codes.shape[0], dtype=torch.int64)
+    ww, sw, bw = weight_words(p, codes, scales, bias if p["HAS_BIAS"] else None)
+    for key, words in (("W_FILE", ww), ("S_FILE", sw), ("B_FILE", bw)):
+        Path(p[key]).parent.mkdir(parents=True, exist_ok=True)
+        Path(p[key]).write_text("".join(x + "\n" for x in (words or ["0"])))
+
+
+def weight_stream_beats(p: dict, w, n_vectors: int) -> list[int]:
+    """w_data beats for W_SOURCE = 1: the ROM words, {scales, weights}, once per input vector."""
+    codes, scales = _weights_of(p, w)
+    ww, sw, _ = weight_words(p, codes, scales)
+    wbits = p["OUT_PAR"] * p["IN_PAR"] * p["W_WIDTH"]
+    nb = p["IN_FEATURES"] // p["K"]
+    bpb = p["K"] // p["IN_PAR"]
+    beats_per_rg = p["IN_FEATURES"] // p["IN_PAR"]
+    one = []
+    for a, word in enumerate(ww):
+        rg, j = divmod(a, beats_per_rg)
+        s = int(sw[rg * nb + j // bpb], 16)
+        one.append(int(word, 16) | (s << wbits))
+    return one * n_vectors
+
+
+def input_beats(p: dict, x, width_key: str = "X_WIDTH", par_key: str = "IN_PAR") -> list[int]:
+    """in_data beats of vectors x: QuantizedTensor (T, in) or (codes (T, nb, k), scale bytes (T, nb))."""
+    if isinstance(x, tuple):
+        codes, scales = x
+    else:
+        codes, scales, spec = _blocks_of(x, p["K"], None)
+        codes = codes & ((1 << spec.width) - 1)
+    width, par = p[width_key], p[par_key]
+    k = codes.shape[-1]
+    c = codes.to(torch.int64).reshape(-1, k // par, par)
+    s = scales.to(torch.int64).reshape(-1, 1).expand(-1, k // par).reshape(-1, 1)
+    words = pack_words(np.concatenate([c.reshape(-1, par).numpy(), np.zeros((c.shape[0] * c.shape[1], 0), np.int64)], 1), width)
+    return [int(wd, 16) | (int(sc) << (par * width)) for wd, sc in zip(words, s.reshape(-1).tolist())]
+
+
+def expected_output_beats(p: dict, codes: torch.Tensor, scales: torch.Tensor) -> list[int]:
+    """out_data beats of re-quantized outputs: codes (T, out/k_out, k_out), scale bytes (T, out/k_out)."""
+    return input_beats({"K": p["K_OUT"], "W": p["O_WIDTH"], "P": p["OUT_PAR"]},
+                       (codes & ((1 << p["O_WIDTH"]) - 1), scales), "W", "P")

@@ -1,0 +1,71 @@
+"""mx_linear against the golden linear layer, bit for bit, with stalls and back-pressure."""
+
+import hashlib
+import json
+
+import pytest
+import torch
+
+from mase.eda import build_sim, cache_dir
+from mase.eda.mx_linear import (expected_output_beats, input_beats, linear_params, weight_stream_beats,
+                                write_linear_images)
+from mase.golden import AccSpec, elem_spec, linear_int, requantize
+
+from .mxdata import random_quantized
+
+CONFIGS = [
+    # (in, out, K, K_OUT, IN_PAR, OUT_PAR, x, w, o, acc, bias, w_source, fixed scales x/w/o)
+    dict(shape=(64, 32, 16, 16, 4, 4), fmts=("mxint4", "mxint4", "mxint4"), acc=(-20, 32), bias=True, ws=0),
+    dict(shape=(64, 16, 32, 8, 8, 2), fmts=("mxint8", "mxfp4", "mxfp8_e4m3"), acc=(-24, 40), bias=True, ws=0),
+    dict(shape=(32, 16, 8, 16, 8, 16), fmts=("mxfp6_e2m3", "mxint8", "mxint8"), acc=(-16, 28), bias=False, ws=1),
+    dict(shape=(32, 16, 16, 16, 4, 4), fmts=("fixed8", "fixed8", "fixed8"), acc=(-16, 32), bias=True, ws=0,
+         fixed=(125, 120, 127)),
+]
+
+
+def _codes(fmt, rows, n, k, gen, fixed):
+    if fmt == "fixed8":
+        codes = torch.randint(0, 256, (rows, n // k, k), generator=gen)
+        return codes, torch.full((rows, n // k), fixed, dtype=torch.int64)
+    return random_quantized(fmt, rows, n, k, gen)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "-".join(c["fmts"]) + f"-ws{c['ws']}")
+def test_mx_linear(cfg):
+    fin, fout, k, k_out, ip, op = cfg["shape"]
+    xf, wf, of = cfg["fmts"]
+    fx, fw, fo = cfg.get("fixed", (None, None, None))
+    acc = AccSpec(*cfg["acc"])
+    gen = torch.Generator().manual_seed(fin + fout + k + ip)
+    tag = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
+    p = linear_params(fin, fout, x_format=xf, w_format=wf, o_format=of, k=k, k_out=k_out, in_par=ip,
+                      out_par=op, acc=acc, has_bias=cfg["bias"], x_scale=fx, w_scale=fw, o_scale=fo,
+                      w_source=cfg["ws"], files_dir=cache_dir() / "images" / f"mx_linear-{tag}")
+    nvec = 6
+    xc, xs = _codes(xf, nvec, fin, k, gen, fx)
+    wc, ws = _codes(wf, fout, fin, k, gen, fw)
+    bias = None
+    if cfg["bias"]:
+        lim = 1 << (acc.width - 1)
+        bias = torch.randint(-lim // 8, lim // 8, (fout,), generator=gen)
+        bias[0], bias[1] = lim - 1, -lim
+    xspec, wspec = elem_spec(xf), elem_spec(wf)
+    total = linear_int(xspec.to_int(xc), xs, xspec, wspec.to_int(wc), ws, wspec, bias, acc)
+    oc, osc = requantize(total, acc.lsb, of, k_out, fo)
+    expected = expected_output_beats(p, oc, osc)
+    inputs = {"in": input_beats(p, (xc, xs))}
+    if cfg["ws"] == 0:
+        write_linear_images(p, (wc, ws), bias)
+    else:
+        inputs["w"] = weight_stream_beats(p, (wc, ws), nvec)
+    sim = build_sim("mase:mx:mx_linear", p)
+    for stall, bp, seed in [(0, 0, 1), (30, 30, 2)]:
+        res = sim.run(inputs, {"out": len(expected)}, stall=stall, bp=bp, seed=seed)
+        got = res.outputs["out"]
+        assert len(got) == len(expected)
+        bad = [i for i, (g, e) in enumerate(zip(got, expected)) if g != e]
+        assert not bad, f"stall={stall} bp={bp}: {len(bad)} beats differ, first {bad[0]}: {got[bad[0]]:x} != {expected[bad[0]]:x}"
+        if stall == bp == 0:
+            s = res.stats
+            ideal = nvec * (fin // ip) * (fout // op)
+            assert s["out_last"] - s["in_first"] < ideal + 40  # one MAC beat per cycle plus latency
