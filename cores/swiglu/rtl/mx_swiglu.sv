@@ -1,0 +1,64 @@
+// SwiGLU gate of LANES lanes: y = sat(round(a * sigmoid(a) * b * 2**(OUT_F - A_F - 16 - B_F))), one
+// rounding (mase.golden.nonlinear.swiglu_int); sigmoid from mx_gate_interp (table + interpolation).
+//   a_data = LANES x A_W (gate projection), b_data = LANES x B_W (up projection), joined per beat;
+//   out_data = LANES x OUT_W. Latency 2 cycles, one beat per cycle.
+module mx_swiglu #(
+    parameter int LANES = 1,
+    parameter int A_W   = 20,
+    parameter int A_F   = 12,
+    parameter int B_W   = 20,
+    parameter int B_F   = 12,
+    parameter int OUT_W = 24,
+    parameter int OUT_F = 10
+) (
+    input  logic                   clk,
+    input  logic                   rst,
+    input  logic [LANES*A_W-1:0]   a_data,
+    input  logic                   a_valid,
+    output logic                   a_ready,
+    input  logic [LANES*B_W-1:0]   b_data,
+    input  logic                   b_valid,
+    output logic                   b_ready,
+    output logic [LANES*OUT_W-1:0] out_data,
+    output logic                   out_valid,
+    input  logic                   out_ready
+);
+    localparam int PW = A_W + 18 + B_W;
+
+    logic ce, v1;
+    assign ce      = !out_valid || out_ready;
+    assign a_ready = ce && b_valid;
+    assign b_ready = ce && a_valid;
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            v1        <= 1'b0;
+            out_valid <= 1'b0;
+        end else if (ce) begin
+            v1        <= a_valid && b_valid;
+            out_valid <= v1;
+        end
+    end
+
+    genvar l;
+    generate
+        for (l = 0; l < LANES; l++) begin : g_lane
+            logic signed [A_W-1:0]   a, a1;
+            logic signed [B_W-1:0]   b, b1;
+            logic        [16:0]      g, g1;
+            logic signed [PW-1:0]    p;
+            logic signed [OUT_W-1:0] y;
+            assign a = $signed(a_data[l*A_W +: A_W]);
+            assign b = $signed(b_data[l*B_W +: B_W]);
+            mx_gate_interp #(.FUNC(2), .IN_W(A_W), .IN_F(A_F)) gi (.in_data(a), .out_data(g));
+            always_ff @(posedge clk) if (ce) begin
+                a1 <= a;
+                b1 <= b;
+                g1 <= g;
+            end
+            assign p = PW'(a1) * PW'($signed({1'b0, g1})) * PW'(b1);
+            mx_round_sat #(.IN_W(PW), .SHIFT(A_F + 16 + B_F - OUT_F), .OUT_W(OUT_W)) rs (.in_data(p), .out_data(y));
+            always_ff @(posedge clk) if (ce) out_data[l*OUT_W +: OUT_W] <= y;
+        end
+    endgenerate
+endmodule
