@@ -1,0 +1,407 @@
+"""Per-node hardware parameters and the analytical resource / cycle model.
+
+Every node gets a parallelism (lanes), FIFO depths on its input edges and, for linear layers, a
+weight placement (BRAM, URAM, SPRAM or streamed from off-chip memory over AXI). The compiler picks
+them so that every stage sustains the same throughput (cycles per token, the initiation interval
+II) within the target's resources, then applies the per-layer overrides of the config
+(`hw.overrides`: glob pattern on node names -> in_par / out_par / par / fifo_depth / weights).
+
+    >>> plan = choose_parameters(graph, cfg.target, cfg.hw)
+    >>> plan.nodes["model.layers.0.mlp.up_proj"].lanes, plan.ii, plan.totals
+
+Model (documented so that it can be checked; constants at the top of this file):
+- cycles per token of a node = ceil(work / lanes) with work from `Node.work` (MACs for linear layers
+  and matmuls, elements otherwise); II = the largest over the nodes; decode throughput = clock / II.
+- prefill of T tokens: the attention matmuls buffer K and V of the whole prompt before the first row
+  (V is blocked along tokens), so each layer is a barrier: prefill cycles = sum over layers of
+  (T * II + layer latency), plus the final norm.
+- resources per lane from Yosys `synth_xilinx -family xcup` runs of the cores (CALIBRATION, per
+  element-pair product), plus per-node control; memories in 36 Kbit BRAM / 288 Kbit URAM blocks,
+  sized by capacity and by port width (72 bits per block and port).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from mase.config.errors import MaseError
+from mase.formats import get_format
+
+from .graph import DataflowGraph, Edge, Node
+
+# ------------------------------------------------------------------------------------------------
+# Model constants. LUT/FF per multiply lane: from Yosys 0.23 synth_xilinx -family xcup of
+# mase:mx:mx_dot_product (K=32) at PAR 4 and 16 (see benchmarks/bench_compile.py --calibrate);
+# a lane's product of wa x wb bits goes to a DSP48E2 from 6x6 bits up.
+LUT_PER_PRODUCT_BIT = 1.2  # LUTs per bit^2 of a LUT-built multiply (incl. its share of the adder tree)
+FF_PER_LUT = 0.9
+DSP_PRODUCT_BITS = 36  # wa * wb at or above this -> one DSP48E2 per lane
+NODE_CONTROL = {"linear": (350, 400), "matmul_qk": (500, 600), "matmul_sv": (500, 600), "softmax": (600, 500),
+                "rmsnorm": (900, 700), "layernorm": (1100, 800), "act": (120, 80), "swiglu": (150, 100),
+                "residual": (60, 40), "rope": (250, 200), "quantize": (200, 150), "dequantize": (80, 60)}
+ELEM_LUT = {"softmax": 40, "rmsnorm": 30, "layernorm": 36, "act": 45, "swiglu": 60, "residual": 8, "rope": 70,
+            "quantize": 25, "dequantize": 12}  # LUTs per lane of the element-wise cores
+ELEM_DSP = {"rmsnorm": 1, "layernorm": 1, "act": 1, "swiglu": 2, "rope": 4, "softmax": 1}
+BRAM_KBIT, URAM_KBIT, PORT_BITS = 36, 288, 72
+LANE_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+FIFO_BRAM_MIN_BITS = 2048  # smaller FIFOs go to LUT RAM / registers
+
+
+@dataclass
+class NodeParams:
+    name: str
+    op: str
+    in_par: int = 1
+    out_par: int = 1
+    fifo_depth: dict[str, int] = field(default_factory=dict)  # input edge -> depth in beats
+    weights: str = "none"  # none | bram | uram | spram | axi
+    weight_bits: int = 0
+    cycles_per_token: int = 0
+    work: int = 0
+    lut: int = 0
+    ff: int = 0
+    dsp: int = 0
+    bram: float = 0.0
+    uram: int = 0
+    source: str = "auto"  # auto | override:<pattern>
+
+    @property
+    def lanes(self) -> int:
+        return self.in_par * self.out_par
+
+
+@dataclass
+class HwPlan:
+    target: str
+    clock_mhz: float
+    seq_len: int
+    ii: int
+    nodes: dict[str, NodeParams]
+    totals: dict[str, float]
+    capacity: dict[str, float]
+    offchip_gbps_needed: float
+    offchip_gbps_available: float | None
+    onchip_weight_bits: int
+    offchip_weight_bits: int
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["nodes"] = {k: {**asdict(v), "lanes": v.lanes} for k, v in self.nodes.items()}
+        return d
+
+
+def _get(obj: Any, key: str, default: Any) -> Any:
+    if obj is None:
+        return default
+    v = obj.get(key, default) if hasattr(obj, "get") else getattr(obj, key, default)
+    return default if v is None else v
+
+
+def _elem_bits(fmt: str) -> int:
+    if fmt.startswith("fixed") and fmt != "fixed8":
+        return int(fmt[5:].split("_")[0])
+    return get_format(fmt, 32).element.bits if fmt != "fixed8" else 8
+
+
+def _divisors(n: int, cap: int) -> list[int]:
+    return [d for d in LANE_CHOICES if d <= cap and n % d == 0]
+
+
+# ------------------------------------------------------------------------------------------------
+# legal parallelism per node
+# ------------------------------------------------------------------------------------------------
+def _par_space(n: Node, g: DataflowGraph) -> tuple[list[int], list[int]]:
+    """(in_par choices, out_par choices) that divide the node's dimensions."""
+    a = n.attrs
+    if n.op == "linear":
+        k = a["block"]
+        return _divisors(math.gcd(a["in_features"], k), 256), _divisors(math.gcd(a["out_features"], k), 256)
+    if n.op in ("matmul_qk", "matmul_sv"):
+        k = a["block"]
+        red = a["head_dim"] if n.op == "matmul_qk" else g.seq_len
+        red = -(-red // k) * k  # padded to whole blocks
+        return _divisors(math.gcd(red, k), 256), [1]
+    e = g.edges[n.inputs[0]]
+    feats = e.padded if not e.is_fixed else e.features
+    o = g.edges[n.outputs[0]]
+    if not o.is_fixed:
+        feats = math.gcd(feats, o.block)
+    if not e.is_fixed:
+        feats = math.gcd(feats, e.block)
+    return _divisors(feats, 256), [1]
+
+
+def _resources(n: Node, p: NodeParams, g: DataflowGraph) -> None:
+    a = n.attrs
+    lut0, ff0 = NODE_CONTROL.get(n.op, (100, 100))
+    if n.op in ("linear", "matmul_qk", "matmul_sv"):
+        if n.op == "linear":
+            wa, wb = _elem_bits(a["act_fmt"]), _elem_bits(a["weight_fmt"])
+        else:
+            wa, wb = (_elem_bits(g.edges[i].fmt) for i in n.inputs)
+        lanes = p.lanes
+        if wa * wb >= DSP_PRODUCT_BITS:
+            p.dsp = lanes
+            lut = lanes * (wa + wb) * 2
+        else:
+            lut = lanes * wa * wb * LUT_PER_PRODUCT_BIT * 2 + lanes * (wa + wb)
+        lut += p.out_par * 120  # alignment, accumulator and re-quantizer per output lane
+        p.lut = int(lut0 + lut)
+        p.ff = int(ff0 + lut * FF_PER_LUT)
+        if n.op != "linear":  # the B operand buffer (K or V of the prompt) in BRAM
+            e = g.edges[n.inputs[1]]
+            bits = g.seq_len * e.padded * (_elem_bits(e.fmt) + 8 / e.block)
+            p.bram += max(math.ceil(bits / (BRAM_KBIT * 1024)), math.ceil(p.in_par * _elem_bits(e.fmt) / PORT_BITS))
+    else:
+        p.lut = int(lut0 + ELEM_LUT.get(n.op, 20) * p.lanes)
+        p.ff = int(ff0 + ELEM_LUT.get(n.op, 20) * p.lanes * FF_PER_LUT)
+        p.dsp = ELEM_DSP.get(n.op, 0) * p.lanes
+    for e_name, depth in p.fifo_depth.items():
+        e = g.edges[e_name]
+        width = (8 if not e.is_fixed else 0) + p.in_par * _elem_bits(e.fmt)
+        bits = depth * width
+        if bits >= FIFO_BRAM_MIN_BITS:
+            p.bram += max(math.ceil(bits / (BRAM_KBIT * 1024)), math.ceil(width / PORT_BITS))
+        else:
+            p.lut += math.ceil(bits / 64)  # LUTRAM
+            p.ff += width
+
+
+def _beats(e: Edge, par: int) -> int:
+    return -(-(e.padded if not e.is_fixed else e.features) // par)
+
+
+def _fifo_depths(n: Node, p: NodeParams, g: DataflowGraph, default: int) -> dict[str, int]:
+    """FIFO depth (beats) on each input: deep where the other input passes a barrier."""
+    out = {}
+    for i, e_name in enumerate(n.inputs):
+        e = g.edges[e_name]
+        beats = _beats(e, p.in_par)
+        if n.op in ("matmul_qk", "matmul_sv") and i == 0:
+            depth = g.seq_len * beats  # A waits until B (K or V of the whole prompt) is buffered
+        elif n.op == "residual" and i == 0:
+            # skip connection: tokens in flight in the other branch (attention: the whole prompt)
+            depth = (g.seq_len + 2) * beats if "attn" in n.name else 4 * beats
+        else:
+            depth = default
+        out[e_name] = max(2, 1 << (int(depth) - 1).bit_length())  # power of two
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# weight placement
+# ------------------------------------------------------------------------------------------------
+def _weight_bits(n: Node) -> int:
+    a = n.attrs
+    f = get_format(a["weight_fmt"], a["block"])
+    per = f.element.bits if hasattr(f, "element") else 8
+    w = a["in_features"] * a["out_features"]
+    return int(w * per + (w // a["block"]) * 8 + (a["out_features"] * 32 if a["has_bias"] else 0))
+
+
+def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any, pinned: dict[str, str]) -> list[str]:
+    """Greedy: the largest layers go to URAM (or SPRAM), the rest to BRAM, then off-chip over AXI."""
+    res = _get(target, "resources", None)
+    kind = _get(target, "kind", "sim")
+    notes = []
+    if kind == "sim":
+        for n in nodes:
+            p = params[n.name]
+            p.weights = pinned.get(n.name, "bram")
+            p.bram += _mem_blocks(p.weight_bits, p.lanes * _elem_bits(n.attrs["weight_fmt"]) + 8 * p.out_par, BRAM_KBIT)
+        return notes
+    bram_left = _get(res, "bram", 0) * _get(res, "bram_kbit", 36) * 1024 * 0.7  # keep 30% for FIFOs/buffers
+    uram_left = _get(res, "uram", 0) * URAM_KBIT * 1024 * 0.95
+    spram_left = _get(res, "spram", 0) * 256 * 1024
+    offchip = _get(target, "offchip_bandwidth_gbps", 0) or 0
+    for n in sorted(nodes, key=lambda n: -params[n.name].weight_bits):
+        p = params[n.name]
+        bits, width = p.weight_bits, p.lanes * _elem_bits(n.attrs["weight_fmt"]) + 8 * p.out_par
+        want = pinned.get(n.name, "auto")
+        if want in ("auto", "uram") and uram_left >= bits:
+            p.weights, uram_left = "uram", uram_left - bits
+            p.uram = _mem_blocks(bits, width, URAM_KBIT)
+        elif want in ("auto", "spram") and spram_left >= bits:
+            p.weights, spram_left = "spram", spram_left - bits
+        elif want in ("auto", "bram") and bram_left >= bits:
+            p.weights, bram_left = "bram", bram_left - bits
+            p.bram += _mem_blocks(bits, width, _get(res, "bram_kbit", 36))
+        elif want in ("auto", "axi") and offchip:
+            p.weights = "axi"
+        else:
+            where = want if want != "auto" else "on-chip memory"
+            raise MaseError(f"weights of {n.name} ({bits / 8e6:.2f} MB) do not fit in {where} of "
+                            f"{_get(target, 'name', '?')} and it has no off-chip memory: choose a larger target "
+                            f"or a narrower weight format")
+    return notes
+
+
+def _mem_blocks(bits: int, width: int, kbit: int) -> int:
+    return max(math.ceil(bits / (kbit * 1024)), math.ceil(width / PORT_BITS))
+
+
+# ------------------------------------------------------------------------------------------------
+# the search
+# ------------------------------------------------------------------------------------------------
+def _overrides(hw: Any) -> dict[str, Any]:
+    ov = _get(hw, "overrides", {}) or {}
+    return {k: ov[k] for k in ov}
+
+
+def _apply_override(n: Node, p: NodeParams, pattern: str, ov: Any, ins: list[int], outs: list[int]) -> None:
+    for key, choices, attr in (("in_par", ins, "in_par"), ("out_par", outs, "out_par"), ("par", ins, "in_par")):
+        v = _get(ov, key, None)
+        if v is None:
+            continue
+        if v not in choices:
+            dim = _dim_text(n)
+            raise MaseError(f"hw.overrides[{pattern!r}].{key}={v} does not divide {n.name} ({dim}): choose one of "
+                            f"{', '.join(map(str, choices))}")
+        setattr(p, attr, v)
+    p.source = f"override:{pattern}"
+
+
+def _dim_text(n: Node) -> str:
+    a = n.attrs
+    if n.op == "linear":
+        return f"{a['in_features']} -> {a['out_features']}, block {a['block']}"
+    if "head_dim" in a:
+        return f"head_dim {a['head_dim']}, block {a['block']}"
+    return f"{a.get('features', '?')} features"
+
+
+def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
+    """Balanced lanes, FIFO depths and weight placement for `g` on `target` (see the module doc)."""
+    res = _get(target, "resources", None)
+    kind = _get(target, "kind", "sim")
+    util = float(_get(hw, "utilization", 0.8))
+    max_lanes = int(_get(hw, "max_lanes", 64))
+    fifo_default = int(_get(hw, "fifo_depth", 4))
+    cap = {"lut": _get(res, "lut", 0), "ff": _get(res, "ff", 0), "dsp": _get(res, "dsp", 0),
+           "bram": _get(res, "bram", 0), "uram": _get(res, "uram", 0)} if kind != "sim" else {}
+    ovs = _overrides(hw)
+    for pattern in ovs:
+        if not any(fnmatchcase(n.name, pattern) for n in g.nodes):
+            raise MaseError(f"hw.overrides pattern {pattern!r} matches no node; node names look like "
+                            f"{', '.join(n.name for n in g.nodes if n.op == 'linear')[:120]}...")
+    spaces = {n.name: _par_space(n, g) for n in g.nodes}
+    works = {n.name: n.work(g.edges, g.seq_len) for n in g.nodes}
+
+    def build(ii: int) -> dict[str, NodeParams]:
+        out = {}
+        for n in g.nodes:
+            ins, outs = spaces[n.name]
+            p = NodeParams(n.name, n.op, work=works[n.name])
+            # the smallest lane count whose cycles per token meet ii (in_par first: it shares the input)
+            best = None
+            for o in outs:
+                for i in ins:
+                    if i * o > max_lanes:
+                        continue
+                    if math.ceil(works[n.name] / (i * o)) <= ii and (best is None or i * o < best[0] * best[1]):
+                        best = (i, o)
+            if best is None:  # cannot meet ii: the most parallel legal choice
+                best = max(((i, o) for o in outs for i in ins if i * o <= max_lanes), key=lambda t: t[0] * t[1],
+                           default=(1, 1))
+            p.in_par, p.out_par = best
+            for pattern, ov in ovs.items():
+                if fnmatchcase(n.name, pattern):
+                    _apply_override(n, p, pattern, ov, ins, outs)
+            p.cycles_per_token = math.ceil(works[n.name] / p.lanes)
+            out[n.name] = p
+        return out
+
+    def finish(params: dict[str, NodeParams]) -> tuple[dict[str, float], list[str]]:
+        pinned = {}
+        for n in g.nodes:
+            p = params[n.name]
+            p.lut = p.ff = p.dsp = p.uram = 0
+            p.bram = 0.0
+            depth_ov = None
+            for pattern, ov in ovs.items():
+                if fnmatchcase(n.name, pattern):
+                    depth_ov = _get(ov, "fifo_depth", depth_ov)
+                    if _get(ov, "weights", None):
+                        pinned[n.name] = _get(ov, "weights", None)
+            p.fifo_depth = _fifo_depths(n, p, g, fifo_default)
+            if depth_ov is not None:
+                p.fifo_depth = {k: int(depth_ov) for k in p.fifo_depth}
+            if n.op == "linear":
+                p.weight_bits = _weight_bits(n)
+            _resources(n, p, g)
+        notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned)
+        tot = {k: sum(getattr(p, k) for p in params.values()) for k in ("lut", "ff", "dsp", "bram", "uram")}
+        return tot, notes
+
+    def fits(tot: dict[str, float]) -> bool:
+        # logic within `util` of the part; memories (placed with their own margins) within the part
+        return (all(not cap.get(k) or tot[k] <= util * cap[k] for k in ("lut", "ff", "dsp"))
+                and all(not cap.get(k) or tot[k] <= cap[k] for k in ("bram", "uram")))
+
+    # candidate IIs: every distinct ceil(work / lanes) reachable, from fast to slow
+    cands = sorted({math.ceil(w / l) for w in works.values() for l in LANE_CHOICES if l <= max_lanes})
+    floor_ii = max(math.ceil(works[n.name] / max(i * o for o in spaces[n.name][1] for i in spaces[n.name][0]
+                                                   if i * o <= max_lanes)) for n in g.nodes)
+    cands = [c for c in cands if c >= floor_ii] or [floor_ii]
+    chosen = None
+    lo, hi = 0, len(cands) - 1  # resources fall as II grows: binary search for the fastest that fits
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        params = build(cands[mid])
+        try:
+            tot, notes = finish(params)
+            ok = not cap or fits(tot)
+        except MaseError:
+            ok = False
+        if ok:
+            chosen, hi = (cands[mid], params, tot, notes), mid - 1
+        else:
+            lo = mid + 1
+    if chosen is None:
+        params = build(cands[-1])
+        tot, notes = finish(params)
+        worst = max((k for k in cap if cap[k]), key=lambda k: tot[k] / cap[k])
+        raise MaseError(f"the design needs {tot[worst]:.0f} {worst.upper()} even at its slowest "
+                        f"({cands[-1]} cycles/token), {_get(target, 'name', '?')} has {cap[worst]} "
+                        f"({100 * tot[worst] / cap[worst]:.0f}%): choose a larger target, lower hw.max_lanes "
+                        f"or narrower formats")
+    ii, params, tot, notes = chosen
+    real_ii = max(p.cycles_per_token for p in params.values())
+    clock = float(_get(target, "clock_mhz", 100.0))
+    axi_bits = sum(p.weight_bits for p in params.values() if p.weights == "axi")
+    onchip = sum(p.weight_bits for p in params.values() if p.weights not in ("axi", "none"))
+    tok_s = clock * 1e6 / real_ii
+    need = axi_bits / 8 * tok_s / 1e9
+    avail = _get(target, "offchip_bandwidth_gbps", None)
+    if axi_bits and avail and need > avail:
+        notes.append(f"off-chip weights need {need:.1f} GB/s at {tok_s:.0f} tokens/s, the target has {avail} GB/s: "
+                     f"decode is memory-bound at {avail / need * tok_s:.0f} tokens/s")
+    return HwPlan(_get(target, "name", "?"), clock, g.seq_len, real_ii, params, tot, cap, need, avail, onchip,
+                  axi_bits, notes)
+
+
+# ------------------------------------------------------------------------------------------------
+# cycles
+# ------------------------------------------------------------------------------------------------
+NODE_LATENCY = {"linear": 8, "matmul_qk": 8, "matmul_sv": 8, "softmax": 12, "rmsnorm": 40, "layernorm": 40,
+                "act": 4, "swiglu": 4, "residual": 2, "rope": 4, "quantize": 4, "dequantize": 2}
+
+
+def cycle_model(g: DataflowGraph, plan: HwPlan) -> dict[str, Any]:
+    """Analytical cycles per token for prefill (the prompt) and decode (steady state)."""
+    T, ii = g.seq_len, plan.ii
+    per_layer: dict[int, int] = {}
+    for n in g.nodes:
+        p = plan.nodes[n.name]
+        # a node that needs its whole input vector (linear, norm, softmax) adds one token time
+        full = p.cycles_per_token if n.op in ("linear", "rmsnorm", "layernorm", "softmax") else 0
+        per_layer[n.layer] = per_layer.get(n.layer, 0) + NODE_LATENCY.get(n.op, 4) + full
+    prefill = sum(T * ii + lat for lay, lat in per_layer.items() if lay >= 0) + per_layer.get(-1, 0)
+    ideal = max(math.ceil(n.work(g.edges, T) / plan.nodes[n.name].lanes) for n in g.nodes)
+    return {"source": "analytical", "ii": ii, "prefill_cycles": prefill, "prefill_cycles_per_token": prefill / T,
+            "decode_cycles_per_token": ii, "ideal_cycles_per_token": ideal,
+            "tokens_per_s_decode": plan.clock_mhz * 1e6 / ii, "tokens_per_s_prefill": plan.clock_mhz * 1e6 * T / prefill}
