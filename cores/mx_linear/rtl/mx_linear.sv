@@ -1,12 +1,16 @@
 // MX linear layer y = W x + b for a stream of input vectors (mase/golden/CONTRACT.md, golden model
 // mase.golden.linear). Weights in MX, held in on-chip ROMs initialised from image files written by
 // mase.eda.linear_images (W_SOURCE = 0), or streamed in over w_* in the same word order for every
-// input vector (W_SOURCE = 1, for layers too large for on-chip memory).
+// input vector (W_SOURCE = 1, for layers too large for on-chip memory), or loaded row by row into
+// on-chip RAM from w_* and used for ROWS input vectors before the next load (W_SOURCE = 2: the
+// activation x activation product of mx_matmul).
 //
 //   in_data  = {scale[7:0], IN_PAR x elements}: IN_FEATURES/IN_PAR beats per vector, K/IN_PAR per block
 //   out_data = {scale[7:0], OUT_PAR x elements}: OUT_FEATURES/OUT_PAR beats per vector, re-quantized
 //              to the output format in blocks of K_OUT (K_OUT/OUT_PAR beats per block)
-//   w_data   = {OUT_PAR x scale[7:0], OUT_PAR x IN_PAR x elements} (W_SOURCE = 1 only)
+//   w_data   = W_SOURCE 1: {OUT_PAR x scale[7:0], OUT_PAR x IN_PAR x elements} per weight word;
+//              W_SOURCE 2: {scale[7:0], IN_PAR x elements} in the low bits, rows of W in order,
+//              IN_FEATURES/IN_PAR beats per row
 //
 // Datapath: OUT_PAR lanes of IN_PAR multipliers; per lane, exact block sum S, alignment of S to
 // 2**ACC_LSB (floor, saturation to ACC_W bits), exact accumulation of the NB blocks and the bias,
@@ -33,6 +37,7 @@ module mx_linear #(
     parameter int    ACC_W         = 32,
     parameter int    HAS_BIAS      = 1,
     parameter int    W_SOURCE      = 0,
+    parameter int    ROWS          = 1,
     parameter string W_FILE        = "weights.hex",
     parameter string S_FILE        = "scales.hex",
     parameter string B_FILE        = "bias.hex"
@@ -109,8 +114,9 @@ module mx_linear #(
     assign last_j  = j == JW'(BEATS - 1);
     assign last_jb = jb == JBW'(BPB - 1);
     assign last_rg = rg == RW'(NRG - 1);
-    assign go      = full[rbank] && ce && (W_SOURCE == 0 || w_valid);
-    assign w_ready = (W_SOURCE == 1) && full[rbank] && ce;
+    logic           loaded;   // W_SOURCE 2: the weight RAM holds a complete matrix
+    assign go      = full[rbank] && ce && (W_SOURCE == 0 || (W_SOURCE == 1 && w_valid) || (W_SOURCE == 2 && loaded));
+    assign w_ready = (W_SOURCE == 1) ? full[rbank] && ce : (W_SOURCE == 2) && !loaded;
 
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -193,15 +199,92 @@ module mx_linear #(
             end
             logic unused_w;
             assign unused_w = ^{w_data, w_valid};
-        end else begin : g_stream
+            assign loaded = 1'b1;
+        end else if (W_SOURCE == 1) begin : g_stream
             always_ff @(posedge clk) begin
                 if (go) begin
                     w1  <= w_data[WE-1:0];
                     ws1 <= (W_FIXED_SCALE < 0) ? w_data[WE +: OUT_PAR*8] : {OUT_PAR{8'(W_FIXED_SCALE)}};
                 end
             end
+            assign loaded = 1'b1;
             logic unused_w;
             assign unused_w = ^{waddr, saddr};
+        end else begin : g_ram
+            // load: row r = lrg*OUT_PAR + lp goes to lane lp at addresses lrg*BEATS + lj (elements)
+            // and lrg*NB + lblk (scales)
+            localparam int PW_ = (OUT_PAR > 1) ? $clog2(OUT_PAR) : 1;
+            localparam int VW_ = (ROWS > 1) ? $clog2(ROWS) : 1;
+            logic [JW-1:0]  lj;
+            logic [JBW-1:0] ljb;
+            logic [BW-1:0]  lblk;
+            logic [PW_-1:0] lp;
+            logic [RW-1:0]  lrg;
+            logic [WAW-1:0] lwbase;
+            logic [SAW-1:0] lsbase;
+            logic [VW_-1:0] vcnt;
+            logic           wfire, lrow_end;
+            assign wfire    = w_valid && w_ready;
+            assign lrow_end = lj == JW'(BEATS - 1);
+
+            always_ff @(posedge clk) begin
+                if (rst) begin
+                    lj <= '0; ljb <= '0; lblk <= '0; lp <= '0; lrg <= '0; lwbase <= '0; lsbase <= '0;
+                    vcnt <= '0; loaded <= 1'b0;
+                end else begin
+                    if (wfire) begin
+                        ljb <= (ljb == JBW'(BPB - 1)) ? '0 : ljb + 1'b1;
+                        if (ljb == JBW'(BPB - 1)) lblk <= lblk + 1'b1;
+                        lj <= lj + 1'b1;
+                        if (lrow_end) begin
+                            lj   <= '0;
+                            lblk <= '0;
+                            lp   <= lp + 1'b1;
+                            if (lp == PW_'(OUT_PAR - 1)) begin
+                                lp     <= '0;
+                                lrg    <= lrg + 1'b1;
+                                lwbase <= lwbase + WAW'(BEATS);
+                                lsbase <= lsbase + SAW'(NB);
+                                if (lrg == RW'(NRG - 1)) begin
+                                    lrg    <= '0;
+                                    lwbase <= '0;
+                                    lsbase <= '0;
+                                    loaded <= 1'b1;
+                                end
+                            end
+                        end
+                    end
+                    if (go && last_j && last_rg) begin
+                        vcnt <= vcnt + 1'b1;
+                        if (vcnt == VW_'(ROWS - 1)) begin
+                            vcnt   <= '0;
+                            loaded <= 1'b0;
+                        end
+                    end
+                end
+            end
+
+            genvar q;
+            for (q = 0; q < OUT_PAR; q++) begin : g_wlane
+                logic [IN_PAR*W_WIDTH-1:0] wram [NRG*BEATS];
+                always_ff @(posedge clk) begin
+                    if (wfire && lp == PW_'(q)) wram[lwbase + WAW'(lj)] <= w_data[IN_PAR*W_WIDTH-1:0];
+                    if (go) w1[q*IN_PAR*W_WIDTH +: IN_PAR*W_WIDTH] <= wram[waddr];
+                end
+                if (W_FIXED_SCALE < 0) begin : g_ws
+                    logic [7:0] sram [NRG*NB];
+                    always_ff @(posedge clk) begin
+                        if (wfire && lp == PW_'(q) && ljb == '0) sram[lsbase + SAW'(lblk)] <= w_data[IN_PAR*W_WIDTH +: 8];
+                        if (go) ws1[q*8 +: 8] <= sram[saddr];
+                    end
+                end else begin : g_wfix
+                    assign ws1[q*8 +: 8] = 8'(W_FIXED_SCALE);
+                end
+            end
+            if (OUT_PAR*(8+IN_PAR*W_WIDTH) > 8+IN_PAR*W_WIDTH) begin : g_unused
+                logic unused_hi;
+                assign unused_hi = ^w_data[OUT_PAR*(8+IN_PAR*W_WIDTH)-1:8+IN_PAR*W_WIDTH];
+            end
         end
     endgenerate
 
