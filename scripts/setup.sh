@@ -23,10 +23,13 @@ if ((${#missing[@]})); then
     fi
 fi
 
+# pip warns once per missing local mirror folder listed in the machine's pip.conf: noise, not news
+pip_quiet() { "$VENV/bin/python" -m pip "$@" 2> >(grep -v "^WARNING: Location 'file://" >&2); }
+
 stamp="$VENV/.mase-installed"
 if [[ ! -f $stamp || pyproject.toml -nt $stamp || scripts/setup.sh -nt $stamp ]]; then
     [[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
-    pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+    pip=(pip_quiet install --disable-pip-version-check -q)
     # The CPU wheel of torch 2.13.0 that the machines carry; asking for it by version keeps pip
     # from pulling a multi-GB CUDA build when another package asks for plain `torch`.
     "${pip[@]}" "torch==2.13.0"
