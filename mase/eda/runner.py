@@ -270,6 +270,16 @@ def parse_yosys_stat(log: str, arch: str) -> dict:
     return res
 
 
+def _fix_negative_chparams(work_root: Path) -> None:
+    """Yosys 0.23's chparam cannot parse "-20": rewrite negative integers as 32-bit signed literals."""
+    for tcl in work_root.glob("*.tcl"):
+        text = tcl.read_text()
+        fixed = re.sub(r"(chparam -set \S+ )-(\d+)\b",
+                       lambda m: f"{m.group(1)}32'sh{(-int(m.group(2))) & 0xFFFFFFFF:08x}", text)
+        if fixed != text:
+            tcl.write_text(fixed)
+
+
 def synth(core: str, parameters: dict | None = None, arch: str = "ice40", roots=None,
           keep: Path | None = None, timeout: float = 1800) -> dict:
     """Yosys synthesis through the core's `synth` (iCE40) or `synth_xcup` (UltraScale+) target.
@@ -284,8 +294,20 @@ def synth(core: str, parameters: dict | None = None, arch: str = "ice40", roots=
     build_root = Path(keep) if keep else cache_dir() / f"{core.replace(':', '_')}-{target}-{key}"
     if build_root.exists():
         shutil.rmtree(build_root)
-    fusesoc(["run", "--target", target, "--build-root", str(build_root), core, *_param_args(parameters)],
-            roots, timeout=timeout, log=build_root / "fusesoc.log")
+    args = [core, *_param_args(parameters)]
+    fusesoc(["run", "--target", target, "--build-root", str(build_root), "--setup", *args], roots,
+            timeout=timeout, log=build_root / "setup.log")
+    work = _work_root(build_root, target, "yosys")
+    _fix_negative_chparams(work)
+    # build with the Makefile Edalize generated (fusesoc --build would set the project up again)
+    try:
+        p = subprocess.run(["make"], cwd=work, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise EdaError(f"Yosys timed out after {timeout}s in {work}") from None
+    (build_root / "build.log").write_text(p.stdout + p.stderr)
+    if p.returncode != 0:
+        log = (work / "yosys.log").read_text() if (work / "yosys.log").exists() else p.stdout + p.stderr
+        raise EdaError(f"Yosys failed (exit {p.returncode}) in {work}\n{_tail(log)}")
     log_path = _work_root(build_root, target, "yosys") / "yosys.log"
     res = parse_yosys_stat(log_path.read_text(), arch)
     res["log"] = str(log_path)

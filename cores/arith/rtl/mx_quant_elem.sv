@@ -27,28 +27,32 @@ module mx_quant_elem #(
     int                     r;       // right shift of |value| onto the element grid (<= 0: left)
     logic        [QW-1:0]   q;
 
-    // round half to even of mag / 2**r (r >= 1), or mag << -r, in QW bits
-    function automatic logic [QW-1:0] rne(input logic [IN_W-1:0] m, input int sh);
-        logic [QW-1:0] t;
-        logic [QW-1:0] rest;
-        int            s;
-        if (sh <= 0) begin
-            s = (-sh > WIDTH + 1) ? WIDTH + 1 : -sh;
-            return QW'(m) << s;
+    // round half to even of m / 2**sh (sh >= 1), or m << -sh, in QW bits
+    function automatic [QW-1:0] rne(input [IN_W-1:0] m, input integer sh);
+        reg [QW-1:0] t;
+        reg [QW-1:0] rest;
+        integer      s;
+        begin
+            if (sh <= 0) begin
+                s   = (-sh > WIDTH + 1) ? WIDTH + 1 : -sh;
+                rne = QW'(m) << s;
+            end else begin
+                s    = (sh > IN_W + 1) ? IN_W + 1 : sh;
+                t    = QW'(m) >> s;
+                rest = QW'(m) & ((QW'(1) << s) - QW'(1));
+                if ((rest > (QW'(1) << (s - 1))) || ((rest == (QW'(1) << (s - 1))) && t[0])) t = t + QW'(1);
+                rne = t;
+            end
         end
-        s = (sh > IN_W + 1) ? IN_W + 1 : sh;
-        t    = QW'(m) >> s;
-        rest = QW'(m) & ((QW'(1) << s) - QW'(1));
-        if ((rest > (QW'(1) << (s - 1))) || ((rest == (QW'(1) << (s - 1))) && t[0])) t = t + QW'(1);
-        return t;
     endfunction
 
     // floor(log2 m), -1 for m = 0
-    function automatic int msb(input logic [IN_W-1:0] m);
-        int p;
-        p = -1;
-        for (int i = 0; i < IN_W; i++) if (m[i]) p = i;
-        return p;
+    function automatic integer msb(input [IN_W-1:0] m);
+        integer i;
+        begin
+            msb = -1;
+            for (i = 0; i < IN_W; i = i + 1) if (m[i]) msb = i;
+        end
     endfunction
 
     always_comb begin
@@ -59,7 +63,7 @@ module mx_quant_elem #(
     generate
         if (EBITS == 0) begin : g_int
             always_comb begin
-                r  = int'(shared) + ELSB - IN_LSB;
+                r  = 32'(shared) + ELSB - IN_LSB;
                 q  = rne(mag, r);
                 if (q > QW'(MAXC)) q = QW'(MAXC);
                 code = neg ? WIDTH'(-q) : WIDTH'(q);
@@ -72,8 +76,8 @@ module mx_quant_elem #(
             logic             normal;
             always_comb begin
                 t = msb(mag);
-                if (t < EMIN + int'(shared) - IN_LSB) t = EMIN + int'(shared) - IN_LSB;
-                e = t + IN_LSB - int'(shared);
+                if (t < EMIN + 32'(shared) - IN_LSB) t = EMIN + 32'(shared) - IN_LSB;
+                e = t + IN_LSB - 32'(shared);
                 r = t - M;
                 q = rne(mag, r);
                 up = q[M+1];  // carry into the next binade
@@ -84,7 +88,7 @@ module mx_quant_elem #(
                 normal = q[M];
                 mant   = q[M-1:0];
                 biased = normal ? EBITS'(e + BIAS) : '0;
-                if ((e > EMAX) || ((e == EMAX) && normal && (int'(mant) > MAXM))) begin
+                if ((e > EMAX) || ((e == EMAX) && normal && (32'(mant) > MAXM))) begin
                     biased = EBITS'(EMAX + BIAS);
                     mant   = M'(MAXM);
                 end

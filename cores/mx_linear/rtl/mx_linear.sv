@@ -38,9 +38,9 @@ module mx_linear #(
     parameter int    HAS_BIAS      = 1,
     parameter int    W_SOURCE      = 0,
     parameter int    ROWS          = 1,
-    parameter string W_FILE        = "weights.hex",
-    parameter string S_FILE        = "scales.hex",
-    parameter string B_FILE        = "bias.hex"
+    parameter        W_FILE        = "",
+    parameter        S_FILE        = "",
+    parameter        B_FILE        = ""
 ) (
     input  logic                                    clk,
     input  logic                                    rst,
@@ -188,11 +188,11 @@ module mx_linear #(
     generate
         if (W_SOURCE == 0) begin : g_rom
             logic [WE-1:0] wmem [NRG*BEATS];
-            initial $readmemh(W_FILE, wmem);
+            initial if (W_FILE != "") $readmemh(W_FILE, wmem);
             always_ff @(posedge clk) if (go) w1 <= wmem[waddr];
             if (W_FIXED_SCALE < 0) begin : g_ws
                 logic [OUT_PAR*8-1:0] wsmem [NRG*NB];
-                initial $readmemh(S_FILE, wsmem);
+                initial if (S_FILE != "") $readmemh(S_FILE, wsmem);
                 always_ff @(posedge clk) if (go) ws1 <= wsmem[saddr];
             end else begin : g_wfix
                 assign ws1 = {OUT_PAR{8'(W_FIXED_SCALE)}};
@@ -321,7 +321,7 @@ module mx_linear #(
     generate
         if (HAS_BIAS != 0) begin : g_bias
             logic [OUT_PAR*ACC_W-1:0] bmem [NRG];
-            initial $readmemh(B_FILE, bmem);
+            initial if (B_FILE != "") $readmemh(B_FILE, bmem);
             always_ff @(posedge clk) if (ce) bias_q <= bmem[rg3];
         end else begin : g_nobias
             assign bias_q = '0;
