@@ -76,15 +76,19 @@ def _variants(overrides: list[str], multirun: bool) -> list[list[str]]:
 
 
 def _list_models() -> str:
-    from mase.config import available, load_group
+    from importlib import resources
+
+    from omegaconf import OmegaConf
+
+    from mase.config import available
 
     lines = ["no model chosen: add +model=NAME. Available models:"]
     for name in available("model"):
         if name == "hf":
             lines.append(f"  {'hf':14s} any Hugging Face causal LM: +model=hf model.hf_id=ORG/NAME")
             continue
-        m = load_group("model", name)
-        where = {"gguf": "offline, packaged GGUF", "tiny": "random-init, for tests"}.get(m.source, m.hf_id)
+        m = OmegaConf.load(str(resources.files("mase.conf") / "model" / f"{name}.yaml"))
+        where = {"gguf": "offline, packaged GGUF", "tiny": "random-init, for tests"}.get(m.source, m.get("hf_id"))
         lines.append(f"  {name:14s} {m.family:6s} {where}")
     lines.append("example: mase +model=smollm2-135m quant=mxint8 target=u250")
     return "\n".join(lines)

@@ -82,17 +82,19 @@ def compose(overrides: Sequence[str] = (), *, return_hydra_config: bool = False)
 
 
 def load_group(group: str, name: str, **overrides: Any) -> DictConfig:
-    """One typed config of a group, e.g. load_group("quant", "mxint4", block_size=16)."""
+    """One typed config of a group, e.g. load_group("quant", "mxint4", block_size=16).
+
+    Overrides are merged onto the typed node (nested dicts allowed), so types are still checked.
+    """
     if name not in available(group):
         raise MaseError(f"no config {group}/{name}: choose one of {', '.join(available(group))}")
-    args = [f"+{group}={name}" if group == "model" else f"{group}={name}"]
-    args += [f"{group}.{k}={_hydra_value(v)}" for k, v in overrides.items()]
-    return compose(args)[group]
-
-
-def _hydra_value(v: Any) -> str:
-    if isinstance(v, (list, dict)):
-        import json
-
-        return json.dumps(v)
-    return "null" if v is None else str(v)
+    node = compose([f"+{group}={name}" if group == "model" else f"{group}={name}"])[group]
+    if not overrides:
+        return node
+    for key in ("overrides", "nonlinear"):  # free-keyed dicts of the schema accept new keys
+        if key in node and OmegaConf.is_dict(node[key]):
+            OmegaConf.set_struct(node[key], False)
+    try:
+        return OmegaConf.merge(node, overrides)
+    except Exception as exc:
+        raise MaseError(f"config error in {group}/{name} overrides: {one_line(exc)}") from None

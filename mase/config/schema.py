@@ -13,7 +13,8 @@ from typing import Any, Dict, List, Optional
 from omegaconf import MISSING
 
 # Operators that later work may move into hardware-exact golden functions (mase/golden/nonlinear.py).
-NONLINEAR_OPS = ("softmax", "silu", "gelu", "relu", "rmsnorm", "layernorm", "rope")
+# Same names as mase.golden.nonlinear_patch.OPS (swiglu = the whole silu(gate) * up of a LLaMA MLP).
+NONLINEAR_OPS = ("softmax", "rmsnorm", "layernorm", "silu", "gelu", "relu", "swiglu", "rope")
 
 
 @dataclass

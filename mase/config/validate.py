@@ -14,7 +14,8 @@ from .schema import NONLINEAR_OPS
 MODEL_SOURCES = ("hf", "gguf", "tiny")
 MODEL_FAMILIES = ("llama", "opt", "gpt2", "auto")
 DATASETS = ("auto", "wikitext2", "lee", "enwiki")
-# nonlinear modes accepted today; "hw" arrives with mase/golden/nonlinear.py
+# nonlinear modes accepted today. "hw" is enabled by adding it here and, in
+# mase.quantize.quantizer.apply_nonlinear, calling mase.golden.nonlinear_patch.apply_hw_nonlinear.
 NONLINEAR_MODES = ("float",)
 
 

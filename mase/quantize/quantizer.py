@@ -58,11 +58,24 @@ def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = No
                             f"quant.attention.enabled=false") from None
         if getattr(model.config, "_attn_implementation", None) != ATTN_IMPL:
             raise MaseError(f"{name} does not support pluggable attention; set quant.attention.enabled=false")
+    apply_nonlinear(model, quant_cfg)
     model.mase_plan = plans
     model.mase_quant_name = quant_cfg.name
     n_q = sum(p.spec is not None for p in plans)
     log.info("quantized %d of %d layers with %s (mode %s)", n_q, len(plans), quant_cfg.name, mode)
     return model
+
+
+def apply_nonlinear(model: nn.Module, quant_cfg: Any) -> list[str]:
+    """The hook for hardware-exact non-linear ops (quant.nonlinear: op -> "float" | "hw").
+
+    Today every op must be "float" (validated); the model keeps its float softmax, norms,
+    activations and RoPE. Returns the ops that would run in hardware-exact mode.
+    """
+    hw = sorted(op for op, mode in quant_cfg.nonlinear.items() if mode != "float")
+    if hw:  # unreachable while validation accepts only "float"
+        raise MaseError(f"quant.nonlinear: {', '.join(hw)} set to hardware mode, which is not wired yet; use 'float'")
+    return hw
 
 
 def _quant_parts(model: nn.Module) -> Iterator[Any]:
