@@ -24,11 +24,13 @@ Algorithms (one element per cycle per lane, per-row scalars by bit-serial units)
   y = round(e * recip) to Q.OUT_F, unsigned. Causal mask: element j of row pos is kept iff j <= pos;
   masked elements are excluded from the max and the sum and output 0.
 * rmsnorm / layernorm: integer sums s1 = sum x, s2 = sum round(x^2 / 2**P) (P = sq_shift, even),
-  s2 saturated so that V < 2**62; c = N x (- s1), V = N s2 (- round(s1 / 2**(P/2))^2, clamped at 0) + E,
+  s2 saturated so that V < 2**62; c = N x (- s1), V = N s2 (- h^2, clamped at 0) + E with
+  h = min(|round(s1 / 2**(P/2))|, 2**31 - 1),
   E = max(1, round(N^2 eps 4**IN_F / 2**P)), so that y = c / sqrt(V) * 2**-(P/2);
   1/sqrt(V) = r * 2**-(K + k) with V normalised by an even shift to m = V / 4**k in [2**(M-2), 2**M)
   and r = floor(2**K / sqrt(m)) found bit-serially (largest r with r^2 m <= 4**K);
-  t = round(c r / 2**(K+k+P/2-T_F)) (the normalised value in Q.T_F); y = round(t g) + b.
+  t = sat(round(c r / 2**(K+k+P/2-T_F))) (the normalised value in Q.T_F, T_F + ceil(bits(N)/2) + 2
+  bits); y = sat(round(t g) + b).
 * relu: max(x, 0), re-scaled. silu / gelu: x * gate(x), gate = sigmoid / Phi from a 513-entry table
   on [-16, 16) with step 1/16 and linear interpolation (gate 0 below, 1 above the range).
 * swiglu: silu(a) * b with one final rounding.
@@ -179,6 +181,12 @@ class NormConfig:
 
 
 V_MAX = (1 << 62) - 1
+H_MAX = (1 << 31) - 1  # |round(s1 / 2**(P/2))| saturates here, so that its square stays below 2**62
+
+
+def norm_t_width(cfg: NormConfig, n: int) -> int:
+    """Bits of the normalised value t (|t| <= sqrt(N) 2**T_F, with margin); t saturates to them."""
+    return cfg.t_f + (n.bit_length() + 1) // 2 + 2
 
 
 def norm_eps_code(n: int, eps: float, in_f: int, sq_shift: int) -> int:
@@ -210,7 +218,7 @@ def norm_int(x, g, b, cfg: NormConfig, g_f: int, out_f: int, eps_code: int, sub_
     s2 = s2.clamp(max=(V_MAX - eps_code) // n)  # V saturates at 2**62 - 1
     if sub_mean:
         c = n * x - s1
-        h = round_shift(s1, p // 2)
+        h = round_shift(s1, p // 2).abs().clamp(max=H_MAX)
         v = (n * s2 - h * h).clamp(min=0) + eps_code
     else:
         c = n * x
@@ -218,7 +226,7 @@ def norm_int(x, g, b, cfg: NormConfig, g_f: int, out_f: int, eps_code: int, sub_
     r, k = rsqrt_int(v, cfg)
     sh = cfg.rsqrt_k + k + p // 2 - cfg.t_f
     assert int(sh.min()) >= 1, "rsqrt_k - (norm_m - 2)//2 must exceed t_f"
-    t = round_shift(c * r, sh)
+    t = saturate(round_shift(c * r, sh), norm_t_width(cfg, n))
     y = round_shift(t * g.to(torch.int64), cfg.t_f + g_f - out_f)
     if b is not None:
         y = y + b.to(torch.int64)
