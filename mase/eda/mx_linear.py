@@ -64,9 +64,12 @@ def linear_params(in_features: int, out_features: int, *, x_format: str, w_forma
          "W_WIDTH": ww, "W_EBITS": we, "W_FIXED_SCALE": -1 if w_scale is None else w_scale,
          "O_WIDTH": ow, "O_EBITS": oe, "O_FIXED_SCALE": -1 if o_scale is None else o_scale,
          "ACC_LSB": acc.lsb, "ACC_W": acc.width, "HAS_BIAS": int(has_bias), "W_SOURCE": w_source}
-    if files_dir is not None and w_source == 0:
+    if files_dir is not None:
         d = Path(files_dir).resolve()
-        p.update(W_FILE=str(d / "weights.hex"), S_FILE=str(d / "scales.hex"), B_FILE=str(d / "bias.hex"))
+        if w_source == 0:
+            p.update(W_FILE=str(d / "weights.hex"), S_FILE=str(d / "scales.hex"))
+        if has_bias:
+            p["B_FILE"] = str(d / "bias.hex")
     return p
 
 
@@ -117,6 +120,8 @@ def write_linear_images(p: dict, w, bias=None) -> None:
         bias = torch.zeros(codes.shape[0], dtype=torch.int64)
     ww, sw, bw = weight_words(p, codes, scales, bias if p["HAS_BIAS"] else None)
     for key, words in (("W_FILE", ww), ("S_FILE", sw), ("B_FILE", bw)):
+        if key not in p:
+            continue
         Path(p[key]).parent.mkdir(parents=True, exist_ok=True)
         Path(p[key]).write_text("".join(x + "\n" for x in (words or ["0"])))
 

@@ -38,9 +38,15 @@ module mx_linear #(
     parameter int    HAS_BIAS      = 1,
     parameter int    W_SOURCE      = 0,
     parameter int    ROWS          = 1,
+`ifdef YOSYS  // Yosys 0.23 has no string parameter type
     parameter        W_FILE        = "",
     parameter        S_FILE        = "",
     parameter        B_FILE        = ""
+`else
+    parameter string W_FILE        = "",
+    parameter string S_FILE        = "",
+    parameter string B_FILE        = ""
+`endif
 ) (
     input  logic                                    clk,
     input  logic                                    rst,
@@ -188,11 +194,19 @@ module mx_linear #(
     generate
         if (W_SOURCE == 0) begin : g_rom
             logic [WE-1:0] wmem [NRG*BEATS];
-            initial if (W_FILE != "") $readmemh(W_FILE, wmem);
+`ifdef YOSYS
+            initial if (W_FILE != "") $readmemh(W_FILE, wmem);  // Yosys reads the default too
+`else
+            initial $readmemh(W_FILE, wmem);
+`endif
             always_ff @(posedge clk) if (go) w1 <= wmem[waddr];
             if (W_FIXED_SCALE < 0) begin : g_ws
                 logic [OUT_PAR*8-1:0] wsmem [NRG*NB];
-                initial if (S_FILE != "") $readmemh(S_FILE, wsmem);
+`ifdef YOSYS
+                initial if (S_FILE != "") $readmemh(S_FILE, wsmem);  // Yosys reads the default too
+`else
+                initial $readmemh(S_FILE, wsmem);
+`endif
                 always_ff @(posedge clk) if (go) ws1 <= wsmem[saddr];
             end else begin : g_wfix
                 assign ws1 = {OUT_PAR{8'(W_FIXED_SCALE)}};
@@ -321,7 +335,11 @@ module mx_linear #(
     generate
         if (HAS_BIAS != 0) begin : g_bias
             logic [OUT_PAR*ACC_W-1:0] bmem [NRG];
-            initial if (B_FILE != "") $readmemh(B_FILE, bmem);
+`ifdef YOSYS
+            initial if (B_FILE != "") $readmemh(B_FILE, bmem);  // Yosys reads the default too
+`else
+            initial $readmemh(B_FILE, bmem);
+`endif
             always_ff @(posedge clk) if (ce) bias_q <= bmem[rg3];
         end else begin : g_nobias
             assign bias_q = '0;
