@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,16 @@ CORES_DIR = Path(__file__).resolve().parents[2] / "cores"
 
 class EdaError(RuntimeError):
     """A tool run failed; the message names the command and shows the end of its log."""
+
+
+def _big_stack() -> None:
+    """preexec_fn: Verilator models of wide designs need more than the default 8 MB stack."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    want = hard if hard == resource.RLIM_INFINITY else max(soft, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_STACK, (want, hard))
+    except (ValueError, OSError):
+        pass
 
 
 def _tail(text: str, n: int = 40) -> str:
@@ -61,7 +72,7 @@ def fusesoc(args: list[str], roots=None, cwd=None, timeout: float | None = 1800,
     cmd += args
     cwd = cwd or tempfile.gettempdir()
     try:
-        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, preexec_fn=_big_stack)
     except subprocess.TimeoutExpired as e:
         out = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         raise EdaError(f"timeout after {timeout}s: {' '.join(cmd)}\n{_tail(out)}") from None
@@ -186,7 +197,7 @@ class SimBuild:
         else:
             exe = self.work_root / f"V{_toplevel(self.work_root)}"
             p = subprocess.run([str(exe), *[f"+{k}={v}" for k, v in args.items()]], cwd=self.work_root,
-                               capture_output=True, text=True, timeout=timeout)
+                               capture_output=True, text=True, timeout=timeout, preexec_fn=_big_stack)
             log = p.stdout + p.stderr
             if p.returncode:
                 raise EdaError(f"simulation failed (exit {p.returncode}): {exe}\n{_tail(log)}")
