@@ -137,11 +137,10 @@ class AccSpec:
 def msb(a: torch.Tensor) -> torch.Tensor:
     """floor(log2 a) for integer a >= 1 (int64); 0 gives -1."""
     a = a.to(torch.int64)
-    out = torch.full_like(a, -1)
-    for bit in range(62, -1, -1):
-        hit = (out < 0) & ((a >> bit) > 0)
-        out = torch.where(hit, torch.full_like(a, bit), out)
-    return out
+    # frexp is exact below 2**53; above, rounding can only carry up to the next power of two
+    e = torch.frexp(a.to(torch.float64)).exponent.to(torch.int64) - 1
+    e = torch.where((torch.ones_like(a) << e.clamp(0, 62)) > a, e - 1, e)
+    return torch.where(a > 0, e, torch.full_like(a, -1))
 
 
 def saturate(v: torch.Tensor, width: int) -> torch.Tensor:
