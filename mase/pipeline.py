@@ -146,3 +146,7 @@ def run(cfg: DictConfig, out_dir: str | Path, stages: list[str] | None = None, *
         ctx.results[n] = STAGES[n](ctx)
         log.info("stage %s done in %.1f s", n, time.perf_counter() - t0)
     return ctx
+
+
+# the hardware stages (emit, lint, sim, synth, pnr, hw_report) register themselves on import
+from mase.compiler import stages as _hw_stages  # noqa: E402,F401

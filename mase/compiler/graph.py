@@ -300,19 +300,29 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
     vm = b.to_mx(vf, layer, _fmt_name(spec.value), spec.block_size, f"{p}.v.mx2", seg=hd)
     g.nodes[-1].attrs["along"] = "tokens"
     T = g.seq_len
-    s_mx = b.edge(f"{p}.scores.mx", heads * T, b.linear_out, spec.block_size, seg=T)
+    s_mx = b.edge(f"{p}.scores.mx", heads * T, b.linear_out, _out_block(spec.block_size, T), seg=T)
     g.add(f"{p}.qk", "matmul_qk", layer, aname, [qm, km], [s_mx], heads=heads, kv_heads=kv_heads, head_dim=hd,
           block=spec.block_size, q_fmt=_fmt_name(spec.query), k_fmt=_fmt_name(spec.key), causal=True)
     s_fx = b.to_fixed(s_mx, layer, SCORES, f"{p}.scores.fx", out_shift=int(shift))
     probs = b.edge(f"{p}.probs", heads * T, PROBS, seg=T)
     g.add(f"{p}.softmax", "softmax", layer, aname, [s_fx], [probs], heads=heads, causal=True)
     pm = b.to_mx(probs, layer, _fmt_name(spec.scores), spec.block_size, f"{p}.probs.mx", seg=T)
-    o_mx = b.edge(f"{p}.ctx.mx", heads * hd, b.linear_out, spec.block_size, seg=hd)
+    o_mx = b.edge(f"{p}.ctx.mx", heads * hd, b.linear_out, _out_block(spec.block_size, hd), seg=hd)
     g.add(f"{p}.sv", "matmul_sv", layer, aname, [pm, vm], [o_mx], heads=heads, kv_heads=kv_heads, head_dim=hd,
           block=spec.block_size, p_fmt=_fmt_name(spec.scores), v_fmt=_fmt_name(spec.value))
     ctx = b.to_fixed(o_mx, layer, ACT_IN, f"{p}.ctx.fx")
     o = b.linear(getattr(attn, names[3]), f"{p}.{names[3]}", layer, ctx, f"{p}.o")
     return b.to_fixed(o, layer, RESID, f"{p}.o.fx")
+
+
+def _out_block(block: int, seg: int) -> int:
+    """Output block of a matmul: the quant block, or the largest MX block size dividing a shorter row."""
+    if seg % block == 0:
+        return block
+    for k in (32, 16, 8):
+        if k <= block and seg % k == 0:
+            return k
+    return block
 
 
 def _check_children(layer_mod: nn.Module, lname: str, layer: int, known: set[str]) -> None:

@@ -133,6 +133,35 @@ class OutputConfig:
 
 
 @dataclass
+class HwOverride:
+    """Hardware parameters of the graph nodes whose name matches a glob pattern (None = automatic)."""
+
+    in_par: Optional[int] = None  # input lanes (linear: elements of x per cycle)
+    out_par: Optional[int] = None  # output lanes (linear: output rows computed in parallel)
+    par: Optional[int] = None  # lanes of an element-wise node
+    fifo_depth: Optional[int] = None  # beats of every input FIFO
+    weights: Optional[str] = None  # auto | bram | uram | spram | axi
+
+
+@dataclass
+class HwConfig:
+    """The compiler (issue 6): prompt, parallelism limits, per-node overrides (mase.compiler)."""
+
+    prompt_tokens: int = 8  # tokens of the prompt simulated (prefill) and sized for (K/V buffers)
+    prompt: Optional[str] = None  # text of the test prompt (None: a fixed English sentence)
+    max_lanes: int = 64  # most parallel MACs (or elements) one node may use per cycle
+    utilization: float = 0.8  # fraction of the part's LUT/FF/DSP the compiler may fill
+    fifo_depth: int = 4  # default FIFO depth in beats (deep FIFOs are sized automatically)
+    linear_out: str = "mxint8"  # format of linear/matmul outputs that feed fixed-point cores
+    golden: bool = True  # compute stimulus and expected outputs with the golden model
+    sim_seed: int = 2  # the second simulation run uses random stalls and back-pressure
+    sim_stall: int = 30
+    sim_bp: int = 30
+    synth_scope: str = "auto"  # auto | top | nodes
+    overrides: Dict[str, HwOverride] = field(default_factory=dict)
+
+
+@dataclass
 class MaseConfig:
     model: Optional[ModelConfig] = None  # chosen with +model=NAME
     quant: QuantConfig = MISSING
@@ -144,6 +173,7 @@ class MaseConfig:
     threads: int = 0  # torch CPU threads; 0 = torch's default
     progress: bool = True  # rich progress bars
     extra: Dict[str, Any] = field(default_factory=dict)  # free-form notes recorded in the report
+    hw: HwConfig = field(default_factory=HwConfig)  # the compiler's hardware choices (issue 6)
 
 
 def register_configs() -> None:

@@ -56,7 +56,7 @@ def test_sweep_without_multirun_and_bad_sweep_value(cli_inproc):
     _assert_one_line_error(cli_inproc(["-m", "+model=tiny-llama", "quant=mxint8,mxint44"]),
                            "unknown quant config 'mxint44'")
     _assert_one_line_error(cli_inproc(["+model=tiny-llama", "quant.nonlinear.softmax=hw"]), "use 'float'")
-    _assert_one_line_error(cli_inproc(["+model=tiny-llama", "stages=[quantize,emit]"]), "unknown stage 'emit'")
+    _assert_one_line_error(cli_inproc(["+model=tiny-llama", "stages=[quantize,emitt]"]), "unknown stage 'emitt'")
 
 
 def test_opt125m_offline_not_cached_is_one_line(cli, tmp_path):

@@ -88,7 +88,7 @@ def test_added_key_outside_schema_is_caught():
     ("quant.mode=hw", r"quant.mode='hw' is not a registered kernel"),
     ("quant.nonlinear.softmax=hw", r"quant.nonlinear.softmax='hw' is not supported.*use 'float'"),
     ("+quant.nonlinear.tanh=float", r"quant.nonlinear.tanh: unknown operator"),
-    ("stages=[quantize,emit]", r"unknown stage 'emit'"),
+    ("stages=[quantize,emitt]", r"unknown stage 'emitt'"),
     ("eval.stride=1024", r"eval.stride=1024: must be between 1 and eval.window=512"),
     ("eval.dataset=books", r"eval.dataset='books'"),
     ("model.source=ftp", r"model.source='ftp'"),

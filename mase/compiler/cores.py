@@ -1,0 +1,158 @@
+"""How each graph operator maps onto a core of the mase:mx library (VLNV, module, ports, parameters).
+
+A mapping returns a `CoreInst`; a node that no existing core can compute yet raises `Unmapped`
+with the exact reason (missing core, or a configuration the core does not support), so that the
+compiler can say precisely what is simulated and what is not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from mase.eda.mx_linear import format_params, linear_params
+
+from .graph import DataflowGraph, Edge, Node
+from .params import NodeParams
+
+ACT_FUNC = {"relu": 0, "gelu": 1, "silu": 2}
+
+
+class Unmapped(Exception):
+    def __init__(self, vlnv: str, reason: str):
+        super().__init__(reason)
+        self.vlnv, self.reason = vlnv, reason
+
+
+@dataclass
+class CoreInst:
+    vlnv: str  # mase:mx:<core> (without version)
+    module: str
+    params: dict[str, object]
+    inputs: list[tuple[str, str, int]]  # (port prefix, edge, lanes)
+    output: tuple[str, str, int]  # (port prefix, edge, lanes)
+    weights: dict[str, str] = field(default_factory=dict)  # image kind -> file name (mx_linear)
+    w_stream: bool = False  # mx_linear with W_SOURCE = 1: w_* port on the top level
+
+
+@lru_cache(maxsize=8)
+def _available(roots: tuple[str, ...]) -> frozenset[str]:
+    names = set()
+    for root in roots:
+        for f in Path(root).rglob("*.core"):
+            m = re.search(r"^name\s*:\s*(\S+?):(\d[\w.]*)\s*$", f.read_text(errors="replace"), re.M)
+            if m:
+                names.add(m.group(1))
+    return frozenset(names)
+
+
+def available_cores(roots=None) -> frozenset[str]:
+    """VLNV names (without version) of the cores FuseSoC can find."""
+    from mase.eda.runner import cores_roots
+
+    return _available(tuple(str(r) for r in cores_roots(roots)))
+
+
+def width(e: Edge, lanes: int) -> int:
+    """Bits of one beat of edge `e` carrying `lanes` elements."""
+    if e.is_fixed:
+        return lanes * e.fixed[0]
+    w, _ = format_params(e.fmt)
+    return 8 + lanes * w
+
+
+def _mx(e: Edge) -> tuple[int, int]:
+    return format_params(e.fmt)
+
+
+def _need(vlnv: str, avail: frozenset[str], what: str) -> None:
+    if vlnv not in avail:
+        raise Unmapped(vlnv, f"core {vlnv} ({what}) does not exist yet")
+
+
+def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], acc=(-20, 32)) -> CoreInst:
+    """The core instance of node `n` with parameters `p`; raises Unmapped."""
+    ins = [g.edges[e] for e in n.inputs]
+    out = g.edges[n.outputs[0]]
+    a = n.attrs
+    L = p.in_par
+    if n.op == "linear":
+        _need("mase:mx:mx_linear", avail, "linear layers")
+        x = ins[0]
+        w_source = 1 if p.weights == "axi" else 0
+        prm = linear_params(a["in_features"], a["out_features"], x_format=x.fmt, w_format=a["weight_fmt"],
+                            o_format=out.fmt, k=a["block"], k_out=out.block, in_par=p.in_par, out_par=p.out_par,
+                            has_bias=a["has_bias"], w_source=w_source)
+        prm["ACC_LSB"], prm["ACC_W"] = acc
+        files = {}
+        if not w_source:
+            stem = safe(n.name)
+            files = {"W_FILE": f"{stem}.w.hex", "S_FILE": f"{stem}.s.hex", "B_FILE": f"{stem}.b.hex"}
+            prm.update(files)
+        return CoreInst("mase:mx:mx_linear", "mx_linear", prm, [("in", x.name, p.in_par)],
+                        ("out", out.name, p.out_par), files, bool(w_source))
+    if n.op == "quantize":
+        src = ins[0]
+        _need("mase:mx:mx_quantize", avail, "fixed point to MX")
+        if a.get("along") == "tokens":
+            raise Unmapped("mase:mx:mx_quantize_tokens", "V blocked along tokens needs a transposing quantizer "
+                           "(core mase:mx:mx_quantize_tokens does not exist yet)")
+        seg = out.seg or out.features
+        if seg % out.block:
+            raise Unmapped("mase:mx:mx_quantize_pad", f"segments of {seg} elements padded to blocks of {out.block} "
+                           f"need zero insertion (no core pads yet)")
+        w, e = _mx(out)
+        _, f = src.fixed
+        return CoreInst("mase:mx:mx_quantize", "mx_quantize",
+                        {"PAR": L, "K": out.block, "IN_W": src.fixed[0], "IN_LSB": -f, "WIDTH": w, "EBITS": e,
+                         "FIXED_SCALE": -1}, [("in", src.name, L)], ("out", out.name, L))
+    if n.op == "dequantize":
+        src = ins[0]
+        _need("mase:mx:mx_dequantize", avail, "MX to fixed point")
+        seg = src.seg or src.features
+        if seg % src.block:
+            raise Unmapped("mase:mx:mx_dequantize_pad", f"padded segments ({seg} of blocks of {src.block}) need "
+                           f"padding removal (no core drops padding yet)")
+        w, e = _mx(src)
+        ow, of = out.fixed
+        return CoreInst("mase:mx:mx_dequantize", "mx_dequantize",
+                        {"PAR": L, "K": src.block, "WIDTH": w, "EBITS": e, "OUT_W": ow,
+                         "OUT_LSB": -of + a.get("shift", 0), "FIXED_SCALE": -1},
+                        [("in", src.name, L)], ("out", out.name, L))
+    if n.op == "act":
+        _need("mase:mx:activation", avail, "ReLU/GELU/SiLU")
+        (iw, i_f), (ow, of) = ins[0].fixed, out.fixed
+        return CoreInst("mase:mx:activation", "mx_activation",
+                        {"LANES": L, "FUNC": ACT_FUNC[a["func"]], "IN_W": iw, "IN_F": i_f, "OUT_W": ow, "OUT_F": of},
+                        [("in", ins[0].name, L)], ("out", out.name, L))
+    if n.op in ("swiglu", "residual"):
+        vlnv, mod = ("mase:mx:swiglu", "mx_swiglu") if n.op == "swiglu" else ("mase:mx:residual_add", "mx_residual_add")
+        _need(vlnv, avail, n.op)
+        (aw, af), (bw, bf), (ow, of) = ins[0].fixed, ins[1].fixed, out.fixed
+        return CoreInst(vlnv, mod, {"LANES": L, "A_W": aw, "A_F": af, "B_W": bw, "B_F": bf, "OUT_W": ow, "OUT_F": of},
+                        [("a", ins[0].name, L), ("b", ins[1].name, L)], ("out", out.name, L))
+    if n.op in ("rmsnorm", "layernorm"):
+        vlnv = f"mase:mx:{n.op}"
+        _need(vlnv, avail, n.op)
+        raise Unmapped(vlnv, f"core {vlnv} exists but its interface is not wired by the compiler yet")
+    if n.op == "softmax":
+        _need("mase:mx:softmax", avail, "causal softmax")
+        raise Unmapped("mase:mx:softmax", "softmax core exists but is not wired by the compiler yet")
+    if n.op == "rope":
+        _need("mase:mx:rope", avail, "rotary embedding")
+        raise Unmapped("mase:mx:rope", "rope core exists but the position side-band is not wired by the compiler yet")
+    if n.op in ("matmul_qk", "matmul_sv"):
+        _need("mase:mx:mx_matmul", avail, "attention matrix products")
+        raise Unmapped("mase:mx:mx_matmul", "mx_matmul exists but the per-head split/merge around it is not "
+                       "generated yet")
+    raise Unmapped(f"mase:mx:{n.op}", f"no core for operator {n.op}")
+
+
+def safe(name: str) -> str:
+    """A Verilog identifier from a node or edge name."""
+    s = re.sub(r"[^0-9a-zA-Z_]", "_", name)
+    s = re.sub(r"^model_(decoder_)?layers_", "l", s)
+    s = s.replace("_self_attn_", "_attn_")
+    return s if not s[0].isdigit() else "n" + s

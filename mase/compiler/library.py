@@ -1,0 +1,121 @@
+"""Write the generated FuseSoC library of a run (see mase.compiler.emit for the layout).
+
+    >>> man = write_library(graph, plan, vals, out_dir / "hw", version, cfg_hash, target)
+    >>> man["top"], man["coverage"], man["missing"]
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mase.formats import get_format
+
+from .cores import safe
+from .emit import (WIDTH_CONV_SV, edge_beats, emit_core, emit_tb, emit_top, header, json_text, make_region,
+                   map_graph, write_text)
+from .golden import ACC, L
+from .graph import DataflowGraph
+from .params import HwPlan
+
+TOP = "mase_top"
+GENERATED_DIRS = ("rtl", "tb", "mem", "stim", "constraints")
+
+
+def _linear_images(node, inst, mem_dir: Path) -> list[str]:
+    from mase.eda.mx_linear import write_linear_images
+
+    a = node.attrs
+    wq = get_format(a["weight_fmt"], a["block"]).quantize(a["weight"].float(), axis=-1)
+    bias = None
+    if a["has_bias"]:
+        bq = get_format(a["bias_fmt"], a["block"]).fake_quantize(a["bias"].float(), axis=-1)
+        bias = L.quantize_bias(bq, ACC)
+    p = dict(inst.params)
+    for key in ("W_FILE", "S_FILE", "B_FILE"):
+        p[key] = str(mem_dir / inst.params[key])
+    write_linear_images(p, wq, bias)
+    return [inst.params[k] for k in ("W_FILE", "S_FILE", "B_FILE")]
+
+
+def _w_stream_beats(node, inst, n_vectors: int) -> list[str]:
+    from mase.eda.mx_linear import weight_stream_beats
+
+    a = node.attrs
+    wq = get_format(a["weight_fmt"], a["block"]).quantize(a["weight"].float(), axis=-1)
+    width = inst.params["OUT_PAR"] * (8 + inst.params["IN_PAR"] * inst.params["W_WIDTH"])
+    return [format(b, f"0{-(-width // 4)}x") for b in weight_stream_beats(inst.params, wq, n_vectors)]
+
+
+def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Path, version: str, cfg_hash: str,
+                  target: Any, roots=None) -> dict[str, Any]:
+    """Emit the library into hw_dir; returns the manifest (also written as hw/manifest.json)."""
+    hw_dir = Path(hw_dir)
+    for d in GENERATED_DIRS:
+        shutil.rmtree(hw_dir / d, ignore_errors=True)
+    insts, missing = map_graph(g, plan, roots)
+    region = make_region(g, TOP, insts)
+    deps = sorted({i.vlnv for i in insts.values()} | {"mase:mx:stream"})
+    mem_files: list[str] = []
+    for n in g.nodes:
+        if n.name in insts and insts[n.name].weights:
+            mem_files += _linear_images(n, insts[n.name], hw_dir / "mem")
+    beats: dict[str, int] = {}
+    stim_ports = []
+    for port, e, lanes in region.inputs + region.outputs:
+        ext = "hex" if (port, e, lanes) in region.inputs else "exp"
+        stim_ports.append(port)
+        if vals is not None:
+            words = edge_beats(g.edges[e], vals[e], lanes)
+            write_text(hw_dir / "stim" / f"{port}.{ext}", "".join(w + "\n" for w in words))
+            beats[port] = len(words)
+        else:
+            edge = g.edges[e]
+            beats[port] = g.seq_len * edge.padded // lanes
+    for port, node, _ in region.w_ports:
+        stim_ports.append(port)
+        words = _w_stream_beats(g.node(node), insts[node], g.seq_len)
+        write_text(hw_dir / "stim" / f"{port}.hex", "".join(w + "\n" for w in words))
+        beats[port] = len(words)
+    write_text(hw_dir / "rtl" / "mase_width_conv.sv", header(version, cfg_hash, "mase_width_conv") + WIDTH_CONV_SV)
+    write_text(hw_dir / "rtl" / f"{TOP}.sv", emit_top(g, plan, region, version, cfg_hash))
+    write_text(hw_dir / "tb" / f"tb_{TOP}.sv", emit_tb(g, region, beats, version, cfg_hash))
+    period = 1000.0 / plan.clock_mhz
+    write_text(hw_dir / "constraints" / "clock.xdc",
+               header(version, cfg_hash, "clock constraint", "#") + f"create_clock -period {period:.3f} -name clk [get_ports clk]\n")
+    write_text(hw_dir / "constraints" / "clock.sdc",
+               header(version, cfg_hash, "clock constraint", "#") + f"create_clock -period {period:.3f} -name clk [get_ports clk]\n")
+    write_text(hw_dir / f"{TOP}.core", emit_core(region, deps, mem_files, stim_ports, version, cfg_hash, target))
+    params = {n: {"op": g.node(n).op, "core": i.vlnv, "module": i.module, "parameters": i.params,
+                  "lanes_in": [l for _, _, l in i.inputs], "lanes_out": i.output[2]} for n, i in insts.items()}
+    write_text(hw_dir / "params.json", json_text({"header": f"mase {version} config {cfg_hash}", "nodes": params,
+                                                  "plan": plan.to_dict()}))
+    missing_rows = {n: {"op": g.node(n).op, "core": u.vlnv, "reason": u.reason} for n, u in missing.items()}
+    by_core: dict[str, int] = {}
+    for u in missing.values():
+        by_core[u.vlnv] = by_core.get(u.vlnv, 0) + 1
+    man = {"top": TOP, "core": f"mase:gen:{TOP}:{version}", "nodes_total": len(g.nodes), "nodes_mapped": len(insts),
+           "complete": not missing, "coverage": len(insts) / max(1, len(g.nodes)),
+           "inputs": [{"port": p, "edge": e, "lanes": l, "beats": beats.get(p)} for p, e, l in region.inputs],
+           "outputs": [{"port": p, "edge": e, "lanes": l, "beats": beats.get(p)} for p, e, l in region.outputs],
+           "w_ports": [{"port": p, "node": n, "beats": beats.get(p)} for p, n, _ in region.w_ports],
+           "missing_by_core": dict(sorted(by_core.items())), "missing": missing_rows, "depends": deps,
+           "mem_files": len(mem_files), "config_hash": cfg_hash, "mase_version": version,
+           "graph_outputs_covered": all(e in [x for _, x, _ in region.outputs] for e in g.outputs)}
+    write_text(hw_dir / "manifest.json", json_text(man))
+    write_text(hw_dir / "graph.json", json_text(g.to_dict()))
+    write_text(hw_dir / "README.md", f"<!-- Generated by mase {version} from config {cfg_hash} -->\n" + _readme(man))
+    return man
+
+
+def _readme(man: dict) -> str:
+    lines = [f"# Generated library: {man['core']}", "",
+             f"{man['nodes_mapped']} of {man['nodes_total']} graph nodes are mapped onto existing mase:mx cores.", ""]
+    if man["missing_by_core"]:
+        lines += ["Not mapped yet (core: nodes):", ""] + [f"- {c}: {n}" for c, n in man["missing_by_core"].items()] + [""]
+    lines += ["Use it as a FuseSoC library next to mase's cores/:", "",
+              f"    fusesoc --cores-root <mase>/cores --cores-root hw run --target lint {man['core']}", ""]
+    return "\n".join(lines)

@@ -1,0 +1,220 @@
+"""The hardware report: per node and total resources (absolute and % of the part), clock, cycles per
+token (prefill and decode), tokens per second, on/off-chip memory, off-chip bandwidth, energy.
+
+Where each figure comes from is recorded next to it: resources from Yosys when the synth stage ran
+(`yosys`), else the analytical model (`analytical`, mase.compiler.params); cycles from simulation
+when the sim stage ran, else the analytical model; clock from nextpnr when it ran, else the target's.
+
+Energy per token (a documented first-order model, `ENERGY_MODEL`): arithmetic and memory-access
+energies from Horowitz, "Computing's energy problem", ISSCC 2014 (45 nm: 8-bit multiply 0.2 pJ,
+8-bit add 0.03 pJ, 32-bit add 0.1 pJ, 64-bit read from an 8 KB SRAM 10 pJ, i.e. ~0.16 pJ/bit, DRAM
+~20 pJ/bit from 1.3-2.6 nJ per 64-bit access), multiply energy scaled with the product of the operand
+widths, times the FPGA/ASIC dynamic-power gap of Kuon & Rose, "Measuring the gap between FPGAs
+and ASICs", IEEE TCAD 2007 (7-14x; 10x used), plus the MX scale datapath per block (one 8-bit
+exponent add and one 32-bit alignment/accumulate per block product) and static power times the
+time per token (static watts of the part: an assumption per target, listed in the output).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from rich.table import Table
+
+from .graph import DataflowGraph
+from .params import HwPlan
+
+ENERGY_MODEL = {
+    "mult8_pj": 0.2, "add8_pj": 0.03, "add32_pj": 0.1, "sram_pj_per_bit": 10.0 / 64, "dram_pj_per_bit": 20.0,
+    "fpga_factor": 10.0, "static_w": {"u250": 20.0, "ecp5-85k": 0.1, "ice40-up5k": 0.0001, "sim": 0.0},
+    "sources": ["M. Horowitz, Computing's energy problem (and what we can do about it), ISSCC 2014",
+                "I. Kuon, J. Rose, Measuring the gap between FPGAs and ASICs, IEEE TCAD 26(2), 2007"],
+}
+
+
+def _bits(fmt: str) -> int:
+    from .params import _elem_bits
+
+    return _elem_bits(fmt)
+
+
+def energy_per_token(g: DataflowGraph, plan: HwPlan, tok_s: float) -> dict[str, Any]:
+    m = ENERGY_MODEL
+    mac_pj = scale_pj = sram_bits = 0.0
+    for n in g.nodes:
+        a = n.attrs
+        if n.op in ("linear", "matmul_qk", "matmul_sv"):
+            work = n.work(g.edges, g.seq_len)
+            if n.op == "linear":
+                wa, wb, fmt = _bits(a["act_fmt"]), _bits(a["weight_fmt"]), a["weight_fmt"]
+            else:
+                wa, wb = (_bits(g.edges[i].fmt) for i in n.inputs)
+                fmt = g.edges[n.inputs[0]].fmt
+            mult = m["mult8_pj"] * (wa * wb) / 64
+            add = m["add8_pj"] * (wa + wb) / 16
+            mac_pj += work * (mult + add)
+            if fmt != "fixed8":  # MX: per block product, exponent add + alignment into the accumulator
+                scale_pj += work / a["block"] * (m["add8_pj"] + m["add32_pj"])
+            if n.op == "linear":
+                sram_bits += plan.nodes[n.name].weight_bits if plan.nodes[n.name].weights != "axi" else 0
+        else:
+            e = g.edges[n.inputs[0]]
+            mac_pj += n.work(g.edges, g.seq_len) * m["add32_pj"] * 2  # element-wise ops ~ two 32-bit adds
+    dram_bits = plan.offchip_weight_bits
+    dyn = (mac_pj + scale_pj + sram_bits * m["sram_pj_per_bit"]) * m["fpga_factor"] + dram_bits * m["dram_pj_per_bit"]
+    static_w = m["static_w"].get(plan.target, 1.0)
+    static_pj = static_w / tok_s * 1e12 if tok_s else 0.0
+    return {"energy_per_token_uj": (dyn + static_pj) / 1e6, "dynamic_uj": dyn / 1e6, "static_uj": static_pj / 1e6,
+            "arith_uj": (mac_pj + scale_pj) * m["fpga_factor"] / 1e6, "mx_scale_uj": scale_pj * m["fpga_factor"] / 1e6,
+            "onchip_mem_uj": sram_bits * m["sram_pj_per_bit"] * m["fpga_factor"] / 1e6,
+            "offchip_mem_uj": dram_bits * m["dram_pj_per_bit"] / 1e6, "static_w_assumed": static_w,
+            "model": "mase.compiler.report.ENERGY_MODEL", "sources": m["sources"]}
+
+
+def params_table(g: DataflowGraph, plan: HwPlan, title: str) -> Table:
+    """Chosen parameters, condensed: one row per (op, parameters) across layers."""
+    t = Table(title=title)
+    for c in ("nodes", "op", "lanes (in x out)", "cycles/token", "weights", "FIFO depths", "LUT", "DSP", "BRAM", "URAM"):
+        t.add_column(c, justify="right" if c in ("cycles/token", "LUT", "DSP", "BRAM", "URAM") else "left")
+    rows: dict[tuple, list] = {}
+    import re
+
+    for n in g.nodes:
+        p = plan.nodes[n.name]
+        key_name = re.sub(r"\.\d+\.", ".*.", n.name)
+        key = (key_name, n.op, p.in_par, p.out_par, p.cycles_per_token, p.weights, tuple(sorted(p.fifo_depth.values())))
+        rows.setdefault(key, []).append(p)
+    for (name, op, ip, op_, cyc, wts, depths), ps in rows.items():
+        t.add_row(f"{name} (x{len(ps)})" if len(ps) > 1 else name, op, f"{ip} x {op_}", str(cyc), wts,
+                  ",".join(map(str, depths)), str(ps[0].lut), str(ps[0].dsp), f"{ps[0].bram:g}", str(ps[0].uram))
+    return t
+
+
+def _plan_from_files(ctx) -> tuple[DataflowGraph | None, dict]:
+    hw = ctx.out_dir / "hw"
+    return None, json.loads((hw / "params.json").read_text())["plan"]
+
+
+def build_hw_report(ctx) -> dict[str, Any]:
+    """The `hardware` section of report.json from the hw stage results in the run folder."""
+    import mase
+
+    emit = ctx.result("emit")
+    if emit is None:
+        from mase.config.errors import MaseError
+
+        raise MaseError("no hardware results in this run folder: run the emit stage first")
+    plan = json.loads((ctx.out_dir / "hw" / "params.json").read_text())["plan"]
+    sim, synth, pnr, lint = (ctx.result(k) for k in ("sim", "synth", "pnr", "lint"))
+    t = ctx.cfg.target
+    cap = {k: v for k, v in plan["capacity"].items() if v}
+    res_src = "analytical"
+    totals = {k.upper(): v for k, v in plan["totals"].items()}
+    per_node = {n: {"op": p["op"], "lanes": p["lanes"], "in_par": p["in_par"], "out_par": p["out_par"],
+                    "cycles_per_token": p["cycles_per_token"], "weights": p["weights"],
+                    "LUT": p["lut"], "FF": p["ff"], "DSP": p["dsp"], "BRAM": p["bram"], "URAM": p["uram"],
+                    "source": "analytical"} for n, p in plan["nodes"].items()}
+    if synth and not synth.get("skipped"):
+        res_src = f"yosys ({synth['scope']}, {synth['arch']})"
+        if synth["scope"] == "nodes":
+            for n, r in synth["per_node"].items():
+                per_node[n].update({k: r[k] for k in ("LUT", "FF", "DSP", "BRAM", "URAM")}, source="yosys")
+            totals = {k: sum(v[k] for v in per_node.values()) for k in ("LUT", "FF", "DSP", "BRAM", "URAM")}
+        else:
+            totals = dict(synth["resources"])
+    pct = {k: 100.0 * totals.get(k, 0) / cap[k.lower()] for k in totals if cap.get(k.lower())}
+    clock = plan["clock_mhz"]
+    clock_src = "target"
+    if pnr and pnr.get("fmax_mhz"):
+        clock, clock_src = min(clock, pnr["fmax_mhz"]), "nextpnr fmax"
+    cyc = dict(emit["cycles"])
+    T = emit["seq_len"]
+    perf_sim = sim.get("performance") if sim else None
+    cycles = {"prefill_cycles_per_token": cyc["prefill_cycles_per_token"], "decode_cycles_per_token": cyc["ii"],
+              "source": "analytical"}
+    model_check = None
+    if perf_sim:
+        if sim["scope"] == "whole model":
+            cycles = {"prefill_cycles_per_token": perf_sim["cycles_per_token_total"],
+                      "decode_cycles_per_token": perf_sim["cycles_per_token_steady"], "source": "simulation"}
+        model_check = {"scope": sim["scope"], "ii_model": perf_sim["ii_ideal"],
+                       "cycles_per_token_sim_steady": perf_sim["cycles_per_token_steady"],
+                       "error_pct": 100.0 * (perf_sim["cycles_per_token_steady"] - perf_sim["ii_ideal"]) / perf_sim["ii_ideal"]
+                       if perf_sim["ii_ideal"] else None,
+                       "efficiency_steady": perf_sim["efficiency_steady"], "efficiency_total": perf_sim["efficiency_total"]}
+    tok_s_dec = clock * 1e6 / cycles["decode_cycles_per_token"]
+    tok_s_pre = clock * 1e6 / cycles["prefill_cycles_per_token"]
+    energy = _energy_from_files(ctx, plan, tok_s_dec)
+    rep = {
+        "label": f"{ctx.cfg.model.name}/{ctx.cfg.quant.name}",
+        "mase_version": mase.__version__, "config_hash": emit["config_hash"], "target": t.name,
+        "part": t.get("part"), "core": emit["core"], "graph": emit["graph"],
+        "mapped_nodes": f"{emit['nodes_mapped']}/{emit['nodes']}", "missing_cores": emit["missing_by_core"],
+        "resources": totals, "resources_pct": pct, "resources_source": res_src, "capacity": cap,
+        "clock_mhz": clock, "clock_source": clock_src,
+        "cycles": cycles, "analytical_cycles": cyc, "model_vs_sim": model_check,
+        "tokens_per_s": {"decode": tok_s_dec, "prefill": tok_s_pre},
+        "memory": {"onchip_weight_mb": plan["onchip_weight_bits"] / 8e6, "offchip_weight_mb": plan["offchip_weight_bits"] / 8e6},
+        "offchip_bandwidth_gbps": {"needed": plan["offchip_gbps_needed"] * (clock / plan["clock_mhz"]),
+                                   "available": plan["offchip_gbps_available"]},
+        "energy": energy, "lint": (lint or {}).get("scope") and f"clean ({lint['scope']})",
+        "sim": sim and {"bit_exact": sim["bit_exact"], "scope": sim["scope"],
+                        "cycles": [r["cycles"] for r in sim["runs"]]},
+        "pnr": pnr and (pnr.get("skipped") or pnr.get("summary")), "prompt_tokens": T, "notes": emit.get("notes", []),
+        "per_node": per_node,
+    }
+    return rep
+
+
+def _energy_from_files(ctx, plan: dict, tok_s: float) -> dict[str, Any]:
+    """Energy from graph.json + the plan (no model needed)."""
+    from .graph import Edge, Node
+    from .params import HwPlan, NodeParams
+
+    gd = json.loads((ctx.out_dir / "hw" / "graph.json").read_text())
+    g = DataflowGraph(gd["model"], gd["family"], gd["seq_len"], gd["hidden"], gd["layers"], quant=gd["quant"])
+    g.edges = {k: Edge(**v) for k, v in gd["edges"].items()}
+    g.nodes = [Node(n["name"], n["op"], n["layer"], n["module"], n["inputs"], n["outputs"], n["attrs"]) for n in gd["nodes"]]
+    nodes = {k: NodeParams(**{f: v[f] for f in NodeParams.__dataclass_fields__ if f in v}) for k, v in plan["nodes"].items()}
+    hp = HwPlan(plan["target"], plan["clock_mhz"], plan["seq_len"], plan["ii"], nodes, plan["totals"], plan["capacity"],
+                plan["offchip_gbps_needed"], plan["offchip_gbps_available"], plan["onchip_weight_bits"],
+                plan["offchip_weight_bits"])
+    return energy_per_token(g, hp, tok_s)
+
+
+def _f(v: Any, fmt: str = ",.0f") -> str:
+    if v is None:
+        return "-"
+    try:
+        return format(v, fmt)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
+    """One row per run (compare fixed8 and MX configs side by side)."""
+    t = Table(title=title)
+    cols = ("config", "target", "mapped", "LUT", "FF", "DSP", "BRAM", "URAM", "MHz", "cyc/tok prefill",
+            "cyc/tok decode", "tok/s decode", "on-chip MB", "off-chip GB/s", "uJ/token", "sim")
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("config", "target", "sim", "mapped") else "right")
+    for r in reports:
+        res, pct = r["resources"], r["resources_pct"]
+
+        def cell(k):
+            return f"{_f(res.get(k))}" + (f" ({pct[k]:.1f}%)" if k in pct else "")
+
+        sim = r.get("sim")
+        t.add_row(r.get("label", r["config_hash"]), r["target"], r["mapped_nodes"], cell("LUT"), cell("FF"),
+                  cell("DSP"), cell("BRAM"), cell("URAM"), _f(r["clock_mhz"], ".0f"),
+                  _f(r["cycles"]["prefill_cycles_per_token"]) + ("*" if r["cycles"]["source"] == "analytical" else ""),
+                  _f(r["cycles"]["decode_cycles_per_token"]) + ("*" if r["cycles"]["source"] == "analytical" else ""),
+                  _f(r["tokens_per_s"]["decode"]), _f(r["memory"]["onchip_weight_mb"], ".2f"),
+                  f"{_f(r['offchip_bandwidth_gbps']['needed'], '.1f')}/{_f(r['offchip_bandwidth_gbps']['available'], '.0f')}",
+                  _f(r["energy"]["energy_per_token_uj"], ".2f"),
+                  ("bit-exact" if sim["bit_exact"] else "MISMATCH") + f" ({sim['scope']})" if sim else "-")
+    t.caption = ("* analytical model (no whole-model simulation); resources: "
+                 + "; ".join(sorted({r["resources_source"] for r in reports})))
+    return t

@@ -1,0 +1,222 @@
+"""The hardware stages of the pipeline: emit, lint, sim, synth, pnr, hw_report.
+
+Each is usable on its own (`stages=[emit]`, then later `stages=[lint,sim]` on the same folder:
+every stage reads what the previous ones wrote into the run folder), from Python
+(`mase.pipeline.run(cfg, out, stages=["emit", "lint"])`) and from the CLI:
+
+    mase +model=tiny-llama quant=mxint4 target=sim stages=[quantize,emit,lint,sim,hw_report]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+import mase
+from mase.config.errors import MaseError
+from mase.pipeline import RunContext, stage
+
+log = logging.getLogger("mase")
+HW_DIR, BUILD_DIR = "hw", "build"
+DEFAULT_PROMPT = "Microscaling formats let a small FPGA run a large language model."
+
+
+def _hw(ctx: RunContext) -> Any:
+    return ctx.cfg.get("hw", None) if hasattr(ctx.cfg, "get") else None
+
+
+def hw_get(ctx: RunContext, key: str, default: Any) -> Any:
+    hw = _hw(ctx)
+    v = hw.get(key, None) if hw is not None else None
+    return default if v is None else v
+
+
+def config_hash(cfg) -> str:
+    """Hash of what determines the generated files (model, quant, target, hw, seed)."""
+    c = OmegaConf.to_container(cfg, resolve=True)
+    keep = {k: c.get(k) for k in ("model", "quant", "target", "hw", "seed")}
+    return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _prompt_ids(ctx: RunContext, n: int):
+    import torch
+
+    text = hw_get(ctx, "prompt", DEFAULT_PROMPT)
+    ids = ctx.tokenizer.encode(text) if ctx.tokenizer is not None else list(range(3, 3 + n))
+    ids = list(ids)
+    while len(ids) < n:
+        ids = ids + ids
+    return torch.tensor(ids[:n], dtype=torch.long)
+
+
+def _manifest(ctx: RunContext) -> dict:
+    p = ctx.out_dir / HW_DIR / "manifest.json"
+    if not p.is_file():
+        raise MaseError(f"no generated library in {ctx.out_dir / HW_DIR}: run the emit stage first (stages=[emit,...])")
+    return json.loads(p.read_text())
+
+
+def _save(ctx: RunContext, name: str, res: dict) -> dict:
+    from mase.report import write_json
+
+    write_json(ctx.out_dir / HW_DIR / f"{name}.json", res)
+    return res
+
+
+def _tool_error(exc: Exception, what: str) -> MaseError:
+    text = str(exc).strip().splitlines()
+    tail = "\n".join(text[-12:])
+    return MaseError(f"{what} failed: {text[0] if text else exc}\n{tail}")
+
+
+# ------------------------------------------------------------------------------------------------
+@stage("emit", after="evaluate", result_file="hw/emit.json")
+def emit_stage(ctx: RunContext) -> dict[str, Any]:
+    from mase.compiler.golden import host_embeddings, run_graph
+    from mase.compiler.graph import capture
+    from mase.compiler.library import write_library
+    from mase.compiler.params import choose_parameters, cycle_model
+    from mase.compiler.report import params_table
+
+    t0 = time.perf_counter()
+    ctx.ensure_model()
+    cfg = ctx.cfg
+    T = int(hw_get(ctx, "prompt_tokens", 8))
+    g = capture(ctx.model, cfg.quant, seq_len=T, hw=_hw(ctx), model_name=cfg.model.name)
+    t_capture = time.perf_counter() - t0
+    plan = choose_parameters(g, cfg.target, _hw(ctx))
+    t_params = time.perf_counter() - t0 - t_capture
+    vals = None
+    if bool(hw_get(ctx, "golden", True)):
+        ids = _prompt_ids(ctx, T)
+        vals = run_graph(g, host_embeddings(ctx.model, ids))
+    t_golden = time.perf_counter() - t0 - t_capture - t_params
+    h = config_hash(cfg)
+    man = write_library(g, plan, vals, ctx.out_dir / HW_DIR, mase.__version__, h, cfg.target)
+    cyc = cycle_model(g, plan)
+    ctx.console.print(params_table(g, plan, f"{cfg.model.name} on {cfg.target.name}: hardware parameters (II {plan.ii} cycles/token)"))
+    log.info("%s", g.summary())
+    log.info("generated %s: %d of %d nodes mapped onto cores%s", man["core"], man["nodes_mapped"], man["nodes_total"],
+             "" if man["complete"] else "; not mapped yet: " + ", ".join(f"{c} ({n})" for c, n in man["missing_by_core"].items()))
+    for note in plan.notes:
+        log.warning("%s", note)
+    res = {"core": man["core"], "top": man["top"], "config_hash": h, "graph": g.summary(), "nodes": len(g.nodes),
+           "nodes_mapped": man["nodes_mapped"], "complete": man["complete"], "missing_by_core": man["missing_by_core"],
+           "ii": plan.ii, "totals": plan.totals, "cycles": cyc, "notes": plan.notes, "seq_len": T,
+           "seconds": {"capture": t_capture, "parameters": t_params, "golden": t_golden,
+                       "total": time.perf_counter() - t0}}
+    return _save(ctx, "emit", res)
+
+
+@stage("lint", after="emit", result_file="hw/lint.json")
+def lint_stage(ctx: RunContext) -> dict[str, Any]:
+    from mase.eda.runner import EdaError
+    from mase.flows import verilator
+
+    man = _manifest(ctx)
+    try:
+        res = verilator.lint(ctx.out_dir / HW_DIR, man["core"], ctx.out_dir / BUILD_DIR / "lint")
+    except EdaError as exc:
+        raise _tool_error(exc, f"lint of {man['core']}") from None
+    res["scope"] = "whole model" if man["complete"] else f"{man['nodes_mapped']} of {man['nodes_total']} nodes"
+    log.info("lint clean (%s): %s", res["scope"], res["tool"])
+    return _save(ctx, "lint", res)
+
+
+@stage("sim", after="lint", result_file="hw/sim.json")
+def sim_stage(ctx: RunContext) -> dict[str, Any]:
+    from mase.eda.runner import EdaError
+    from mase.flows import verilator
+
+    man = _manifest(ctx)
+    hw_dir = ctx.out_dir / HW_DIR
+    if not (hw_dir / "stim").is_dir():
+        raise MaseError("the library was emitted without golden stimulus (hw.golden=false): re-run emit")
+    t0 = time.perf_counter()
+    try:
+        wr = verilator.build(hw_dir, man["core"], ctx.out_dir / BUILD_DIR / "sim")
+        t_build = time.perf_counter() - t0
+        runs = []
+        for seed, stall, bp in ((1, 0, 0), (int(hw_get(ctx, "sim_seed", 2)), int(hw_get(ctx, "sim_stall", 30)),
+                                            int(hw_get(ctx, "sim_bp", 30)))):
+            runs.append(verilator.run(wr, hw_dir / "stim", ctx.out_dir / "sim" / f"seed{seed}_s{stall}_b{bp}", man,
+                                      seed=seed, stall=stall, bp=bp))
+    except EdaError as exc:
+        raise _tool_error(exc, f"simulation of {man['core']}") from None
+    t_run = time.perf_counter() - t0 - t_build
+    bad = {r["log"]: {k: v for k, v in r["mismatches"].items() if v} for r in runs if not r["passed"]}
+    res = {"scope": "whole model" if man["complete"] else f"{man['nodes_mapped']} of {man['nodes_total']} nodes",
+           "bit_exact": not bad, "runs": runs, "seconds": {"build": t_build, "run": t_run}}
+    res["performance"] = _sim_performance(ctx, man, runs[0])
+    _save(ctx, "sim", res)
+    if bad:
+        raise MaseError(f"simulation differs from the golden model: {json.dumps(bad)}")
+    log.info("simulation bit-exact against the golden model (%s; %d output ports; %d cycles without stalls)",
+             res["scope"], len(man["outputs"]), runs[0]["cycles"])
+    return res
+
+
+def _sim_performance(ctx: RunContext, man: dict, run: dict) -> dict[str, Any]:
+    """Cycles per token from the simulation, against the ideal (work / lanes) of the simulated nodes."""
+    emit = ctx.result("emit") or {}
+    T = emit.get("seq_len", 8)
+    plan = json.loads((ctx.out_dir / HW_DIR / "params.json").read_text())["plan"]
+    mapped = json.loads((ctx.out_dir / HW_DIR / "params.json").read_text())["nodes"]
+    ii = max((plan["nodes"][n]["cycles_per_token"] for n in mapped), default=0)
+    firsts = [c["first"] for c in run["checks"].values() if c["first"] >= 0]
+    lasts = [c["last"] for c in run["checks"].values() if c["last"] >= 0]
+    total = max(lasts) - min(run["input_first"].values() or [0]) + 1 if lasts else run["cycles"]
+    # token-to-token interval at the slowest output (steady state)
+    per_token = max(((c["last"] - c["first"]) / max(1, T - 1) for c in run["checks"].values()), default=0.0)
+    return {"source": "simulation", "ii_ideal": ii, "cycles_total": total, "cycles_per_token_total": total / T,
+            "cycles_per_token_steady": per_token, "efficiency_steady": (ii / per_token) if per_token else None,
+            "efficiency_total": (T * ii / total) if total else None, "first_output": min(firsts) if firsts else None}
+
+
+@stage("synth", after="sim", result_file="hw/synth.json")
+def synth_stage(ctx: RunContext) -> dict[str, Any]:
+    from mase.flows import yosys
+
+    t = ctx.cfg.target
+    man = _manifest(ctx)
+    res = yosys.synth_stage(ctx.out_dir / HW_DIR, man, t, ctx.out_dir / BUILD_DIR / "synth",
+                            scope=str(hw_get(ctx, "synth_scope", "auto")))
+    if res.get("skipped"):
+        log.info("synth: %s", res["skipped"])
+    return _save(ctx, "synth", res)
+
+
+@stage("pnr", after="synth", result_file="hw/pnr.json")
+def pnr_stage(ctx: RunContext) -> dict[str, Any]:
+    from mase.flows import nextpnr, vivado
+
+    t = ctx.cfg.target
+    man = _manifest(ctx)
+    if t.kind == "sim":
+        res = {"skipped": "target sim: no place and route"}
+    elif "vivado" in list(t.toolchain):
+        res = vivado.project(ctx.out_dir / HW_DIR, man, ctx.out_dir / BUILD_DIR / "vivado")
+    else:
+        res = nextpnr.pnr_stage(ctx.out_dir / HW_DIR, man, t, ctx.out_dir / BUILD_DIR / "pnr")
+    log.info("pnr: %s", res.get("skipped") or res.get("summary", ""))
+    return _save(ctx, "pnr", res)
+
+
+@stage("hw_report", after="report", result_file="hw/hw_report.json")
+def hw_report_stage(ctx: RunContext) -> dict[str, Any]:
+    from mase.compiler.report import build_hw_report, hw_table
+    from mase.report import write_json
+
+    rep = build_hw_report(ctx)
+    ctx.console.print(hw_table([rep], f"hardware ({ctx.out_dir})"))
+    path = ctx.out_dir / "report.json"
+    full = json.loads(path.read_text()) if path.is_file() else {}
+    full["hardware"] = rep
+    write_json(path, full)
+    return _save(ctx, "hw_report", rep)
