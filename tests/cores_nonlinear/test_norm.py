@@ -9,7 +9,7 @@ from mase.golden.nonlinear import NormConfig, norm_eps_code, norm_int
 from .util import check_runs, pack, rand_signed
 
 CONFIGS = {  # lanes, n, in_w, in_f, p, g_w, g_f, out_w, out_f, m, k, t_f
-    "smollm2-formats": (1, 64, 32, 16, 16, 16, 14, 24, 16, 16, 24, 16),
+    "smollm2-formats": (1, 48, 32, 16, 16, 16, 14, 24, 16, 16, 24, 16),
     "narrow-4-lanes": (4, 32, 12, 6, 4, 10, 8, 12, 8, 12, 18, 12),
 }
 

@@ -39,6 +39,7 @@ module mx_norm #(
 );
     localparam int NB   = N / LANES;
     localparam int AW   = (NB > 1) ? $clog2(NB) : 1;
+    localparam int BW   = $clog2(2 * NB);  // row buffer address: bank * NB + beat
     localparam int LGN  = $clog2(N + 1);
     localparam int S1W  = IN_W + LGN + 1;
     localparam int SQW  = 2 * IN_W - P;
@@ -111,7 +112,7 @@ module mx_norm #(
         end else begin
             sc_go <= 1'b0;
             if (accept) begin
-                mem[{wb, wa}] <= in_data;
+                mem[(wb ? BW'(NB) : BW'(0)) + BW'(wa)] <= in_data;
                 s1_acc        <= s1_row;
                 s2_acc        <= s2_row;
                 if (w_last) begin
@@ -179,7 +180,7 @@ module mx_norm #(
     end
     always_ff @(posedge clk) begin
         if (issue) begin
-            xa    <= mem[{rb, ra}];
+            xa    <= mem[(rb ? BW'(NB) : BW'(0)) + BW'(ra)];
             wa_d  <= w_data;
             ra_r  <= r_q[rb];
             ra_sh <= sh_q[rb];
