@@ -6,6 +6,9 @@ units of the output LSB. Deterministic (fixed seed). Usage:
 
     .venv/bin/python benchmarks/bench_nonlinear_accuracy.py [--markdown] [--ppl [--model smollm2-135m]]
 
+--cores prints, per non-linear core at the smollm2 formats, the simulated throughput (elements per
+cycle per lane, no stalls; 1.00 is one beat per cycle) and Yosys resources for iCE40 and UltraScale+.
+
 --ppl adds the perplexity of the model (loaded by mase.models) with float ops, each op hardware-exact
 on its own, and all of them, on gensim's lee_background corpus (4096 tokens in windows of 512).
 """
@@ -113,14 +116,88 @@ def ppl_table(model_name: str, tokens: int, window: int):
         print(f"{model_name:16s} {label:14s} ppl {p:9.4f}  ({100 * (p / base - 1):+.3f}% vs float ops)", flush=True)
 
 
+def core_configs():
+    from mase.golden.nonlinear import norm_eps_code
+
+    eps576 = norm_eps_code(576, 1e-5, 16, 16)
+    eps768 = norm_eps_code(768, 1e-5, 16, 16)
+    act = {"LANES": 1, "IN_W": 20, "IN_F": 12, "OUT_W": 20, "OUT_F": 12}
+    two = {"LANES": 1, "A_W": 20, "A_F": 12, "B_W": 20, "B_F": 12, "OUT_W": 24, "OUT_F": 10}
+    res = {"LANES": 1, "A_W": 32, "A_F": 16, "B_W": 32, "B_F": 16, "OUT_W": 32, "OUT_F": 16}
+    norm = {"LANES": 1, "IN_W": 32, "G_W": 16, "G_F": 14, "OUT_W": 24, "OUT_F": 16, "P": 16, "M": 16, "K": 24,
+            "T_F": 16}
+    return [  # label, core, parameters, inputs builder kind
+        ("relu", "mase:mx:activation", {**act, "FUNC": 0}, "elem"),
+        ("gelu", "mase:mx:activation", {**act, "FUNC": 1}, "elem"),
+        ("silu", "mase:mx:activation", {**act, "FUNC": 2}, "elem"),
+        ("swiglu", "mase:mx:swiglu", two, "two"),
+        ("residual_add", "mase:mx:residual_add", res, "two"),
+        ("rope d=64", "mase:mx:rope", {"LANES": 1, "HEAD_DIM": 64, "BASE": 100000, "POS_W": 16, "IN_W": 16,
+                                        "IN_F": 10, "OUT_W": 16, "OUT_F": 10}, "rope"),
+        ("rmsnorm N=576", "mase:mx:rmsnorm", {**norm, "N": 576, "EPS_CODE": eps576}, "norm"),
+        ("layernorm N=768", "mase:mx:layernorm", {**norm, "N": 768, "EPS_CODE": eps768}, "norm"),
+        ("softmax N=512", "mase:mx:softmax", {"LANES": 1, "N": 512, "POS_W": 16, "IN_W": 20, "IN_F": 10,
+                                              "OUT_F": 16, "R_F": 20}, "softmax"),
+    ]
+
+
+def _throughput(core, params, kind) -> float:
+    """Elements per cycle per lane over a few rows / 2048 beats, nothing stalled."""
+    import random
+
+    from mase.eda import build_sim
+
+    rng = random.Random(0)
+    sim = build_sim(core, params)
+    if kind in ("elem", "rope"):
+        n = 2048
+        w = params["IN_W"] * (2 if kind == "rope" else 1) + (params.get("POS_W", 0) if kind == "rope" else 0)
+        ins = {"in": [rng.getrandbits(w) for _ in range(n)]}
+    elif kind == "two":
+        n = 2048
+        ins = {"a": [rng.getrandbits(params["A_W"]) for _ in range(n)],
+               "b": [rng.getrandbits(params["B_W"]) for _ in range(n)]}
+    elif kind == "norm":
+        n = params["N"] * 6
+        ww = params["G_W"] + (params["OUT_W"] if "layernorm" in core else 0)
+        ins = {"in": [rng.getrandbits(20) for _ in range(n)], "w": [rng.getrandbits(ww - 2) for _ in range(n)]}
+    else:
+        n = params["N"] * 6
+        ins = {"in": [rng.getrandbits(12) | (params["N"] - 1) << 20 for _ in range(n)]}
+    r = sim.run(ins, {"out": n})
+    span = r.stats["out_last"] - r.stats["out_first"] + 1
+    return n / span
+
+
+def cores_table():
+    from mase.eda import synth
+
+    print(f"{'core':18s} {'elem/cycle/lane':>16s} | {'iCE40 LUT':>9s} {'FF':>6s} {'DSP':>4s} {'BRAM':>5s} | "
+          f"{'xcup LUT':>8s} {'FF':>6s} {'DSP':>4s} {'BRAM':>5s}", flush=True)
+    for label, core, params, kind in core_configs():
+        thr = _throughput(core, params, kind)
+        cols = []
+        for arch in ("ice40", "xcup"):
+            try:
+                r = synth(core, params, arch=arch)
+                cols.append(f"{r['LUT']:>9d} {r['FF']:>6d} {r['DSP']:>4d} {r['BRAM']:>5g}")
+            except Exception as e:  # keep the table going; report what failed
+                cols.append(f"{'failed: ' + type(e).__name__:>27s}")
+        print(f"{label:18s} {thr:16.3f} | {cols[0]} | {cols[1]}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--ppl", action="store_true")
+    ap.add_argument("--cores", action="store_true")
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--tokens", type=int, default=4096)
     ap.add_argument("--window", type=int, default=512)
     args = ap.parse_args()
+    if args.cores:
+        cores_table()
+        return
     if args.ppl:
         ppl_table(args.model, args.tokens, args.window)
         return
