@@ -121,6 +121,7 @@ def report_stage(ctx: RunContext) -> dict[str, Any]:
         quant_mode=ctx.cfg.quant.mode,
         stages=list(ctx.cfg.stages),
         mase_version=mase.__version__,
+        extra=dict(ctx.cfg.extra),
         quant_config=OmegaConf.to_container(ctx.cfg.quant, resolve=True),
     )
     write_json(ctx.out_dir / "report.json", rep)
