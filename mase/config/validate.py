@@ -14,9 +14,9 @@ from .schema import NONLINEAR_OPS
 MODEL_SOURCES = ("hf", "gguf", "tiny")
 MODEL_FAMILIES = ("llama", "opt", "gpt2", "auto")
 DATASETS = ("auto", "wikitext2", "lee", "enwiki")
-# nonlinear modes accepted today. "hw" is enabled by adding it here and, in
-# mase.quantize.quantizer.apply_nonlinear, calling mase.golden.nonlinear_patch.apply_hw_nonlinear.
-NONLINEAR_MODES = ("float",)
+# nonlinear modes: "float" (the model's own op) or "hw" (the hardware-exact golden model,
+# mase.golden.nonlinear_patch.apply_hw_nonlinear, wired in mase.quantize.quantizer.apply_nonlinear).
+NONLINEAR_MODES = ("float", "hw")
 
 
 def check_format(name: Any, where: str, block_size: int = 32):
@@ -49,8 +49,7 @@ def validate_quant(q: Any) -> None:
         if op not in NONLINEAR_OPS:
             raise MaseError(f"quant.nonlinear.{op}: unknown operator; valid operators: {', '.join(NONLINEAR_OPS)}")
         if mode not in NONLINEAR_MODES:
-            hint = " ('hw' needs mase/golden/nonlinear.py, not available yet)" if mode == "hw" else ""
-            raise MaseError(f"quant.nonlinear.{op}={mode!r} is not supported{hint}: use 'float'")
+            raise MaseError(f"quant.nonlinear.{op}={mode!r} is not supported: use 'float' or 'hw'")
 
 
 def validate_model(m: Any) -> None:

@@ -146,6 +146,10 @@ def hw_attention_forward(module: nn.Module, query, key, value, attention_mask, s
         from mase.quantize.kernels import MATMUL_KERNELS
 
         mm = MATMUL_KERNELS[aq.mode]
+        aq.elements["query"] += query.numel()
+        aq.elements["key"] += key.numel()
+        aq.elements["scores"] += b * h * s * t
+        aq.elements["value"] += value.numel()
         scores = mm(q5, kT, aq.spec.query, aq.spec.key)
     else:
         scores = torch.matmul(q5, kT)

@@ -67,14 +67,18 @@ def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = No
 
 
 def apply_nonlinear(model: nn.Module, quant_cfg: Any) -> list[str]:
-    """The hook for hardware-exact non-linear ops (quant.nonlinear: op -> "float" | "hw").
+    """Hardware-exact non-linear ops (quant.nonlinear: op -> "float" | "hw").
 
-    Today every op must be "float" (validated); the model keeps its float softmax, norms,
-    activations and RoPE. Returns the ops that would run in hardware-exact mode.
+    The ops set to "hw" are replaced by the bit-exact golden model of the non-linear cores
+    (mase.golden.nonlinear_patch.apply_hw_nonlinear: norms and activations as modules, softmax and
+    RoPE through the `mase_hw` attention function, which keeps the MX matmuls of `mase_mx`).
+    Returns the ops that run hardware-exact.
     """
-    hw = sorted(op for op, mode in quant_cfg.nonlinear.items() if mode != "float")
-    if hw:  # unreachable while validation accepts only "float"
-        raise MaseError(f"quant.nonlinear: {', '.join(hw)} set to hardware mode, which is not wired yet; use 'float'")
+    hw = sorted(op for op, mode in quant_cfg.nonlinear.items() if mode == "hw")
+    if hw:
+        from mase.golden.nonlinear_patch import apply_hw_nonlinear
+
+        apply_hw_nonlinear(model, hw)
     return hw
 
 

@@ -55,7 +55,7 @@ def test_sweep_without_multirun_and_bad_sweep_value(cli_inproc):
     _assert_one_line_error(cli_inproc(["+model=tiny-llama", "quant=mxint8,mxint4"]), "add -m")
     _assert_one_line_error(cli_inproc(["-m", "+model=tiny-llama", "quant=mxint8,mxint44"]),
                            "unknown quant config 'mxint44'")
-    _assert_one_line_error(cli_inproc(["+model=tiny-llama", "quant.nonlinear.softmax=hw"]), "use 'float'")
+    _assert_one_line_error(cli_inproc(["+model=tiny-llama", "quant.nonlinear.softmax=fast"]), "use 'float' or 'hw'")
     _assert_one_line_error(cli_inproc(["+model=tiny-llama", "stages=[quantize,emitt]"]), "unknown stage 'emitt'")
 
 

@@ -86,7 +86,7 @@ def test_added_key_outside_schema_is_caught():
     ("quant.attention.scores=int4", r"quant.attention.scores: unknown format"),
     ("quant.block_size=48", r"quant.block_size=48: choose one of 8, 16, 32, 64"),
     ("quant.mode=hw", r"quant.mode='hw' is not a registered kernel"),
-    ("quant.nonlinear.softmax=hw", r"quant.nonlinear.softmax='hw' is not supported.*use 'float'"),
+    ("quant.nonlinear.softmax=fast", r"quant.nonlinear.softmax='fast' is not supported.*use 'float' or 'hw'"),
     ("+quant.nonlinear.tanh=float", r"quant.nonlinear.tanh: unknown operator"),
     ("stages=[quantize,emitt]", r"unknown stage 'emitt'"),
     ("eval.stride=1024", r"eval.stride=1024: must be between 1 and eval.window=512"),
