@@ -78,6 +78,9 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
     out = g.edges[n.outputs[0]]
     a = n.attrs
     L = p.in_par
+    if any(e.fmt == "fixed8" for e in ins + [out]) or a.get("weight_fmt") == "fixed8":
+        raise Unmapped("mase:mx:fixed8_scales", "fixed8 streams need calibrated constant scales per tensor "
+                       "(*_FIXED_SCALE), which the compiler does not compute yet")
     if n.op == "linear":
         _need("mase:mx:mx_linear", avail, "linear layers")
         x = ins[0]

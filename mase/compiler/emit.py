@@ -138,10 +138,12 @@ class Region:
     w_ports: list[tuple[str, str, int]] = field(default_factory=list)  # (port, node, width) streamed weights
 
 
-def map_graph(g: DataflowGraph, plan: HwPlan, roots=None) -> tuple[dict[str, CoreInst], dict[str, Unmapped]]:
+def map_graph(g: DataflowGraph, plan: HwPlan, roots=None, only=None) -> tuple[dict[str, CoreInst], dict[str, Unmapped]]:
     avail = available_cores(roots)
     ok, missing = {}, {}
     for n in g.nodes:
+        if only is not None and n.name not in only:
+            continue
         try:
             ok[n.name] = map_node(n, plan.nodes[n.name], g, avail)
         except Unmapped as u:

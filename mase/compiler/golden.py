@@ -76,11 +76,13 @@ def _dequantize(node: Node, x: Val, src: Edge, dst: Edge) -> Val:
     return Val(v.reshape(v.shape[0], -1))
 
 
-def _linear(node: Node, x: Val, src: Edge, dst: Edge) -> Val:
+def _linear(node: Node, x: Val, src: Edge, dst: Edge, cache: dict) -> Val:
     a = node.attrs
     T = x.data.shape[0]
     xq = _qt(x.data.reshape(T, -1, src.block), x.scales.reshape(T, -1), src.fmt, src.block, a["in_features"])
-    wq = get_format(a["weight_fmt"], a["block"]).quantize(a["weight"].float(), axis=-1)
+    wq = cache.get(node.name)
+    if wq is None:
+        wq = cache[node.name] = get_format(a["weight_fmt"], a["block"]).quantize(a["weight"].float(), axis=-1)
     bias = None
     if a["has_bias"]:
         bq = get_format(a["bias_fmt"], a["block"]).fake_quantize(a["bias"].float(), axis=-1)
@@ -150,8 +152,9 @@ def _softmax(node: Node, x: Val) -> Val:
     return Val(y.reshape(T, -1))
 
 
-def run_graph(g: DataflowGraph, embeds: torch.Tensor) -> dict[str, Val]:
-    """Every edge's value for the prompt whose embedded tokens are `embeds` (T, hidden)."""
+def run_graph(g: DataflowGraph, embeds: torch.Tensor, layers: int | None = None) -> dict[str, Val]:
+    """Every edge's value for the prompt whose embedded tokens are `embeds` (T, hidden); with
+    `layers`, only the nodes of the first `layers` decoder layers."""
     T = embeds.shape[0]
     if T != g.seq_len:
         raise ValueError(f"the graph was captured for {g.seq_len} tokens, got {T}")
@@ -159,6 +162,8 @@ def run_graph(g: DataflowGraph, embeds: torch.Tensor) -> dict[str, Val]:
     vals: dict[str, Val] = {g.inputs[0]: Val(G.to_fixed(embeds, w, f))}
     pos = torch.arange(T)
     for n in g.nodes:
+        if layers is not None and not 0 <= n.layer < layers:
+            continue
         ins = [vals[e] for e in n.inputs]
         ein = [g.edges[e] for e in n.inputs]
         dst = g.edges[n.outputs[0]]
@@ -167,7 +172,7 @@ def run_graph(g: DataflowGraph, embeds: torch.Tensor) -> dict[str, Val]:
         elif n.op == "dequantize":
             v = _dequantize(n, ins[0], ein[0], dst)
         elif n.op == "linear":
-            v = _linear(n, ins[0], ein[0], dst)
+            v = _linear(n, ins[0], ein[0], dst, g.__dict__.setdefault("_wq", {}))
         elif n.op == "matmul_qk":
             v = _matmul_qk(n, ins[0], ins[1], ein[0], ein[1], dst)
         elif n.op == "matmul_sv":

@@ -25,44 +25,80 @@ TOP = "mase_top"
 GENERATED_DIRS = ("rtl", "tb", "mem", "stim", "constraints")
 
 
-def _linear_images(node, inst, mem_dir: Path) -> list[str]:
-    from mase.eda.mx_linear import write_linear_images
+def _hex(fields: torch.Tensor, bits: int) -> str:
+    """Rows of integer fields -> $readmemh text, field 0 in the least significant bits of each word
+    (mase.formats.packing, the numerics library's vectorised packer)."""
+    from mase.formats.packing import _pack_fields, to_hex_lines
 
+    f = fields.shape[-1]
+    return to_hex_lines(_pack_fields(fields.reshape(-1, f), bits, f), f * bits)
+
+
+def image_texts(params: dict, codes: torch.Tensor, scales: torch.Tensor, bias) -> tuple[str, str, str]:
+    """The (weights, scales, bias) ROM images of mx_linear (word order of mase.eda.mx_linear):
+    codes (out, nb, k) raw element codes, scales (out, nb) bytes, bias int64 (out,) at 2**ACC_LSB."""
+    o, nb, k = codes.shape
+    op, ip = params["OUT_PAR"], params["IN_PAR"]
+    w = (codes.to(torch.int64) & ((1 << params["W_WIDTH"]) - 1)).reshape(o // op, op, nb * k // ip, ip)
+    wt = _hex(w.permute(0, 2, 1, 3).reshape(-1, op * ip), params["W_WIDTH"])
+    st = _hex(scales.to(torch.int64).reshape(o // op, op, nb).permute(0, 2, 1).reshape(-1, op), 8)
+    if bias is None:
+        bt = "0\n"
+    else:
+        lim = 1 << (params["ACC_W"] - 1)
+        bt = _hex(bias.to(torch.int64).clamp(-lim, lim - 1).reshape(o // op, op), params["ACC_W"])
+    return wt, st, bt
+
+
+def quantized_weight(g: DataflowGraph, node):
+    """The node's weights in its MX format (cached on the graph: the golden run quantizes them too)."""
     a = node.attrs
-    wq = get_format(a["weight_fmt"], a["block"]).quantize(a["weight"].float(), axis=-1)
+    cache = g.__dict__.setdefault("_wq", {})
+    if node.name not in cache:
+        cache[node.name] = get_format(a["weight_fmt"], a["block"]).quantize(a["weight"].float(), axis=-1)
+    return cache[node.name]
+
+
+def _linear_images(g: DataflowGraph, node, inst, mem_dir: Path) -> list[str]:
+    a = node.attrs
+    wq = quantized_weight(g, node)
+    codes, scales = wq.elements.to(torch.int64), wq.scales.to(torch.int64)  # raw codes (not the integers I)
     bias = None
     if a["has_bias"]:
         bq = get_format(a["bias_fmt"], a["block"]).fake_quantize(a["bias"].float(), axis=-1)
         bias = L.quantize_bias(bq, ACC)
-    p = dict(inst.params)
-    for key in ("W_FILE", "S_FILE", "B_FILE"):
-        p[key] = str(mem_dir / inst.params[key])
-    write_linear_images(p, wq, bias)
-    return [inst.params[k] for k in ("W_FILE", "S_FILE", "B_FILE")]
+    texts = image_texts(inst.params, codes, scales, bias if inst.params["HAS_BIAS"] else None)
+    names = [inst.params[k] for k in ("W_FILE", "S_FILE", "B_FILE")]
+    for name, text in zip(names, texts):
+        write_text(mem_dir / name, text)
+    return names
 
 
-def _w_stream_beats(node, inst, n_vectors: int) -> list[str]:
+def _w_stream_beats(g: DataflowGraph, node, inst, n_vectors: int) -> list[str]:
     from mase.eda.mx_linear import weight_stream_beats
 
-    a = node.attrs
-    wq = get_format(a["weight_fmt"], a["block"]).quantize(a["weight"].float(), axis=-1)
+    wq = quantized_weight(g, node)
+    codes = wq.elements.to(torch.int64) & ((1 << inst.params["W_WIDTH"]) - 1)  # raw codes
     width = inst.params["OUT_PAR"] * (8 + inst.params["IN_PAR"] * inst.params["W_WIDTH"])
-    return [format(b, f"0{-(-width // 4)}x") for b in weight_stream_beats(inst.params, wq, n_vectors)]
+    beats = weight_stream_beats(inst.params, (codes, wq.scales.to(torch.int64)), n_vectors)
+    return [format(b, f"0{-(-width // 4)}x") for b in beats]
 
 
 def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Path, version: str, cfg_hash: str,
-                  target: Any, roots=None) -> dict[str, Any]:
-    """Emit the library into hw_dir; returns the manifest (also written as hw/manifest.json)."""
+                  target: Any, roots=None, layers: int | None = None) -> dict[str, Any]:
+    """Emit the library into hw_dir; returns the manifest (also written as hw/manifest.json).
+    With `layers`, only the nodes of the first `layers` decoder layers (a simulation library)."""
     hw_dir = Path(hw_dir)
     for d in GENERATED_DIRS:
         shutil.rmtree(hw_dir / d, ignore_errors=True)
-    insts, missing = map_graph(g, plan, roots)
+    only = None if layers is None else {n.name for n in g.nodes if 0 <= n.layer < layers}
+    insts, missing = map_graph(g, plan, roots, only)
     region = make_region(g, TOP, insts)
     deps = sorted({i.vlnv for i in insts.values()} | {"mase:mx:stream"})
     mem_files: list[str] = []
     for n in g.nodes:
         if n.name in insts and insts[n.name].weights:
-            mem_files += _linear_images(n, insts[n.name], hw_dir / "mem")
+            mem_files += _linear_images(g, n, insts[n.name], hw_dir / "mem")
     beats: dict[str, int] = {}
     stim_ports = []
     for port, e, lanes in region.inputs + region.outputs:
@@ -77,7 +113,7 @@ def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pat
             beats[port] = g.seq_len * edge.padded // lanes
     for port, node, _ in region.w_ports:
         stim_ports.append(port)
-        words = _w_stream_beats(g.node(node), insts[node], g.seq_len)
+        words = _w_stream_beats(g, g.node(node), insts[node], g.seq_len)
         write_text(hw_dir / "stim" / f"{port}.hex", "".join(w + "\n" for w in words))
         beats[port] = len(words)
     write_text(hw_dir / "rtl" / "mase_width_conv.sv", header(version, cfg_hash, "mase_width_conv") + WIDTH_CONV_SV)
@@ -97,8 +133,10 @@ def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pat
     by_core: dict[str, int] = {}
     for u in missing.values():
         by_core[u.vlnv] = by_core.get(u.vlnv, 0) + 1
-    man = {"top": TOP, "core": f"mase:gen:{TOP}:{version}", "nodes_total": len(g.nodes), "nodes_mapped": len(insts),
-           "complete": not missing, "coverage": len(insts) / max(1, len(g.nodes)),
+    total = len(g.nodes) if only is None else len(only)
+    man = {"top": TOP, "core": f"mase:gen:{TOP}:{version}", "nodes_total": total, "nodes_mapped": len(insts),
+           "layers": g.layers if layers is None else layers, "subset": layers is not None,
+           "complete": not missing, "coverage": len(insts) / max(1, total),
            "inputs": [{"port": p, "edge": e, "lanes": l, "beats": beats.get(p)} for p, e, l in region.inputs],
            "outputs": [{"port": p, "edge": e, "lanes": l, "beats": beats.get(p)} for p, e, l in region.outputs],
            "w_ports": [{"port": p, "node": n, "beats": beats.get(p)} for p, n, _ in region.w_ports],

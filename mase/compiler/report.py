@@ -136,7 +136,7 @@ def build_hw_report(ctx) -> dict[str, Any]:
               "source": "analytical"}
     model_check = None
     if perf_sim:
-        if sim["scope"] == "whole model":
+        if sim["scope"] == "whole model":  # a complete simulation replaces the analytical cycles
             cycles = {"prefill_cycles_per_token": perf_sim["cycles_per_token_total"],
                       "decode_cycles_per_token": perf_sim["cycles_per_token_steady"], "source": "simulation"}
         model_check = {"scope": sim["scope"], "ii_model": perf_sim["ii_ideal"],

@@ -23,7 +23,7 @@ from mase.config.errors import MaseError
 from mase.pipeline import RunContext, stage
 
 log = logging.getLogger("mase")
-HW_DIR, BUILD_DIR = "hw", "build"
+HW_DIR, SIM_DIR, BUILD_DIR = "hw", "hw_sim", "build"
 DEFAULT_PROMPT = "Microscaling formats let a small FPGA run a large language model."
 
 
@@ -55,8 +55,8 @@ def _prompt_ids(ctx: RunContext, n: int):
     return torch.tensor(ids[:n], dtype=torch.long)
 
 
-def _manifest(ctx: RunContext) -> dict:
-    p = ctx.out_dir / HW_DIR / "manifest.json"
+def _manifest(ctx: RunContext, folder: str = HW_DIR) -> dict:
+    p = ctx.out_dir / folder / "manifest.json"
     if not p.is_file():
         raise MaseError(f"no generated library in {ctx.out_dir / HW_DIR}: run the emit stage first (stages=[emit,...])")
     return json.loads(p.read_text())
@@ -93,12 +93,25 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     plan = choose_parameters(g, cfg.target, _hw(ctx))
     t_params = time.perf_counter() - t0 - t_capture
     vals = None
+    sim_layers = int(hw_get(ctx, "sim_layers", 0)) or (g.layers if g.layers <= 4 else 1)
+    sim_layers = min(sim_layers, g.layers)
     if bool(hw_get(ctx, "golden", True)):
         ids = _prompt_ids(ctx, T)
-        vals = run_graph(g, host_embeddings(ctx.model, ids))
+        try:
+            vals = run_graph(g, host_embeddings(ctx.model, ids), None if sim_layers == g.layers else sim_layers)
+        except MaseError as exc:  # fixed8: no golden stimulus yet; analytical figures only
+            log.warning("no golden stimulus: %s", exc)
     t_golden = time.perf_counter() - t0 - t_capture - t_params
     h = config_hash(cfg)
-    man = write_library(g, plan, vals, ctx.out_dir / HW_DIR, mase.__version__, h, cfg.target)
+    whole = sim_layers == g.layers
+    man = write_library(g, plan, vals if whole else None, ctx.out_dir / HW_DIR, mase.__version__, h, cfg.target)
+    import shutil
+
+    shutil.rmtree(ctx.out_dir / SIM_DIR, ignore_errors=True)
+    if not whole and vals is not None:  # the simulation library: the first sim_layers decoder layers
+        sman = write_library(g, plan, vals, ctx.out_dir / SIM_DIR, mase.__version__, h, cfg.target, layers=sim_layers)
+        log.info("simulation library %s: decoder layers 0..%d, %d of %d nodes mapped", ctx.out_dir / SIM_DIR,
+                 sim_layers - 1, sman["nodes_mapped"], sman["nodes_total"])
     cyc = cycle_model(g, plan)
     ctx.console.print(params_table(g, plan, f"{cfg.model.name} on {cfg.target.name}: hardware parameters (II {plan.ii} cycles/token)"))
     log.info("%s", g.summary())
@@ -109,6 +122,7 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     res = {"core": man["core"], "top": man["top"], "config_hash": h, "graph": g.summary(), "nodes": len(g.nodes),
            "nodes_mapped": man["nodes_mapped"], "complete": man["complete"], "missing_by_core": man["missing_by_core"],
            "ii": plan.ii, "totals": plan.totals, "cycles": cyc, "notes": plan.notes, "seq_len": T,
+           "sim_layers": sim_layers,
            "seconds": {"capture": t_capture, "parameters": t_params, "golden": t_golden,
                        "total": time.perf_counter() - t0}}
     return _save(ctx, "emit", res)
@@ -124,7 +138,7 @@ def lint_stage(ctx: RunContext) -> dict[str, Any]:
         res = verilator.lint(ctx.out_dir / HW_DIR, man["core"], ctx.out_dir / BUILD_DIR / "lint")
     except EdaError as exc:
         raise _tool_error(exc, f"lint of {man['core']}") from None
-    res["scope"] = "whole model" if man["complete"] else f"{man['nodes_mapped']} of {man['nodes_total']} nodes"
+    res["scope"] = _scope(man)
     log.info("lint clean (%s): %s", res["scope"], res["tool"])
     return _save(ctx, "lint", res)
 
@@ -134,13 +148,14 @@ def sim_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.eda.runner import EdaError
     from mase.flows import verilator
 
-    man = _manifest(ctx)
-    hw_dir = ctx.out_dir / HW_DIR
+    folder = SIM_DIR if (ctx.out_dir / SIM_DIR / "manifest.json").is_file() else HW_DIR
+    man = _manifest(ctx, folder)
+    hw_dir = ctx.out_dir / folder
     if not (hw_dir / "stim").is_dir():
         raise MaseError("the library was emitted without golden stimulus (hw.golden=false): re-run emit")
     t0 = time.perf_counter()
     try:
-        wr = verilator.build(hw_dir, man["core"], ctx.out_dir / BUILD_DIR / "sim")
+        wr = verilator.build(hw_dir, man["core"], ctx.out_dir / BUILD_DIR / f"sim_{folder}")
         t_build = time.perf_counter() - t0
         runs = []
         for seed, stall, bp in ((1, 0, 0), (int(hw_get(ctx, "sim_seed", 2)), int(hw_get(ctx, "sim_stall", 30)),
@@ -151,8 +166,7 @@ def sim_stage(ctx: RunContext) -> dict[str, Any]:
         raise _tool_error(exc, f"simulation of {man['core']}") from None
     t_run = time.perf_counter() - t0 - t_build
     bad = {r["log"]: {k: v for k, v in r["mismatches"].items() if v} for r in runs if not r["passed"]}
-    res = {"scope": "whole model" if man["complete"] else f"{man['nodes_mapped']} of {man['nodes_total']} nodes",
-           "bit_exact": not bad, "runs": runs, "seconds": {"build": t_build, "run": t_run}}
+    res = {"scope": _scope(man), "library": folder, "bit_exact": not bad, "runs": runs, "seconds": {"build": t_build, "run": t_run}}
     res["performance"] = _sim_performance(ctx, man, runs[0])
     _save(ctx, "sim", res)
     if bad:
@@ -162,12 +176,18 @@ def sim_stage(ctx: RunContext) -> dict[str, Any]:
     return res
 
 
+def _scope(man: dict) -> str:
+    what = f"decoder layers 0-{man['layers'] - 1}" if man.get("subset") else "whole model"
+    return what if man["complete"] else f"{what}: {man['nodes_mapped']} of {man['nodes_total']} nodes"
+
+
 def _sim_performance(ctx: RunContext, man: dict, run: dict) -> dict[str, Any]:
     """Cycles per token from the simulation, against the ideal (work / lanes) of the simulated nodes."""
     emit = ctx.result("emit") or {}
     T = emit.get("seq_len", 8)
-    plan = json.loads((ctx.out_dir / HW_DIR / "params.json").read_text())["plan"]
-    mapped = json.loads((ctx.out_dir / HW_DIR / "params.json").read_text())["nodes"]
+    folder = run["log"] and (SIM_DIR if (ctx.out_dir / SIM_DIR / "params.json").is_file() else HW_DIR)
+    plan = json.loads((ctx.out_dir / folder / "params.json").read_text())["plan"]
+    mapped = json.loads((ctx.out_dir / folder / "params.json").read_text())["nodes"]
     ii = max((plan["nodes"][n]["cycles_per_token"] for n in mapped), default=0)
     firsts = [c["first"] for c in run["checks"].values() if c["first"] >= 0]
     lasts = [c["last"] for c in run["checks"].values() if c["last"] >= 0]

@@ -154,6 +154,7 @@ class HwConfig:
     fifo_depth: int = 4  # default FIFO depth in beats (deep FIFOs are sized automatically)
     linear_out: str = "mxint8"  # format of linear/matmul outputs that feed fixed-point cores
     golden: bool = True  # compute stimulus and expected outputs with the golden model
+    sim_layers: int = 0  # decoder layers simulated (own library hw_sim/); 0 = all up to 4 layers, else 1
     sim_seed: int = 2  # the second simulation run uses random stalls and back-pressure
     sim_stall: int = 30
     sim_bp: int = 30
