@@ -3,12 +3,11 @@
 //   in_data  = {pos[POS_W-1:0], LANES x IN_W scores (signed, Q.IN_F)}; pos is taken from a row's first
 //              beat: element j of the row is kept iff j <= pos (masked elements give 0)
 //   out_data = LANES x (OUT_F + 1) probabilities (unsigned, Q.OUT_F)
-// Phases per row: input (row buffer write, running max of the kept elements); sum (row read,
-// e = exp(x - max) via exp2 table, S = sum e); reciprocal floor(2**(16 + R_F) / S) (bit-serial,
-// R_F + 1 cycles); output (row read, e recomputed, y = round(e * recip / 2**(16 + R_F - OUT_F))).
-// exp(-u): t = round(u * LOG2E_Q / 2**(IN_F + 14 - 8)), e = EXP2[t mod 256] >> min(t div 256, 17).
-// Two row buffers: the next row streams in while this one is processed. Throughput about
-// N / (2 N / LANES + R_F + 8) elements per cycle per lane... see README.md.
+// Four row buffers rotate through four states: FREE -> (input: write, running max of the kept
+// elements) FILLED -> (sum engine: e = exp(x - max), S = sum e) QUEUED -> (bit-serial reciprocal
+// floor(2**(16 + R_F) / S), R_F + 1 cycles) READY -> (output engine: e recomputed,
+// y = round(e * recip / 2**(16 + R_F - OUT_F))) FREE. Input, sum and output each move one beat per
+// cycle on different rows, so the core sustains one beat per cycle when N / LANES >= R_F + 6.
 module mx_softmax #(
     parameter int LANES = 1,
     parameter int N     = 64,
@@ -27,30 +26,40 @@ module mx_softmax #(
     output logic                         out_valid,
     input  logic                         out_ready
 );
-    localparam int NB       = N / LANES;
-    localparam int AW       = (NB > 1) ? $clog2(NB) : 1;
-    localparam int BW       = $clog2(2 * NB);  // row buffer address: bank * NB + beat
-    localparam int OW       = OUT_F + 1;
-    localparam int SW       = 17 + $clog2(N + 1);
-    localparam int QB       = R_F + 1;
-    localparam int TS       = IN_F + 14 - 8;           // LOG2E_F - EXP_LUT_BITS = 6
-    localparam int LOG2E_Q  = 23637;                   // round(log2(e) * 2**14), nonlinear_tables.LOG2E_Q
-    localparam int UW       = IN_W + 1;
-    localparam int MW       = UW + 16;
+    localparam int NB = N / LANES;
+    localparam int AW = (NB > 1) ? $clog2(NB) : 1;
+    localparam int BW = $clog2(4 * NB);  // row buffer address: bank * NB + beat
+    localparam int OW = OUT_F + 1;
+    localparam int SW = 17 + $clog2(N + 1);
+    localparam int QB = R_F + 1;
+    localparam logic [1:0] FREE = 2'd0, FILLED = 2'd1, QUEUED = 2'd2, READY = 2'd3;
     localparam logic signed [IN_W-1:0] NEG = {1'b1, {(IN_W - 1){1'b0}}};
 
-    // ------------------------------------------------------------------ input phase
-    logic [LANES*IN_W-1:0]  mem [2*NB];
-    logic                   wb, pb;
-    logic [1:0]             full;
+    function automatic logic [BW-1:0] addr(input logic [1:0] bank, input logic [AW-1:0] beat);
+        return BW'(bank) * BW'(NB) + BW'(beat);
+    endfunction
+    function automatic logic [1:0] next(input logic [1:0] bank);
+        return bank + 2'd1;
+    endfunction
+
+    logic [LANES*IN_W-1:0]  mem [4*NB];
+    logic [1:0]             bstate [4];
+    logic [POS_W-1:0]       pos_q [4];
+    logic signed [IN_W-1:0] max_q [4];
+    logic [QB-1:0]          recip_q [4];
+    logic [SW-1:0]          sum_q [4];
+    logic [3:0]             req;
+
+    // ------------------------------------------------------------------ input
+    logic [1:0]             wb;
     logic [AW-1:0]          wa;
-    logic [POS_W-1:0]       pos_in, pos_row, pos_q [2];
-    logic signed [IN_W-1:0] max_acc, max_beat, max_row, max_q [2];
-    logic                   w_first, w_last, accept, release_bank;
+    logic [POS_W-1:0]       pos_in, pos_row;
+    logic signed [IN_W-1:0] max_acc, max_beat, max_row;
+    logic                   w_first, w_last, accept;
 
     assign w_first  = wa == '0;
     assign w_last   = wa == AW'(NB - 1);
-    assign in_ready = !full[wb];
+    assign in_ready = bstate[wb] == FREE;
     assign accept   = in_valid && in_ready;
     assign pos_in   = in_data[LANES*IN_W +: POS_W];
     assign pos_row  = w_first ? pos_in : pos_q[wb];
@@ -67,153 +76,170 @@ module mx_softmax #(
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            wb   <= 1'b0;
-            wa   <= '0;
-            full <= 2'b00;
-        end else begin
-            if (accept) begin
-                mem[(wb ? BW'(NB) : BW'(0)) + BW'(wa)] <= in_data[LANES*IN_W-1:0];
-                max_acc       <= max_row;
-                if (w_first) pos_q[wb] <= pos_in;
-                if (w_last) begin
-                    wa        <= '0;
-                    wb        <= !wb;
-                    full[wb]  <= 1'b1;
-                    max_q[wb] <= max_row;
-                end else begin
-                    wa <= wa + 1'b1;
-                end
+            wb <= 2'd0;
+            wa <= '0;
+        end else if (accept) begin
+            mem[addr(wb, wa)] <= in_data[LANES*IN_W-1:0];
+            max_acc           <= max_row;
+            if (w_first) pos_q[wb] <= pos_in;
+            if (w_last) begin
+                wa        <= '0;
+                wb        <= next(wb);
+                max_q[wb] <= max_row;
+            end else begin
+                wa <= wa + 1'b1;
             end
-            if (release_bank) full[pb] <= 1'b0;
         end
     end
 
-    // ------------------------------------------------------------------ processing
-    typedef enum logic [2:0] {P_IDLE, P_SUM, P_SUM_DRAIN, P_DIV, P_OUT, P_OUT_DRAIN} pstate_t;
-    pstate_t                pstate;
-    logic                   ce, adv, issue, out_phase, va, vb, dv_start, dv_busy, dv_done;
-    logic [AW-1:0]          ra, ja;
-    logic [LANES*IN_W-1:0]  xa;
-    logic [LANES*17-1:0]    eb;
-    logic [SW-1:0]          s_acc, e_beat;
-    logic [QB-1:0]          recip;
+    // ------------------------------------------------------------------ sum engine (no back-pressure)
+    logic [1:0]             sb, s_bank_a, s_bank_b;
+    logic [AW-1:0]          sa, s_ja;
+    logic                   s_issue, s_last, s_va, s_vb, s_first_a, s_last_a, s_first_b, s_last_b;
+    logic [LANES*IN_W-1:0]  s_xa;
+    logic signed [IN_W-1:0] s_max_a;
+    logic [POS_W-1:0]       s_pos_a;
+    logic [LANES*17-1:0]    s_e, s_eb;
+    logic [SW-1:0]          s_acc, s_beat, s_total;
 
-    assign ce        = !out_valid || out_ready;
-    assign out_phase = (pstate == P_OUT) || (pstate == P_OUT_DRAIN);
-    assign adv       = out_phase ? ce : 1'b1;
-    assign issue     = adv && ((pstate == P_SUM) || (pstate == P_OUT));
-    assign release_bank = (pstate == P_OUT) && issue && (ra == AW'(NB - 1));
-    assign dv_start  = (pstate == P_DIV) && !dv_busy && !dv_done;
+    assign s_issue = bstate[sb] == FILLED;
+    assign s_last  = sa == AW'(NB - 1);
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            pstate <= P_IDLE;
-            pb     <= 1'b0;
-            ra     <= '0;
+            sb   <= 2'd0;
+            sa   <= '0;
+            s_va <= 1'b0;
+            s_vb <= 1'b0;
         end else begin
-            case (pstate)
-                P_IDLE: if (full[pb]) begin
-                    pstate <= P_SUM;
-                    ra     <= '0;
-                end
-                P_SUM: begin
-                    ra <= (ra == AW'(NB - 1)) ? '0 : ra + 1'b1;
-                    if (ra == AW'(NB - 1)) pstate <= P_SUM_DRAIN;
-                end
-                P_SUM_DRAIN: if (!va && !vb) pstate <= P_DIV;
-                P_DIV: if (dv_done) pstate <= P_OUT;
-                P_OUT: if (issue) begin
-                    ra <= (ra == AW'(NB - 1)) ? '0 : ra + 1'b1;
-                    if (ra == AW'(NB - 1)) begin
-                        pstate <= P_OUT_DRAIN;
-                        pb     <= !pb;
-                    end
-                end
-                default: if (!va && !vb) pstate <= P_IDLE;
-            endcase
-        end
-    end
-
-    // stage A: registered read; stage B: exp; then the sum (sum phase) or the output stage
-    always_ff @(posedge clk) begin
-        if (rst) begin
-            va <= 1'b0;
-            vb <= 1'b0;
-        end else if (adv) begin
-            va <= issue;
-            vb <= va;
+            s_va <= s_issue;
+            s_vb <= s_va;
+            if (s_issue) begin
+                sa <= s_last ? '0 : sa + 1'b1;
+                if (s_last) sb <= next(sb);
+            end
         end
     end
     always_ff @(posedge clk) begin
-        if (issue) begin
-            xa <= mem[(pb ? BW'(NB) : BW'(0)) + BW'(ra)];
-            ja <= ra;
+        if (s_issue) begin
+            s_xa      <= mem[addr(sb, sa)];
+            s_ja      <= sa;
+            s_bank_a  <= sb;
+            s_first_a <= sa == '0;
+            s_last_a  <= s_last;
+            s_max_a   <= max_q[sb];
+            s_pos_a   <= pos_q[sb];
         end
-    end
-
-    // the row's position and max, latched when its processing starts (its bank may refill meanwhile)
-    logic [POS_W-1:0]       cur_pos;
-    logic signed [IN_W-1:0] cur_max;
-    always_ff @(posedge clk) begin
-        if (pstate == P_IDLE) begin
-            cur_pos <= pos_q[pb];
-            cur_max <= max_q[pb];
-        end
+        s_eb      <= s_e;
+        s_bank_b  <= s_bank_a;
+        s_first_b <= s_first_a;
+        s_last_b  <= s_last_a;
     end
 
     genvar l;
     generate
-        for (l = 0; l < LANES; l++) begin : g_lane
-            logic signed [IN_W-1:0] x;
-            logic                   kept;
-            logic [UW-1:0]          u;
-            logic [MW-1:0]          um, t;
-            logic [7:0]             r;
-            /* verilator lint_off UNUSEDSIGNAL */  // n >= 17 only needs the saturating compare
-            logic [MW-9:0]          n;
-            /* verilator lint_on UNUSEDSIGNAL */
-            logic [4:0]             sh;
-            logic [16:0]            lut, e;
-            assign x    = $signed(xa[l*IN_W +: IN_W]);
-            assign kept = (32'(ja) * LANES + l) <= 32'(cur_pos);
-            assign u    = kept ? UW'(UW'(cur_max) - UW'(x)) : '0;
-            assign um   = MW'(u) * MW'(LOG2E_Q);
-            assign t    = (um + (MW'(1) << (TS - 1))) >> TS;
-            assign r    = t[7:0];
-            assign n    = t[MW-1:8];
-            assign sh   = (n > (MW-8)'(17)) ? 5'd17 : n[4:0];
-            mx_exp2_rom rom (.in_addr(r), .out_data(lut));
-            assign e    = kept ? (lut >> sh) : 17'd0;
-            always_ff @(posedge clk) if (adv) eb[l*17 +: 17] <= e;
-
-            logic [17+QB-1:0]  prod;
-            logic [17+QB:0]    pr;
-            /* verilator lint_off UNUSEDSIGNAL */  // y <= 2**OUT_F since e <= S: the high bits are 0
-            logic [17+QB:0]    ys;
-            /* verilator lint_on UNUSEDSIGNAL */
-            logic [OW-1:0]     y;
-            assign prod = (17+QB)'(eb[l*17 +: 17]) * (17+QB)'(recip);
-            assign pr   = (17+QB+1)'(prod) + ((17+QB+1)'(1) << (16 + R_F - OUT_F - 1));
-            assign ys   = pr >> (16 + R_F - OUT_F);
-            assign y    = ys[OW-1:0];
-            always_ff @(posedge clk) if (ce && out_phase) out_data[l*OW +: OW] <= y;
+        for (l = 0; l < LANES; l++) begin : g_sum_lane
+            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F)) ex (.in_x($signed(s_xa[l*IN_W +: IN_W])), .in_max(s_max_a),
+                .in_kept((32'(s_ja) * LANES + l) <= 32'(s_pos_a)), .out_e(s_e[l*17 +: 17]));
         end
     endgenerate
 
     always_comb begin
-        e_beat = '0;
-        for (int i = 0; i < LANES; i++) e_beat = e_beat + SW'(eb[i*17 +: 17]);
+        s_beat = '0;
+        for (int i = 0; i < LANES; i++) s_beat = s_beat + SW'(s_eb[i*17 +: 17]);
     end
+    assign s_total = (s_first_b ? '0 : s_acc) + s_beat;
+    always_ff @(posedge clk) if (s_vb) s_acc <= s_total;
+
+    // ------------------------------------------------------------------ reciprocal, banks in order
+    logic [1:0]    db;
+    logic          dv_start, dv_busy, dv_done;
+    logic [QB-1:0] dv_q;
+    assign dv_start = !dv_busy && !dv_done && req[db];
+    mx_recip_serial #(.SW(SW), .QB(QB), .NUM_EXP(16 + R_F)) div (.clk, .rst, .start(dv_start), .in_s(sum_q[db]),
+        .busy(dv_busy), .done(dv_done), .out_q(dv_q));
+
+    // ------------------------------------------------------------------ output engine
+    logic                   ce, o_issue, o_last, o_va, o_vb;
+    logic [1:0]             ob;
+    logic [AW-1:0]          oa, o_ja;
+    logic [LANES*IN_W-1:0]  o_xa;
+    logic signed [IN_W-1:0] o_max_a;
+    logic [POS_W-1:0]       o_pos_a;
+    logic [QB-1:0]          o_recip_a, o_recip_b;
+    logic [LANES*17-1:0]    o_e, o_eb;
+
+    assign ce      = !out_valid || out_ready;
+    assign o_issue = ce && (bstate[ob] == READY);
+    assign o_last  = oa == AW'(NB - 1);
+
     always_ff @(posedge clk) begin
         if (rst) begin
+            ob        <= 2'd0;
+            oa        <= '0;
+            o_va      <= 1'b0;
+            o_vb      <= 1'b0;
             out_valid <= 1'b0;
-        end else begin
-            if (ce) out_valid <= vb && out_phase;
+        end else if (ce) begin
+            o_va      <= o_issue;
+            o_vb      <= o_va;
+            out_valid <= o_vb;
+            if (o_issue) begin
+                oa <= o_last ? '0 : oa + 1'b1;
+                if (o_last) ob <= next(ob);
+            end
         end
-        if (pstate == P_IDLE) s_acc <= '0;
-        else if (!out_phase && vb) s_acc <= s_acc + e_beat;
+    end
+    always_ff @(posedge clk) begin
+        if (o_issue) begin
+            o_xa      <= mem[addr(ob, oa)];
+            o_ja      <= oa;
+            o_max_a   <= max_q[ob];
+            o_pos_a   <= pos_q[ob];
+            o_recip_a <= recip_q[ob];
+        end
+        if (ce) begin
+            o_eb      <= o_e;
+            o_recip_b <= o_recip_a;
+        end
     end
 
-    mx_recip_serial #(.SW(SW), .QB(QB), .NUM_EXP(16 + R_F)) div (.clk, .rst, .start(dv_start), .in_s(s_acc),
-        .busy(dv_busy), .done(dv_done), .out_q(recip));
+    generate
+        for (l = 0; l < LANES; l++) begin : g_out_lane
+            logic [17+QB-1:0] prod;
+            logic [17+QB:0]   pr;
+            /* verilator lint_off UNUSEDSIGNAL */  // y <= 2**OUT_F since e <= S: the high bits are 0
+            logic [17+QB:0]   ys;
+            /* verilator lint_on UNUSEDSIGNAL */
+            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F)) ex (.in_x($signed(o_xa[l*IN_W +: IN_W])), .in_max(o_max_a),
+                .in_kept((32'(o_ja) * LANES + l) <= 32'(o_pos_a)), .out_e(o_e[l*17 +: 17]));
+            assign prod = (17+QB)'(o_eb[l*17 +: 17]) * (17+QB)'(o_recip_b);
+            assign pr   = (17+QB+1)'(prod) + ((17+QB+1)'(1) << (16 + R_F - OUT_F - 1));
+            assign ys   = pr >> (16 + R_F - OUT_F);
+            always_ff @(posedge clk) if (ce) out_data[l*OW +: OW] <= ys[OW-1:0];
+        end
+    endgenerate
+
+    // ------------------------------------------------------------------ buffer states
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            for (int b = 0; b < 4; b++) bstate[b] <= FREE;
+            req <= 4'b0000;
+            db  <= 2'd0;
+        end else begin
+            if (accept && w_last) bstate[wb] <= FILLED;
+            if (s_issue && s_last) bstate[sb] <= QUEUED;
+            if (s_vb && s_last_b) begin
+                sum_q[s_bank_b] <= s_total;
+                req[s_bank_b]   <= 1'b1;
+            end
+            if (dv_start) req[db] <= 1'b0;
+            if (dv_done) begin
+                recip_q[db] <= dv_q;
+                bstate[db]  <= READY;
+                db          <= next(db);
+            end
+            if (o_issue && o_last) bstate[ob] <= FREE;
+        end
+    end
 endmodule

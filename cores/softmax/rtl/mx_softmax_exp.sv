@@ -1,0 +1,34 @@
+// exp(x - max) of one lane for mx_softmax, in Q.16 (combinational), 0 when the element is masked:
+//   u = max - x; t = round(u * LOG2E_Q / 2**(IN_F + 6)) (Q.8); e = EXP2[t mod 256] >> min(t div 256, 17).
+module mx_softmax_exp #(
+    parameter int IN_W = 20,
+    parameter int IN_F = 10
+) (
+    input  logic signed [IN_W-1:0] in_x,
+    input  logic signed [IN_W-1:0] in_max,
+    input  logic                   in_kept,
+    output logic [16:0]            out_e
+);
+    localparam int TS      = IN_F + 14 - 8;  // LOG2E_F - EXP_LUT_BITS
+    localparam int LOG2E_Q = 23637;          // round(log2(e) * 2**14) = nonlinear_tables.LOG2E_Q
+    localparam int UW      = IN_W + 1;
+    localparam int MW      = UW + 16;
+
+    logic [UW-1:0] u;
+    logic [MW-1:0] um, t;
+    logic [7:0]    r;
+    /* verilator lint_off UNUSEDSIGNAL */  // n >= 17 only needs the saturating compare
+    logic [MW-9:0] n;
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic [4:0]    sh;
+    logic [16:0]   lut;
+
+    assign u  = in_kept ? UW'(UW'(in_max) - UW'(in_x)) : '0;
+    assign um = MW'(u) * MW'(LOG2E_Q);
+    assign t  = (um + (MW'(1) << (TS - 1))) >> TS;
+    assign r  = t[7:0];
+    assign n  = t[MW-1:8];
+    assign sh = (n > (MW-8)'(17)) ? 5'd17 : n[4:0];
+    mx_exp2_rom rom (.in_addr(r), .out_data(lut));
+    assign out_e = in_kept ? (lut >> sh) : 17'd0;
+endmodule
