@@ -135,13 +135,13 @@ def sim_speed(size) -> dict:
     sim = build_sim("mase:mx:mx_linear", p, target="sim_opt")
     build_s = time.time() - t
     res = {}
-    for nvec in (2, 12):
+    for nvec in (2, 42):
         x = (torch.randint(0, 16, (nvec, fin // k, k), generator=GEN), torch.randint(120, 130, (nvec, fin // k), generator=GEN))
         t = time.time()
         r = sim.run({"in": input_beats(p, x)}, {"out": nvec * fout // op}, via_fusesoc=False)
         res[nvec] = (r.cycles, time.time() - t)
-    cyc = res[12][0] - res[2][0]
-    sec = res[12][1] - res[2][1]
+    cyc = res[42][0] - res[2][0]
+    sec = res[42][1] - res[2][1]
     return {"layer": f"{fin}x{fout} mxint4 K={k} IN_PAR={ip} OUT_PAR={op}", "cycles": cyc,
             "seconds": round(sec, 3), "cycles_per_second": round(cyc / sec), "build_seconds": round(build_s, 1)}
 
