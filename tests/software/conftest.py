@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("MASE_EAGER", "1")  # tiny tensors: skip torch.compile warm-up in these tests
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from mase.report import progress  # noqa: E402
+from mase.report import progress
 
 progress.set_enabled(False)
+
+
+@pytest.fixture(autouse=True)
+def _eager_formats(monkeypatch):
+    """Tiny tensors: skip mase.formats' torch.compile warm-up here (only in these tests, not globally)."""
+    monkeypatch.setenv("MASE_EAGER", "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
 
 
 @pytest.fixture

@@ -8,6 +8,12 @@ import torch
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def _compiled_formats(_eager_formats, monkeypatch):
+    """Real tensor sizes: let mase.formats use its compiled kernels, as `mase` does."""
+    monkeypatch.delenv("MASE_EAGER", raising=False)
+
+
 def test_gguf_conversion_is_faithful():
     """The cached checkpoint computes what transformers' GGUF loader gives (float = expanded Q4_1)."""
     from transformers import AutoModelForCausalLM
