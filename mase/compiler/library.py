@@ -31,6 +31,15 @@ def _hex(fields: torch.Tensor, bits: int) -> str:
     from mase.formats.packing import _pack_fields, to_hex_lines
 
     f = fields.shape[-1]
+    if bits in (4, 8):  # fast path: every field is one or two whole hex digits
+        import numpy as np
+
+        v = (fields.reshape(-1, f).to(torch.int64) & ((1 << bits) - 1)).numpy()[:, ::-1]
+        if bits == 8:
+            v = np.stack([v >> 4, v & 15], -1).reshape(v.shape[0], -1)
+        chars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[v]
+        lines = np.concatenate([chars, np.full((chars.shape[0], 1), ord("\n"), np.uint8)], 1)
+        return lines.tobytes().decode()
     return to_hex_lines(_pack_fields(fields.reshape(-1, f), bits, f), f * bits)
 
 

@@ -160,7 +160,7 @@ def build_hw_report(ctx) -> dict[str, Any]:
         "offchip_bandwidth_gbps": {"needed": plan["offchip_gbps_needed"] * (clock / plan["clock_mhz"]),
                                    "available": plan["offchip_gbps_available"]},
         "energy": energy, "lint": (lint or {}).get("scope") and f"clean ({lint['scope']})",
-        "sim": sim and {"bit_exact": sim["bit_exact"], "scope": sim["scope"],
+        "sim": sim and {"bit_exact": sim["bit_exact"], "scope": sim["scope"], "nodes": sim.get("nodes", ""),
                         "cycles": [r["cycles"] for r in sim["runs"]]},
         "pnr": pnr and (pnr.get("skipped") or pnr.get("summary")), "prompt_tokens": T, "notes": emit.get("notes", []),
         "per_node": per_node,
@@ -214,7 +214,9 @@ def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
                   _f(r["tokens_per_s"]["decode"]), _f(r["memory"]["onchip_weight_mb"], ".2f"),
                   f"{_f(r['offchip_bandwidth_gbps']['needed'], '.1f')}/{_f(r['offchip_bandwidth_gbps']['available'], '.0f')}",
                   _f(r["energy"]["energy_per_token_uj"], ".2f"),
-                  ("bit-exact" if sim["bit_exact"] else "MISMATCH") + f" ({sim['scope']})" if sim else "-")
+                  (("bit-exact" if sim["bit_exact"] else "MISMATCH") + f" {sim['nodes']}") if sim else "-")
+    scopes = sorted({r["sim"]["scope"] for r in reports if r.get("sim")})
     t.caption = ("* analytical model (no whole-model simulation); resources: "
-                 + "; ".join(sorted({r["resources_source"] for r in reports})))
+                 + "; ".join(sorted({r["resources_source"] for r in reports}))
+                 + ("; simulated: " + "; ".join(scopes) if scopes else ""))
     return t

@@ -166,7 +166,8 @@ def sim_stage(ctx: RunContext) -> dict[str, Any]:
         raise _tool_error(exc, f"simulation of {man['core']}") from None
     t_run = time.perf_counter() - t0 - t_build
     bad = {r["log"]: {k: v for k, v in r["mismatches"].items() if v} for r in runs if not r["passed"]}
-    res = {"scope": _scope(man), "library": folder, "bit_exact": not bad, "runs": runs, "seconds": {"build": t_build, "run": t_run}}
+    res = {"scope": _scope(man), "library": folder, "bit_exact": not bad,
+           "nodes": f"{man['nodes_mapped']}/{man['nodes_total']}", "runs": runs, "seconds": {"build": t_build, "run": t_run}}
     res["performance"] = _sim_performance(ctx, man, runs[0])
     _save(ctx, "sim", res)
     if bad:
@@ -192,8 +193,12 @@ def _sim_performance(ctx: RunContext, man: dict, run: dict) -> dict[str, Any]:
     firsts = [c["first"] for c in run["checks"].values() if c["first"] >= 0]
     lasts = [c["last"] for c in run["checks"].values() if c["last"] >= 0]
     total = max(lasts) - min(run["input_first"].values() or [0]) + 1 if lasts else run["cycles"]
-    # token-to-token interval at the slowest output (steady state)
-    per_token = max(((c["last"] - c["first"]) / max(1, T - 1) for c in run["checks"].values()), default=0.0)
+    # token-to-token interval at the slowest output (steady state): the span from the first to the
+    # last beat of a port covers T - 1 intervals plus the last token's own burst of beats
+    per_token = 0.0
+    for port, c in run["checks"].items():
+        burst = c["beats"] / T
+        per_token = max(per_token, (c["last"] - c["first"] + 1 - burst) / max(1, T - 1))
     return {"source": "simulation", "ii_ideal": ii, "cycles_total": total, "cycles_per_token_total": total / T,
             "cycles_per_token_steady": per_token, "efficiency_steady": (ii / per_token) if per_token else None,
             "efficiency_total": (T * ii / total) if total else None, "first_output": min(firsts) if firsts else None}

@@ -1,0 +1,101 @@
+"""Compiler benchmarks (issue 6, section 6):
+
+1. time from config to generated project for smollm2-135m on the U250 (target: under 60 s on 2 cores);
+2. Verilator speed (cycles per second) simulating the first decoder layer of smollm2-135m at its real
+   dimensions (the nodes the existing cores cover);
+3. pipeline efficiency = ideal cycles (work / lanes) over simulated cycles on the tiny models
+   (target: 0.95 or better), steady state and over the whole prompt;
+4. the fixed8 / MX comparison in the hardware report's table format (analytical where no tools).
+
+    python benchmarks/bench_compile.py                 # everything
+    python benchmarks/bench_compile.py --quick         # skip the smollm2 simulation build
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("MASE_EAGER", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _run(overrides: list[str], out: Path, stages: list[str]):
+    from mase.config import compose
+    from mase.pipeline import run
+
+    t0 = time.perf_counter()
+    ctx = run(compose(overrides), out, stages=stages)
+    return ctx, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="skip the smollm2 decoder-layer simulation")
+    ap.add_argument("--out", default=None, help="work folder (default: a temporary folder)")
+    args = ap.parse_args()
+    from rich.console import Console
+
+    from mase.compiler.report import hw_table
+    from mase.report import progress
+
+    progress.set_enabled(False)
+    con = Console(width=180)
+    root = Path(args.out or tempfile.mkdtemp(prefix="bench-compile-"))
+    results: dict = {}
+
+    # 1. config -> generated project, smollm2-135m on the U250
+    ctx, secs = _run(["+model=smollm2-135m", "quant=mxint4", "target=u250"], root / "smollm2", ["emit"])
+    e = ctx.results["emit"]
+    results["compile_smollm2_s"] = secs
+    con.print(f"[bold]1. config -> project[/] smollm2-135m mxint4 u250: {secs:.1f} s total "
+              f"(emit {e['seconds']['total']:.1f} s: capture {e['seconds']['capture']:.2f}, parameters "
+              f"{e['seconds']['parameters']:.2f}, golden layer 0 {e['seconds']['golden']:.1f}; rest: model load, "
+              f"images of {e['nodes']} nodes); target < 60 s")
+
+    # 2. Verilator cycles/s on decoder layer 0 at real dimensions
+    if not args.quick:
+        ctx, secs = _run(["+model=smollm2-135m", "quant=mxint4", "target=u250"], root / "smollm2", ["lint", "sim"])
+        s = ctx.results["sim"]
+        r0 = s["runs"][0]
+        run_s = s["seconds"]["run"] / len(s["runs"])
+        results["verilator_cycles_per_s"] = r0["cycles"] / run_s
+        con.print(f"[bold]2. Verilator[/] smollm2 {s['scope']}: {r0['cycles']} cycles in {run_s:.2f} s -> "
+                  f"{r0['cycles'] / run_s:,.0f} cycles/s (build {s['seconds']['build']:.0f} s); bit-exact: {s['bit_exact']}")
+
+    # 3. pipeline efficiency on the tiny models
+    for model in ("tiny-llama", "tiny-opt"):
+        ctx, secs = _run([f"+model={model}", "quant=mxint4", "target=sim"], root / model, ["emit", "lint", "sim"])
+        p = ctx.results["sim"]["performance"]
+        results[f"efficiency_{model}"] = p
+        con.print(f"[bold]3. pipeline efficiency[/] {model} ({ctx.results['sim']['scope']}): ideal II {p['ii_ideal']} "
+                  f"cycles/token; simulated {p['cycles_per_token_steady']:.1f} cycles/token in steady state -> "
+                  f"{p['efficiency_steady']:.3f}; whole prompt {p['cycles_total']} cycles -> {p['efficiency_total']:.3f}")
+
+    # 4. fixed8 vs MX in the hardware table (analytical: no golden stimulus needed)
+    reps = []
+    for quant in ("fixed8", "mxint8", "mxint4", "mxfp4"):
+        ctx, _ = _run(["+model=smollm2-135m", f"quant={quant}", "target=u250", "hw.golden=false"],
+                      root / f"cmp_{quant}", ["emit", "hw_report"])
+        reps.append(ctx.results["hw_report"])
+    con.print(hw_table(reps, "4. smollm2-135m on the U250: fixed8 vs MX (analytical model)"))
+    base = next(r for r in reps if r["label"].endswith("fixed8"))["energy"]["energy_per_token_uj"]
+    for r in reps:
+        con.print(f"   {r['label']}: energy/token {r['energy']['energy_per_token_uj']:.1f} uJ "
+                  f"({100 * (r['energy']['energy_per_token_uj'] / base - 1):+.1f}% vs fixed8), "
+                  f"MX scale datapath {r['energy']['mx_scale_uj']:.2f} uJ")
+    results["compare"] = {r["label"]: {"energy_uj": r["energy"]["energy_per_token_uj"], "resources": r["resources"],
+                                       "tokens_per_s": r["tokens_per_s"]} for r in reps}
+    (root / "bench_compile.json").write_text(json.dumps(results, indent=1, default=str))
+    con.print(f"results: {root / 'bench_compile.json'}")
+    if results["compile_smollm2_s"] > 60:
+        con.print(f"[yellow]compile time {results['compile_smollm2_s']:.1f} s is above the 60 s target[/]")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
