@@ -7,8 +7,8 @@
 // s2 = sum round(x^2 / 2**P) accumulate. At the row's end mx_rsqrt_serial computes r, k of
 // V = N s2 (- h^2) + EPS_CODE (RB + 3 cycles). Output phase: the buffered row is read back,
 //   c = N x (- s1); t = sat(round(c r / 2**(K + k + P/2 - T_F))); y = sat(round(t g / 2**(T_F + G_F - OUT_F)) + b).
-// Two row buffers: the next row streams in while this one streams out (one beat per cycle when
-// N/LANES > RB + 3). Latency: 3 cycles after the row's scalar is ready.
+// Three row buffers: rows stream in while earlier ones wait for their scalar or stream out; one beat
+// per cycle when N/LANES >= RB + 8. Latency: 3 cycles after the row's scalar is ready.
 module mx_norm #(
     parameter int SUB_MEAN = 0,
     parameter int LANES    = 1,
@@ -39,7 +39,7 @@ module mx_norm #(
 );
     localparam int NB   = N / LANES;
     localparam int AW   = (NB > 1) ? $clog2(NB) : 1;
-    localparam int BW   = $clog2(2 * NB);  // row buffer address: bank * NB + beat
+    localparam int BW   = $clog2(3 * NB);  // row buffer address: bank * NB + beat
     localparam int LGN  = $clog2(N + 1);
     localparam int S1W  = IN_W + LGN + 1;
     localparam int SQW  = 2 * IN_W - P;
@@ -54,17 +54,24 @@ module mx_norm #(
     localparam logic [31:0] HMAX  = 32'h7FFF_FFFF;
 
     // ------------------------------------------------------------------ input phase
-    logic [LANES*IN_W-1:0] mem [2*NB];
-    logic                  wb, rb;
-    logic [1:0]            full, ready_q;
+    logic [LANES*IN_W-1:0] mem [3*NB];
+    logic [1:0]            wb, rb, sc_bank;
+    logic [2:0]            full, ready_q;
     logic [AW-1:0]         wa, ra;
     logic signed [S1W-1:0] s1_acc, s1_beat, s1_row;
     logic [S2W-1:0]        s2_acc, s2_beat, s2_row;
-    logic signed [S1W-1:0] s1_q [2];
-    logic                  w_last, accept, sc_busy, sc_done, sc_bank;
-    logic [RB-1:0]         sc_r, r_q [2];
+    logic signed [S1W-1:0] s1_q [3];
+    logic                  w_last, accept, sc_busy, sc_done;
+    logic [RB-1:0]         sc_r, r_q [3];
     logic signed [7:0]     sc_k;
-    logic [6:0]            sh_q [2];
+    logic [6:0]            sh_q [3];
+
+    function automatic logic [BW-1:0] addr(input logic [1:0] bank, input logic [AW-1:0] beat);
+        return BW'(bank) * BW'(NB) + BW'(beat);
+    endfunction
+    function automatic logic [1:0] next(input logic [1:0] bank);
+        return (bank == 2'd2) ? 2'd0 : bank + 2'd1;
+    endfunction
 
     assign w_last   = wa == AW'(NB - 1);
     assign in_ready = !full[wb] && (!w_last || !sc_busy);
@@ -105,19 +112,19 @@ module mx_norm #(
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            wb    <= 1'b0;
+            wb    <= 2'd0;
             wa    <= '0;
-            full  <= 2'b00;
+            full  <= 3'b000;
             sc_go <= 1'b0;
         end else begin
             sc_go <= 1'b0;
             if (accept) begin
-                mem[(wb ? BW'(NB) : BW'(0)) + BW'(wa)] <= in_data;
+                mem[addr(wb, wa)] <= in_data;
                 s1_acc        <= s1_row;
                 s2_acc        <= s2_row;
                 if (w_last) begin
                     wa          <= '0;
-                    wb          <= !wb;
+                    wb          <= next(wb);
                     full[wb]    <= 1'b1;
                     s1_q[wb]    <= s1_row;
                     sc_s1       <= s1_row;
@@ -137,7 +144,7 @@ module mx_norm #(
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            ready_q <= 2'b00;
+            ready_q <= 3'b000;
         end else begin
             if (sc_done) begin
                 ready_q[sc_bank] <= 1'b1;
@@ -163,7 +170,7 @@ module mx_norm #(
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            rb        <= 1'b0;
+            rb        <= 2'd0;
             ra        <= '0;
             va        <= 1'b0;
             vb        <= 1'b0;
@@ -174,13 +181,13 @@ module mx_norm #(
             out_valid <= vb;
             if (issue) begin
                 ra <= rd_last_issue ? '0 : ra + 1'b1;
-                if (rd_last_issue) rb <= !rb;
+                if (rd_last_issue) rb <= next(rb);
             end
         end
     end
     always_ff @(posedge clk) begin
         if (issue) begin
-            xa    <= mem[(rb ? BW'(NB) : BW'(0)) + BW'(ra)];
+            xa    <= mem[addr(rb, ra)];
             wa_d  <= w_data;
             ra_r  <= r_q[rb];
             ra_sh <= sh_q[rb];
