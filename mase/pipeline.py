@@ -48,9 +48,9 @@ def stage(name: str, after: str | None = None, result_file: str | None = None):
 
 
 def make_console() -> Console:
-    """A console that keeps tables readable when stdout is a file or pipe (rich defaults to 80)."""
-    c = Console()
-    return c if c.is_terminal else Console(width=160)
+    from mase.report.tables import make_console as _make
+
+    return _make()
 
 
 @dataclass

@@ -49,3 +49,8 @@ def write_json(path: Path, data: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_clean(data), indent=2) + "\n")
     return path
+
+
+def collect_reports(root: Path | str) -> list[dict[str, Any]]:
+    """Every report.json under `root` (e.g. a multirun folder), in folder order."""
+    return [json.loads(p.read_text()) for p in sorted(Path(root).rglob("report.json"))]

@@ -12,6 +12,12 @@ LINEAR_COLS = ("weight", "act", "bias")
 ATTN_COLS = ("query", "key", "scores", "value")
 
 
+def make_console() -> Console:
+    """A console that keeps tables readable when stdout is a file or pipe (rich defaults to 80)."""
+    c = Console()
+    return c if c.is_terminal else Console(width=160)
+
+
 def _ranges(nums: list[int]) -> str:
     nums = sorted(set(nums))
     out, start = [], nums[0]
@@ -87,4 +93,4 @@ def report_text(r: dict[str, Any]) -> str:
 
 
 def print_table(table: Table, console: Console | None = None) -> None:
-    (console or Console()).print(table)
+    (console or make_console()).print(table)

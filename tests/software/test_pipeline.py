@@ -60,3 +60,14 @@ def test_run_validates_first(tmp_path):
     with pytest.raises(MaseError, match=r"\+model=NAME"):
         run(compose([]), tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_summary_table_over_runs(tmp_path, capsys):
+    from mase.report.__main__ import main as report_main
+
+    for q in ("mxint8", "mxfp4"):
+        run(compose(["+model=tiny-opt", f"quant={q}", "stages=[quantize,report]", *QUICK]), tmp_path / q)
+    assert report_main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "mxint8" in out and "mxfp4" in out and "tiny-opt" in out
+    assert report_main([str(tmp_path / "nothing")]) == 2

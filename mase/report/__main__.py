@@ -1,0 +1,25 @@
+"""python -m mase.report DIR...: one accuracy table over every report.json under the folders."""
+
+from __future__ import annotations
+
+import sys
+
+from .report import collect_reports
+from .tables import make_console, report_table
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m mase.report DIR... (e.g. multirun/2026-01-01_12-00-00)", file=sys.stderr)
+        return 2
+    reports = [r for d in args for r in collect_reports(d)]
+    if not reports:
+        print(f"mase: error: no report.json under {' '.join(args)}", file=sys.stderr)
+        return 2
+    make_console().print(report_table(reports, "accuracy"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
