@@ -35,6 +35,10 @@ class CoreInst:
     output: tuple[str, str, int]  # (port prefix, edge, lanes)
     weights: dict[str, str] = field(default_factory=dict)  # image kind -> file name (mx_linear)
     w_stream: bool = False  # mx_linear with W_SOURCE = 1: w_* port on the top level
+    rom: tuple | None = None  # (port prefix, file, width, depth): a mase_param_rom feeds this port
+    pos: dict | None = None  # mase_pos_tag before the first input: {"width", "pos_w", "beats"}
+    rope: dict | None = None  # mase_rope_pack / mase_rope_unpack around the core
+    out_zext: tuple | None = None  # (from_w, to_w): the core's lanes are zero-extended onto the edge
 
 
 @lru_cache(maxsize=8)
@@ -139,13 +143,43 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
     if n.op in ("rmsnorm", "layernorm"):
         vlnv = f"mase:mx:{n.op}"
         _need(vlnv, avail, n.op)
-        raise Unmapped(vlnv, f"core {vlnv} exists but its interface is not wired by the compiler yet")
+        from mase.golden.nonlinear import NormConfig
+
+        cfg = NormConfig()
+        iw, i_f = ins[0].fixed
+        ow, of = out.fixed
+        if (iw, i_f) != (cfg.in_w, cfg.in_f) or ow != cfg.out_w:
+            raise Unmapped(vlnv, f"norm input {ins[0].fmt} / output width {ow} differ from the core's configuration")
+        prm = {"LANES": L, "N": a["features"], "IN_W": iw, "G_W": cfg.g_w, "G_F": a["g_f"], "OUT_W": ow, "OUT_F": of,
+               "EPS_CODE": a["eps_code"], "P": cfg.sq_shift, "M": cfg.norm_m, "K": cfg.rsqrt_k, "T_F": cfg.t_f}
+        ww = L * (cfg.g_w + (ow if n.op == "layernorm" else 0))
+        return CoreInst(vlnv, f"mx_{n.op}", prm, [("in", ins[0].name, L)], ("out", out.name, L),
+                        rom=("w", f"{safe(n.name)}.g.hex", ww, a["features"] // L))
     if n.op == "softmax":
         _need("mase:mx:softmax", avail, "causal softmax")
-        raise Unmapped("mase:mx:softmax", "softmax core exists but is not wired by the compiler yet")
+        from mase.golden.nonlinear import SoftmaxConfig
+
+        cfg = SoftmaxConfig()
+        iw, i_f = ins[0].fixed
+        T = ins[0].seg
+        if (iw, i_f) != (cfg.in_w, cfg.in_f) or out.fixed != (cfg.out_w + 1, cfg.out_f):
+            raise Unmapped("mase:mx:softmax", "softmax formats differ from the core's configuration")
+        prm = {"LANES": L, "N": T, "POS_W": 16, "IN_W": iw, "IN_F": i_f, "OUT_F": cfg.out_f, "R_F": cfg.recip_f}
+        return CoreInst("mase:mx:softmax", "mx_softmax", prm, [("in", ins[0].name, L)], ("out", out.name, L),
+                        pos={"width": L * iw, "pos_w": 16, "beats": a["heads"] * T // L},
+                        out_zext=(cfg.out_f + 1, out.fixed[0]))
     if n.op == "rope":
         _need("mase:mx:rope", avail, "rotary embedding")
-        raise Unmapped("mase:mx:rope", "rope core exists but the position side-band is not wired by the compiler yet")
+        iw, i_f = ins[0].fixed
+        ow, of = out.fixed
+        hd = a["head_dim"]
+        base = a["base"]
+        if base != int(base) or (hd // 2) % L:
+            raise Unmapped("mase:mx:rope", f"rope base {base} / lanes {L} not supported by the core")
+        prm = {"LANES": L, "HEAD_DIM": hd, "BASE": int(base), "POS_W": 16, "IN_W": iw, "IN_F": i_f, "OUT_W": ow,
+               "OUT_F": of}
+        return CoreInst("mase:mx:rope", "mx_rope", prm, [("in", ins[0].name, L)], ("out", out.name, L),
+                        rope={"lanes": L, "in_w": iw, "out_w": ow, "head_dim": hd, "heads": a["heads"], "pos_w": 16})
     if n.op in ("matmul_qk", "matmul_sv"):
         _need("mase:mx:mx_matmul", avail, "attention matrix products")
         raise Unmapped("mase:mx:mx_matmul", "mx_matmul exists but the per-head split/merge around it is not "

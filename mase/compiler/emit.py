@@ -121,6 +121,167 @@ endmodule
 """
 
 
+HELPERS = {  # generated helper modules (one file each), written into every library
+    "mase_width_conv": WIDTH_CONV_SV,
+"mase_param_rom": """\
+// Streams a ROM of DEPTH words cyclically (word 0 after word DEPTH-1): the learned parameters of a
+// norm (scale, bias), one word per beat of a row, for every row. Always valid after reset.
+module mase_param_rom #(
+    parameter int    WIDTH = 16,
+    parameter int    DEPTH = 4,
+    parameter string FILE  = "params.hex"
+) (
+    input  logic             clk,
+    input  logic             rst,
+    output logic [WIDTH-1:0] out_data,
+    output logic             out_valid,
+    input  logic             out_ready
+);
+    logic [WIDTH-1:0] mem [DEPTH];
+    int idx;
+    initial $readmemh(FILE, mem);
+    assign out_valid = !rst;
+    assign out_data  = mem[idx];
+    always_ff @(posedge clk) begin
+        if (rst) idx <= 0;
+        else if (out_ready) idx <= (idx == DEPTH - 1) ? 0 : idx + 1;
+    end
+endmodule
+""",
+"mase_pos_tag": """\
+// Adds the token position above the data of every beat: pos counts tokens, BEATS beats per token
+// (softmax rows carry the position of their query token for the causal mask).
+module mase_pos_tag #(
+    parameter int WIDTH = 20,
+    parameter int POS_W = 16,
+    parameter int BEATS = 8
+) (
+    input  logic                   clk,
+    input  logic                   rst,
+    input  logic [WIDTH-1:0]       in_data,
+    input  logic                   in_valid,
+    output logic                   in_ready,
+    output logic [POS_W+WIDTH-1:0] out_data,
+    output logic                   out_valid,
+    input  logic                   out_ready
+);
+    logic [POS_W-1:0] pos;
+    int cnt;
+    assign out_data  = {pos, in_data};
+    assign out_valid = in_valid;
+    assign in_ready  = out_ready;
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            cnt <= 0;
+            pos <= '0;
+        end else if (in_valid && out_ready) begin
+            if (cnt == BEATS - 1) begin
+                cnt <= 0;
+                pos <= pos + 1'b1;
+            end else begin
+                cnt <= cnt + 1;
+            end
+        end
+    end
+endmodule
+""",
+"mase_rope_pack": """\
+// Natural order -> rotation pairs for mx_rope: per head of HEAD_DIM elements (LANES a beat), the first
+// half is buffered and each beat of the second half leaves as {pos, x_hi lanes, x_lo lanes}; the
+// position counts tokens (HEADS heads a token).
+module mase_rope_pack #(
+    parameter int LANES    = 1,
+    parameter int W        = 16,
+    parameter int HEAD_DIM = 64,
+    parameter int HEADS    = 1,
+    parameter int POS_W    = 16
+) (
+    input  logic                           clk,
+    input  logic                           rst,
+    input  logic [LANES*W-1:0]             in_data,
+    input  logic                           in_valid,
+    output logic                           in_ready,
+    output logic [POS_W+2*LANES*W-1:0]     out_data,
+    output logic                           out_valid,
+    input  logic                           out_ready
+);
+    localparam int HB = HEAD_DIM / (2 * LANES);
+    logic [LANES*W-1:0] lo [HB];
+    logic               hi_half;
+    logic [POS_W-1:0]   pos;
+    int j, head;
+    assign in_ready  = !hi_half || out_ready;
+    assign out_valid = hi_half && in_valid;
+    assign out_data  = {pos, in_data, lo[j]};
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            j       <= 0;
+            head    <= 0;
+            hi_half <= 1'b0;
+            pos     <= '0;
+        end else if (in_valid && in_ready) begin
+            if (!hi_half) lo[j] <= in_data;
+            if (j == HB - 1) begin
+                j       <= 0;
+                hi_half <= !hi_half;
+                if (hi_half) begin
+                    if (head == HEADS - 1) begin
+                        head <= 0;
+                        pos  <= pos + 1'b1;
+                    end else begin
+                        head <= head + 1;
+                    end
+                end
+            end else begin
+                j <= j + 1;
+            end
+        end
+    end
+endmodule
+""",
+"mase_rope_unpack": """\
+// Rotation pairs -> natural order after mx_rope: per head, the x_lo lanes of each beat leave at once
+// and the x_hi lanes are buffered, then leave after the head's last pair.
+module mase_rope_unpack #(
+    parameter int LANES    = 1,
+    parameter int W        = 16,
+    parameter int HEAD_DIM = 64
+) (
+    input  logic                   clk,
+    input  logic                   rst,
+    input  logic [2*LANES*W-1:0]   in_data,
+    input  logic                   in_valid,
+    output logic                   in_ready,
+    output logic [LANES*W-1:0]     out_data,
+    output logic                   out_valid,
+    input  logic                   out_ready
+);
+    localparam int HB = HEAD_DIM / (2 * LANES);
+    logic [LANES*W-1:0] hi [HB];
+    logic               hi_half;
+    int j;
+    assign in_ready  = !hi_half && out_ready;
+    assign out_valid = hi_half || in_valid;
+    assign out_data  = hi_half ? hi[j] : in_data[LANES*W-1:0];
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            j       <= 0;
+            hi_half <= 1'b0;
+        end else if (out_valid && out_ready) begin
+            if (!hi_half) hi[j] <= in_data[2*LANES*W-1:LANES*W];
+            if (j == HB - 1) begin
+                j       <= 0;
+                hi_half <= !hi_half;
+            end else begin
+                j <= j + 1;
+            end
+        end
+    end
+endmodule
+""",
+}
+
+
 def header(version: str, cfg_hash: str, what: str, comment: str = "//") -> str:
     return (f"{comment} Generated by mase {version} from config {cfg_hash}: {what}\n"
             f"{comment} Do not edit: re-run mase with the same config to regenerate (byte-identical).\n")
@@ -177,6 +338,12 @@ def make_region(g: DataflowGraph, name: str, insts: dict[str, CoreInst]) -> Regi
 
 def _fmt_param(v: Any) -> str:
     return f'"{v}"' if isinstance(v, str) else str(int(v))
+
+
+def _conn(src: str, dst: str) -> list[tuple[str, str]]:
+    return [("clk", ""), ("rst", ""), ("in_data", f"{src}_data"), ("in_valid", f"{src}_valid"),
+            ("in_ready", f"{src}_ready"), ("out_data", f"{dst}_data"), ("out_valid", f"{dst}_valid"),
+            ("out_ready", f"{dst}_ready")]
 
 
 def _instance(module: str, params: dict, name: str, ports: list[tuple[str, str]]) -> str:
@@ -279,22 +446,61 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
     w_port = {node: port for port, node, _ in r.w_ports}
     for n in r.nodes:
         inst = r.insts[n]
+        sn = safe(n)
+        pre: list[str] = []
         pl: list[tuple[str, str]] = [("clk", ""), ("rst", "")]
-        for prefix, e, _ in inst.inputs:
+        for k, (prefix, e, lanes) in enumerate(inst.inputs):
             s = cons_port[(n, e)]
+            if k == 0 and inst.pos:  # position tag (softmax)
+                pt, pw = f"pt_{sn}", inst.pos["pos_w"] + inst.pos["width"]
+                decl.append(f"    logic [{pw - 1}:0] {pt}_data;\n    logic {pt}_valid, {pt}_ready;")
+                pre.append(_instance("mase_pos_tag", {"WIDTH": inst.pos["width"], "POS_W": inst.pos["pos_w"],
+                                                      "BEATS": inst.pos["beats"]}, f"u_{pt}", _conn(s, pt)))
+                s = pt
+            if k == 0 and inst.rope:  # natural order -> rotation pairs (with the position)
+                rp, ro = f"rp_{sn}", inst.rope
+                pw = ro["pos_w"] + 2 * ro["lanes"] * ro["in_w"]
+                decl.append(f"    logic [{pw - 1}:0] {rp}_data;\n    logic {rp}_valid, {rp}_ready;")
+                pre.append(_instance("mase_rope_pack", {"LANES": ro["lanes"], "W": ro["in_w"], "HEAD_DIM": ro["head_dim"],
+                                                        "HEADS": ro["heads"], "POS_W": ro["pos_w"]}, f"u_{rp}", _conn(s, rp)))
+                s = rp
             pl += [(f"{prefix}_data", f"{s}_data"), (f"{prefix}_valid", f"{s}_valid"), (f"{prefix}_ready", f"{s}_ready")]
+        if inst.rom:
+            prefix, fname, rw, depth = inst.rom
+            rs = f"pr_{sn}"
+            decl.append(f"    logic [{rw - 1}:0] {rs}_data;\n    logic {rs}_valid, {rs}_ready;")
+            pre.append(_instance("mase_param_rom", {"WIDTH": rw, "DEPTH": depth, "FILE": fname}, f"u_{rs}", [
+                ("clk", ""), ("rst", ""), ("out_data", f"{rs}_data"), ("out_valid", f"{rs}_valid"),
+                ("out_ready", f"{rs}_ready")]))
+            pl += [(f"{prefix}_data", f"{rs}_data"), (f"{prefix}_valid", f"{rs}_valid"), (f"{prefix}_ready", f"{rs}_ready")]
         if inst.module == "mx_linear":
             if inst.w_stream:
                 wp = w_port[n]
                 pl += [("w_data", f"{wp}_data"), ("w_valid", f"{wp}_valid"), ("w_ready", f"{wp}_ready")]
             else:
-                wr = f"{safe(n)}_w_ready"
+                wr = f"{sn}_w_ready"
                 unused.append(f"    logic {wr};")
                 pl += [("w_data", "'0"), ("w_valid", "1'b0"), ("w_ready", wr)]
-        prefix, e, _ = inst.output
+        prefix, e, lanes = inst.output
         s = f"s_{safe(e)}"
-        pl += [(f"{prefix}_data", f"{s}_data"), (f"{prefix}_valid", f"{s}_valid"), (f"{prefix}_ready", f"{s}_ready")]
-        lines.append(f"    // {n} ({g.node(n).op})\n" + _instance(inst.module, inst.params, f"u_{safe(n)}", pl))
+        post = []
+        if inst.rope:  # rotation pairs -> natural order
+            ro, ru = inst.rope, f"ru_{sn}"
+            decl.append(f"    logic [{2 * ro['lanes'] * ro['out_w'] - 1}:0] {ru}_data;\n    logic {ru}_valid, {ru}_ready;")
+            post.append(_instance("mase_rope_unpack", {"LANES": ro["lanes"], "W": ro["out_w"], "HEAD_DIM": ro["head_dim"]},
+                                  f"u_{ru}", _conn(ru, s)))
+            s = ru
+        if inst.out_zext:  # unsigned lanes zero-extended onto the edge's signed format
+            fw, tw = inst.out_zext
+            zx = f"zx_{sn}"
+            decl.append(f"    logic [{lanes * fw - 1}:0] {zx}_data;")
+            parts = ", ".join(f"{{{tw - fw}{{1'b0}}}}, {zx}_data[{i * fw} +: {fw}]" for i in reversed(range(lanes)))
+            post.append(f"    assign {s}_data = {{{parts}}};\n")
+            pl += [(f"{prefix}_data", f"{zx}_data"), (f"{prefix}_valid", f"{s}_valid"), (f"{prefix}_ready", f"{s}_ready")]
+        else:
+            pl += [(f"{prefix}_data", f"{s}_data"), (f"{prefix}_valid", f"{s}_valid"), (f"{prefix}_ready", f"{s}_ready")]
+        lines.append(f"    // {n} ({g.node(n).op})\n" + "".join(pre)
+                     + _instance(inst.module, inst.params, f"u_{sn}", pl) + "".join(post))
     doc = (f"// {r.name}: {len(r.nodes)} nodes of {g.model} ({g.family}), quant {g.quant}, prompt {g.seq_len} tokens.\n"
            f"// Streams are valid/ready; every consumer reads through its own FIFO (depths in params.json).\n")
     body = "\n".join(decl)
@@ -375,7 +581,8 @@ def emit_core(r: Region, deps: list[str], mem_files: list[str], stim_ports: list
     y = ["CAPI=2:", header(version, cfg_hash, f"FuseSoC core of {r.name}", "#").rstrip("\n"),
          f"name: mase:gen:{r.name}:{version}",
          f"description: generated dataflow accelerator {r.name} (mase)", "", "filesets:", "  rtl:", "    files:",
-         "      - rtl/mase_width_conv.sv", f"      - rtl/{r.name}.sv", "    file_type: systemVerilogSource",
+         *[f"      - rtl/{h}.sv" for h in sorted(HELPERS)], f"      - rtl/{r.name}.sv",
+         "    file_type: systemVerilogSource",
          "    depend: [" + ", ".join(f'"{d}"' for d in deps) + "]"]
     if mem_files:
         y += ["  mem:", "    files:"] + [f"      - mem/{m}: {{copyto: {m}}}" for m in mem_files] + ["    file_type: user"]

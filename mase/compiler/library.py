@@ -15,7 +15,7 @@ import torch
 from mase.formats import get_format
 
 from .cores import safe
-from .emit import (WIDTH_CONV_SV, edge_beats, emit_core, emit_tb, emit_top, header, json_text, make_region,
+from .emit import (HELPERS, edge_beats, emit_core, emit_tb, emit_top, header, json_text, make_region,
                    map_graph, write_text)
 from .golden import ACC, L
 from .graph import DataflowGraph
@@ -93,6 +93,34 @@ def _w_stream_beats(g: DataflowGraph, node, inst, n_vectors: int) -> list[str]:
     return [format(b, f"0{-(-width // 4)}x") for b in beats]
 
 
+def _norm_image(node, inst, mem_dir: Path) -> str:
+    """The scale (and bias) words of a norm: one word per beat, {bias lanes, scale lanes}."""
+    from mase.golden import nonlinear as G
+
+    a, p = node.attrs, inst.params
+    lanes = p["LANES"]
+    g = G.to_fixed(a["gamma"], p["G_W"], a["g_f"]).reshape(-1, lanes)
+    fields, widths = [g], [p["G_W"]]
+    if a.get("beta") is not None and node.op == "layernorm":
+        fields.append(G.to_fixed(a["beta"], p["OUT_W"], a["out_f"]).reshape(-1, lanes))
+        widths.append(p["OUT_W"])
+    elif node.op == "layernorm":
+        fields.append(torch.zeros_like(g))
+        widths.append(p["OUT_W"])
+    total = sum(widths) * lanes
+    words = []
+    for row in range(g.shape[0]):
+        word, sh = 0, 0
+        for f, w in zip(fields, widths):
+            for lane in range(lanes):
+                word |= (int(f[row, lane]) & ((1 << w) - 1)) << sh
+                sh += w
+        words.append(format(word, f"0{-(-total // 4)}x"))
+    name = inst.rom[1]
+    write_text(mem_dir / name, "".join(w + "\n" for w in words))
+    return name
+
+
 def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Path, version: str, cfg_hash: str,
                   target: Any, roots=None, layers: int | None = None) -> dict[str, Any]:
     """Emit the library into hw_dir; returns the manifest (also written as hw/manifest.json).
@@ -108,6 +136,8 @@ def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pat
     for n in g.nodes:
         if n.name in insts and insts[n.name].weights:
             mem_files += _linear_images(g, n, insts[n.name], hw_dir / "mem")
+        if n.name in insts and insts[n.name].rom:
+            mem_files.append(_norm_image(n, insts[n.name], hw_dir / "mem"))
     beats: dict[str, int] = {}
     stim_ports = []
     for port, e, lanes in region.inputs + region.outputs:
@@ -125,7 +155,8 @@ def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pat
         words = _w_stream_beats(g, g.node(node), insts[node], g.seq_len)
         write_text(hw_dir / "stim" / f"{port}.hex", "".join(w + "\n" for w in words))
         beats[port] = len(words)
-    write_text(hw_dir / "rtl" / "mase_width_conv.sv", header(version, cfg_hash, "mase_width_conv") + WIDTH_CONV_SV)
+    for h, text in sorted(HELPERS.items()):
+        write_text(hw_dir / "rtl" / f"{h}.sv", header(version, cfg_hash, h) + text)
     write_text(hw_dir / "rtl" / f"{TOP}.sv", emit_top(g, plan, region, version, cfg_hash))
     write_text(hw_dir / "tb" / f"tb_{TOP}.sv", emit_tb(g, region, beats, version, cfg_hash))
     period = 1000.0 / plan.clock_mhz
