@@ -141,6 +141,8 @@ def run(cfg: DictConfig, out_dir: str | Path, stages: list[str] | None = None, *
             raise MaseError(f"stages: unknown stage {n!r}; available stages in order: {', '.join(STAGES)}")
     ctx = RunContext(cfg, Path(out_dir), **ctx_kw)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    # the fully resolved config (Hydra's .hydra/config.yaml keeps interpolations unresolved)
+    OmegaConf.save(cfg, ctx.out_dir / "mase_config.yaml", resolve=True)
     for n in names:
         t0 = time.perf_counter()
         log.info("stage %s", n)

@@ -24,6 +24,10 @@ def test_stages_in_order_and_report_keys(tmp_path):
     assert rep["delta_ppl_pct"] == pytest.approx(100 * (rep["ppl"] - rep["ppl_float"]) / rep["ppl_float"])
     assert rep["target"]["part"] == "LFE5U-85F-6BG381C" and rep["layers"]["quantized"] == 16
     assert rep["weight_memory_mb"] > 0 and rep["dataset"] == "lee"
+    from omegaconf import OmegaConf
+
+    saved = OmegaConf.load(tmp_path / "mase_config.yaml")
+    assert saved.quant.name == "mxint4w8a" and saved.target.name == "ecp5-85k"
     layers = json.loads((tmp_path / "layers.json").read_text())
     assert {r["name"] for r in layers} >= {"lm_head", "model.layers.0.self_attn", "model.layers.1.mlp.down_proj"}
 
