@@ -62,6 +62,11 @@ def wikitext2_text() -> str:
     if importlib.util.find_spec("datasets") is None:
         raise MaseError("eval.dataset=wikitext2 needs the `datasets` package (pip install datasets) and the "
                         "Hugging Face hub; offline, use eval.dataset=lee or enwiki")
+    from mase.models.loading import _hub_unreachable
+
+    if (why := _hub_unreachable()) is not None:  # fail in seconds instead of a minute of retries
+        raise MaseError(f"WikiText-2 needs the Hugging Face hub, which cannot be reached ({why}); offline, use "
+                        f"eval.dataset=lee or enwiki")
     try:
         import datasets
 
