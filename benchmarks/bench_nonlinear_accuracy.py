@@ -169,12 +169,14 @@ def _throughput(core, params, kind) -> float:
     return n / span
 
 
-def cores_table():
+def cores_table(only: list[str] | None = None):
     from mase.eda import synth
 
     print(f"{'core':18s} {'elem/cycle/lane':>16s} | {'iCE40 LUT':>9s} {'FF':>6s} {'DSP':>4s} {'BRAM':>5s} | "
           f"{'xcup LUT':>8s} {'FF':>6s} {'DSP':>4s} {'BRAM':>5s}", flush=True)
     for label, core, params, kind in core_configs():
+        if only and not any(o in label for o in only):
+            continue
         thr = _throughput(core, params, kind)
         cols = []
         for arch in ("ice40", "xcup"):
@@ -191,12 +193,13 @@ def main():
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--ppl", action="store_true")
     ap.add_argument("--cores", action="store_true")
+    ap.add_argument("--only", nargs="*", help="with --cores: rows whose label contains one of these")
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--tokens", type=int, default=4096)
     ap.add_argument("--window", type=int, default=512)
     args = ap.parse_args()
     if args.cores:
-        cores_table()
+        cores_table(args.only)
         return
     if args.ppl:
         ppl_table(args.model, args.tokens, args.window)

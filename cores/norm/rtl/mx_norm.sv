@@ -67,10 +67,10 @@ module mx_norm #(
     logic [6:0]            sh_q [3];
 
     function automatic logic [BW-1:0] addr(input logic [1:0] bank, input logic [AW-1:0] beat);
-        return BW'(bank) * BW'(NB) + BW'(beat);
+        addr = BW'(bank) * BW'(NB) + BW'(beat);
     endfunction
     function automatic logic [1:0] next(input logic [1:0] bank);
-        return (bank == 2'd2) ? 2'd0 : bank + 2'd1;
+        next = (bank == 2'd2) ? 2'd0 : bank + 2'd1;
     endfunction
 
     assign w_last   = wa == AW'(NB - 1);

@@ -36,10 +36,10 @@ module mx_softmax #(
     localparam logic signed [IN_W-1:0] NEG = {1'b1, {(IN_W - 1){1'b0}}};
 
     function automatic logic [BW-1:0] addr(input logic [1:0] bank, input logic [AW-1:0] beat);
-        return BW'(bank) * BW'(NB) + BW'(beat);
+        addr = BW'(bank) * BW'(NB) + BW'(beat);
     endfunction
     function automatic logic [1:0] next(input logic [1:0] bank);
-        return bank + 2'd1;
+        next = bank + 2'd1;
     endfunction
 
     logic [LANES*IN_W-1:0]  mem [4*NB];
@@ -139,8 +139,12 @@ module mx_softmax #(
     genvar l;
     generate
         for (l = 0; l < LANES; l++) begin : g_sum_lane
-            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F)) ex (.in_x($signed(s_xa[l*IN_W +: IN_W])), .in_max(s_max_a),
-                .in_kept((32'(s_ja) * LANES + l) <= 32'(s_pos_a)), .out_e(s_e[l*17 +: 17]));
+            logic signed [IN_W-1:0] x;
+            logic                   kept;
+            assign x    = s_xa[l*IN_W +: IN_W];
+            assign kept = (32'(s_ja) * LANES + l) <= 32'(s_pos_a);
+            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F)) ex (.in_x(x), .in_max(s_max_a), .in_kept(kept),
+                .out_e(s_e[l*17 +: 17]));
         end
     endgenerate
 
@@ -211,8 +215,12 @@ module mx_softmax #(
             /* verilator lint_off UNUSEDSIGNAL */  // y <= 2**OUT_F since e <= S: the high bits are 0
             logic [17+QB:0]   ys;
             /* verilator lint_on UNUSEDSIGNAL */
-            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F)) ex (.in_x($signed(o_xa[l*IN_W +: IN_W])), .in_max(o_max_a),
-                .in_kept((32'(o_ja) * LANES + l) <= 32'(o_pos_a)), .out_e(o_e[l*17 +: 17]));
+            logic signed [IN_W-1:0] x;
+            logic                   kept;
+            assign x    = o_xa[l*IN_W +: IN_W];
+            assign kept = (32'(o_ja) * LANES + l) <= 32'(o_pos_a);
+            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F)) ex (.in_x(x), .in_max(o_max_a), .in_kept(kept),
+                .out_e(o_e[l*17 +: 17]));
             assign prod = (17+QB)'(o_eb[l*17 +: 17]) * (17+QB)'(o_recip_b);
             assign pr   = (17+QB+1)'(prod) + ((17+QB+1)'(1) << (16 + R_F - OUT_F - 1));
             assign ys   = pr >> (16 + R_F - OUT_F);
