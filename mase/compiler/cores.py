@@ -39,6 +39,7 @@ class CoreInst:
     pos: dict | None = None  # mase_pos_tag before the first input: {"width", "pos_w", "beats"}
     rope: dict | None = None  # mase_rope_pack / mase_rope_unpack around the core
     out_zext: tuple | None = None  # (from_w, to_w): the core's lanes are zero-extended onto the edge
+    pre: list = field(default_factory=list)  # [(helper module, params, output width)] before input 0
 
 
 @lru_cache(maxsize=8)
@@ -103,18 +104,19 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
     if n.op == "quantize":
         src = ins[0]
         _need("mase:mx:mx_quantize", avail, "fixed point to MX")
-        if a.get("along") == "tokens":
-            raise Unmapped("mase:mx:mx_quantize_tokens", "V blocked along tokens needs a transposing quantizer "
-                           "(core mase:mx:mx_quantize_tokens does not exist yet)")
-        seg = out.seg or out.features
-        if seg % out.block:
-            raise Unmapped("mase:mx:mx_quantize_pad", f"segments of {seg} elements padded to blocks of {out.block} "
-                           f"need zero insertion (no core pads yet)")
         w, e = _mx(out)
-        _, f = src.fixed
-        return CoreInst("mase:mx:mx_quantize", "mx_quantize",
-                        {"PAR": L, "K": out.block, "IN_W": src.fixed[0], "IN_LSB": -f, "WIDTH": w, "EBITS": e,
-                         "FIXED_SCALE": -1}, [("in", src.name, L)], ("out", out.name, L))
+        iw, f = src.fixed
+        prm = {"PAR": L, "K": out.block, "IN_W": iw, "IN_LSB": -f, "WIDTH": w, "EBITS": e, "FIXED_SCALE": -1}
+        pre = []
+        seg = out.seg or out.features
+        if a.get("along") == "tokens":  # V: buffer the prompt, stream it feature by feature, padded
+            t_pad = -(-g.seq_len // out.block) * out.block
+            pre.append(("mase_transpose_pad", {"W": iw, "LANES": L, "F": src.features, "T": g.seq_len, "T_PAD": t_pad},
+                        L * iw))
+        elif seg % out.block:  # segments shorter than a block (a head, a row of scores): zero padding
+            pre.append(("mase_pad", {"W": iw, "LANES": L, "SEG": seg, "SEG_PAD": -(-seg // out.block) * out.block},
+                        L * iw))
+        return CoreInst("mase:mx:mx_quantize", "mx_quantize", prm, [("in", src.name, L)], ("out", out.name, L), pre=pre)
     if n.op == "dequantize":
         src = ins[0]
         _need("mase:mx:mx_dequantize", avail, "MX to fixed point")
@@ -182,8 +184,21 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
                         rope={"lanes": L, "in_w": iw, "out_w": ow, "head_dim": hd, "heads": a["heads"], "pos_w": 16})
     if n.op in ("matmul_qk", "matmul_sv"):
         _need("mase:mx:mx_matmul", avail, "attention matrix products")
-        raise Unmapped("mase:mx:mx_matmul", "mx_matmul exists but the per-head split/merge around it is not "
-                       "generated yet")
+        ea, eb = ins
+        aw, ae = _mx(ea)
+        bw, be = _mx(eb)
+        ow, oe = _mx(out)
+        T, hd = g.seq_len, a["head_dim"]
+        pad = lambda v: -(-v // ea.block) * ea.block  # noqa: E731
+        qk = n.op == "matmul_qk"
+        prm = {"HEADS": a["heads"], "KV_HEADS": a["kv_heads"], "ROWS": T, "N": T if qk else hd,
+               "D": pad(hd) if qk else pad(T), "K": ea.block, "K_OUT": out.block, "PAR_D": L,
+               "A_WIDTH": aw, "A_EBITS": ae, "B_WIDTH": bw, "B_EBITS": be, "O_WIDTH": ow, "O_EBITS": oe,
+               "ACC_LSB": acc[0], "ACC_W": acc[1], "B_GROUP_MAJOR": 0 if qk else 1}
+        if prm["N"] % out.block:
+            raise Unmapped("mase:mx:mx_matmul", f"output rows of {prm['N']} are not whole blocks of {out.block}")
+        return CoreInst("mase:mx:mx_matmul", "mase_attn_matmul", prm, [("a", ea.name, L), ("b", eb.name, L)],
+                        ("out", out.name, 1))
     raise Unmapped(f"mase:mx:{n.op}", f"no core for operator {n.op}")
 
 

@@ -282,6 +282,210 @@ endmodule
 }
 
 
+HELPERS2 = {
+"mase_pad": """\
+// Zero padding of fixed-point segments: each SEG elements (LANES a beat) are followed by
+// SEG_PAD - SEG zeros, so that MX blocks never straddle two segments (e.g. a head shorter than a block).
+module mase_pad #(
+    parameter int W       = 16,
+    parameter int LANES   = 1,
+    parameter int SEG     = 16,
+    parameter int SEG_PAD = 32
+) (
+    input  logic               clk,
+    input  logic               rst,
+    input  logic [LANES*W-1:0] in_data,
+    input  logic               in_valid,
+    output logic               in_ready,
+    output logic [LANES*W-1:0] out_data,
+    output logic               out_valid,
+    input  logic               out_ready
+);
+    localparam int IB = SEG / LANES;
+    localparam int TB = SEG_PAD / LANES;
+    int  cnt;
+    logic pad;
+    assign pad       = cnt >= IB;
+    assign out_data  = pad ? '0 : in_data;
+    assign out_valid = pad || in_valid;
+    assign in_ready  = !pad && out_ready;
+    always_ff @(posedge clk) begin
+        if (rst) cnt <= 0;
+        else if (out_valid && out_ready) cnt <= (cnt == TB - 1) ? 0 : cnt + 1;
+    end
+endmodule
+""",
+"mase_transpose_pad": """\
+// Buffers T vectors of F fixed-point elements (LANES a beat, token by token), then streams them
+// feature by feature: for each f, the T values of the tokens followed by T_PAD - T zeros (LANES
+// tokens a beat), so that a quantizer blocks V along the tokens for the scores x V product.
+module mase_transpose_pad #(
+    parameter int W     = 16,
+    parameter int LANES = 1,
+    parameter int F     = 32,
+    parameter int T     = 8,
+    parameter int T_PAD = 32
+) (
+    input  logic               clk,
+    input  logic               rst,
+    input  logic [LANES*W-1:0] in_data,
+    input  logic               in_valid,
+    output logic               in_ready,
+    output logic [LANES*W-1:0] out_data,
+    output logic               out_valid,
+    input  logic               out_ready
+);
+    logic [W-1:0] mem [T*F];
+    logic drain;
+    int wi, rf, rt;
+    assign in_ready  = !drain;
+    assign out_valid = drain;
+    for (genvar i = 0; i < LANES; i++) begin : g_lane
+        assign out_data[i*W +: W] = (rt + i < T) ? mem[(rt + i) * F + rf] : '0;
+    end
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            wi    <= 0;
+            rf    <= 0;
+            rt    <= 0;
+            drain <= 1'b0;
+        end else if (!drain) begin
+            if (in_valid) begin
+                for (int i = 0; i < LANES; i++) mem[wi + i] <= in_data[i*W +: W];
+                if (wi + LANES == T * F) begin
+                    wi    <= 0;
+                    drain <= 1'b1;
+                end else begin
+                    wi <= wi + LANES;
+                end
+            end
+        end else if (out_ready) begin
+            if (rt + LANES == T_PAD) begin
+                rt <= 0;
+                if (rf == F - 1) begin
+                    rf    <= 0;
+                    drain <= 1'b0;
+                end else begin
+                    rf <= rf + 1;
+                end
+            end else begin
+                rt <= rt + LANES;
+            end
+        end
+    end
+endmodule
+""",
+"mase_attn_matmul": """\
+// One attention matrix product for all heads: HEADS instances of mx_matmul (C = A B^T per head),
+// grouped-query attention by sharing each of the KV_HEADS B operands with HEADS/KV_HEADS heads.
+//   a: rows of A token by token, the HEADS head segments of a token one after the other (D/PAR_D
+//      beats each); b: B rows, token by token with KV_HEADS segments (B_GROUP_MAJOR = 0, keys) or
+//      group by group, N rows each (B_GROUP_MAJOR = 1, V transposed); out: rows of C (N beats each),
+//      token by token, head after head.
+module mase_attn_matmul #(
+    parameter int HEADS         = 4,
+    parameter int KV_HEADS      = 2,
+    parameter int ROWS          = 8,
+    parameter int N             = 8,
+    parameter int D             = 32,
+    parameter int K             = 32,
+    parameter int K_OUT         = 8,
+    parameter int PAR_D         = 1,
+    parameter int A_WIDTH       = 4,
+    parameter int A_EBITS       = 0,
+    parameter int B_WIDTH       = 4,
+    parameter int B_EBITS       = 0,
+    parameter int O_WIDTH       = 8,
+    parameter int O_EBITS       = 0,
+    parameter int ACC_LSB       = -20,
+    parameter int ACC_W         = 32,
+    parameter int B_GROUP_MAJOR = 0
+) (
+    input  logic                       clk,
+    input  logic                       rst,
+    input  logic [8+PAR_D*A_WIDTH-1:0] a_data,
+    input  logic                       a_valid,
+    output logic                       a_ready,
+    input  logic [8+PAR_D*B_WIDTH-1:0] b_data,
+    input  logic                       b_valid,
+    output logic                       b_ready,
+    output logic [8+O_WIDTH-1:0]       out_data,
+    output logic                       out_valid,
+    input  logic                       out_ready
+);
+    localparam int OW  = 8 + O_WIDTH;
+    localparam int RB  = D / PAR_D;
+    localparam int REP = HEADS / KV_HEADS;
+    localparam int HW  = (HEADS > 1) ? $clog2(HEADS) : 1;
+    localparam int GW  = (KV_HEADS > 1) ? $clog2(KV_HEADS) : 1;
+    localparam int BSEG = (B_GROUP_MAJOR != 0) ? N * RB : RB;
+
+    logic [HW-1:0]       a_head, o_head;
+    logic [GW-1:0]       b_grp;
+    logic [HEADS-1:0]    ha_valid, ha_ready, hb_valid, hb_ready, ho_valid, ho_ready;
+    logic [KV_HEADS-1:0] grp_ready;
+    logic [HEADS*OW-1:0] ho_data;
+    int a_beat, b_beat, o_beat;
+
+    assign a_ready   = ha_ready[a_head];
+    assign b_ready   = grp_ready[b_grp];
+    assign out_data  = ho_data[o_head*OW +: OW];
+    assign out_valid = ho_valid[o_head];
+    for (genvar g = 0; g < KV_HEADS; g++) begin : g_grp
+        assign grp_ready[g] = &hb_ready[g*REP +: REP];
+    end
+    for (genvar h = 0; h < HEADS; h++) begin : g_head
+        assign ha_valid[h] = a_valid && (a_head == HW'(h));
+        assign hb_valid[h] = b_valid && (b_grp == GW'(h / REP)) && grp_ready[h / REP];
+        assign ho_ready[h] = out_ready && (o_head == HW'(h));
+        mx_matmul #(.ROWS(ROWS), .N(N), .D(D), .K(K), .K_OUT(K_OUT), .PAR_D(PAR_D), .PAR_N(1),
+                    .A_WIDTH(A_WIDTH), .A_EBITS(A_EBITS), .B_WIDTH(B_WIDTH), .B_EBITS(B_EBITS),
+                    .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W)) u_mm (
+            .clk, .rst, .a_data, .a_valid(ha_valid[h]), .a_ready(ha_ready[h]), .b_data, .b_valid(hb_valid[h]),
+            .b_ready(hb_ready[h]), .out_data(ho_data[h*OW +: OW]), .out_valid(ho_valid[h]), .out_ready(ho_ready[h]));
+    end
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            a_beat <= 0;
+            b_beat <= 0;
+            o_beat <= 0;
+            a_head <= '0;
+            b_grp  <= '0;
+            o_head <= '0;
+        end else begin
+            if (a_valid && a_ready) begin
+                if (a_beat == RB - 1) begin
+                    a_beat <= 0;
+                    a_head <= (a_head == HW'(HEADS - 1)) ? '0 : a_head + 1'b1;
+                end else begin
+                    a_beat <= a_beat + 1;
+                end
+            end
+            if (b_valid && b_ready) begin
+                if (b_beat == BSEG - 1) begin
+                    b_beat <= 0;
+                    b_grp  <= (b_grp == GW'(KV_HEADS - 1)) ? '0 : b_grp + 1'b1;
+                end else begin
+                    b_beat <= b_beat + 1;
+                end
+            end
+            if (out_valid && out_ready) begin
+                if (o_beat == N - 1) begin
+                    o_beat <= 0;
+                    o_head <= (o_head == HW'(HEADS - 1)) ? '0 : o_head + 1'b1;
+                end else begin
+                    o_beat <= o_beat + 1;
+                end
+            end
+        end
+    end
+endmodule
+""",
+}
+HELPERS.update(HELPERS2)
+
+
 def header(version: str, cfg_hash: str, what: str, comment: str = "//") -> str:
     return (f"{comment} Generated by mase {version} from config {cfg_hash}: {what}\n"
             f"{comment} Do not edit: re-run mase with the same config to regenerate (byte-identical).\n")
@@ -451,6 +655,11 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
         pl: list[tuple[str, str]] = [("clk", ""), ("rst", "")]
         for k, (prefix, e, lanes) in enumerate(inst.inputs):
             s = cons_port[(n, e)]
+            for j, (hmod, hprm, hw) in enumerate(inst.pre if k == 0 else []):  # padding / transposition
+                hs = f"h{j}_{sn}"
+                decl.append(f"    logic [{hw - 1}:0] {hs}_data;\n    logic {hs}_valid, {hs}_ready;")
+                pre.append(_instance(hmod, hprm, f"u_{hs}", _conn(s, hs)))
+                s = hs
             if k == 0 and inst.pos:  # position tag (softmax)
                 pt, pw = f"pt_{sn}", inst.pos["pos_w"] + inst.pos["width"]
                 decl.append(f"    logic [{pw - 1}:0] {pt}_data;\n    logic {pt}_valid, {pt}_ready;")

@@ -130,6 +130,10 @@ def _par_space(n: Node, g: DataflowGraph) -> tuple[list[int], list[int]]:
     o = g.edges[n.outputs[0]]
     if not o.is_fixed:
         feats = math.gcd(feats, o.block)
+        if o.seg:
+            feats = math.gcd(feats, o.seg)
+        if n.attrs.get("along") == "tokens":
+            feats = math.gcd(feats, g.seq_len)
     if not e.is_fixed:
         feats = math.gcd(feats, e.block)
     return _divisors(feats, 256), [1]
