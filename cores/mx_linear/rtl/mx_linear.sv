@@ -2,8 +2,8 @@
 // mase.golden.linear). Weights in MX, held in on-chip ROMs initialised from image files written by
 // mase.eda.linear_images (W_SOURCE = 0), or streamed in over w_* in the same word order for every
 // input vector (W_SOURCE = 1, for layers too large for on-chip memory), or loaded row by row into
-// on-chip RAM from w_* and used for ROWS input vectors before the next load (W_SOURCE = 2: the
-// activation x activation product of mx_matmul).
+// one of two on-chip RAM banks from w_* and used for ROWS input vectors while the next matrix
+// loads into the other bank (W_SOURCE = 2: the activation x activation product of mx_matmul).
 //
 //   in_data  = {scale[7:0], IN_PAR x elements}: IN_FEATURES/IN_PAR beats per vector, K/IN_PAR per block
 //   out_data = {scale[7:0], OUT_PAR x elements}: OUT_FEATURES/OUT_PAR beats per vector, re-quantized
@@ -120,9 +120,10 @@ module mx_linear #(
     assign last_j  = j == JW'(BEATS - 1);
     assign last_jb = jb == JBW'(BPB - 1);
     assign last_rg = rg == RW'(NRG - 1);
-    logic           loaded;   // W_SOURCE 2: the weight RAM holds a complete matrix
+    logic           loaded;      // W_SOURCE 2: the bank being computed holds a complete matrix
+    logic           wram_ready;  // W_SOURCE 2: the bank being loaded is free
     assign go      = full[rbank] && ce && (W_SOURCE == 0 || (W_SOURCE == 1 && w_valid) || (W_SOURCE == 2 && loaded));
-    assign w_ready = (W_SOURCE == 1) ? full[rbank] && ce : (W_SOURCE == 2) && !loaded;
+    assign w_ready = (W_SOURCE == 1) ? full[rbank] && ce : (W_SOURCE == 2) && wram_ready;
 
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -213,7 +214,8 @@ module mx_linear #(
             end
             logic unused_w;
             assign unused_w = ^{w_data, w_valid};
-            assign loaded = 1'b1;
+            assign loaded     = 1'b1;
+            assign wram_ready = 1'b0;
         end else if (W_SOURCE == 1) begin : g_stream
             always_ff @(posedge clk) begin
                 if (go) begin
@@ -221,14 +223,18 @@ module mx_linear #(
                     ws1 <= (W_FIXED_SCALE < 0) ? w_data[WE +: OUT_PAR*8] : {OUT_PAR{8'(W_FIXED_SCALE)}};
                 end
             end
-            assign loaded = 1'b1;
+            assign loaded     = 1'b1;
+            assign wram_ready = 1'b0;
             logic unused_w;
             assign unused_w = ^{waddr, saddr};
         end else begin : g_ram
-            // load: row r = lrg*OUT_PAR + lp goes to lane lp at addresses lrg*BEATS + lj (elements)
-            // and lrg*NB + lblk (scales)
+            // Two banks: one is loaded from w_* while the other serves ROWS input vectors.
+            // Load: row r = lrg*OUT_PAR + lp goes to lane lp at addresses lrg*BEATS + lj
+            // (elements) and lrg*NB + lblk (scales) of bank lbank.
             localparam int PW_ = (OUT_PAR > 1) ? $clog2(OUT_PAR) : 1;
             localparam int VW_ = (ROWS > 1) ? $clog2(ROWS) : 1;
+            localparam int RAW = $clog2(2 * NRG * BEATS);
+            localparam int RSW = $clog2(2 * NRG * NB);
             logic [JW-1:0]  lj;
             logic [JBW-1:0] ljb;
             logic [BW-1:0]  lblk;
@@ -237,14 +243,17 @@ module mx_linear #(
             logic [WAW-1:0] lwbase;
             logic [SAW-1:0] lsbase;
             logic [VW_-1:0] vcnt;
-            logic           wfire, lrow_end;
-            assign wfire    = w_valid && w_ready;
-            assign lrow_end = lj == JW'(BEATS - 1);
+            logic [1:0]     lfull;
+            logic           lbank, cbank, wfire, lrow_end;
+            assign wfire      = w_valid && w_ready;
+            assign lrow_end   = lj == JW'(BEATS - 1);
+            assign loaded     = lfull[cbank];
+            assign wram_ready = !lfull[lbank];
 
             always_ff @(posedge clk) begin
                 if (rst) begin
                     lj <= '0; ljb <= '0; lblk <= '0; lp <= '0; lrg <= '0; lwbase <= '0; lsbase <= '0;
-                    vcnt <= '0; loaded <= 1'b0;
+                    vcnt <= '0; lfull <= '0; lbank <= 1'b0; cbank <= 1'b0;
                 end else begin
                     if (wfire) begin
                         ljb <= (ljb == JBW'(BPB - 1)) ? '0 : ljb + 1'b1;
@@ -263,7 +272,7 @@ module mx_linear #(
                                     lrg    <= '0;
                                     lwbase <= '0;
                                     lsbase <= '0;
-                                    loaded <= 1'b1;
+                                    lbank  <= !lbank;
                                 end
                             end
                         end
@@ -271,25 +280,33 @@ module mx_linear #(
                     if (go && last_j && last_rg) begin
                         vcnt <= vcnt + 1'b1;
                         if (vcnt == VW_'(ROWS - 1)) begin
-                            vcnt   <= '0;
-                            loaded <= 1'b0;
+                            vcnt  <= '0;
+                            cbank <= !cbank;
                         end
+                    end
+                    for (int b = 0; b < 2; b++) begin
+                        if (wfire && lrow_end && lp == PW_'(OUT_PAR - 1) && lrg == RW'(NRG - 1) && lbank == b[0])
+                            lfull[b] <= 1'b1;
+                        if (go && last_j && last_rg && vcnt == VW_'(ROWS - 1) && cbank == b[0])
+                            lfull[b] <= 1'b0;
                     end
                 end
             end
 
             genvar q;
             for (q = 0; q < OUT_PAR; q++) begin : g_wlane
-                logic [IN_PAR*W_WIDTH-1:0] wram [NRG*BEATS];
+                logic [IN_PAR*W_WIDTH-1:0] wram [2*NRG*BEATS];
                 always_ff @(posedge clk) begin
-                    if (wfire && lp == PW_'(q)) wram[lwbase + WAW'(lj)] <= w_data[IN_PAR*W_WIDTH-1:0];
-                    if (go) w1[q*IN_PAR*W_WIDTH +: IN_PAR*W_WIDTH] <= wram[waddr];
+                    if (wfire && lp == PW_'(q))
+                        wram[RAW'(lbank ? NRG * BEATS : 0) + RAW'(lwbase) + RAW'(lj)] <= w_data[IN_PAR*W_WIDTH-1:0];
+                    if (go) w1[q*IN_PAR*W_WIDTH +: IN_PAR*W_WIDTH] <= wram[RAW'(cbank ? NRG * BEATS : 0) + RAW'(waddr)];
                 end
                 if (W_FIXED_SCALE < 0) begin : g_ws
-                    logic [7:0] sram [NRG*NB];
+                    logic [7:0] sram [2*NRG*NB];
                     always_ff @(posedge clk) begin
-                        if (wfire && lp == PW_'(q) && ljb == '0) sram[lsbase + SAW'(lblk)] <= w_data[IN_PAR*W_WIDTH +: 8];
-                        if (go) ws1[q*8 +: 8] <= sram[saddr];
+                        if (wfire && lp == PW_'(q) && ljb == '0)
+                            sram[RSW'(lbank ? NRG * NB : 0) + RSW'(lsbase) + RSW'(lblk)] <= w_data[IN_PAR*W_WIDTH +: 8];
+                        if (go) ws1[q*8 +: 8] <= sram[RSW'(cbank ? NRG * NB : 0) + RSW'(saddr)];
                     end
                 end else begin : g_wfix
                     assign ws1[q*8 +: 8] = 8'(W_FIXED_SCALE);
