@@ -4,8 +4,8 @@
 //   b_data   = {scale[7:0], PAR_D x elements}: the N rows of B, one after the other
 //   out_data = {scale[7:0], PAR_N x elements}: rows of C, N/PAR_N beats per row, re-quantized in
 //              blocks of K_OUT along N
-// B is loaded into on-chip RAM (N*D/PAR_D cycles), then ROWS rows of A stream through at
-// N*D/(PAR_D*PAR_N) cycles per row, then the next B is accepted. Accumulation and re-quantization
+// B is loaded into one of two on-chip RAM banks (N*D/PAR_D cycles) while ROWS rows of A stream
+// through the other at N*D/(PAR_D*PAR_N) cycles per row. Accumulation and re-quantization
 // follow mase/golden/CONTRACT.md exactly as mx_linear (this is mx_linear with W_SOURCE = 2).
 module mx_matmul #(
     parameter int ROWS    = 8,
