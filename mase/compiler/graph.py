@@ -100,7 +100,11 @@ class Node:
         if self.op == "linear":
             return a["in_features"] * a["out_features"]
         if self.op in ("matmul_qk", "matmul_sv"):
-            return a["heads"] * a["head_dim"] * seq_len  # one row of T products per head and dim
+            # per head (the heads run in parallel instances): a row of N outputs over a padded reduction
+            k = a["block"]
+            if self.op == "matmul_qk":
+                return seq_len * (-(-a["head_dim"] // k) * k)
+            return a["head_dim"] * (-(-seq_len // k) * k)
         if self.op == "softmax":
             return a["heads"] * seq_len
         e = edges[self.inputs[0]]

@@ -33,18 +33,20 @@ from mase.formats import get_format
 from .graph import DataflowGraph, Edge, Node
 
 # ------------------------------------------------------------------------------------------------
-# Model constants. LUT/FF per multiply lane: from Yosys 0.23 synth_xilinx -family xcup of
-# mase:mx:mx_dot_product (K=32) at PAR 4 and 16 (see benchmarks/bench_compile.py --calibrate);
-# a lane's product of wa x wb bits goes to a DSP48E2 from 6x6 bits up.
-LUT_PER_PRODUCT_BIT = 1.2  # LUTs per bit^2 of a LUT-built multiply (incl. its share of the adder tree)
-FF_PER_LUT = 0.9
+# Model constants, calibrated on Yosys 0.23 `synth_xilinx -family xcup` runs of every distinct node
+# configuration of tiny-llama mxint4 (the synth stage with hw.synth_scope=nodes): mx_linear 64x128 at
+# 32x2 lanes 8.2k LUT / 1.4k FF, 64x64 at 32x1 4.2k / 0.8k, 64x32 at 8x1 2.6k / 0.55k; mx_quantize
+# (1 lane, 32-bit in) 0.6-0.8k LUT; mx_dequantize 0.2-0.3k; residual add 83; swiglu 420 LUT, 6 DSP.
+# A lane's product of wa x wb bits goes to a DSP48E2 from 6x6 bits up.
+LUT_PER_PRODUCT_BIT = 3.5  # LUTs per bit^2 of a LUT-built multiply (incl. its share of the adder tree)
+FF_PER_LUT = 0.18
 DSP_PRODUCT_BITS = 36  # wa * wb at or above this -> one DSP48E2 per lane
-NODE_CONTROL = {"linear": (350, 400), "matmul_qk": (500, 600), "matmul_sv": (500, 600), "softmax": (600, 500),
-                "rmsnorm": (900, 700), "layernorm": (1100, 800), "act": (120, 80), "swiglu": (150, 100),
-                "residual": (60, 40), "rope": (250, 200), "quantize": (200, 150), "dequantize": (80, 60)}
-ELEM_LUT = {"softmax": 40, "rmsnorm": 30, "layernorm": 36, "act": 45, "swiglu": 60, "residual": 8, "rope": 70,
-            "quantize": 25, "dequantize": 12}  # LUTs per lane of the element-wise cores
-ELEM_DSP = {"rmsnorm": 1, "layernorm": 1, "act": 1, "swiglu": 2, "rope": 4, "softmax": 1}
+NODE_CONTROL = {"linear": (700, 250), "matmul_qk": (900, 300), "matmul_sv": (900, 300), "softmax": (900, 300),
+                "rmsnorm": (1200, 400), "layernorm": (1400, 450), "act": (150, 40), "swiglu": (300, 60),
+                "residual": (60, 25), "rope": (300, 100), "quantize": (550, 80), "dequantize": (150, 25)}
+ELEM_LUT = {"softmax": 60, "rmsnorm": 40, "layernorm": 48, "act": 60, "swiglu": 120, "residual": 25, "rope": 90,
+            "quantize": 250, "dequantize": 40}  # LUTs per lane of the element-wise cores
+ELEM_DSP = {"rmsnorm": 1, "layernorm": 1, "act": 2, "swiglu": 6, "rope": 4, "softmax": 1}
 BRAM_KBIT, URAM_KBIT, PORT_BITS = 36, 288, 72
 LANE_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 FIFO_BRAM_MIN_BITS = 2048  # smaller FIFOs go to LUT RAM / registers
@@ -147,13 +149,13 @@ def _resources(n: Node, p: NodeParams, g: DataflowGraph) -> None:
             wa, wb = _elem_bits(a["act_fmt"]), _elem_bits(a["weight_fmt"])
         else:
             wa, wb = (_elem_bits(g.edges[i].fmt) for i in n.inputs)
-        lanes = p.lanes
+        lanes = p.lanes * (1 if n.op == "linear" else a["heads"])  # one mx_matmul instance per head
         if wa * wb >= DSP_PRODUCT_BITS:
             p.dsp = lanes
             lut = lanes * (wa + wb) * 2
         else:
             lut = lanes * wa * wb * LUT_PER_PRODUCT_BIT * 2 + lanes * (wa + wb)
-        lut += p.out_par * 120  # alignment, accumulator and re-quantizer per output lane
+        lut += p.out_par * 400  # alignment, accumulator and re-quantizer per output lane
         p.lut = int(lut0 + lut)
         p.ff = int(ff0 + lut * FF_PER_LUT)
         if n.op != "linear":  # the B operand buffer (K or V of the prompt) in BRAM
@@ -404,7 +406,16 @@ def cycle_model(g: DataflowGraph, plan: HwPlan) -> dict[str, Any]:
         # a node that needs its whole input vector (linear, norm, softmax) adds one token time
         full = p.cycles_per_token if n.op in ("linear", "rmsnorm", "layernorm", "softmax") else 0
         per_layer[n.layer] = per_layer.get(n.layer, 0) + NODE_LATENCY.get(n.op, 4) + full
-    prefill = sum(T * ii + lat for lay, lat in per_layer.items() if lay >= 0) + per_layer.get(-1, 0)
+    # the attention barrier: V is transposed (the whole prompt buffered, then drained feature by
+    # feature), so each layer is two pipelined halves of T tokens plus the drain
+    barrier: dict[int, int] = {}
+    for n in g.nodes:
+        if n.op == "quantize" and n.attrs.get("along") == "tokens":
+            e = g.edges[n.outputs[0]]
+            t_pad = -(-T // e.block) * e.block
+            barrier[n.layer] = max(barrier.get(n.layer, 0), g.edges[n.inputs[0]].features * t_pad // plan.nodes[n.name].lanes)
+    prefill = sum(2 * T * ii + barrier.get(lay, 0) + lat for lay, lat in per_layer.items() if lay >= 0)
+    prefill += per_layer.get(-1, 0)
     ideal = max(math.ceil(n.work(g.edges, T) / plan.nodes[n.name].lanes) for n in g.nodes)
     return {"source": "analytical", "ii": ii, "prefill_cycles": prefill, "prefill_cycles_per_token": prefill / T,
             "decode_cycles_per_token": ii, "ideal_cycles_per_token": ideal,

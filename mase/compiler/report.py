@@ -141,9 +141,13 @@ def build_hw_report(ctx) -> dict[str, Any]:
                       "decode_cycles_per_token": perf_sim["cycles_per_token_steady"], "source": "simulation"}
         model_check = {"scope": sim["scope"], "ii_model": perf_sim["ii_ideal"],
                        "cycles_per_token_sim_steady": perf_sim["cycles_per_token_steady"],
-                       "error_pct": 100.0 * (perf_sim["cycles_per_token_steady"] - perf_sim["ii_ideal"]) / perf_sim["ii_ideal"]
-                       if perf_sim["ii_ideal"] else None,
+                       "decode_error_pct": 100.0 * (perf_sim["ii_ideal"] - perf_sim["cycles_per_token_steady"])
+                       / perf_sim["cycles_per_token_steady"] if perf_sim["cycles_per_token_steady"] else None,
                        "efficiency_steady": perf_sim["efficiency_steady"], "efficiency_total": perf_sim["efficiency_total"]}
+        if sim["scope"] == "whole model":
+            model_check["prefill_cycles_model"] = cyc["prefill_cycles"]
+            model_check["prefill_cycles_sim"] = perf_sim["cycles_total"]
+            model_check["prefill_error_pct"] = 100.0 * (cyc["prefill_cycles"] - perf_sim["cycles_total"]) / perf_sim["cycles_total"]
     tok_s_dec = clock * 1e6 / cycles["decode_cycles_per_token"]
     tok_s_pre = clock * 1e6 / cycles["prefill_cycles_per_token"]
     energy = _energy_from_files(ctx, plan, tok_s_dec)
