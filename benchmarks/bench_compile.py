@@ -41,7 +41,6 @@ def main() -> None:
     args = ap.parse_args()
     from rich.console import Console
 
-    from mase.compiler.report import hw_table
     from mase.report import progress
 
     progress.set_enabled(False)
@@ -77,20 +76,40 @@ def main() -> None:
                   f"cycles/token; simulated {p['cycles_per_token_steady']:.1f} cycles/token in steady state -> "
                   f"{p['efficiency_steady']:.3f}; whole prompt {p['cycles_total']} cycles -> {p['efficiency_total']:.3f}")
 
-    # 4. fixed8 vs MX in the hardware table (analytical: no golden stimulus needed)
-    reps = []
+    # 4. fixed8 vs MX: the same analytical model (capture, parameters, cycles, energy; no files)
+    from rich.table import Table
+
+    from mase.compiler.graph import capture
+    from mase.compiler.params import choose_parameters, cycle_model
+    from mase.compiler.report import energy_per_token
+    from mase.config import load_group
+    from mase.models import load_model
+
+    model, _ = load_model("smollm2-135m")
+    target = load_group("target", "u250")
+    t = Table(title="4. smollm2-135m on the U250: fixed8 vs MX (analytical model)")
+    for c in ("quant", "II cyc/tok", "tok/s (mem-bound)", "LUT", "DSP", "BRAM", "URAM", "on-chip MB", "off-chip MB", "GB/s need",
+              "uJ/token", "vs fixed8"):
+        t.add_column(c, justify="right")
+    rows, base = {}, None
     for quant in ("fixed8", "mxint8", "mxint4", "mxfp4"):
-        ctx, _ = _run(["+model=smollm2-135m", f"quant={quant}", "target=u250", "hw.golden=false"],
-                      root / f"cmp_{quant}", ["emit", "hw_report"])
-        reps.append(ctx.results["hw_report"])
-    con.print(hw_table(reps, "4. smollm2-135m on the U250: fixed8 vs MX (analytical model)"))
-    base = next(r for r in reps if r["label"].endswith("fixed8"))["energy"]["energy_per_token_uj"]
-    for r in reps:
-        con.print(f"   {r['label']}: energy/token {r['energy']['energy_per_token_uj']:.1f} uJ "
-                  f"({100 * (r['energy']['energy_per_token_uj'] / base - 1):+.1f}% vs fixed8), "
-                  f"MX scale datapath {r['energy']['mx_scale_uj']:.2f} uJ")
-    results["compare"] = {r["label"]: {"energy_uj": r["energy"]["energy_per_token_uj"], "resources": r["resources"],
-                                       "tokens_per_s": r["tokens_per_s"]} for r in reps}
+        g = capture(model, quant, seq_len=8, model_name="smollm2-135m")
+        plan = choose_parameters(g, target, None)
+        cyc = cycle_model(g, plan)
+        tok_s = cyc["tokens_per_s_decode"]
+        if plan.offchip_gbps_available and plan.offchip_gbps_needed > plan.offchip_gbps_available:
+            tok_s *= plan.offchip_gbps_available / plan.offchip_gbps_needed  # memory-bound decode
+        en = energy_per_token(g, plan, tok_s)
+        base = base or en["energy_per_token_uj"]
+        rows[quant] = {"ii": plan.ii, "tokens_per_s": tok_s, "totals": plan.totals,
+                       "energy_uj": en["energy_per_token_uj"], "energy": en}
+        t.add_row(quant, str(plan.ii), f"{tok_s:,.0f}", f"{plan.totals['lut']:,.0f}",
+                  f"{plan.totals['dsp']:,.0f}", f"{plan.totals['bram']:,.0f}", f"{plan.totals['uram']:,.0f}",
+                  f"{plan.onchip_weight_bits / 8e6:.1f}", f"{plan.offchip_weight_bits / 8e6:.1f}",
+                  f"{plan.offchip_gbps_needed:.1f}", f"{en['energy_per_token_uj']:.0f}",
+                  f"{100 * (en['energy_per_token_uj'] / base - 1):+.1f}%")
+    con.print(t)
+    results["compare"] = rows
     (root / "bench_compile.json").write_text(json.dumps(results, indent=1, default=str))
     con.print(f"results: {root / 'bench_compile.json'}")
     if results["compile_smollm2_s"] > 60:

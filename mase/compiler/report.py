@@ -150,6 +150,9 @@ def build_hw_report(ctx) -> dict[str, Any]:
             model_check["prefill_error_pct"] = 100.0 * (cyc["prefill_cycles"] - perf_sim["cycles_total"]) / perf_sim["cycles_total"]
     tok_s_dec = clock * 1e6 / cycles["decode_cycles_per_token"]
     tok_s_pre = clock * 1e6 / cycles["prefill_cycles_per_token"]
+    need, avail = plan["offchip_gbps_needed"] * (clock / plan["clock_mhz"]), plan["offchip_gbps_available"]
+    if avail and need > avail:  # decode streams the off-chip weights once per token: memory-bound
+        tok_s_dec *= avail / need
     energy = _energy_from_files(ctx, plan, tok_s_dec)
     rep = {
         "label": f"{ctx.cfg.model.name}/{ctx.cfg.quant.name}",
