@@ -85,11 +85,47 @@ def fusesoc(args: list[str], roots=None, cwd=None, timeout: float | None = 1800,
     return out
 
 
-def _content_hash(roots) -> str:
-    h = hashlib.sha256()
+_SRC_SUFFIXES = (".sv", ".v", ".svh", ".vh", ".core", ".cpp", ".vlt", ".h", ".hex", ".mem", ".tcl")
+
+
+def _core_index(roots) -> dict[str, Path]:
+    """VLNV name without version -> .core file, over all core libraries."""
+    index: dict[str, Path] = {}
     for root in cores_roots(roots):
-        for f in sorted(Path(root).rglob("*")):
-            if f.is_file() and f.suffix in (".sv", ".v", ".svh", ".core", ".cpp", ".vlt", ".h"):
+        for f in Path(root).rglob("*.core"):
+            m = re.search(r"^name\s*:\s*[\"']?([^\s\"']+)", f.read_text(errors="replace"), re.M)
+            if m:
+                index.setdefault(m.group(1).rsplit(":", 1)[0] if m.group(1).count(":") == 3 else m.group(1), f)
+    return index
+
+
+def _content_hash(roots, core: str | None = None) -> str:
+    """Hash of the source files a core can see: the folders of the core and of its dependencies
+    (transitively, from the `depend` lists), or of every library when the core is not found."""
+    h = hashlib.sha256()
+    dirs: list[Path] | None = None
+    if core is not None:
+        index = _core_index(roots)
+        todo, seen = [core.rsplit(":", 1)[0] if core.count(":") == 3 else core], set()
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            f = index.get(name)
+            if f is None:
+                dirs = None
+                break
+            dirs = (dirs or []) + [f.parent]
+            for dep in re.findall(r"[\"']?((?:[\w.-]+:){2,3}[\w.-]+)[\"']?", " ".join(
+                    l for l in f.read_text(errors="replace").splitlines() if "depend" in l or l.strip().startswith("- "))):
+                dep = re.sub(r"^[<>=~^]+", "", dep)
+                dep = dep.rsplit(":", 1)[0] if dep.count(":") == 3 else dep
+                if dep != name:
+                    todo.append(dep)
+    for folder in sorted(set(dirs)) if dirs else [Path(r) for r in cores_roots(roots)]:
+        for f in sorted(Path(folder).rglob("*")):
+            if f.is_file() and f.suffix in _SRC_SUFFIXES:
                 h.update(str(f).encode())
                 h.update(f.read_bytes())
     return h.hexdigest()[:16]
@@ -224,7 +260,7 @@ def _toplevel(work_root: Path) -> str:
 def build_sim(core: str, parameters: dict | None = None, target: str = "sim", roots=None) -> SimBuild:
     """Build (or reuse from the cache) the Verilator model of `core` with these vlogparams."""
     parameters = dict(parameters or {})
-    key = hashlib.sha256(json.dumps([core, target, sorted(parameters.items()), _content_hash(roots),
+    key = hashlib.sha256(json.dumps([core, target, sorted(parameters.items()), _content_hash(roots, core),
                                      [str(r) for r in cores_roots(roots)]], default=str).encode()).hexdigest()[:20]
     build_root = cache_dir() / f"{core.replace(':', '_')}-{target}-{key}"
     done = build_root / ".built"
@@ -300,7 +336,7 @@ def synth(core: str, parameters: dict | None = None, arch: str = "ice40", roots=
     if arch not in ("ice40", "xcup"):
         raise ValueError(f"arch {arch!r}: choose ice40 or xcup")
     target = "synth" if arch == "ice40" else "synth_xcup"
-    key = hashlib.sha256(json.dumps([core, target, sorted((parameters or {}).items()), _content_hash(roots)],
+    key = hashlib.sha256(json.dumps([core, target, sorted((parameters or {}).items()), _content_hash(roots, core)],
                                     default=str).encode()).hexdigest()[:20]
     build_root = Path(keep) if keep else cache_dir() / f"{core.replace(':', '_')}-{target}-{key}"
     if build_root.exists():
