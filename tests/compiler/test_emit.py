@@ -74,3 +74,6 @@ def test_bit_exact_simulation_and_report(tmp_path, model):
     rep = json.loads((tmp_path / "report.json").read_text())["hardware"]
     assert rep["sim"]["bit_exact"] and rep["resources"]["LUT"] > 0 and rep["tokens_per_s"]["decode"] > 0
     assert rep["energy"]["energy_per_token_uj"] > 0 and rep["energy"]["sources"]
+    check = rep["model_vs_sim"]  # the analytical cycle model against the simulation
+    assert abs(check["prefill_error_pct"]) < 5 and abs(check["decode_error_pct"]) < 5, check
+    assert check["efficiency_steady"] >= 0.95, check
