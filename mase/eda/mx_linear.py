@@ -103,11 +103,21 @@ def weight_words(p: dict, w_codes: torch.Tensor, w_scales: torch.Tensor, bias=No
     return wwords, swords, bwords
 
 
+def _raw_codes(q, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(m-bit element codes as the RTL reads them, scale bytes) of a QuantizedTensor.
+
+    The golden model's exact integers equal the codes for integer elements only; a minifloat's
+    code is its bit pattern (mxfp4 -6.0 is 0b1111, whose integer is -12).
+    """
+    ints, scales, spec = _blocks_of(q, k, None)
+    codes = ints if spec.is_int else q.elements.to(torch.int64)
+    return codes & ((1 << spec.width) - 1), scales
+
+
 def _weights_of(p: dict, w) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(w, tuple):
         return w
-    codes, scales, spec = _blocks_of(w, p["K"], None)
-    return codes & ((1 << spec.width) - 1), scales
+    return _raw_codes(w, p["K"])
 
 
 def write_linear_images(p: dict, w, bias=None) -> None:
@@ -147,8 +157,7 @@ def input_beats(p: dict, x, width_key: str = "X_WIDTH", par_key: str = "IN_PAR")
     if isinstance(x, tuple):
         codes, scales = x
     else:
-        codes, scales, spec = _blocks_of(x, p["K"], None)
-        codes = codes & ((1 << spec.width) - 1)
+        codes, scales = _raw_codes(x, p["K"])
     width, par = p[width_key], p[par_key]
     k = codes.shape[-1]
     c = codes.to(torch.int64).reshape(-1, k // par, par)
