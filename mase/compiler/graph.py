@@ -23,10 +23,11 @@ conversion node (``quantize``: fixed -> MX, ``dequantize``: MX -> fixed).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
@@ -151,8 +152,8 @@ class DataflowGraph:
 
         return {"model": self.model, "family": self.family, "quant": self.quant, "seq_len": self.seq_len,
                 "hidden": self.hidden, "layers": self.layers, "inputs": self.inputs, "outputs": self.outputs,
-                "nodes": [{**{k: v for k, v in asdict(n).items() if k != "attrs"}, "attrs": clean(n.attrs)}
-                          for n in self.nodes],
+                "nodes": [{**{f.name: copy.deepcopy(getattr(n, f.name)) for f in fields(n) if f.name != "attrs"},
+                           "attrs": clean(n.attrs)} for n in self.nodes],  # asdict would deep-copy the weights
                 "edges": {k: asdict(e) for k, e in self.edges.items()}}
 
     def digest(self) -> str:

@@ -83,14 +83,32 @@ def _linear_images(g: DataflowGraph, node, inst, mem_dir: Path) -> list[str]:
     return names
 
 
-def _w_stream_beats(g: DataflowGraph, node, inst, n_vectors: int) -> list[str]:
-    from mase.eda.mx_linear import weight_stream_beats
-
+def _w_stream_text(g: DataflowGraph, node, inst, n_vectors: int) -> tuple[str, int]:
+    """The w_data stream of a W_SOURCE = 1 linear ($readmemh text, number of beats): the ROM words
+    {scales, weights} of mase.eda.mx_linear.weight_stream_beats, once per input vector, formatted
+    on whole arrays (same text as formatting each beat)."""
+    p = inst.params
     wq = quantized_weight(g, node)
-    codes = wq.elements.to(torch.int64) & ((1 << inst.params["W_WIDTH"]) - 1)  # raw codes
-    width = inst.params["OUT_PAR"] * (8 + inst.params["IN_PAR"] * inst.params["W_WIDTH"])
-    beats = weight_stream_beats(inst.params, (codes, wq.scales.to(torch.int64)), n_vectors)
-    return [format(b, f"0{-(-width // 4)}x") for b in beats]
+    ww = p["W_WIDTH"]
+    codes = wq.elements.to(torch.int64) & ((1 << ww) - 1)  # raw codes
+    scales = wq.scales.to(torch.int64)
+    if ww not in (4, 8):
+        from mase.eda.mx_linear import weight_stream_beats
+
+        width = p["OUT_PAR"] * (8 + p["IN_PAR"] * ww)
+        beats = weight_stream_beats(p, (codes, scales), n_vectors)
+        return "".join(format(b, f"0{-(-width // 4)}x") + "\n" for b in beats), len(beats)
+    o, nb, k = codes.shape
+    op, ip = p["OUT_PAR"], p["IN_PAR"]
+    bpb = p["K"] // ip
+    w = codes.reshape(o // op, op, nb * k // ip, ip).permute(0, 2, 1, 3).reshape(o // op, -1, op * ip)
+    s = scales.reshape(o // op, op, nb).permute(0, 2, 1).repeat_interleave(bpb, dim=1)  # (rg, beat, op)
+    if ww == 4:  # a scale byte = two 4-bit fields, low nibble first
+        s = torch.stack([s & 15, s >> 4], -1).reshape(s.shape[0], s.shape[1], 2 * op)
+    fields = torch.cat([w, s], -1)
+    one = _hex(fields.reshape(-1, fields.shape[-1]), ww)
+    n = fields.shape[0] * fields.shape[1]
+    return one * n_vectors, n * n_vectors
 
 
 def _norm_image(node, inst, mem_dir: Path) -> str:
@@ -124,7 +142,21 @@ def _norm_image(node, inst, mem_dir: Path) -> str:
 def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Path, version: str, cfg_hash: str,
                   target: Any, roots=None, layers: int | None = None) -> dict[str, Any]:
     """Emit the library into hw_dir; returns the manifest (also written as hw/manifest.json).
-    With `layers`, only the nodes of the first `layers` decoder layers (a simulation library)."""
+    With `layers`, only the nodes of the first `layers` decoder layers (a simulation library).
+
+    The tensor work here (quantizing weights, packing images) is many small element-wise ops, on
+    which torch's intra-op threads mostly wait for each other (up to ~90 ms per call on a loaded
+    2-core machine): it runs on one thread, with the same results."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _write_library(g, plan, vals, hw_dir, version, cfg_hash, target, roots, layers)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Path, version: str, cfg_hash: str,
+                   target: Any, roots=None, layers: int | None = None) -> dict[str, Any]:
     hw_dir = Path(hw_dir)
     for d in GENERATED_DIRS:
         shutil.rmtree(hw_dir / d, ignore_errors=True)
@@ -152,9 +184,8 @@ def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pat
             beats[port] = g.seq_len * edge.padded // lanes
     for port, node, _ in region.w_ports:
         stim_ports.append(port)
-        words = _w_stream_beats(g, g.node(node), insts[node], g.seq_len)
-        write_text(hw_dir / "stim" / f"{port}.hex", "".join(w + "\n" for w in words))
-        beats[port] = len(words)
+        text, beats[port] = _w_stream_text(g, g.node(node), insts[node], g.seq_len)
+        write_text(hw_dir / "stim" / f"{port}.hex", text)
     for h, text in sorted(HELPERS.items()):
         write_text(hw_dir / "rtl" / f"{h}.sv", header(version, cfg_hash, h) + text)
     write_text(hw_dir / "rtl" / f"{TOP}.sv", emit_top(g, plan, region, version, cfg_hash))
