@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mase.formats import get_format
+from mase.formats import ELEMENTS, FloatElement, IntElement, get_format
 from mase.formats.fixed import FixedFormat
 from mase.formats.mx import MXFormat
 from mase.formats.tensor import BlockLayout, QuantizedTensor
@@ -92,17 +92,16 @@ class ElemSpec:
             return self.max_code
         return ((1 << self.mbits) + self.max_mant) << (self.emax + self.bias - 1)
 
+    @property
+    def element(self) -> FloatElement | IntElement:
+        """The mase.formats element type with these RTL parameters: the one decoder of codes."""
+        if self.is_int:
+            return IntElement(f"int{self.width}", self.width)
+        return ELEMENTS[f"fp{self.width}_e{self.ebits}m{self.mbits}"]
+
     def to_int(self, codes: torch.Tensor) -> torch.Tensor:
         """Exact signed integer I of each code (specials are plain numbers in hardware)."""
-        c = codes.to(torch.int64) & ((1 << self.width) - 1)
-        if self.is_int:
-            return torch.where(c >= (1 << (self.width - 1)), c - (1 << self.width), c)
-        sign = (c >> (self.width - 1)) & 1
-        biased = (c >> self.mbits) & ((1 << self.ebits) - 1)
-        mant = c & ((1 << self.mbits) - 1)
-        normal = biased > 0
-        mag = torch.where(normal, (mant + (1 << self.mbits)) << (biased - 1).clamp(min=0), mant)
-        return torch.where(sign.bool(), -mag, mag)
+        return self.element.to_int(codes.to(torch.int64) & ((1 << self.width) - 1))
 
 
 _ELEM_OF = {"fixed8": (8, 0)}

@@ -51,7 +51,7 @@ def test_error_at_most_half_a_step_unless_saturated(name, x, k):
         step = exp2i(floor_log2(v).clamp(min=el.emin) - el.mbits)
     else:
         step = torch.full_like(v, 2.0**el.lsb_exp)
-    err = (q.elements.new_zeros(0).float().new_tensor(0) + (el.decode(q.elements) - v)).abs()
+    err = (el.decode(q.elements) - v).abs()
     unsaturated = v.abs() <= el.max_normal
     assert (err[unsaturated] <= step[unsaturated] / 2).all()
 
