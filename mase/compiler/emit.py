@@ -129,7 +129,7 @@ HELPERS = {  # generated helper modules (one file each), written into every libr
 module mase_param_rom #(
     parameter int    WIDTH = 16,
     parameter int    DEPTH = 4,
-    parameter string FILE  = "params.hex"
+    parameter        FILE  = "params.hex"  // untyped: Yosys 0.23 rejects `string` here
 ) (
     input  logic             clk,
     input  logic             rst,
@@ -813,9 +813,8 @@ def emit_core(r: Region, deps: list[str], mem_files: list[str], stim_ports: list
           "        arch: ice40", "        output_format: json",
           "  synth_xcup:", "    <<: *default", "    default_tool: yosys", "    tools:", "      yosys:",
           "        arch: xilinx", "        output_format: json", "        yosys_synth_options: [-family xcup]",
-          "  pnr_ice40:", "    default_tool: icestorm", f"    filesets: [rtl{mem}]", f"    toplevel: {r.name}",
-          "    tools:", "      icestorm:", "        pnr: next", "        arch: ice40",
-          "        nextpnr_options: [--up5k, --package, sg48, --out-of-context]",
+          # place and route: mase.flows.nextpnr writes a wrapper core per unit (the ports of the design
+          # need nextpnr-ecp5's --out-of-context or, on iCE40, a shift-register I/O harness)
           "  vivado:", "    default_tool: vivado", f"    filesets: [rtl{mem}, xdc]", f"    toplevel: {r.name}",
           "    tools:", "      vivado:", f"        part: {part}", "", "parameters:"]
     docs = {"dir": ("str", "folder of the stimulus <port>.hex and of the outputs <port>.out"),

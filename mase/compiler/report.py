@@ -128,7 +128,7 @@ def build_hw_report(ctx) -> dict[str, Any]:
     clock = plan["clock_mhz"]
     clock_src = "target"
     if pnr and pnr.get("fmax_mhz"):
-        clock, clock_src = min(clock, pnr["fmax_mhz"]), "nextpnr fmax"
+        clock, clock_src = min(clock, pnr["fmax_mhz"]), f"nextpnr fmax ({pnr.get('label', 'whole design')})"
     cyc = dict(emit["cycles"])
     T = emit["seq_len"]
     perf_sim = sim.get("performance") if sim else None

@@ -228,7 +228,8 @@ def pnr_stage(ctx: RunContext) -> dict[str, Any]:
     elif "vivado" in list(t.toolchain):
         res = vivado.project(ctx.out_dir / HW_DIR, man, ctx.out_dir / BUILD_DIR / "vivado")
     else:
-        res = nextpnr.pnr_stage(ctx.out_dir / HW_DIR, man, t, ctx.out_dir / BUILD_DIR / "pnr")
+        res = nextpnr.pnr_stage(ctx.out_dir / HW_DIR, man, t, ctx.out_dir / BUILD_DIR / "pnr",
+                                scope=str(hw_get(ctx, "pnr_scope", "auto")), synth=ctx.result("synth"))
     log.info("pnr: %s", res.get("skipped") or res.get("summary", ""))
     return _save(ctx, "pnr", res)
 

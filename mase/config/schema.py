@@ -159,6 +159,7 @@ class HwConfig:
     sim_stall: int = 30
     sim_bp: int = 30
     synth_scope: str = "auto"  # auto | top | nodes
+    pnr_scope: str = "auto"  # auto | design | nodes (per-node out of context); auto: design if it fits the part
     overrides: Dict[str, HwOverride] = field(default_factory=dict)
 
 

