@@ -5,7 +5,9 @@
    dimensions (the nodes the existing cores cover);
 3. pipeline efficiency = ideal cycles (work / lanes) over simulated cycles on the tiny models
    (target: 0.95 or better), steady state and over the whole prompt;
-4. the fixed8 / MX comparison in the hardware report's table format (analytical where no tools).
+4. the analytical decode model's latency against Verilator on the tiny models with a one-token prompt
+   (a decode step with an empty cache; target: within 5%), and on smollm2-135m's decoder layer 0;
+5. the fixed8 / MX comparison in the hardware report's table format (analytical where no tools).
 
     python benchmarks/bench_compile.py                 # everything
     python benchmarks/bench_compile.py --quick         # skip the smollm2 simulation build
@@ -76,7 +78,24 @@ def main() -> None:
                   f"cycles/token; simulated {p['cycles_per_token_steady']:.1f} cycles/token in steady state -> "
                   f"{p['efficiency_steady']:.3f}; whole prompt {p['cycles_total']} cycles -> {p['efficiency_total']:.3f}")
 
-    # 4. fixed8 vs MX: the same analytical model (capture, parameters, cycles, energy; no files)
+    # 4. the decode latency model against a one-token simulation (a decode step with an empty cache)
+    for model in ("tiny-llama", "tiny-opt"):
+        ctx, secs = _run([f"+model={model}", "quant=mxint4", "target=sim", "hw.prompt_tokens=1"], root / f"{model}_t1",
+                         ["emit", "lint", "sim", "hw_report"])
+        d = ctx.results["hw_report"]["model_vs_sim"]["decode"]
+        results[f"decode_vs_sim_{model}"] = d
+        con.print(f"[bold]4. decode latency model[/] {model} ({d['scope']}, one-token prompt): model {d['latency_model']} "
+                  f"cycles, Verilator {d['latency_sim']} cycles -> error {d['error_pct']:+.2f}% (target within 5%)")
+
+    if not args.quick:  # smollm2-135m: decoder layer 0 with a one-token prompt (the per-layer latency term)
+        ctx, secs = _run(["+model=smollm2-135m", "quant=mxint4", "target=sim", "hw.prompt_tokens=1"],
+                         root / "smollm2_t1", ["emit", "sim", "hw_report"])
+        d = ctx.results["hw_report"]["model_vs_sim"]["decode"]
+        results["decode_vs_sim_smollm2_layer0"] = d
+        con.print(f"[bold]4. decode latency model[/] smollm2-135m ({d['scope']}, one-token prompt): model "
+                  f"{d['latency_model']} cycles, Verilator {d['latency_sim']} cycles -> error {d['error_pct']:+.2f}%")
+
+    # 5. fixed8 vs MX: the same analytical model (capture, parameters, cycles, energy; no files)
     from rich.table import Table
 
     from mase.compiler.graph import capture
@@ -87,26 +106,24 @@ def main() -> None:
 
     model, _ = load_model("smollm2-135m")
     target = load_group("target", "u250")
-    t = Table(title="4. smollm2-135m on the U250: fixed8 vs MX (analytical model)")
-    for c in ("quant", "II cyc/tok", "tok/s (mem-bound)", "LUT", "DSP", "BRAM", "URAM", "on-chip MB", "off-chip MB", "GB/s need",
-              "uJ/token", "vs fixed8"):
+    t = Table(title="5. smollm2-135m on the U250: fixed8 vs MX (analytical model; decode at an 8-token context)")
+    for c in ("quant", "II cyc/tok", "decode cyc/tok b=1", "tok/s b=1", "tok/s batched", "LUT", "DSP", "BRAM", "URAM",
+              "on-chip MB", "off-chip MB", "KV MB", "uJ/token", "vs fixed8"):
         t.add_column(c, justify="right")
     rows, base = {}, None
     for quant in ("fixed8", "mxint8", "mxint4", "mxfp4"):
         g = capture(model, quant, seq_len=8, model_name="smollm2-135m")
         plan = choose_parameters(g, target, None)
-        cyc = cycle_model(g, plan)
-        tok_s = cyc["tokens_per_s_decode"]
-        if plan.offchip_gbps_available and plan.offchip_gbps_needed > plan.offchip_gbps_available:
-            tok_s *= plan.offchip_gbps_available / plan.offchip_gbps_needed  # memory-bound decode
-        en = energy_per_token(g, plan, tok_s)
+        dec = cycle_model(g, plan)["decode"]
+        en = energy_per_token(g, plan, dec["tokens_per_s_batched"])
         base = base or en["energy_per_token_uj"]
-        rows[quant] = {"ii": plan.ii, "tokens_per_s": tok_s, "totals": plan.totals,
+        rows[quant] = {"ii": plan.ii, "decode": dec, "totals": plan.totals,
                        "energy_uj": en["energy_per_token_uj"], "energy": en}
-        t.add_row(quant, str(plan.ii), f"{tok_s:,.0f}", f"{plan.totals['lut']:,.0f}",
+        t.add_row(quant, str(plan.ii), f"{dec['latency_cycles']:,}", f"{dec['tokens_per_s_batch1']:,.0f}",
+                  f"{dec['tokens_per_s_batched']:,.0f}", f"{plan.totals['lut']:,.0f}",
                   f"{plan.totals['dsp']:,.0f}", f"{plan.totals['bram']:,.0f}", f"{plan.totals['uram']:,.0f}",
                   f"{plan.onchip_weight_bits / 8e6:.1f}", f"{plan.offchip_weight_bits / 8e6:.1f}",
-                  f"{plan.offchip_gbps_needed:.1f}", f"{en['energy_per_token_uj']:.0f}",
+                  f"{dec['kv_cache_mb']:.3f}", f"{en['energy_per_token_uj']:.0f}",
                   f"{100 * (en['energy_per_token_uj'] / base - 1):+.1f}%")
     con.print(t)
     results["compare"] = rows

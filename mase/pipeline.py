@@ -1,7 +1,8 @@
 """Named stages run in order over one run context (FINN-style build steps).
 
 Each stage is a function `stage(ctx) -> dict` registered under its name; `cfg.stages` lists which
-to run, in order. Each stage writes its result to the run folder (`layers.json`, `eval.json`,
+to run, in order (default `${target.stages}`: target sim -> quantize, evaluate, emit, lint, sim,
+report, hw_report; FPGA targets also synth and pnr). Each stage writes its result to the run folder (`layers.json`, `eval.json`,
 `report.json`) so later stages and later tools read files with stable names. Issue 6 appends
 hardware stages (emit, lint, sim, synth, pnr) with `@stage("emit", after="evaluate")`.
 

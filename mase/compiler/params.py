@@ -398,8 +398,10 @@ NODE_LATENCY = {"linear": 8, "matmul_qk": 8, "matmul_sv": 8, "softmax": 12, "rms
                 "act": 4, "swiglu": 4, "residual": 2, "rope": 4, "quantize": 4, "dequantize": 2}
 
 
-def cycle_model(g: DataflowGraph, plan: HwPlan) -> dict[str, Any]:
-    """Analytical cycles per token for prefill (the prompt) and decode (steady state)."""
+def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> dict[str, Any]:
+    """Analytical cycles per token for prefill (the prompt) and decode (`decode_model` at `context`
+    tokens of KV cache, default the prompt length): decode_cycles_per_token is one sequence's
+    (batch 1) token latency, decode_batched_cycles_per_token the interval with the pipeline full."""
     T, ii = g.seq_len, plan.ii
     per_layer: dict[int, int] = {}
     row: dict[int, int] = {}
@@ -423,6 +425,139 @@ def cycle_model(g: DataflowGraph, plan: HwPlan) -> dict[str, Any]:
                   for lay, lat in per_layer.items() if lay >= 0)
     prefill += per_layer.get(-1, 0) + row.get(-1, 0)
     ideal = max(math.ceil(n.work(g.edges, T) / plan.nodes[n.name].lanes) for n in g.nodes)
+    dec = decode_model(g, plan, context or T)
     return {"source": "analytical", "ii": ii, "prefill_cycles": prefill, "prefill_cycles_per_token": prefill / T,
-            "decode_cycles_per_token": ii, "ideal_cycles_per_token": ideal,
-            "tokens_per_s_decode": plan.clock_mhz * 1e6 / ii, "tokens_per_s_prefill": plan.clock_mhz * 1e6 * T / prefill}
+            "decode_cycles_per_token": dec["latency_cycles"], "decode_batched_cycles_per_token": dec["ii_cycles"],
+            "ideal_cycles_per_token": ideal, "tokens_per_s_decode": dec["tokens_per_s_batch1"],
+            "tokens_per_s_decode_batched": dec["tokens_per_s_batched"],
+            "tokens_per_s_prefill": plan.clock_mhz * 1e6 * T / prefill, "decode": dec}
+
+
+# ------------------------------------------------------------------------------------------------
+# decode (autoregressive generation with a KV cache): analytical
+# ------------------------------------------------------------------------------------------------
+# Cycle latencies of the cores (their READMEs) used by `decode_model`: FIFO on every consumer input
+# (2 cycles when empty, +1 for the width converter / skid register of the hop),
+# mx_linear / mx_matmul accumulate (6) + output quantizer (3 + a block), mx_quantize (3 after a
+# block), norm first output (RB + 8 after the row's last beat, RB = 18 for the generated norms),
+# softmax (row beats + R_F + 8, R_F = 20), dequantize 1, rope 3 (after half a head), residual 1,
+# swiglu and act 2.
+DECODE_LATENCY = {"fifo": 3, "linear": 9, "quantize": 3, "norm": 26, "softmax": 28, "dequantize": 1, "rope": 3,
+                  "residual": 1, "swiglu": 2, "act": 2}
+
+
+def _decode_cycles(n: Node, p: NodeParams, g: DataflowGraph, context: int) -> int:
+    """Vector time of `n` for one new token with `context` tokens of KV cache (its own included)."""
+    if n.op in ("matmul_qk", "matmul_sv", "softmax"):
+        return math.ceil(n.work(g.edges, context) / (p.in_par if n.op != "softmax" else p.lanes))
+    if n.op == "quantize" and n.attrs.get("along") == "tokens":
+        # V blocked along the tokens: the open block (up to `block` tokens, the new one last) is
+        # re-quantized feature by feature for every token, as the prefill RTL's transposer drains
+        e = g.edges[n.outputs[0]]
+        return g.edges[n.inputs[0]].features * e.block // p.lanes
+    beats = [_beats(g.edges[e], p.in_par) for e in n.inputs[:1]] + [_beats(g.edges[e], p.out_par if n.op == "linear"
+                                                                            else p.lanes) for e in n.outputs]
+    return max([p.cycles_per_token] + beats)
+
+
+def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One generated token through a KV-cache decode datapath with the lanes of `plan` (analytical).
+
+    Autoregressive decode of one sequence cannot overlap tokens (token t+1 needs token t's output),
+    so batch-1 decode costs the token's latency through every layer, not the pipeline's interval.
+    The latency is the longest path of first/last beat times through the graph, per node:
+    - buffering nodes (linear layers: the whole input vector is written into a double buffer before
+      the first row group; norms and softmax: a whole row; attention products: the whole row of A)
+      start after their input's last beat and emit for their vector time `cycles_per_token`;
+    - streaming nodes (quantize, dequantize, rope, act, swiglu, residual) pass beats on, their last
+      beat no earlier than first + vector time;
+    - attention reads the KV cache: Q.K^T and softmax cost context / lanes per head, scores.V
+      head_dim x padded context / lanes; the V block that holds the new token is re-quantized along
+      the tokens (features x block / lanes);
+    plus `DECODE_LATENCY` per node. Batched decode (independent sequences) fills the pipeline: one
+    token per `ii_cycles` (the slowest node at this context) once `sequences_to_fill` sequences are
+    in flight. KV cache: K and V of every layer for `context` tokens in their MX formats (scales
+    included), per sequence. The generated RTL is the prefill datapath (no KV-cache decode RTL yet);
+    with a one-token prompt it is a decode step with an empty cache, which checks the latency term.
+    """
+    T = max(1, int(context))
+    times: dict[str, tuple[int, int]] = {}
+    nodes = g.nodes
+    outputs = list(g.outputs)
+    if region is not None:  # a simulated region (manifest): its input ports are fed from cycle 0
+        keep = set(region["nodes"])
+        nodes = [n for n in g.nodes if n.name in keep]
+        for port in region["inputs"]:
+            times[port["edge"]] = (0, port["beats"] - 1)
+        outputs = [port["edge"] for port in region["outputs"]]
+    else:
+        first_par = {}
+        for n in g.nodes:  # the input port runs at the lanes of its first consumer
+            for e in n.inputs:
+                first_par.setdefault(e, plan.nodes[n.name].in_par)
+        for e in g.inputs:
+            times[e] = (0, _beats(g.edges[e], first_par.get(e, 1)) - 1)
+    per_layer: dict[int, int] = {}
+    ii_c = 0
+    L = DECODE_LATENCY
+    for n in nodes:
+        p = plan.nodes[n.name]
+        ins = [times[e] for e in n.inputs if e in times] or [(0, 0)]
+        f_in, l_in = max(t[0] for t in ins) + L["fifo"], max(t[1] for t in ins) + L["fifo"]
+        v = _decode_cycles(n, p, g, T)
+        ii_c = max(ii_c, v)
+        out = g.edges[n.outputs[0]]
+        blk_out = 0 if out.is_fixed or out.fmt == "fixed8" else -(-out.block // max(1, p.out_par if n.op == "linear" else p.lanes))
+        if n.op in ("linear", "matmul_qk", "matmul_sv"):
+            # the input vector (A row) is buffered, then one row group per in_beats cycles
+            e = g.edges[n.inputs[0]]
+            in_beats = _beats(e, p.in_par) if n.op == "linear" else -(-(e.padded // max(1, n.attrs.get("heads", 1))) // p.in_par)
+            start = l_in + 1
+            first = start + max(1, blk_out) * in_beats + L["linear"]
+            last = start + v + L["linear"] + blk_out
+        elif n.op in ("rmsnorm", "layernorm"):
+            first = l_in + 1 + L["norm"]
+            last = first + v - 1
+        elif n.op == "softmax":
+            first = l_in + 1 + L["softmax"] + v
+            last = first + v - 1
+        elif n.op == "quantize" and n.attrs.get("along") == "tokens":
+            first = l_in + 1 + blk_out + L["quantize"]
+            last = l_in + 1 + v + L["quantize"]
+        elif n.op == "quantize" and blk_out:
+            e = g.edges[n.inputs[0]]
+            seg_in = -(-min(out.seg or out.block, out.block) // p.lanes)
+            first = f_in + seg_in + L["quantize"]
+            last = max(first + v - 1, l_in + L["quantize"] + blk_out)
+        else:
+            lat = L.get(n.op, 1)
+            if n.op == "rope":
+                lat += n.attrs["head_dim"] // 2 // p.lanes
+            first = f_in + lat
+            last = max(l_in + lat, first + v - 1)
+        for e in n.outputs:
+            times[e] = (first, last)
+        per_layer[n.layer] = max(per_layer.get(n.layer, 0), last)
+    latency = max(times[e][1] for e in outputs) + 1
+    port_times = {e: times[e] for e in outputs}
+    # KV cache: the K and V streams entering the attention products, for T tokens
+    kv_bits = 0
+    for n in g.nodes:
+        if n.op in ("matmul_qk", "matmul_sv"):
+            e = g.edges[n.inputs[1]]
+            bits = _elem_bits(e.fmt)
+            scale = 0 if e.is_fixed or e.fmt == "fixed8" else 8 / e.block
+            kv_bits += T * e.padded * (bits + scale)
+    clock = plan.clock_mhz * 1e6
+    tok1, tokb = clock / latency, (clock / ii_c if ii_c else None)
+    # weights streamed from off-chip memory (hw weights=axi) are read once per token: a bandwidth cap
+    mem_cap = None
+    if plan.offchip_weight_bits and plan.offchip_gbps_available:
+        mem_cap = plan.offchip_gbps_available * 1e9 / (plan.offchip_weight_bits / 8)
+        tok1, tokb = min(tok1, mem_cap), (min(tokb, mem_cap) if tokb else tokb)
+    return {"source": "analytical", "context": T, "latency_cycles": latency, "ii_cycles": ii_c,
+            "sequences_to_fill": math.ceil(latency / ii_c) if ii_c else 1,
+            "tokens_per_s_batch1": tok1, "tokens_per_s_batched": tokb, "tokens_per_s_offchip_cap": mem_cap,
+            "kv_cache_bits": int(kv_bits), "kv_cache_mb": kv_bits / 8e6,
+            "layer_end_cycles": {str(k): v for k, v in sorted(per_layer.items())}, "port_cycles": port_times,
+            "note": "analytical KV-cache decode model; the generated RTL is the prefill datapath (no KV-cache decode RTL yet)"}

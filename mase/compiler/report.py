@@ -2,8 +2,17 @@
 token (prefill and decode), tokens per second, on/off-chip memory, off-chip bandwidth, energy.
 
 Where each figure comes from is recorded next to it: resources from Yosys when the synth stage ran
-(`yosys`), else the analytical model (`analytical`, mase.compiler.params); cycles from simulation
-when the sim stage ran, else the analytical model; clock from nextpnr when it ran, else the target's.
+(`yosys`), else the analytical model (`analytical`, mase.compiler.params); prefill cycles from
+simulation when the whole model was simulated, else the analytical model; clock from nextpnr when it
+ran, else the target's.
+
+Decode is always `analytical` (mase.compiler.params.decode_model): the generated RTL is the prefill
+datapath (the prompt streamed token by token, attention over the buffered prompt); there is no
+KV-cache decode RTL yet. The model gives one sequence's token latency through every layer (batch 1:
+token t+1 needs token t), the interval with the pipeline full of independent sequences (batched) and
+the KV-cache size at `hw.decode_context` tokens (default: the prompt), plus 256 and 2048 tokens in
+`decode.by_context`. Its latency term is checked against a one-token-prompt simulation (a decode
+step with an empty cache): `model_vs_sim.decode` when hw.prompt_tokens=1.
 
 Energy per token (a documented first-order model, `ENERGY_MODEL`): arithmetic and memory-access
 energies from Horowitz, "Computing's energy problem", ISSCC 2014 (45 nm: 8-bit multiply 0.2 pJ,
@@ -12,7 +21,8 @@ energies from Horowitz, "Computing's energy problem", ISSCC 2014 (45 nm: 8-bit m
 widths, times the FPGA/ASIC dynamic-power gap of Kuon & Rose, "Measuring the gap between FPGAs
 and ASICs", IEEE TCAD 2007 (7-14x; 10x used), plus the MX scale datapath per block (one 8-bit
 exponent add and one 32-bit alignment/accumulate per block product) and static power times the
-time per token (static watts of the part: an assumption per target, listed in the output).
+time per token (static watts of the part: an assumption per target, listed in the output) at the
+batched decode rate (`batch1_energy_per_token_uj`: at one sequence's rate).
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from typing import Any
 from rich.table import Table
 
 from .graph import DataflowGraph
-from .params import HwPlan
+from .params import HwPlan, decode_model
 
 ENERGY_MODEL = {
     "mult8_pj": 0.2, "add8_pj": 0.03, "add32_pj": 0.1, "sram_pj_per_bit": 10.0 / 64, "dram_pj_per_bit": 20.0,
@@ -108,6 +118,8 @@ def build_hw_report(ctx) -> dict[str, Any]:
         raise MaseError("no hardware results in this run folder: run the emit stage first")
     plan = json.loads((ctx.out_dir / "hw" / "params.json").read_text())["plan"]
     sim, synth, pnr, lint = (ctx.result(k) for k in ("sim", "synth", "pnr", "lint"))
+    sim_skipped = sim.get("skipped") if sim else None
+    sim = None if sim_skipped else sim
     t = ctx.cfg.target
     cap = {k: v for k, v in plan["capacity"].items() if v}
     res_src = "analytical"
@@ -132,28 +144,41 @@ def build_hw_report(ctx) -> dict[str, Any]:
     cyc = dict(emit["cycles"])
     T = emit["seq_len"]
     perf_sim = sim.get("performance") if sim else None
-    cycles = {"prefill_cycles_per_token": cyc["prefill_cycles_per_token"], "decode_cycles_per_token": cyc["ii"],
+    g, hp = _graph_plan_from_files(ctx)
+    context = int(_hw_get(ctx, "decode_context", 0)) or T
+    dec = decode_model(g, hp, context)
+    dec["by_context"] = {str(c): {k: d[k] for k in ("latency_cycles", "ii_cycles", "tokens_per_s_batch1",
+                                                     "tokens_per_s_batched", "kv_cache_mb")}
+                         for c in sorted({context, 256, 2048}) for d in [decode_model(g, hp, c)]}
+    cycles = {"prefill_cycles_per_token": cyc["prefill_cycles_per_token"], "prefill_source": "analytical",
+              "decode_cycles_per_token": dec["latency_cycles"], "decode_batched_cycles_per_token": dec["ii_cycles"],
+              "decode_context": context, "decode_source": "analytical",
               "source": "analytical"}
     model_check = None
     if perf_sim:
-        if sim["scope"] == "whole model":  # a complete simulation replaces the analytical cycles
-            cycles = {"prefill_cycles_per_token": perf_sim["cycles_per_token_total"],
-                      "decode_cycles_per_token": perf_sim["cycles_per_token_steady"], "source": "simulation"}
-        model_check = {"scope": sim["scope"], "ii_model": perf_sim["ii_ideal"],
-                       "cycles_per_token_sim_steady": perf_sim["cycles_per_token_steady"],
-                       "decode_error_pct": 100.0 * (perf_sim["ii_ideal"] - perf_sim["cycles_per_token_steady"])
-                       / perf_sim["cycles_per_token_steady"] if perf_sim["cycles_per_token_steady"] else None,
-                       "efficiency_steady": perf_sim["efficiency_steady"], "efficiency_total": perf_sim["efficiency_total"]}
-        if sim["scope"] == "whole model":
+        if sim["scope"] == "whole model" and T > 1:  # a complete simulation replaces the analytical prefill cycles
+            cycles["prefill_cycles_per_token"] = perf_sim["cycles_total"] / T
+            cycles["prefill_source"] = cycles["source"] = "simulation"
+        steady = perf_sim["cycles_per_token_steady"] if T > 1 else None  # one token: no interval to measure
+        model_check = {"scope": sim["scope"], "ii_model": perf_sim["ii_ideal"], "cycles_per_token_sim_steady": steady,
+                       "ii_error_pct": 100.0 * (perf_sim["ii_ideal"] - steady) / steady if steady else None,
+                       "efficiency_steady": perf_sim["efficiency_steady"] if T > 1 else None,
+                       "efficiency_total": perf_sim["efficiency_total"]}
+        if sim["scope"] == "whole model" and T > 1:
             model_check["prefill_cycles_model"] = cyc["prefill_cycles"]
             model_check["prefill_cycles_sim"] = perf_sim["cycles_total"]
             model_check["prefill_error_pct"] = 100.0 * (cyc["prefill_cycles"] - perf_sim["cycles_total"]) / perf_sim["cycles_total"]
-    tok_s_dec = clock * 1e6 / cycles["decode_cycles_per_token"]
+        if T == 1:  # a one-token prompt is a decode step with an empty cache: check the latency term
+            model_check["decode"] = decode_vs_sim(ctx, g, hp, sim)
     tok_s_pre = clock * 1e6 / cycles["prefill_cycles_per_token"]
+    # at the achieved clock (nextpnr fmax may be below the target's)
+    tok_s_dec, tok_s_bat = clock * 1e6 / dec["latency_cycles"], clock * 1e6 / max(1, dec["ii_cycles"])
+    if dec["tokens_per_s_offchip_cap"]:  # weights streamed from off-chip memory: bandwidth-bound
+        tok_s_dec, tok_s_bat = min(tok_s_dec, dec["tokens_per_s_offchip_cap"]), min(tok_s_bat, dec["tokens_per_s_offchip_cap"])
     need, avail = plan["offchip_gbps_needed"] * (clock / plan["clock_mhz"]), plan["offchip_gbps_available"]
-    if avail and need > avail:  # decode streams the off-chip weights once per token: memory-bound
-        tok_s_dec *= avail / need
-    energy = _energy_from_files(ctx, plan, tok_s_dec)
+    energy = energy_per_token(g, hp, tok_s_bat)
+    energy["batch1_energy_per_token_uj"] = energy_per_token(g, hp, tok_s_dec)["energy_per_token_uj"]
+    energy["throughput"] = "batched decode (pipeline full); batch1_energy_per_token_uj at one sequence"
     rep = {
         "label": f"{ctx.cfg.model.name}/{ctx.cfg.quant.name}",
         "mase_version": mase.__version__, "config_hash": emit["config_hash"], "target": t.name,
@@ -161,34 +186,59 @@ def build_hw_report(ctx) -> dict[str, Any]:
         "mapped_nodes": f"{emit['nodes_mapped']}/{emit['nodes']}", "missing_cores": emit["missing_by_core"],
         "resources": totals, "resources_pct": pct, "resources_source": res_src, "capacity": cap,
         "clock_mhz": clock, "clock_source": clock_src,
-        "cycles": cycles, "analytical_cycles": cyc, "model_vs_sim": model_check,
-        "tokens_per_s": {"decode": tok_s_dec, "prefill": tok_s_pre},
-        "memory": {"onchip_weight_mb": plan["onchip_weight_bits"] / 8e6, "offchip_weight_mb": plan["offchip_weight_bits"] / 8e6},
-        "offchip_bandwidth_gbps": {"needed": plan["offchip_gbps_needed"] * (clock / plan["clock_mhz"]),
-                                   "available": plan["offchip_gbps_available"]},
+        "cycles": cycles, "analytical_cycles": {k: v for k, v in cyc.items() if k != "decode"}, "decode": dec,
+        "model_vs_sim": model_check,
+        "tokens_per_s": {"decode": tok_s_dec, "decode_batched": tok_s_bat, "prefill": tok_s_pre},
+        "memory": {"onchip_weight_mb": plan["onchip_weight_bits"] / 8e6, "offchip_weight_mb": plan["offchip_weight_bits"] / 8e6,
+                   "kv_cache_mb": dec["kv_cache_mb"], "kv_cache_context": context},
+        "offchip_bandwidth_gbps": {"needed": need, "available": avail},
+        "rtl": "prefill datapath (the prompt streamed token by token); decode figures are analytical: no KV-cache decode RTL yet",
         "energy": energy, "lint": (lint or {}).get("scope") and f"clean ({lint['scope']})",
         "sim": sim and {"bit_exact": sim["bit_exact"], "scope": sim["scope"], "nodes": sim.get("nodes", ""),
                         "cycles": [r["cycles"] for r in sim["runs"]]},
+        "sim_skipped": sim_skipped,
         "pnr": pnr and (pnr.get("skipped") or pnr.get("summary")), "prompt_tokens": T, "notes": emit.get("notes", []),
         "per_node": per_node,
     }
     return rep
 
 
-def _energy_from_files(ctx, plan: dict, tok_s: float) -> dict[str, Any]:
-    """Energy from graph.json + the plan (no model needed)."""
-    from .graph import Edge, Node
-    from .params import HwPlan, NodeParams
+def _hw_get(ctx, key: str, default: Any) -> Any:
+    hw = ctx.cfg.get("hw", None) if hasattr(ctx.cfg, "get") else None
+    v = hw.get(key, None) if hw is not None else None
+    return default if v is None else v
 
-    gd = json.loads((ctx.out_dir / "hw" / "graph.json").read_text())
+
+def _graph_plan_from_files(ctx, folder: str = "hw") -> tuple[DataflowGraph, HwPlan]:
+    """The dataflow graph and the plan from graph.json + params.json (no model needed)."""
+    from .graph import Edge, Node
+    from .params import NodeParams
+
+    hw = ctx.out_dir / folder
+    plan = json.loads((hw / "params.json").read_text())["plan"]
+    gd = json.loads((hw / "graph.json").read_text())
     g = DataflowGraph(gd["model"], gd["family"], gd["seq_len"], gd["hidden"], gd["layers"], quant=gd["quant"])
     g.edges = {k: Edge(**v) for k, v in gd["edges"].items()}
     g.nodes = [Node(n["name"], n["op"], n["layer"], n["module"], n["inputs"], n["outputs"], n["attrs"]) for n in gd["nodes"]]
+    g.inputs, g.outputs = list(gd.get("inputs", [])), list(gd.get("outputs", []))
     nodes = {k: NodeParams(**{f: v[f] for f in NodeParams.__dataclass_fields__ if f in v}) for k, v in plan["nodes"].items()}
     hp = HwPlan(plan["target"], plan["clock_mhz"], plan["seq_len"], plan["ii"], nodes, plan["totals"], plan["capacity"],
                 plan["offchip_gbps_needed"], plan["offchip_gbps_available"], plan["onchip_weight_bits"],
                 plan["offchip_weight_bits"])
-    return energy_per_token(g, hp, tok_s)
+    return g, hp
+
+
+def decode_vs_sim(ctx, g: DataflowGraph, hp: HwPlan, sim: dict) -> dict[str, Any]:
+    """The decode latency model on the simulated region of a one-token prompt (a decode step with an
+    empty cache) against the simulation: first input beat to last output beat, no stalls."""
+    folder = ctx.out_dir / sim.get("library", "hw")
+    man = json.loads((folder / "manifest.json").read_text())
+    mapped = json.loads((folder / "params.json").read_text())["nodes"]
+    region = {"nodes": list(mapped), "inputs": man["inputs"], "outputs": man["outputs"]}
+    model = decode_model(g, hp, 1, region)["latency_cycles"]
+    simc = sim["performance"]["cycles_total"]
+    return {"scope": sim["scope"], "latency_model": model, "latency_sim": simc,
+            "error_pct": 100.0 * (model - simc) / simc if simc else None}
 
 
 def _f(v: Any, fmt: str = ",.0f") -> str:
@@ -203,8 +253,8 @@ def _f(v: Any, fmt: str = ",.0f") -> str:
 def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
     """One row per run (compare fixed8 and MX configs side by side)."""
     t = Table(title=title)
-    cols = ("config", "target", "mapped", "LUT", "FF", "DSP", "BRAM", "URAM", "MHz", "cyc/tok prefill",
-            "cyc/tok decode", "tok/s decode", "on-chip MB", "off-chip GB/s", "uJ/token", "sim")
+    cols = ("config", "target", "mapped", "LUT", "FF", "DSP", "BRAM", "URAM", "MHz", "prefill cyc/tok",
+            "decode cyc/tok", "tok/s b=1", "tok/s batched", "on-chip MB", "KV MB", "uJ/token", "sim")
     for c in cols:
         t.add_column(c, justify="left" if c in ("config", "target", "sim", "mapped") else "right")
     for r in reports:
@@ -213,17 +263,20 @@ def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
         def cell(k):
             return f"{_f(res.get(k))}" + (f" ({pct[k]:.1f}%)" if k in pct else "")
 
-        sim = r.get("sim")
+        sim, cyc = r.get("sim"), r["cycles"]
+        pre_star = "*" if cyc.get("prefill_source", cyc.get("source")) == "analytical" else ""
         t.add_row(r.get("label", r["config_hash"]), r["target"], r["mapped_nodes"], cell("LUT"), cell("FF"),
                   cell("DSP"), cell("BRAM"), cell("URAM"), _f(r["clock_mhz"], ".0f"),
-                  _f(r["cycles"]["prefill_cycles_per_token"]) + ("*" if r["cycles"]["source"] == "analytical" else ""),
-                  _f(r["cycles"]["decode_cycles_per_token"]) + ("*" if r["cycles"]["source"] == "analytical" else ""),
-                  _f(r["tokens_per_s"]["decode"]), _f(r["memory"]["onchip_weight_mb"], ".2f"),
-                  f"{_f(r['offchip_bandwidth_gbps']['needed'], '.1f')}/{_f(r['offchip_bandwidth_gbps']['available'], '.0f')}",
+                  _f(cyc["prefill_cycles_per_token"]) + pre_star, _f(cyc["decode_cycles_per_token"]) + "*",
+                  _f(r["tokens_per_s"]["decode"]) + "*", _f(r["tokens_per_s"].get("decode_batched")) + "*",
+                  _f(r["memory"]["onchip_weight_mb"], ".2f"), _f(r["memory"].get("kv_cache_mb"), ".3f"),
                   _f(r["energy"]["energy_per_token_uj"], ".2f"),
                   (("bit-exact" if sim["bit_exact"] else "MISMATCH") + f" {sim['nodes']}") if sim else "-")
     scopes = sorted({r["sim"]["scope"] for r in reports if r.get("sim")})
-    t.caption = ("* analytical model (no whole-model simulation); resources: "
+    ctxs = sorted({r["cycles"].get("decode_context") for r in reports if r["cycles"].get("decode_context")})
+    t.caption = ("* analytical model. Decode (KV cache, context " + "/".join(map(str, ctxs)) + " tokens): b=1 is one "
+                 "sequence (token latency through every layer), batched keeps the pipeline full; the generated RTL "
+                 "is the prefill datapath (no KV-cache decode RTL yet). uJ/token at the batched rate. Resources: "
                  + "; ".join(sorted({r["resources_source"] for r in reports}))
                  + ("; simulated: " + "; ".join(scopes) if scopes else ""))
     return t

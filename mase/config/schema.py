@@ -89,6 +89,10 @@ class QuantConfig:
     nonlinear: Dict[str, str] = field(default_factory=lambda: {op: "float" for op in NONLINEAR_OPS})
 
 
+# default stages of an FPGA target: accuracy, then build the accelerator (target sim: no synth, pnr)
+FPGA_STAGES = ("quantize", "evaluate", "emit", "lint", "sim", "synth", "pnr", "report", "hw_report")
+
+
 @dataclass
 class Resources:
     lut: Optional[int] = None
@@ -114,6 +118,8 @@ class TargetConfig:
     offchip_memory_gb: Optional[float] = None
     offchip_bandwidth_gbps: Optional[float] = None  # GB/s
     notes: Optional[str] = None
+    # the default `stages` of a run on this target (config.yaml: stages: ${target.stages})
+    stages: List[str] = field(default_factory=lambda: list(FPGA_STAGES))
 
 
 @dataclass
@@ -158,6 +164,7 @@ class HwConfig:
     sim_seed: int = 2  # the second simulation run uses random stalls and back-pressure
     sim_stall: int = 30
     sim_bp: int = 30
+    decode_context: int = 0  # KV-cache tokens of the analytical decode figures; 0 = prompt_tokens
     synth_scope: str = "auto"  # auto | top | nodes
     pnr_scope: str = "auto"  # auto | design | nodes (per-node out of context); auto: design if it fits the part
     overrides: Dict[str, HwOverride] = field(default_factory=dict)

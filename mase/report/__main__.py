@@ -1,4 +1,6 @@
-"""python -m mase.report DIR...: one accuracy table over every report.json under the folders."""
+"""python -m mase.report DIR...: one accuracy table over every report.json under the folders; with
+one folder whose runs have hardware sections (a sweep), also the sweep summary (mase.report.sweep),
+written to DIR/sweep.json."""
 
 from __future__ import annotations
 
@@ -17,7 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     if not reports:
         print(f"mase: error: no report.json under {' '.join(args)}", file=sys.stderr)
         return 2
-    make_console().print(report_table(reports, "accuracy"))
+    con = make_console()
+    con.print(report_table(reports, "accuracy"))
+    if any(r.get("hardware") for r in reports):
+        from .sweep import summarize
+
+        for d in args:
+            summarize(d, con)
     return 0
 
 

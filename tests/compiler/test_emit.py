@@ -75,5 +75,5 @@ def test_bit_exact_simulation_and_report(tmp_path, model):
     assert rep["sim"]["bit_exact"] and rep["resources"]["LUT"] > 0 and rep["tokens_per_s"]["decode"] > 0
     assert rep["energy"]["energy_per_token_uj"] > 0 and rep["energy"]["sources"]
     check = rep["model_vs_sim"]  # the analytical cycle model against the simulation
-    assert abs(check["prefill_error_pct"]) < 5 and abs(check["decode_error_pct"]) < 5, check
+    assert abs(check["prefill_error_pct"]) < 5 and abs(check["ii_error_pct"]) < 5, check
     assert check["efficiency_steady"] >= 0.95, check

@@ -31,7 +31,8 @@ def test_balanced_throughput(graph):
     lin = plan.nodes["model.layers.0.mlp.up_proj"]
     assert lin.weights == "bram" and lin.weight_bits == 64 * 128 * 4 + 64 * 128 // 32 * 8
     cyc = cycle_model(graph, plan)
-    assert cyc["decode_cycles_per_token"] == ii and cyc["source"] == "analytical"
+    # decode: one sequence's token latency through every layer (not the pipeline interval ii)
+    assert cyc["decode_cycles_per_token"] > graph.layers * 4 * ii and cyc["source"] == "analytical"
 
 
 def test_lanes_divide_dimensions(graph):

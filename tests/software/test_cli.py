@@ -67,7 +67,7 @@ def test_opt125m_offline_not_cached_is_one_line(cli, tmp_path):
 
 
 def test_single_run_writes_config_report_log_and_fusesoc_ignore(cli, tmp_path):
-    res = cli(["+model=tiny-opt", "quant=mxint4", "eval=quick", "eval.tokens=96", "eval.window=64",
+    res = cli(["+model=tiny-opt", "quant=mxint4", "stages=[quantize,evaluate,report]", "eval=quick", "eval.tokens=96", "eval.window=64",
                "eval.stride=32", "progress=false", "output.root=out"])
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tmp_path / "out" / "FUSESOC_IGNORE").is_file()
@@ -93,3 +93,31 @@ def test_multirun_folders_are_readable(cli, tmp_path):
     rep = json.loads((sweep / names[1] / "report.json").read_text())
     assert rep["quant"] == "mxfp4" and rep["target"]["part"] == "xcu250-figd2104-2L-e"
     assert rep["ppl"] is None  # no evaluate stage
+
+
+@pytest.mark.slow
+def test_default_run_builds_the_accelerator(cli, tmp_path):
+    """No stages=: target sim runs quantize, evaluate, emit, lint, sim, report, hw_report."""
+    res = cli(["+model=tiny-llama", "quant=mxint4", "eval=quick", "eval.tokens=64", "eval.window=32",
+               "eval.stride=16", "progress=false", "output.root=out"], timeout=1800)  # Verilator build
+    assert res.returncode == 0, res.stderr[-2000:]
+    (run_dir,) = list((tmp_path / "out" / "tiny-llama" / "mxint4").iterdir())
+    rep = json.loads((run_dir / "report.json").read_text())
+    assert rep["ppl"] is not None and rep["stages"][-1] == "hw_report"
+    hw = rep["hardware"]
+    assert hw["sim"]["bit_exact"] and hw["cycles"]["decode_source"] == "analytical"
+    for f in ("hw/mase_top.core", "hw/emit.json", "hw/lint.json", "hw/sim.json"):
+        assert (run_dir / f).is_file(), f
+
+
+def test_multirun_prints_and_writes_the_sweep_summary(cli, tmp_path):
+    res = cli(["-m", "+model=tiny-llama", "quant=fixed8,mxint4", "target=u250",
+               "stages=[quantize,evaluate,emit,report,hw_report]", "hw.golden=false", "eval=quick",
+               "eval.tokens=64", "eval.window=32", "eval.stride=16", "progress=false"])
+    assert res.returncode == 0, res.stderr[-2000:]
+    (sweep,) = [p for p in (tmp_path / "multirun").iterdir() if p.is_dir()]
+    rows = json.loads((sweep / "sweep.json").read_text())["rows"]
+    assert [r["quant"] for r in rows] == ["fixed8", "mxint4"]
+    assert rows[0]["energy_vs_fixed8"] == 1.0 and rows[1]["energy_vs_fixed8"] > 0
+    assert rows[1]["delta_ppl_vs_fixed8_pct"] is not None and rows[1]["decode_cycles_per_token"] > 0
+    assert "accuracy and hardware" in res.stdout and "E/fixed8" in res.stdout

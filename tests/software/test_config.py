@@ -48,7 +48,7 @@ def test_targets_carry_parts_and_resources():
 
 def test_top_level_shape_for_later_stages():
     cfg = compose(["+model=tiny-opt"])
-    assert list(cfg.stages) == ["quantize", "evaluate", "report"]
+    assert list(cfg.stages) == ["quantize", "evaluate", "emit", "lint", "sim", "report", "hw_report"]  # target sim
     assert {"model", "quant", "target", "eval", "stages", "output"} <= set(cfg.keys())
 
 

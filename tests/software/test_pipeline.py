@@ -11,12 +11,13 @@ from mase.pipeline import STAGES, run, stage
 from mase.report import REQUIRED_KEYS
 
 QUICK = ["eval=quick", "eval.tokens=64", "eval.window=32", "eval.stride=16", "progress=false"]
+ACCURACY = "stages=[quantize,evaluate,report]"  # the default stages also build the hardware (target-dependent)
 
 
 def test_stages_in_order_and_report_keys(tmp_path):
     order = list(STAGES)
     assert order.index("quantize") < order.index("evaluate") < order.index("report")
-    ctx = run(compose(["+model=tiny-llama", "quant=mxint4w8a", "target=ecp5-85k", *QUICK]), tmp_path)
+    ctx = run(compose(["+model=tiny-llama", "quant=mxint4w8a", "target=ecp5-85k", ACCURACY, *QUICK]), tmp_path)
     rep = json.loads((tmp_path / "report.json").read_text())
     assert set(REQUIRED_KEYS) <= set(rep) and rep == json.loads(json.dumps(ctx.results["report"]))
     assert rep["model"] == "tiny-llama" and rep["quant"] == "mxint4w8a" and rep["tokens"] == 64
@@ -33,7 +34,7 @@ def test_stages_in_order_and_report_keys(tmp_path):
 
 
 def test_report_resumes_from_saved_results(tmp_path):
-    cfg = compose(["+model=tiny-opt", "quant=mxfp6", *QUICK])
+    cfg = compose(["+model=tiny-opt", "quant=mxfp6", ACCURACY, *QUICK])
     first = run(cfg, tmp_path).results["report"]
     again = run(cfg, tmp_path, stages=["quantize", "report"]).results["report"]  # evaluate read from eval.json
     assert again["ppl"] == first["ppl"] and again["quant"] == "mxfp6"
@@ -75,3 +76,18 @@ def test_summary_table_over_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "mxint8" in out and "mxfp4" in out and "tiny-opt" in out
     assert report_main([str(tmp_path / "nothing")]) == 2
+
+
+def test_default_stages_depend_on_the_target():
+    """`mase +model=M quant=Q target=T` builds the accelerator: stages: ${target.stages}."""
+    sim = ["quantize", "evaluate", "emit", "lint", "sim", "report", "hw_report"]
+    assert list(compose(["+model=tiny-llama"]).stages) == sim
+    for t in ("u250", "ice40-up5k", "ecp5-85k"):
+        stages = list(compose(["+model=tiny-llama", f"target={t}"]).stages)
+        assert stages == sim[:5] + ["synth", "pnr"] + sim[5:], t
+        assert [s for s in STAGES if s in stages] == stages  # the canonical order
+    # explicit stages win, also per target
+    assert list(compose(["+model=tiny-llama", "target=u250", "stages=[quantize,report]"]).stages) == ["quantize", "report"]
+    assert list(compose(["+model=tiny-llama", "target.stages=[emit]"]).stages) == ["emit"]
+    with pytest.raises(MaseError, match="unknown stage 'emitt'"):
+        run(compose(["+model=tiny-llama", "target.stages=[emitt]"]), "/nonexistent/never-created")

@@ -1,0 +1,132 @@
+"""The summary of a sweep: accuracy joined with the hardware figures, one row per run.
+
+    mase -m +model=smollm2-135m quant=fixed8,mxint8,mxint4 target=u250
+    python -m mase.report multirun/<date_time>      # the same tables again, from the report.json files
+
+After a multirun (`SweepSummary`, a Hydra callback in conf/config.yaml) and from `python -m
+mase.report`, every report.json under the sweep folder gives one row: perplexity and its change vs
+float, then (when the run has a `hardware` section, i.e. ran hw_report) resources, decode cycles per
+token, tokens/s and energy per token. Rows are compared with the fixed8 row of the same model and
+target (the 8-bit fixed-point baseline): `energy_vs_fixed8` = energy / fixed8 energy (1.03 = 3% more),
+`delta_ppl_vs_fixed8_pct` = (ppl - fixed8 ppl) / fixed8 ppl (negative: more accurate). The rows and
+the table are written to `<sweep>/sweep.json`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from .report import collect_reports, write_json
+
+log = logging.getLogger("mase")
+BASELINE_QUANT = "fixed8"
+SWEEP_FILE = "sweep.json"
+
+
+def _label(r: dict[str, Any]) -> str:
+    t = r.get("target")
+    tname = t.get("name") if isinstance(t, dict) else t
+    return f"{r.get('model')}/{r.get('quant')}/{tname}"
+
+
+def sweep_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per report.json: accuracy, hardware and the comparison with the fixed8 row."""
+    rows = []
+    for r in reports:
+        hw = r.get("hardware") or {}
+        t = r.get("target")
+        row: dict[str, Any] = {
+            "config": _label(r), "model": r.get("model"), "quant": r.get("quant"),
+            "target": t.get("name") if isinstance(t, dict) else t,
+            "ppl": r.get("ppl"), "ppl_float": r.get("ppl_float"), "delta_ppl_pct": r.get("delta_ppl_pct"),
+            "avg_weight_bits": r.get("avg_weight_bits"), "hardware": bool(hw),
+        }
+        if hw:
+            cyc, tok = hw.get("cycles", {}), hw.get("tokens_per_s", {})
+            row.update({
+                "resources": hw.get("resources"), "resources_pct": hw.get("resources_pct"),
+                "resources_source": hw.get("resources_source"), "clock_mhz": hw.get("clock_mhz"),
+                "prefill_cycles_per_token": cyc.get("prefill_cycles_per_token"),
+                "decode_cycles_per_token": cyc.get("decode_cycles_per_token"),
+                "decode_batched_cycles_per_token": cyc.get("decode_batched_cycles_per_token"),
+                "decode_context": cyc.get("decode_context"),
+                "tokens_per_s_decode": tok.get("decode"), "tokens_per_s_decode_batched": tok.get("decode_batched"),
+                "energy_per_token_uj": (hw.get("energy") or {}).get("energy_per_token_uj"),
+                "dynamic_energy_per_token_uj": (hw.get("energy") or {}).get("dynamic_uj"),
+                "sim": (hw.get("sim") or {}).get("bit_exact"), "mapped_nodes": hw.get("mapped_nodes"),
+            })
+        rows.append(row)
+    for row in rows:  # against the fixed8 run of the same model and target
+        base = next((b for b in rows if b["quant"] == BASELINE_QUANT and b["model"] == row["model"]
+                     and b["target"] == row["target"]), None)
+        e, be = row.get("energy_per_token_uj"), base and base.get("energy_per_token_uj")
+        p, bp = row.get("ppl"), base and base.get("ppl")
+        row["baseline"] = base["config"] if base else None
+        row["energy_vs_fixed8"] = e / be if e is not None and be else None
+        d, bd = row.get("dynamic_energy_per_token_uj"), base and base.get("dynamic_energy_per_token_uj")
+        row["dynamic_energy_vs_fixed8"] = d / bd if d is not None and bd else None
+        row["delta_ppl_vs_fixed8_pct"] = 100.0 * (p - bp) / bp if isinstance(p, (int, float)) and isinstance(bp, (int, float)) and bp else None
+    return rows
+
+
+def _n(v: Any, fmt: str) -> str:
+    if v is None or isinstance(v, str):
+        return "-" if v is None else v
+    return format(v, fmt)
+
+
+def sweep_table(rows: list[dict[str, Any]], title: str = "sweep: accuracy and hardware") -> Table:
+    t = Table(title=title, title_justify="left")
+    cols = ("config", "ppl", "d% float", "d% fixed8", "LUT", "DSP", "BRAM", "URAM", "cyc/tok b=1", "cyc/tok batched",
+            "tok/s b=1", "tok/s batched", "uJ/token", "E/fixed8", "E dyn/fixed8")
+    for c in cols:
+        t.add_column(c, justify="left" if c == "config" else "right", no_wrap=c == "config")
+    for r in rows:
+        res = r.get("resources") or {}
+        ratio = r.get("energy_vs_fixed8")
+        t.add_row(r["config"], _n(r.get("ppl"), ".3f"), _n(r.get("delta_ppl_pct"), "+.2f"),
+                  _n(r.get("delta_ppl_vs_fixed8_pct"), "+.2f"), _n(res.get("LUT"), ",.0f"), _n(res.get("DSP"), ",.0f"),
+                  _n(res.get("BRAM"), ",.0f"), _n(res.get("URAM"), ",.0f"), _n(r.get("decode_cycles_per_token"), ",.0f"),
+                  _n(r.get("decode_batched_cycles_per_token"), ",.0f"), _n(r.get("tokens_per_s_decode"), ",.0f"),
+                  _n(r.get("tokens_per_s_decode_batched"), ",.0f"), _n(r.get("energy_per_token_uj"), ".2f"),
+                  _n(ratio, ".3f"), _n(r.get("dynamic_energy_vs_fixed8"), ".3f"))
+    t.caption = ("d% = perplexity change vs float / vs the fixed8 run (negative: more accurate); E/fixed8: energy "
+                 "per token over the fixed8 run's, total (static power included) and dynamic only; decode figures are analytical (KV-cache model; the RTL is the prefill datapath); uJ/token at the batched rate; '-': "
+                 "not measured (no evaluate / hw_report stage, or no fixed8 run)")
+    return t
+
+
+def summarize(root: Path | str, console=None, write: bool = True) -> list[dict[str, Any]]:
+    """Rows of every report.json under `root`, printed as the sweep table and written to root/sweep.json."""
+    from .tables import make_console
+
+    root = Path(root)
+    reports = collect_reports(root)
+    rows = sweep_rows(reports)
+    if not rows:
+        return rows
+    (console or make_console()).print(sweep_table(rows, f"sweep {root}: accuracy and hardware"))
+    if write:
+        write_json(root / SWEEP_FILE, {"baseline_quant": BASELINE_QUANT, "rows": rows})
+        log.info("sweep summary written to %s", root / SWEEP_FILE)
+    return rows
+
+
+try:  # the Hydra callback (Hydra is a dependency of the CLI; the functions above work without it)
+    from hydra.experimental.callback import Callback
+except Exception:  # pragma: no cover
+    Callback = object
+
+
+class SweepSummary(Callback):
+    """After a multirun: the sweep table over the jobs' report.json files, and <sweep>/sweep.json."""
+
+    def on_multirun_end(self, config, **kwargs: Any) -> None:
+        try:
+            summarize(Path(config.hydra.sweep.dir))
+        except Exception as exc:  # a summary must never turn a finished sweep into a failure
+            log.warning("sweep summary failed: %s", exc)
