@@ -196,6 +196,7 @@ def _setup(unit_dir: Path, unit: str, dep: str, top: str, target: Any, clock_mhz
 def _ports_json(work: Path, name: str, env: dict, log: Path, timeout: float) -> float:
     """Elaborate the unit with Edalize's own Yosys script, synthesis replaced by `hierarchy`."""
     tcl = (work / "edalize_yosys_template.tcl").read_text().replace("synth $top", "hierarchy -top $top\nyosys proc")
+    tcl = tcl.replace("write_json $name.json", "write_json ports.json")  # not the netlist make would reuse
     (work / "ports.tcl").write_text(tcl)
     t0 = time.perf_counter()
     try:
@@ -209,8 +210,8 @@ def _ports_json(work: Path, name: str, env: dict, log: Path, timeout: float) -> 
     return time.perf_counter() - t0
 
 
-def _netlist_ports(work: Path, name: str, top: str) -> dict[str, tuple[str, list]]:
-    mods = json.loads((work / f"{name}.json").read_text())["modules"]
+def _netlist_ports(netlist: Path, top: str) -> dict[str, tuple[str, list]]:
+    mods = json.loads(netlist.read_text())["modules"]
     mod = mods.get(top) or next(m for k, m in mods.items() if m.get("attributes", {}).get("top"))
     return {n: (p["direction"], p["bits"]) for n, p in mod["ports"].items()}
 
@@ -276,7 +277,7 @@ def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, targ
         secs = {"yosys": _ports_json(work, name, env, unit_dir / "ports.out", timeout)}
     else:
         secs = {"yosys": _make(work, f"{name}.json", env, "yosys", unit_dir / "yosys.out", timeout)}
-    ports = _netlist_ports(work, name, top)
+    ports = _netlist_ports(work / ("ports.json" if fam == "ice40" else f"{name}.json"), top)
     port_bits = sum(len(b) for _, b in ports.values())
     method = "--out-of-context" if ooc else "in context"
     harness = None

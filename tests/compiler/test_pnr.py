@@ -127,3 +127,14 @@ def test_unit_over_the_part_fails_after_yosys_before_nextpnr(tmp_path):
         nextpnr.place_unit(tmp_path, "dot", "mase:mx:mx_dot_product", "mx_dot_product", DOT, _target("ice40-up5k"),
                            24.0, [], {"lut": 50})
     assert "\n" not in str(e.value) and not list(tmp_path.glob("build/*/pnr-icestorm/next.log"))
+
+
+@pytest.mark.skipif(shutil.which("nextpnr-ice40") is None, reason="apt install nextpnr-ice40")
+def test_ice40_unit_within_the_pins_in_context(tmp_path):
+    """A FIFO of 8-bit beats has 22 port bits (< 39 pins of sg48): placed in context, no harness."""
+    r = nextpnr.place_unit(tmp_path, "fifo", "mase:mx:stream", "mx_fifo", {"WIDTH": 8, "DEPTH": 16},
+                           _target("ice40-up5k"), 24.0, [], {"lut": 5280})
+    _check_unit(r, 24.0)
+    assert r["method"] == "in context" and r["harness"] is None and r["port_bits"] == 22
+    assert r["utilisation"]["SB_IO"]["used"] == 22
+    assert list((tmp_path / "build").glob("*/pnr-icestorm/*.bin"))
