@@ -85,7 +85,7 @@ def quantize_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.report import layer_table as rich_layer_table, layer_table_text, write_json
 
     ctx.ensure_model()
-    quantize_model(ctx.model, ctx.cfg.quant, ctx.cfg.model.name)
+    quantize_model(ctx.model, ctx.cfg.quant, ctx.cfg.model.name, ctx.tokenizer, ctx.cfg.eval)  # fixed8: calibrates
     rows = layer_table(ctx.model)
     write_json(ctx.out_dir / "layers.json", rows)
     (ctx.out_dir / "layers.txt").write_text(layer_table_text(rows) + "\n")

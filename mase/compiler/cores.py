@@ -72,6 +72,11 @@ def _mx(e: Edge) -> tuple[int, int]:
     return format_params(e.fmt)
 
 
+def _fixed(e: Edge) -> int | None:
+    """The constant scale byte of a fixed8 stream (a core parameter), None for MX."""
+    return e.scale if e.fmt == "fixed8" else None
+
+
 def _need(vlnv: str, avail: frozenset[str], what: str) -> None:
     if vlnv not in avail:
         raise Unmapped(vlnv, f"core {vlnv} ({what}) does not exist yet")
@@ -83,16 +88,14 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
     out = g.edges[n.outputs[0]]
     a = n.attrs
     L = p.in_par
-    if any(e.fmt == "fixed8" for e in ins + [out]) or a.get("weight_fmt") == "fixed8":
-        raise Unmapped("mase:mx:fixed8_scales", "fixed8 streams need calibrated constant scales per tensor "
-                       "(*_FIXED_SCALE), which the compiler does not compute yet")
     if n.op == "linear":
         _need("mase:mx:mx_linear", avail, "linear layers")
         x = ins[0]
         w_source = 1 if p.weights == "axi" else 0
         prm = linear_params(a["in_features"], a["out_features"], x_format=x.fmt, w_format=a["weight_fmt"],
                             o_format=out.fmt, k=a["block"], k_out=out.block, in_par=p.in_par, out_par=p.out_par,
-                            has_bias=a["has_bias"], w_source=w_source)
+                            has_bias=a["has_bias"], w_source=w_source, x_scale=_fixed(x), o_scale=_fixed(out),
+                            w_scale=a["w_scale"] if a["weight_fmt"] == "fixed8" else None)
         prm["ACC_LSB"], prm["ACC_W"] = acc
         files = {}
         if not w_source:
@@ -106,7 +109,7 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
         _need("mase:mx:mx_quantize", avail, "fixed point to MX")
         w, e = _mx(out)
         iw, f = src.fixed
-        prm = {"PAR": L, "K": out.block, "IN_W": iw, "IN_LSB": -f, "WIDTH": w, "EBITS": e, "FIXED_SCALE": -1}
+        prm = {"PAR": L, "K": out.block, "IN_W": iw, "IN_LSB": -f, "WIDTH": w, "EBITS": e, "FIXED_SCALE": out.scale}
         pre = []
         seg = out.seg or out.features
         if a.get("along") == "tokens":  # V: buffer the prompt, stream it feature by feature, padded
@@ -128,7 +131,7 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
         ow, of = out.fixed
         return CoreInst("mase:mx:mx_dequantize", "mx_dequantize",
                         {"PAR": L, "K": src.block, "WIDTH": w, "EBITS": e, "OUT_W": ow,
-                         "OUT_LSB": -of + a.get("shift", 0), "FIXED_SCALE": -1},
+                         "OUT_LSB": -of + a.get("shift", 0), "FIXED_SCALE": src.scale},
                         [("in", src.name, L)], ("out", out.name, L))
     if n.op == "act":
         _need("mase:mx:activation", avail, "ReLU/GELU/SiLU")
@@ -194,7 +197,8 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
         prm = {"HEADS": a["heads"], "KV_HEADS": a["kv_heads"], "ROWS": T, "N": T if qk else hd,
                "D": pad(hd) if qk else pad(T), "K": ea.block, "K_OUT": out.block, "PAR_D": L,
                "A_WIDTH": aw, "A_EBITS": ae, "B_WIDTH": bw, "B_EBITS": be, "O_WIDTH": ow, "O_EBITS": oe,
-               "ACC_LSB": acc[0], "ACC_W": acc[1], "B_GROUP_MAJOR": 0 if qk else 1}
+               "ACC_LSB": acc[0], "ACC_W": acc[1], "B_GROUP_MAJOR": 0 if qk else 1,
+               "A_FIXED_SCALE": ea.scale, "B_FIXED_SCALE": eb.scale, "O_FIXED_SCALE": out.scale}
         if prm["N"] % out.block:
             raise Unmapped("mase:mx:mx_matmul", f"output rows of {prm['N']} are not whole blocks of {out.block}")
         return CoreInst("mase:mx:mx_matmul", "mase_attn_matmul", prm, [("a", ea.name, L), ("b", eb.name, L)],

@@ -399,7 +399,10 @@ module mase_attn_matmul #(
     parameter int O_EBITS       = 0,
     parameter int ACC_LSB       = -20,
     parameter int ACC_W         = 32,
-    parameter int B_GROUP_MAJOR = 0
+    parameter int B_GROUP_MAJOR = 0,
+    parameter int A_FIXED_SCALE = -1,  // fixed8 operands / output: constant scale bytes
+    parameter int B_FIXED_SCALE = -1,
+    parameter int O_FIXED_SCALE = -1
 ) (
     input  logic                       clk,
     input  logic                       rst,
@@ -440,7 +443,9 @@ module mase_attn_matmul #(
         assign ho_ready[h] = out_ready && (o_head == HW'(h));
         mx_matmul #(.ROWS(ROWS), .N(N), .D(D), .K(K), .K_OUT(K_OUT), .PAR_D(PAR_D), .PAR_N(1),
                     .A_WIDTH(A_WIDTH), .A_EBITS(A_EBITS), .B_WIDTH(B_WIDTH), .B_EBITS(B_EBITS),
-                    .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W)) u_mm (
+                    .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W),
+                    .A_FIXED_SCALE(A_FIXED_SCALE), .B_FIXED_SCALE(B_FIXED_SCALE),
+                    .O_FIXED_SCALE(O_FIXED_SCALE)) u_mm (
             .clk, .rst, .a_data, .a_valid(ha_valid[h]), .a_ready(ha_ready[h]), .b_data, .b_valid(hb_valid[h]),
             .b_ready(hb_ready[h]), .out_data(ho_data[h*OW +: OW]), .out_valid(ho_valid[h]), .out_ready(ho_ready[h]));
     end

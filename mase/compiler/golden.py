@@ -8,7 +8,8 @@ integers the hardware streams. The testbench's stimulus and expected outputs com
 
 Values: a fixed-point edge holds int64 codes (T, features); an MX edge holds element codes
 (T, segments, blocks, k) and scale bytes (T, segments, blocks) (V, blocked along tokens, holds
-(features, blocks, k) and (features, blocks)).
+(features, blocks, k) and (features, blocks)). A fixed8 edge is held like an MX edge, every scale
+byte being the edge's constant (calibrated) one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import torch
 
 from mase.config.errors import MaseError
 from mase.formats import get_format
-from mase.formats.tensor import BlockLayout, QuantizedTensor
 import importlib
 
 from mase.golden import nonlinear as G
@@ -36,31 +36,37 @@ class Val:
     scales: torch.Tensor | None = None  # MX: scale bytes (int64)
 
 
-def _qt(codes: torch.Tensor, scales: torch.Tensor, fmt: str, block: int, n: int) -> QuantizedTensor:
-    """(rows, nb, k) codes + (rows, nb) scales as a QuantizedTensor of shape (rows, n)."""
-    f = get_format(fmt, block)
-    spec = L.elem_spec(f)
-    layout = BlockLayout((codes.shape[0], n), 1, torch.float32)
-    c = codes.to(torch.int8) if spec.is_int else (codes & ((1 << spec.width) - 1)).to(torch.uint8)
-    return QuantizedTensor(f, c, scales.to(torch.uint8), layout)
+def _ints(codes: torch.Tensor, scales: torch.Tensor, e: Edge):
+    """(integers I, scale bytes, ElemSpec) of an MX or fixed8 stream's blocks, as the cores read them."""
+    spec = L.elem_spec(get_format(e.fmt, e.block))
+    return spec.to_int(codes), scales.to(torch.int64), spec
 
 
-def _check_fmt(e: Edge) -> None:
-    if e.fmt == "fixed8":
-        raise MaseError(f"edge {e.name}: the golden graph run supports MX formats; fixed8 streams need a "
-                        f"calibrated constant scale (not implemented yet)")
+def _fixed_scale(e: Edge) -> int | None:
+    """The constant output scale byte of a fixed8 edge (None: MX, scale from the data)."""
+    if e.fmt != "fixed8":
+        return None
+    if e.scale < 0:
+        raise MaseError(f"edge {e.name}: fixed8 stream without a calibrated scale: run the quantize stage first")
+    return e.scale
+
+
+def _product(a, b, bias, dst: Edge) -> tuple[torch.Tensor, torch.Tensor]:
+    """mx_linear / mx_matmul on integer blocks: a = (I (rows, nb, k), scales (rows, nb), spec), b the
+    same for the weight rows; re-quantized to dst: codes (rows, nbo, k_out), scales (rows, nbo)."""
+    total = L.linear_int(*a, *b, bias, ACC)
+    return L.requantize(total, ACC.lsb, dst.fmt, dst.block, _fixed_scale(dst))
 
 
 def _quantize(node: Node, x: Val, src: Edge, dst: Edge) -> Val:
-    _check_fmt(dst)
     w, f = src.fixed
     a = x.data
     if node.attrs.get("along") == "tokens":  # (T, F) -> blocks along T per feature
-        codes, scales = L.requantize(a.t().contiguous(), -f, dst.fmt, dst.block)
+        codes, scales = L.requantize(a.t().contiguous(), -f, dst.fmt, dst.block, _fixed_scale(dst))
         return Val(codes, scales)
     seg = dst.seg or dst.features
     a = a.reshape(a.shape[0], dst.features // seg, seg)
-    codes, scales = L.requantize(a, -f, dst.fmt, dst.block)
+    codes, scales = L.requantize(a, -f, dst.fmt, dst.block, _fixed_scale(dst))
     return Val(codes, scales)
 
 
@@ -79,7 +85,7 @@ def _dequantize(node: Node, x: Val, src: Edge, dst: Edge) -> Val:
 def _linear(node: Node, x: Val, src: Edge, dst: Edge, cache: dict) -> Val:
     a = node.attrs
     T = x.data.shape[0]
-    xq = _qt(x.data.reshape(T, -1, src.block), x.scales.reshape(T, -1), src.fmt, src.block, a["in_features"])
+    xb = _ints(x.data.reshape(T, -1, src.block), x.scales.reshape(T, -1), src)
     wq = cache.get(node.name)
     if wq is None:
         wq = cache[node.name] = get_format(a["weight_fmt"], a["block"]).quantize(a["weight"].float(), axis=-1)
@@ -87,22 +93,21 @@ def _linear(node: Node, x: Val, src: Edge, dst: Edge, cache: dict) -> Val:
     if a["has_bias"]:
         bq = get_format(a["bias_fmt"], a["block"]).fake_quantize(a["bias"].float(), axis=-1)
         bias = L.quantize_bias(bq, ACC)
-    y = L.linear(xq, wq, bias, ACC, dst.fmt, dst.block)
-    return Val(y.elements.to(torch.int64).reshape(T, 1, -1, dst.block), y.scales.to(torch.int64).reshape(T, 1, -1))
+    codes, scales = _product(xb, L._blocks_of(wq, src.block, None), bias, dst)  # fixed8 W: 133 - f, per block
+    return Val(codes.reshape(T, 1, -1, dst.block), scales.reshape(T, 1, -1))
 
 
 def _matmul_qk(node: Node, q: Val, k: Val, eq: Edge, ek: Edge, dst: Edge) -> Val:
     a = node.attrs
-    heads, kvh, hd = a["heads"], a["kv_heads"], a["head_dim"]
+    heads, kvh = a["heads"], a["kv_heads"]
     rep = heads // kvh
-    T = q.data.shape[0]
     codes, scales = [], []
     for h in range(heads):
-        qa = _qt(q.data[:, h], q.scales[:, h], eq.fmt, eq.block, hd)
-        kb = _qt(k.data[:, h // rep], k.scales[:, h // rep], ek.fmt, ek.block, hd)
-        y = L.matmul(qa, kb, ACC, dst.fmt, dst.block)  # (T, T) blocked along the key axis
-        codes.append(y.elements.to(torch.int64))
-        scales.append(y.scales.to(torch.int64))
+        qa = _ints(q.data[:, h], q.scales[:, h], eq)
+        kb = _ints(k.data[:, h // rep], k.scales[:, h // rep], ek)
+        c, s = _product(qa, kb, None, dst)  # (T, T) blocked along the key axis
+        codes.append(c)
+        scales.append(s)
     return Val(torch.stack(codes, 1), torch.stack(scales, 1))
 
 
@@ -110,15 +115,14 @@ def _matmul_sv(node: Node, p: Val, v: Val, ep: Edge, ev: Edge, dst: Edge) -> Val
     a = node.attrs
     heads, kvh, hd = a["heads"], a["kv_heads"], a["head_dim"]
     rep = heads // kvh
-    T = p.data.shape[0]
     codes, scales = [], []
     for h in range(heads):
-        pa = _qt(p.data[:, h], p.scales[:, h], ep.fmt, ep.block, T)
+        pa = _ints(p.data[:, h], p.scales[:, h], ep)
         sl = slice((h // rep) * hd, (h // rep + 1) * hd)
-        vb = _qt(v.data[sl], v.scales[sl], ev.fmt, ev.block, T)  # (hd, T): V^T blocked along tokens
-        y = L.matmul(pa, vb, ACC, dst.fmt, dst.block)  # (T, hd)
-        codes.append(y.elements.to(torch.int64))
-        scales.append(y.scales.to(torch.int64))
+        vb = _ints(v.data[sl], v.scales[sl], ev)  # (hd, T): V^T blocked along tokens
+        c, s = _product(pa, vb, None, dst)  # (T, hd)
+        codes.append(c)
+        scales.append(s)
     return Val(torch.stack(codes, 1), torch.stack(scales, 1))
 
 

@@ -16,7 +16,10 @@ Edges carry, per token, a vector of `features` elements (segments of `seg` eleme
 on their own: one attention head = one segment) in one format:
 - ``fixed<W>_<F>``: W-bit two's complement with F fraction bits (the non-linear cores' formats,
   from the golden model's defaults, ``mase.golden.nonlinear_patch.HwConfigs``);
-- an MX format name (``mxint4``, ``mxfp8_e4m3``, ...) with a block size, or ``fixed8``.
+- an MX format name (``mxint4``, ``mxfp8_e4m3``, ...) with a block size, or ``fixed8``: int8 (Q1.6)
+  elements streamed like MX blocks but under one constant scale byte (`Edge.scale`), the exponent
+  frozen by calibration (mase.quantize.calibrate). A fixed8 layer's output stream is fixed8 too
+  (its calibrated `out` scale): an 8-bit fixed-point design uses no MX anywhere.
 Wherever a producer's format differs from what a consumer needs, `capture` inserts an explicit
 conversion node (``quantize``: fixed -> MX, ``dequantize``: MX -> fixed).
 """
@@ -27,7 +30,7 @@ import copy
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import torch
@@ -64,6 +67,7 @@ class Edge:
     fmt: str  # fixed<W>_<F> | mx format name | fixed8
     block: int = 32  # MX block size (ignored for fixed point)
     seg: int = 0  # quantization segment length (0 = the whole vector), e.g. head_dim
+    scale: int = -1  # fixed8: the constant E8M0 byte (int8 Q1.6 codes * 2**(scale - 127)); -1 = MX
     producer: str = ""
     consumers: list[str] = field(default_factory=list)
 
@@ -131,10 +135,10 @@ class DataflowGraph:
                 return n
         raise KeyError(name)
 
-    def add_edge(self, name: str, features: int, fmt: str, block: int = 32, seg: int = 0) -> str:
+    def add_edge(self, name: str, features: int, fmt: str, block: int = 32, seg: int = 0, scale: int = -1) -> str:
         if name in self.edges:
             raise ValueError(f"edge {name} defined twice")
-        self.edges[name] = Edge(name, features, fmt, block, seg)
+        self.edges[name] = Edge(name, features, fmt, block, seg, scale)
         return name
 
     def add(self, name: str, op: str, layer: int, module: str, inputs: list[str], outputs: list[str], **attrs) -> Node:
@@ -178,16 +182,46 @@ def _fmt_name(f) -> str:
     return f.name if hasattr(f, "name") else str(f)
 
 
+def _scale_byte(f, where: str) -> int:
+    """The constant scale byte of a fixed8 stream (-1 for MX): from the calibrated exponent."""
+    if _fmt_name(f) != "fixed8":
+        return -1
+    if not getattr(f, "static", False):
+        raise MaseError(f"{where}: fixed8 activations need calibrated static scales: run the quantize stage "
+                        f"with the model (stages=[quantize,emit,...])")
+    return 127 + f.scale_exp  # codes * 2**(exp - 6) = Q1.6 codes * 2**(byte - 127)
+
+
+def _out_stream(out_fmt, operand_fmt, linear_out: str, where: str) -> tuple[str, int]:
+    """(format, scale byte) of a linear/matmul output: fixed8 after fixed8 operands, else hw.linear_out."""
+    if _fmt_name(operand_fmt) != "fixed8":
+        return linear_out, -1
+    if out_fmt is None:
+        raise MaseError(f"{where}: fixed8 outputs need calibrated static scales: run the quantize stage with "
+                        f"the model (stages=[quantize,emit,...])")
+    return "fixed8", _scale_byte(out_fmt, where)
+
+
+def _shifted(fmt, shift: int):
+    """A calibrated fixed8 format for values 2**shift times larger (MX and None unchanged)."""
+    return replace(fmt, scale_exp=fmt.scale_exp + shift) if getattr(fmt, "static", False) else fmt
+
+
+def _weight_scale(fmt, w: torch.Tensor) -> int:
+    """Constant scale byte of fixed8 weights (their own per-tensor exponent), -1 for MX weights."""
+    return 127 + fmt.exponent(w.detach().float()) if _fmt_name(fmt) == "fixed8" else -1
+
+
 class _Builder:
     def __init__(self, g: DataflowGraph, plans: dict, hw: Any):
         self.g, self.plans, self.hw = g, plans, hw
         self.linear_out = getattr(hw, "linear_out", None) or DEFAULT_LINEAR_OUT
         self._conv: dict[tuple, str] = {}  # one conversion per (source, format): q/k/v share theirs
 
-    def edge(self, name, features, fmt, block=32, seg=0):
+    def edge(self, name, features, fmt, block=32, seg=0, scale=-1):
         if isinstance(fmt, tuple):
             fmt = fixed_name(fmt[1], fmt[2])
-        return self.g.add_edge(name, features, fmt, block, seg)
+        return self.g.add_edge(name, features, fmt, block, seg, scale)
 
     def to_fixed(self, src: str, layer: int, fmt: tuple, name: str, out_shift: int = 0) -> str:
         """Insert mx -> fixed (dequantize) so that `src` reaches a fixed-point consumer as `fmt`.
@@ -199,12 +233,15 @@ class _Builder:
                    shift=out_shift)
         return out
 
-    def to_mx(self, src: str, layer: int, fmt: str, block: int, name: str, seg: int = 0) -> str:
-        key = (src, fmt, block, seg)
+    def to_mx(self, src: str, layer: int, fmt, block: int, name: str, seg: int = 0) -> str:
+        """Insert fixed -> MX (or -> fixed8 under its calibrated scale) for format object or name `fmt`."""
+        scale = _scale_byte(fmt, f"layer {layer}: {name}")
+        fmt = _fmt_name(fmt)
+        key = (src, fmt, block, seg, scale)
         if key in self._conv:
             return self._conv[key]
         e = self.g.edges[src]
-        out = self.edge(name, e.features, fmt, block, seg)
+        out = self.edge(name, e.features, fmt, block, seg, scale)
         self.g.add(f"{name}.q", "quantize", layer, "", [src], [out])
         self._conv[key] = out
         return out
@@ -218,10 +255,12 @@ class _Builder:
                             f"fixed8 format: remove it from quant.exclude")
         spec = plan.spec
         w = mod.weight if hasattr(mod, "weight") else None
-        x = self.to_mx(x_fixed, layer, _fmt_name(spec.act), spec.block_size, f"{out_name}.x")
-        out = self.edge(out_name + ".mx", mod.out_features, self.linear_out, spec.block_size)
+        x = self.to_mx(x_fixed, layer, spec.act, spec.block_size, f"{out_name}.x")
+        ofmt, oscale = _out_stream(spec.out, spec.act, self.linear_out, f"layer {layer}: operator Linear ({mname})")
+        out = self.edge(out_name + ".mx", mod.out_features, ofmt, spec.block_size, scale=oscale)
         self.g.add(mname, "linear", layer, mname, [x], [out], in_features=mod.in_features,
                    out_features=mod.out_features, weight_fmt=_fmt_name(spec.weight), act_fmt=_fmt_name(spec.act),
+                   w_scale=_weight_scale(spec.weight, w) if w is not None else -1,
                    bias_fmt=_fmt_name(spec.bias), block=spec.block_size, has_bias=mod.bias is not None,
                    weight=w.detach() if w is not None else None,
                    bias=mod.bias.detach() if mod.bias is not None else None)
@@ -293,26 +332,32 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
         base = b.rope_base
         g.add(f"{p}.rope_q", "rope", layer, aname, [qf], [qr], heads=heads, head_dim=hd, base=base)
         g.add(f"{p}.rope_k", "rope", layer, aname, [kf], [kr], heads=kv_heads, head_dim=hd, base=base)
-        qm = b.to_mx(qr, layer, _fmt_name(spec.query), spec.block_size, f"{p}.q.mx2", seg=hd)
-        km = b.to_mx(kr, layer, _fmt_name(spec.key), spec.block_size, f"{p}.k.mx2", seg=hd)
+        qm = b.to_mx(qr, layer, spec.query, spec.block_size, f"{p}.q.mx2", seg=hd)
+        km = b.to_mx(kr, layer, spec.key, spec.block_size, f"{p}.k.mx2", seg=hd)
     else:  # OPT: the projections feed the matmul directly (re-quantized per head)
         qf = b.to_fixed(q, layer, ROPE, f"{p}.q.fx")
         kf = b.to_fixed(k, layer, ROPE, f"{p}.k.fx")
-        qm = b.to_mx(qf, layer, _fmt_name(spec.query), spec.block_size, f"{p}.q.mx2", seg=hd)
-        km = b.to_mx(kf, layer, _fmt_name(spec.key), spec.block_size, f"{p}.k.mx2", seg=hd)
+        # HF OPT scales q by 1/sqrt(d) before the matmul, the hardware shifts the scores instead: the
+        # calibrated fixed8 exponents of q and of Q.K^T move by that shift (the same codes)
+        spec = replace(spec, query=_shifted(spec.query, int(shift)), qk_out=_shifted(spec.qk_out, int(shift)))
+        qm = b.to_mx(qf, layer, spec.query, spec.block_size, f"{p}.q.mx2", seg=hd)
+        km = b.to_mx(kf, layer, spec.key, spec.block_size, f"{p}.k.mx2", seg=hd)
     vf = b.to_fixed(v, layer, ROPE, f"{p}.v.fx")
     # V is blocked along tokens (scores.V contracts over them): the matmul core re-blocks it
-    vm = b.to_mx(vf, layer, _fmt_name(spec.value), spec.block_size, f"{p}.v.mx2", seg=hd)
+    vm = b.to_mx(vf, layer, spec.value, spec.block_size, f"{p}.v.mx2", seg=hd)
     g.nodes[-1].attrs["along"] = "tokens"
     T = g.seq_len
-    s_mx = b.edge(f"{p}.scores.mx", heads * T, b.linear_out, _out_block(spec.block_size, T), seg=T)
+    where = f"layer {layer}: operator attention matmul ({aname})"
+    s_fmt, s_scale = _out_stream(spec.qk_out, spec.query, b.linear_out, where)
+    s_mx = b.edge(f"{p}.scores.mx", heads * T, s_fmt, _out_block(spec.block_size, T), seg=T, scale=s_scale)
     g.add(f"{p}.qk", "matmul_qk", layer, aname, [qm, km], [s_mx], heads=heads, kv_heads=kv_heads, head_dim=hd,
           block=spec.block_size, q_fmt=_fmt_name(spec.query), k_fmt=_fmt_name(spec.key), causal=True)
     s_fx = b.to_fixed(s_mx, layer, SCORES, f"{p}.scores.fx", out_shift=int(shift))
     probs = b.edge(f"{p}.probs", heads * T, PROBS, seg=T)
     g.add(f"{p}.softmax", "softmax", layer, aname, [s_fx], [probs], heads=heads, causal=True)
-    pm = b.to_mx(probs, layer, _fmt_name(spec.scores), spec.block_size, f"{p}.probs.mx", seg=T)
-    o_mx = b.edge(f"{p}.ctx.mx", heads * hd, b.linear_out, _out_block(spec.block_size, hd), seg=hd)
+    pm = b.to_mx(probs, layer, spec.scores, spec.block_size, f"{p}.probs.mx", seg=T)
+    o_fmt, o_scale = _out_stream(spec.sv_out, spec.scores, b.linear_out, where)
+    o_mx = b.edge(f"{p}.ctx.mx", heads * hd, o_fmt, _out_block(spec.block_size, hd), seg=hd, scale=o_scale)
     g.add(f"{p}.sv", "matmul_sv", layer, aname, [pm, vm], [o_mx], heads=heads, kv_heads=kv_heads, head_dim=hd,
           block=spec.block_size, p_fmt=_fmt_name(spec.scores), v_fmt=_fmt_name(spec.value))
     ctx = b.to_fixed(o_mx, layer, ACT_IN, f"{p}.ctx.fx")

@@ -68,10 +68,19 @@ def quantized_weight(g: DataflowGraph, node):
     return cache[node.name]
 
 
+def weight_codes(g: DataflowGraph, node) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw element codes (out, nb, k) and scale bytes (out, nb) of a linear's weights; fixed8 weights
+    are blocked like MX ones under their constant byte (the cores ignore it: W_FIXED_SCALE)."""
+    wq = quantized_weight(g, node)
+    if wq.format.name == "fixed8":
+        ints, scales, _ = L._blocks_of(wq, node.attrs["block"], None)
+        return ints & 0xFF, scales
+    return wq.elements.to(torch.int64), wq.scales.to(torch.int64)  # raw codes (not the integers I)
+
+
 def _linear_images(g: DataflowGraph, node, inst, mem_dir: Path) -> list[str]:
     a = node.attrs
-    wq = quantized_weight(g, node)
-    codes, scales = wq.elements.to(torch.int64), wq.scales.to(torch.int64)  # raw codes (not the integers I)
+    codes, scales = weight_codes(g, node)
     bias = None
     if a["has_bias"]:
         bq = get_format(a["bias_fmt"], a["block"]).fake_quantize(a["bias"].float(), axis=-1)
@@ -88,10 +97,9 @@ def _w_stream_text(g: DataflowGraph, node, inst, n_vectors: int) -> tuple[str, i
     {scales, weights} of mase.eda.mx_linear.weight_stream_beats, once per input vector, formatted
     on whole arrays (same text as formatting each beat)."""
     p = inst.params
-    wq = quantized_weight(g, node)
     ww = p["W_WIDTH"]
-    codes = wq.elements.to(torch.int64) & ((1 << ww) - 1)  # raw codes
-    scales = wq.scales.to(torch.int64)
+    codes, scales = weight_codes(g, node)
+    codes = codes & ((1 << ww) - 1)  # raw codes
     if ww not in (4, 8):
         from mase.eda.mx_linear import weight_stream_beats
 

@@ -87,6 +87,8 @@ class QuantConfig:
     exclude: List[str] = field(default_factory=lambda: ["lm_head"])  # glob patterns kept in float
     overrides: Dict[str, LayerOverride] = field(default_factory=dict)  # glob pattern -> formats
     nonlinear: Dict[str, str] = field(default_factory=lambda: {op: "float" for op in NONLINEAR_OPS})
+    # fixed8: tokens of the evaluation text whose max |x| freezes each activation scale (mase.quantize.calibrate)
+    calibration_tokens: int = 512
 
 
 # default stages of an FPGA target: accuracy, then build the accelerator (target sim: no synth, pnr)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -47,15 +47,30 @@ def _fake_fixed(x: torch.Tensor, scale: torch.Tensor, limit: float) -> torch.Ten
 class FixedFormat:
     """Signed two's complement fixed point of `width` bits, symmetric range (-2**(W-1)+1 .. 2**(W-1)-1).
 
-    `frac_bits=None` is the paper's 8-bit fixed-point baseline: one power-of-two scale per tensor,
-    chosen from the tensor's largest finite magnitude exactly as one MX block with emax = 0 would
-    (Q1.(W-2) codes times 2**exp), so the two baselines differ only in how many values share a scale.
+    `frac_bits=None` is the paper's 8-bit fixed-point baseline: one power-of-two scale per tensor
+    (Q1.(W-2) codes times 2**exp), the exponent chosen from the largest finite magnitude exactly as
+    one MX block with emax = 0 would, so the two baselines differ only in how many values share a
+    scale. A streaming datapath cannot look at a whole tensor first, so activations use a static
+    exponent (`scale_exp`, frozen by calibration: `frozen(amax)`); without it the exponent is taken
+    from each tensor (dynamic: weights, biases, and uncalibrated use).
     """
 
     name: str
     width: int
     frac_bits: int | None = None
     block_size: int = 0  # not blocked; kept so every format answers the same attributes
+    scale_exp: int | None = None  # static per-tensor exponent (calibrated); None = from each tensor
+
+    @property
+    def static(self) -> bool:
+        return self.scale_exp is not None
+
+    def frozen(self, amax: float) -> "FixedFormat":
+        """This format with its exponent frozen for a calibration max |x| (the dynamic rule's exponent)."""
+        if self.frac_bits is not None:
+            raise ValueError(f"{self.name} has explicit fraction bits; only per-tensor scales are calibrated")
+        exp = 0 if not amax > 0 else int(floor_log2(torch.tensor([amax], dtype=torch.float32)).clamp(-127, 127))
+        return replace(self, scale_exp=exp)
 
     @property
     def bits_per_element(self) -> float:
@@ -64,6 +79,8 @@ class FixedFormat:
     def _frac_bits_for(self, x: torch.Tensor) -> int:
         if self.frac_bits is not None:
             return self.frac_bits
+        if self.scale_exp is not None:
+            return self.width - 2 - self.scale_exp
         if x.numel() == 0:
             return self.width - 2
         amax = kernels.run(("finite_amax",), _finite_amax, x.detach().reshape(-1)).reshape(1)
@@ -71,6 +88,12 @@ class FixedFormat:
             return self.width - 2
         exp = int(floor_log2(amax).clamp(-127, 127))
         return self.width - 2 - exp
+
+    def exponent(self, x: torch.Tensor) -> int:
+        """The per-tensor exponent used for x (codes Q1.(W-2) * 2**exp): static, or from x's max."""
+        if self.frac_bits is not None:
+            raise ValueError(f"{self.name} has explicit fraction bits, no per-tensor exponent")
+        return self.width - 2 - self._frac_bits_for(x)
 
     @property
     def limit(self) -> int:
@@ -98,7 +121,9 @@ class FixedFormat:
     def fake_quantize(self, x: torch.Tensor, axis: int = -1) -> torch.Tensor:
         check_input(x, axis)
         flat = x.reshape(-1)
-        y = kernels.run(self, lambda t, s: _fake_fixed(t, s, float(self.limit)), flat, self._scale(self._frac_bits_for(x)))
+        # one kernel per width: the scale is an argument, so calibrated formats share it
+        y = kernels.run(("fixed", self.width), lambda t, s: _fake_fixed(t, s, float(self.limit)), flat,
+                        self._scale(self._frac_bits_for(x)))
         return y.reshape(x.shape).to(x.dtype)
 
 

@@ -143,14 +143,14 @@ def hw_attention_forward(module: nn.Module, query, key, value, attention_mask, s
     aq = getattr(module, "mase_attention", None)
     mm = None
     if aq is not None and getattr(aq, "enabled", False):
-        from mase.quantize.kernels import MATMUL_KERNELS
+        from mase.quantize.kernels import MATMUL_KERNELS, requantize_out
 
         mm = MATMUL_KERNELS[aq.mode]
         aq.elements["query"] += query.numel()
         aq.elements["key"] += key.numel()
         aq.elements["scores"] += b * h * s * t
         aq.elements["value"] += value.numel()
-        scores = mm(q5, kT, aq.spec.query, aq.spec.key)
+        scores = requantize_out(aq.spec.qk_out, mm(q5, kT, aq.spec.query, aq.spec.key))
     else:
         scores = torch.matmul(q5, kT)
     scores = scores.reshape(b, h, s, t) * scaling
@@ -161,7 +161,10 @@ def hw_attention_forward(module: nn.Module, query, key, value, attention_mask, s
             scores = scores + attention_mask[..., :t]
         probs = F.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
     p5 = probs.reshape(b, h_kv, rep, s, t)
-    out = mm(p5, v5, aq.spec.scores, aq.spec.value) if mm is not None else torch.matmul(p5, v5)
+    if mm is not None:
+        out = requantize_out(aq.spec.sv_out, mm(p5, v5, aq.spec.scores, aq.spec.value))
+    else:
+        out = torch.matmul(p5, v5)
     return out.reshape(b, h, s, d).transpose(1, 2).contiguous(), probs
 
 

@@ -31,7 +31,13 @@ def register_kernels(mode: str, *, linear: Callable, matmul: Callable) -> None:
 
 def fake_linear(layer, x: torch.Tensor) -> torch.Tensor:
     """Activations quantized on the fly along in_features; weights/bias were quantized once."""
-    return F.linear(layer.spec.act.fake_quantize(x, axis=-1), layer.weight_q, layer.bias_q)
+    y = F.linear(layer.spec.act.fake_quantize(x, axis=-1), layer.weight_q, layer.bias_q)
+    return requantize_out(layer.spec.out, y)
+
+
+def requantize_out(fmt, y: torch.Tensor) -> torch.Tensor:
+    """The output stream's format, if the design re-quantizes it (calibrated fixed8), else y."""
+    return y if fmt is None else fmt.fake_quantize(y, axis=-1)
 
 
 def fake_matmul(a: torch.Tensor, b: torch.Tensor, fmt_a, fmt_b) -> torch.Tensor:

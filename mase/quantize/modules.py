@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .kernels import LINEAR_KERNELS, MATMUL_KERNELS
+from .kernels import LINEAR_KERNELS, MATMUL_KERNELS, requantize_out
 from .plan import AttentionSpec, LinearSpec
 
 ATTN_IMPL = "mase_mx"
@@ -76,7 +76,7 @@ def mx_attention_forward(module: nn.Module, query: torch.Tensor, key: torch.Tens
         spec, mm = aq.spec, MATMUL_KERNELS[aq.mode]
         aq.elements["query"] += query.numel()
         aq.elements["key"] += key.numel()
-        scores = mm(q5, kT, spec.query, spec.key)
+        scores = requantize_out(spec.qk_out, mm(q5, kT, spec.query, spec.key))
     else:
         aq, scores = None, torch.matmul(q5, kT)
     scores = scores.reshape(b, h, s, t) * scaling
@@ -88,7 +88,7 @@ def mx_attention_forward(module: nn.Module, query: torch.Tensor, key: torch.Tens
     if aq is not None:
         aq.elements["scores"] += probs.numel()
         aq.elements["value"] += value.numel()
-        out = mm(p5, v5, spec.scores, spec.value)
+        out = requantize_out(spec.sv_out, mm(p5, v5, spec.scores, spec.value))
     else:
         out = torch.matmul(p5, v5)
     out = out.reshape(b, h, s, d).transpose(1, 2).contiguous()

@@ -26,6 +26,7 @@ class LinearSpec:
     act: Any
     bias: Any
     block_size: int
+    out: Any = None  # output re-quantization (calibrated fixed8 designs: the hardware's output stream)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,12 @@ class AttentionSpec:
     scores: Any
     value: Any
     block_size: int
+    qk_out: Any = None  # re-quantization of Q.K^T and of scores.V (calibrated fixed8 designs)
+    sv_out: Any = None
+
+
+# the activation sites whose fixed8 scale is frozen by calibration (mase.quantize.calibrate)
+STATIC_SITES = {"linear": ("act", "out"), "attention": ("query", "key", "scores", "value", "qk_out", "sv_out")}
 
 
 @dataclass
@@ -52,6 +59,10 @@ class LayerPlan:
         for f in fields:
             r[f] = getattr(self.spec, f).name if self.spec is not None else "float"
         r["block_size"] = self.spec.block_size if self.spec is not None else None
+        frozen = {f: getattr(self.spec, f).scale_exp for f in STATIC_SITES[self.kind]
+                  if getattr(getattr(self.spec, f, None), "static", False)}
+        if frozen:  # calibrated fixed8: the static exponents (values are codes * 2**(exp - 6))
+            r["scale_exp"] = frozen
         return r
 
 

@@ -12,6 +12,7 @@ from torch import nn
 from mase.config.errors import MaseError
 from mase.report.progress import track
 
+from .calibrate import calibrate_on_text, needs_calibration
 from .modules import ATTN_IMPL, AttentionQuant, MXLinear, register_attention
 from .plan import LayerPlan, plan_layers
 
@@ -24,12 +25,15 @@ def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
     setattr(parent, child, new)
 
 
-def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = None) -> nn.Module:
+def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = None, tokenizer: Any = None,
+                   eval_cfg: Any = None) -> nn.Module:
     """Quantize `model` in place following `quant_cfg` (a QuantConfig node or a quant config name).
 
     Every planned nn.Linear becomes an MXLinear; every planned attention module gets an
     AttentionQuant and the model switches to the `mase_mx` attention implementation. The plan is
-    kept as `model.mase_plan` (see layer_table). Returns the model.
+    kept as `model.mase_plan` (see layer_table). With a tokenizer and an eval config, fixed8
+    activation scales are frozen on the first quant.calibration_tokens tokens of the evaluation
+    text (mase.quantize.calibrate); without, they stay dynamic (per tensor). Returns the model.
     """
     if isinstance(quant_cfg, str):
         from mase.config import load_group
@@ -61,6 +65,8 @@ def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = No
     apply_nonlinear(model, quant_cfg)
     model.mase_plan = plans
     model.mase_quant_name = quant_cfg.name
+    if tokenizer is not None and eval_cfg is not None and needs_calibration(model):
+        calibrate_on_text(model, tokenizer, eval_cfg, int(getattr(quant_cfg, "calibration_tokens", 512)))
     n_q = sum(p.spec is not None for p in plans)
     log.info("quantized %d of %d layers with %s (mode %s)", n_q, len(plans), quant_cfg.name, mode)
     return model

@@ -310,6 +310,10 @@ module mx_linear #(
                     end
                 end else begin : g_wfix
                     assign ws1[q*8 +: 8] = 8'(W_FIXED_SCALE);
+                    if (q == 0) begin : g_unused_s  // the streamed scale byte: constant, not read
+                        logic unused_s;
+                        assign unused_s = ^w_data[IN_PAR*W_WIDTH +: 8];
+                    end
                 end
             end
             if (OUT_PAR*(8+IN_PAR*W_WIDTH) > 8+IN_PAR*W_WIDTH) begin : g_unused

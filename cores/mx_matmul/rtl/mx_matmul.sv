@@ -7,6 +7,7 @@
 // B is loaded into one of two on-chip RAM banks (N*D/PAR_D cycles) while ROWS rows of A stream
 // through the other at N*D/(PAR_D*PAR_N) cycles per row. Accumulation and re-quantization
 // follow mase/golden/CONTRACT.md exactly as mx_linear (this is mx_linear with W_SOURCE = 2).
+// *_FIXED_SCALE >= 0: that operand / the output is fixed8 under a constant scale byte (as mx_linear).
 module mx_matmul #(
     parameter int ROWS    = 8,
     parameter int N       = 16,
@@ -22,7 +23,10 @@ module mx_matmul #(
     parameter int O_WIDTH = 4,
     parameter int O_EBITS = 0,
     parameter int ACC_LSB = -20,
-    parameter int ACC_W   = 32
+    parameter int ACC_W   = 32,
+    parameter int A_FIXED_SCALE = -1,
+    parameter int B_FIXED_SCALE = -1,
+    parameter int O_FIXED_SCALE = -1
 ) (
     input  logic                          clk,
     input  logic                          rst,
@@ -43,6 +47,7 @@ module mx_matmul #(
     mx_linear #(.IN_FEATURES(D), .OUT_FEATURES(N), .K(K), .K_OUT(K_OUT), .IN_PAR(PAR_D), .OUT_PAR(PAR_N),
                 .X_WIDTH(A_WIDTH), .X_EBITS(A_EBITS), .W_WIDTH(B_WIDTH), .W_EBITS(B_EBITS),
                 .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W), .HAS_BIAS(0),
+                .X_FIXED_SCALE(A_FIXED_SCALE), .W_FIXED_SCALE(B_FIXED_SCALE), .O_FIXED_SCALE(O_FIXED_SCALE),
                 .W_SOURCE(2), .ROWS(ROWS)) core (
         .clk, .rst, .in_data(a_data), .in_valid(a_valid), .in_ready(a_ready), .w_data, .w_valid(b_valid),
         .w_ready(b_ready), .out_data, .out_valid, .out_ready);
