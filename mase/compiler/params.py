@@ -11,7 +11,12 @@ II) within the target's resources, then applies the per-layer overrides of the c
 
 Model (documented so that it can be checked; constants at the top of this file):
 - cycles per token of a node = ceil(work / lanes) with work from `Node.work` (MACs for linear layers
-  and matmuls, elements otherwise); II = the largest over the nodes; decode throughput = clock / II.
+  and matmuls, elements otherwise); II = the largest over the nodes (the steady-state interval of the
+  prefill pipeline, and of decode only when >= pipeline-depth independent sequences are in flight).
+- decode (analytical, `decode_model`: there is no KV-cache decode RTL yet): one sequence cannot
+  overlap its tokens, so batch-1 decode costs a token's latency through every layer (linear layers
+  buffer whole vectors, attention reads the KV cache at context / lanes); within 1.7% of Verilator on
+  one-token prompts of tiny-llama, tiny-opt and smollm2-135m's decoder layer 0.
 - prefill of T tokens: the attention matmuls buffer K and V of the whole prompt before the first row
   (V is blocked along tokens), so each layer is two pipelined halves with a barrier between them:
   prefill cycles = sum over layers of (2 T II + V transposition drain + 2 II + norm row + latencies),

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         from .sweep import summarize
 
         for d in args:
-            summarize(d, con)
+            summarize(d)
     return 0
 
 
