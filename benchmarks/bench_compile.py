@@ -95,37 +95,21 @@ def main() -> None:
         con.print(f"[bold]4. decode latency model[/] smollm2-135m ({d['scope']}, one-token prompt): model "
                   f"{d['latency_model']} cycles, Verilator {d['latency_sim']} cycles -> error {d['error_pct']:+.2f}%")
 
-    # 5. fixed8 vs MX: the same analytical model (capture, parameters, cycles, energy; no files)
-    from rich.table import Table
+    # 5. fixed8 vs MX through the pipeline (quantize: fixed8 calibrates its static scales; emit without golden
+    # stimulus; hw_report: the analytical model, decode at the prompt's context), in the report's table format
+    from mase.compiler.report import hw_table
 
-    from mase.compiler.graph import capture
-    from mase.compiler.params import choose_parameters, cycle_model
-    from mase.compiler.report import energy_per_token
-    from mase.config import load_group
-    from mase.models import load_model
-
-    model, _ = load_model("smollm2-135m")
-    target = load_group("target", "u250")
-    t = Table(title="5. smollm2-135m on the U250: fixed8 vs MX (analytical model; decode at an 8-token context)")
-    for c in ("quant", "II cyc/tok", "decode cyc/tok b=1", "tok/s b=1", "tok/s batched", "LUT", "DSP", "BRAM", "URAM",
-              "on-chip MB", "off-chip MB", "KV MB", "uJ/token", "vs fixed8"):
-        t.add_column(c, justify="right")
-    rows, base = {}, None
+    reps, rows = [], {}
     for quant in ("fixed8", "mxint8", "mxint4", "mxfp4"):
-        g = capture(model, quant, seq_len=8, model_name="smollm2-135m")
-        plan = choose_parameters(g, target, None)
-        dec = cycle_model(g, plan)["decode"]
-        en = energy_per_token(g, plan, dec["tokens_per_s_batched"])
-        base = base or en["energy_per_token_uj"]
-        rows[quant] = {"ii": plan.ii, "decode": dec, "totals": plan.totals,
-                       "energy_uj": en["energy_per_token_uj"], "energy": en}
-        t.add_row(quant, str(plan.ii), f"{dec['latency_cycles']:,}", f"{dec['tokens_per_s_batch1']:,.0f}",
-                  f"{dec['tokens_per_s_batched']:,.0f}", f"{plan.totals['lut']:,.0f}",
-                  f"{plan.totals['dsp']:,.0f}", f"{plan.totals['bram']:,.0f}", f"{plan.totals['uram']:,.0f}",
-                  f"{plan.onchip_weight_bits / 8e6:.1f}", f"{plan.offchip_weight_bits / 8e6:.1f}",
-                  f"{dec['kv_cache_mb']:.3f}", f"{en['energy_per_token_uj']:.0f}",
-                  f"{100 * (en['energy_per_token_uj'] / base - 1):+.1f}%")
-    con.print(t)
+        ctx, secs = _run(["+model=smollm2-135m", f"quant={quant}", "target=u250", "hw.golden=false"],
+                         root / f"compare_{quant}", ["quantize", "emit", "hw_report"])
+        r = ctx.results["hw_report"]
+        reps.append(r)
+        rows[quant] = {k: r[k] for k in ("resources", "cycles", "tokens_per_s", "memory", "energy")}
+    base = rows["fixed8"]["energy"]["energy_per_token_uj"]
+    con.print(hw_table(reps, "5. smollm2-135m on the U250: fixed8 vs MX (analytical resources and decode)"))
+    con.print("   energy per token vs fixed8: " + ", ".join(
+        f"{q} {r['energy']['energy_per_token_uj'] / base:.4f}x" for q, r in rows.items()))
     results["compare"] = rows
     (root / "bench_compile.json").write_text(json.dumps(results, indent=1, default=str))
     con.print(f"results: {root / 'bench_compile.json'}")

@@ -256,7 +256,7 @@ def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
     cols = ("config", "target", "mapped", "LUT", "FF", "DSP", "BRAM", "URAM", "MHz", "prefill cyc/tok",
             "decode cyc/tok", "tok/s b=1", "tok/s batched", "on-chip MB", "KV MB", "uJ/token", "sim")
     for c in cols:
-        t.add_column(c, justify="left" if c in ("config", "target", "sim", "mapped") else "right")
+        t.add_column(c, justify="left" if c in ("config", "target", "sim", "mapped") else "right", no_wrap=c == "config")
     for r in reports:
         res, pct = r["resources"], r["resources_pct"]
 
