@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import time
@@ -107,8 +108,16 @@ def tool_versions(fam: str) -> dict[str, str]:
     return out
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+CPU: dict[str, float] = {}  # CPU seconds of the last _make per tool (wall time depends on the machine's load)
+
+
 def _make(work: Path, goal: str | None, env: dict, what: str, log: Path, timeout: float) -> float:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     try:
         p = subprocess.run(["make"] + ([goal] if goal else []), cwd=work, env=env, capture_output=True, text=True,
                            timeout=timeout)
@@ -117,6 +126,7 @@ def _make(work: Path, goal: str | None, env: dict, what: str, log: Path, timeout
     log.write_text(_tail(p.stdout + p.stderr, 400))  # the tools' own logs (yosys.log, next.log) are complete
     if p.returncode != 0:
         raise EdaError(f"{what} failed (exit {p.returncode}) in {work}\n{_tail(p.stdout + p.stderr, 20)}")
+    CPU[what.split()[0]] = _cpu() - c0
     return time.perf_counter() - t0
 
 
@@ -322,6 +332,7 @@ def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, targ
     secs["total"] = time.perf_counter() - t0
     res.update({"fmax_mhz": f, "target_mhz": clock_mhz, "meets_target": f is not None and f >= clock_mhz,
                 "seconds": {k: round(v, 2) for k, v in secs.items()},
+                "nextpnr_cpu_seconds": round(CPU.get(f"nextpnr-{fam}", 0.0), 2),
                 "logs": {"yosys": str(work / "yosys.log"), "nextpnr": str(work / "next.log"),
                          "report": str(work / "report.json")}})
     (unit_dir / "pnr.json").write_text(json.dumps(res, indent=1) + "\n")
@@ -396,7 +407,8 @@ def pnr_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: str 
         res.update({"label": "whole design", "method": u["method"], "fmax_mhz": u["fmax_mhz"],
                     "fmax_by_clock": u["fmax_by_clock"], "meets_target": u["meets_target"],
                     "utilisation": u["utilisation"], "port_bits": u["port_bits"], "package_io": u["package_io"],
-                    "harness": u["harness"], "logs": u["logs"], "unit_seconds": u["seconds"]})
+                    "harness": u["harness"], "logs": u["logs"],
+                    "unit_seconds": {**u["seconds"], "nextpnr_cpu": u["nextpnr_cpu_seconds"]}})
     else:
         per, skipped = {}, {}
         pnodes = plan["nodes"]
@@ -423,7 +435,8 @@ def pnr_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: str 
                                 f"{_tail(str(exc), 12)}") from None
             per[rep] = {"module": g["module"], "nodes": g["nodes"], "fmax_mhz": u["fmax_mhz"],
                         "meets_target": u["meets_target"], "utilisation": u["utilisation"], "method": u["method"],
-                        "port_bits": u["port_bits"], "harness": u["harness"], "seconds": u["seconds"],
+                        "port_bits": u["port_bits"], "harness": u["harness"],
+                        "seconds": {**u["seconds"], "nextpnr_cpu": u["nextpnr_cpu_seconds"]},
                         "logs": u["logs"]}
         if not per:
             raise MaseError(f"no node of {man['top']} could be placed on {target.part}: {next(iter(skipped.values()), '')}")
@@ -437,7 +450,7 @@ def pnr_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: str 
                             + (f"; {len(skipped)} node configurations do not fit the part alone (not_placed)"
                                if skipped else "")})
     secs = [res.get("unit_seconds")] if scope == "design" else [p["seconds"] for p in res["per_node"].values()]
-    res["seconds"] = {k: round(sum(s.get(k, 0) for s in secs), 2) for k in ("yosys", "nextpnr", "pack")}
+    res["seconds"] = {k: round(sum(s.get(k, 0) for s in secs), 2) for k in ("yosys", "nextpnr", "nextpnr_cpu", "pack")}
     res["seconds"]["total"] = round(time.perf_counter() - t0, 2)
     placed = f", {res['runs']} of {res['runs'] + len(res['not_placed'])} node configurations" if scope == "nodes" else ""
     res["summary"] = (f"fmax {res['fmax_mhz']:.1f} MHz ({res['label']}{placed}, {res['tool']}, target {clock:g} MHz"

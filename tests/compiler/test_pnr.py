@@ -114,7 +114,7 @@ def test_pnr_stage_per_node_ecp5_and_report(tmp_path, monkeypatch):
     r = ctx.results["pnr"]
     assert r["fit"]["fits"] and r["scope"] == "nodes" and r["runs"] == 2 and r["method"] == "--out-of-context"
     assert {p["module"] for p in r["per_node"].values()} == {"mx_residual_add", "mx_linear"}
-    assert all(p["utilisation"]["TRELLIS_COMB"]["used"] > 100 for p in r["per_node"].values())
+    assert all(p["utilisation"]["TRELLIS_COMB"]["used"] > 0 for p in r["per_node"].values())
     rep = json.loads((tmp_path / "report.json").read_text())["hardware"]
     assert rep["clock_mhz"] == min(50.0, r["fmax_mhz"])
     assert rep["clock_source"] == "nextpnr fmax (per-node out-of-context)"
