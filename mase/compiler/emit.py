@@ -441,13 +441,26 @@ module mase_attn_matmul #(
         assign ha_valid[h] = a_valid && (a_head == HW'(h));
         assign hb_valid[h] = b_valid && (b_grp == GW'(h / REP)) && grp_ready[h / REP];
         assign ho_ready[h] = out_ready && (o_head == HW'(h));
+        logic [OW-1:0] mm_data;
+        logic          mm_valid, mm_ready;
         mx_matmul #(.ROWS(ROWS), .N(N), .D(D), .K(K), .K_OUT(K_OUT), .PAR_D(PAR_D), .PAR_N(1),
                     .A_WIDTH(A_WIDTH), .A_EBITS(A_EBITS), .B_WIDTH(B_WIDTH), .B_EBITS(B_EBITS),
                     .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W),
                     .A_FIXED_SCALE(A_FIXED_SCALE), .B_FIXED_SCALE(B_FIXED_SCALE),
                     .O_FIXED_SCALE(O_FIXED_SCALE)) u_mm (
             .clk, .rst, .a_data, .a_valid(ha_valid[h]), .a_ready(ha_ready[h]), .b_data, .b_valid(hb_valid[h]),
-            .b_ready(hb_ready[h]), .out_data(ho_data[h*OW +: OW]), .out_valid(ho_valid[h]), .out_ready(ho_ready[h]));
+            .b_ready(hb_ready[h]), .out_data(mm_data), .out_valid(mm_valid), .out_ready(mm_ready));
+        if (O_FIXED_SCALE >= 0) begin : g_obuf
+            // the heads are read in turn; an MX output stage buffers two blocks (mx_quantize), a fixed8
+            // one none: this FIFO of the same size keeps each head computing while the others are read
+            mx_fifo #(.WIDTH(OW), .DEPTH(1 << $clog2(2 * K_OUT + 2))) u_ob (
+                .clk, .rst, .in_data(mm_data), .in_valid(mm_valid), .in_ready(mm_ready),
+                .out_data(ho_data[h*OW +: OW]), .out_valid(ho_valid[h]), .out_ready(ho_ready[h]));
+        end else begin : g_odirect
+            assign ho_data[h*OW +: OW] = mm_data;
+            assign ho_valid[h]         = mm_valid;
+            assign mm_ready            = ho_ready[h];
+        end
     end
 
     always_ff @(posedge clk) begin
