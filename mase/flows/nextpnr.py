@@ -7,7 +7,8 @@ status and time are known, and the raw logs (yosys.log, next.log, the nextpnr JS
 
 Scope (`hw.pnr_scope`):
 - "design": the generated top; refused before any tool runs when the LUT/DSP/BRAM estimate (the
-  synth stage's Yosys figures, else the analytical plan) exceeds the part;
+  synth stage's Yosys figures, else the analytical plan) exceeds the part, and before nextpnr
+  when Yosys' LUT/DSP counts do (every unit is checked there);
 - "nodes":  each distinct (core, parameters) of the mapped nodes once, out of context, one at a time;
             the design clock is the minimum fmax over them ("per-node out-of-context": the wiring
             between nodes, FIFOs and width converters are not placed);
@@ -266,6 +267,11 @@ def _parse_nextpnr(work: Path, fam: str) -> dict[str, Any]:
     return {"fmax_by_clock": fmax, "utilisation": util}
 
 
+def _fix(target: Any) -> str:
+    bigger = "" if str(target.family) == "ecp5" else " (target=ecp5-85k)"
+    return f"use hw.pnr_scope=nodes (per-node out of context) or a larger target{bigger}"
+
+
 def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, target: Any, clock_mhz: float,
                roots: list[Path], capacity: dict | None = None, timeout: float = 3600,
                sources: list[Path] = ()) -> dict[str, Any]:
@@ -312,7 +318,7 @@ def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, targ
     for what, n, cap in (("LUT4", luts, "lut"), ("DSP", dsps, "dsp")):
         if capacity and capacity.get(cap) and n > capacity[cap]:
             raise NoFit(f"{unit} ({top}) needs {n} {what} after Yosys, the part has {capacity[cap]:.0f}"
-                        + (": use hw.pnr_scope=nodes or a larger target (target=ecp5-85k)" if unit == "design" else ""))
+                        + (f": {_fix(target)}" if unit == "design" else ""))
     pnr_goal = f"{name}.config" if fam == "ecp5" else f"{name}.asc"
     try:
         secs["nextpnr"] = _make(work, pnr_goal, env, f"nextpnr-{fam}", unit_dir / "nextpnr.out", timeout)
@@ -322,7 +328,7 @@ def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, targ
                      r"not enough", log, re.I):
             err = next((l for l in log.splitlines() if l.startswith("ERROR")), _tail(log, 1))
             raise NoFit(f"{unit} ({top}) does not fit {target.part}: {err}"
-                        + ("; use hw.pnr_scope=nodes or a larger target" if unit == "design" else "")) from None
+                        + (f"; {_fix(target)}" if unit == "design" else "")) from None
         raise
     if not ooc:  # out of context there is no bitstream to pack
         secs["pack"] = _make(work, None, env, "ecppack" if fam == "ecp5" else "icepack", unit_dir / "pack.out",
@@ -396,8 +402,7 @@ def pnr_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: str 
     if scope == "auto":
         scope = "nodes" if over else "design"
     if scope == "design" and over:
-        raise NoFit(f"{man['top']} does not fit {target.part} ({', '.join(over)}; {src}): use hw.pnr_scope=nodes "
-                        f"(per-node out of context) or a larger target (target=ecp5-85k)")
+        raise NoFit(f"{man['top']} does not fit {target.part} ({', '.join(over)}; {src}): {_fix(target)}")
     shutil.rmtree(build_dir, ignore_errors=True)
     roots = [hw_dir]
     res: dict[str, Any] = {"tool": f"nextpnr-{fam}", "scope": scope, "part": str(target.part), "target_mhz": clock,
