@@ -101,7 +101,7 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
         ids = _prompt_ids(ctx, T)
         try:
             vals = run_graph(g, host_embeddings(ctx.model, ids), None if sim_layers == g.layers else sim_layers)
-        except MaseError as exc:  # fixed8: no golden stimulus yet; analytical figures only
+        except MaseError as exc:  # e.g. a fixed8 model emitted without its calibration: analytical figures only
             log.warning("no golden stimulus: %s", exc)
             no_golden = str(exc).splitlines()[0]
     t_golden = time.perf_counter() - t0 - t_capture - t_params

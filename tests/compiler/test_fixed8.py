@@ -97,3 +97,4 @@ def test_fixed8_bit_exact_simulation(tmp_path, model):
     assert rep["sim"]["bit_exact"] and rep["resources"]["LUT"] > 0
     # the heads of a fixed8 matmul are buffered as MX ones are: one token per II in the steady state
     assert rep["model_vs_sim"]["efficiency_steady"] >= 0.95, rep["model_vs_sim"]
+    assert abs(rep["model_vs_sim"]["prefill_error_pct"]) < 5, rep["model_vs_sim"]  # no MX block fill
