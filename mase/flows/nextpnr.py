@@ -12,7 +12,8 @@ Scope (`hw.pnr_scope`):
 - "nodes":  each distinct (core, parameters) of the mapped nodes once, out of context, one at a time;
             the design clock is the minimum fmax over them ("per-node out-of-context": the wiring
             between nodes, FIFOs and width converters are not placed);
-- "auto":   "design" when the estimate fits the part, else "nodes".
+- "auto":   "design" when the estimate fits the part, else "nodes"; also "nodes" when the design
+            passed the estimate but not Yosys' counts.
 
 Out of context: the generated designs have stream ports far wider than any package's pins and no
 board pin-out, so in-context placement would measure arbitrary pad routes. ECP5 uses nextpnr's
@@ -25,6 +26,7 @@ out of context, at the cost of one FF per input bit and one LUT + FF per output 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import resource
@@ -38,6 +40,8 @@ from mase.config.errors import MaseError
 from mase.eda.runner import EdaError, _fix_negative_chparams, _tail, fusesoc
 
 from . import YOWASP, require, which
+
+log = logging.getLogger("mase")
 
 # user I/O of the packages (datasheets): sg48 39 (UP5K), CABGA381 205 (LFE5U-85F)
 PACKAGE_IO = {("ice40", "sg48"): 39, ("ice40", "uwg30"): 21, ("ecp5", "CABGA381"): 205, ("ecp5", "CABGA756"): 365}
@@ -399,7 +403,8 @@ def pnr_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: str 
     est, src = design_estimate(hw_dir, synth)
     over = _over(est, cap)
     fit = {"estimate": est, "source": src, "capacity": cap, "fits": not over}
-    if scope == "auto":
+    auto = scope == "auto"
+    if auto:
         scope = "nodes" if over else "design"
     if scope == "design" and over:
         raise NoFit(f"{man['top']} does not fit {target.part} ({', '.join(over)}; {src}): {_fix(target)}")
@@ -407,8 +412,21 @@ def pnr_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: str 
     roots = [hw_dir]
     res: dict[str, Any] = {"tool": f"nextpnr-{fam}", "scope": scope, "part": str(target.part), "target_mhz": clock,
                            "fit": fit, "tools": tool_versions(fam)}
+    whole = None
     if scope == "design":
-        u = place_unit(build_dir / "design", "design", man["core"], man["top"], {}, target, clock, roots, cap, timeout)
+        try:
+            whole = place_unit(build_dir / "design", "design", man["core"], man["top"], {}, target, clock, roots, cap,
+                           timeout)
+        except NoFit as exc:
+            if not auto:
+                raise
+            # the estimate passed but Yosys' counts do not fit (the analytical model is not calibrated
+            # for every family, e.g. ECP5): auto falls back to the nodes
+            fit.update(fits=False, yosys=str(exc))
+            log.warning("pnr: %s; placing node by node (hw.pnr_scope=nodes)", exc)
+            scope = res["scope"] = "nodes"
+    if whole is not None:
+        u = whole
         res.update({"label": "whole design", "method": u["method"], "fmax_mhz": u["fmax_mhz"],
                     "fmax_by_clock": u["fmax_by_clock"], "meets_target": u["meets_target"],
                     "utilisation": u["utilisation"], "port_bits": u["port_bits"], "package_io": u["package_io"],
@@ -454,7 +472,7 @@ def pnr_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: str 
                             "the FIFOs and the width converters are not placed"
                             + (f"; {len(skipped)} node configurations do not fit the part alone (not_placed)"
                                if skipped else "")})
-    secs = [res.get("unit_seconds")] if scope == "design" else [p["seconds"] for p in res["per_node"].values()]
+    secs = [res["unit_seconds"]] if whole is not None else [p["seconds"] for p in res["per_node"].values()]
     res["seconds"] = {k: round(sum(s.get(k, 0) for s in secs), 2) for k in ("yosys", "nextpnr", "nextpnr_cpu", "pack")}
     res["seconds"]["total"] = round(time.perf_counter() - t0, 2)
     placed = f", {res['runs']} of {res['runs'] + len(res['not_placed'])} node configurations" if scope == "nodes" else ""

@@ -138,3 +138,26 @@ def test_ice40_unit_within_the_pins_in_context(tmp_path):
     assert r["method"] == "in context" and r["harness"] is None and r["port_bits"] == 22
     assert r["utilisation"]["SB_IO"]["used"] == 22
     assert list((tmp_path / "build").glob("*/pnr-icestorm/*.bin"))
+
+
+@pytest.mark.skipif(shutil.which("nextpnr-ice40") is None, reason="apt install nextpnr-ice40")
+def test_auto_falls_back_to_nodes_when_yosys_finds_a_misfit(tmp_path, monkeypatch):
+    """The estimate passes, Yosys' counts do not (as tiny-llama on the ECP5-85, a 42-min Yosys run:
+    stood in for here): auto places the nodes instead; design scope is the error."""
+    groups, place = nextpnr._groups, nextpnr.place_unit
+
+    def placed(unit_dir, unit, *a, **k):
+        if unit == "design":
+            raise nextpnr.NoFit("design (mase_top) needs 134716 LUT4 after Yosys, the part has 5280: use ...")
+        return place(unit_dir, unit, *a, **k)
+
+    monkeypatch.setattr(nextpnr, "_groups", lambda hw: [g for g in groups(hw) if g["module"] == "mx_residual_add"][:1])
+    monkeypatch.setattr(nextpnr, "design_estimate", lambda hw, synth: ({"lut": 1.0, "dsp": 0.0, "bram": 0.0}, "test"))
+    monkeypatch.setattr(nextpnr, "place_unit", placed)
+    cfg = compose(["+model=tiny-llama", "quant=mxint4", "target=ice40-up5k", "hw.golden=false", "hw.utilization=10"])
+    ctx = run(cfg, tmp_path, stages=["emit", "pnr"])
+    r = ctx.results["pnr"]
+    assert r["scope"] == "nodes" and r["runs"] == 1 and not r["fit"]["fits"] and "134716" in r["fit"]["yosys"]
+    with pytest.raises(nextpnr.NoFit, match="134716"):
+        run(compose(["+model=tiny-llama", "quant=mxint4", "target=ice40-up5k", "hw.golden=false",
+                     "hw.utilization=10", "hw.pnr_scope=design"]), tmp_path, stages=["pnr"])
