@@ -212,7 +212,9 @@ def _weight_bits(n: Node) -> int:
     f = get_format(a["weight_fmt"], a["block"])
     per = f.element.bits if hasattr(f, "element") else 8
     w = a["in_features"] * a["out_features"]
-    return int(w * per + (w // a["block"]) * 8 + (a["out_features"] * 32 if a["has_bias"] else 0))
+    # fixed8: one constant scale (the core's W_FIXED_SCALE parameter), no scale ROM
+    scales = 0 if a["weight_fmt"] == "fixed8" else (w // a["block"]) * 8
+    return int(w * per + scales + (a["out_features"] * 32 if a["has_bias"] else 0))
 
 
 def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any, pinned: dict[str, str]) -> list[str]:
