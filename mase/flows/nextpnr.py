@@ -12,8 +12,8 @@ Scope (`hw.pnr_scope`):
 - "nodes":  each distinct (core, parameters) of the mapped nodes once, out of context, one at a time;
             the design clock is the minimum fmax over them ("per-node out-of-context": the wiring
             between nodes, FIFOs and width converters are not placed);
-- "auto":   "design" when the estimate fits the part, else "nodes"; also "nodes" when the design
-            passed the estimate but not Yosys' counts.
+- "auto":   "design" when the estimate fits the part (an analytical one with a 2.5x margin), else
+            "nodes"; also "nodes" when the design passed the estimate but not Yosys' counts.
 
 Out of context: the generated designs have stream ports far wider than any package's pins and no
 board pin-out, so in-context placement would measure arbitrary pad routes. ECP5 uses nextpnr's
@@ -360,6 +360,9 @@ def capacity_of(target: Any) -> dict[str, float]:
     return {k: float(res.get(k, 0) or 0) for k in FIT_KEYS} if res is not None else {}
 
 
+AUTO_ANALYTICAL_MARGIN = 2.5  # see pnr_stage's auto rule
+
+
 def design_estimate(hw_dir: Path, synth: dict | None) -> tuple[dict[str, float], str]:
     """LUT/DSP/BRAM of the whole design: the synth stage's Yosys figures, else the analytical plan."""
     if synth and not synth.get("skipped") and synth.get("resources"):
@@ -405,7 +408,12 @@ def pnr_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: str 
     fit = {"estimate": est, "source": src, "capacity": cap, "fits": not over}
     auto = scope == "auto"
     if auto:
-        scope = "nodes" if over else "design"
+        # without Yosys figures, trust the analytical estimate only with a margin: it undercounts
+        # Yosys by up to 2.3x in LUTs (tiny-llama on the ECP5-85), and a whole design that does not
+        # fit costs a long Yosys run before nextpnr can refuse it
+        margin = 1.0 if src.startswith("yosys") else AUTO_ANALYTICAL_MARGIN
+        scope = "nodes" if over or _over({k: v * margin for k, v in est.items()}, cap) else "design"
+        fit["auto_margin"] = margin
     if scope == "design" and over:
         raise NoFit(f"{man['top']} does not fit {target.part} ({', '.join(over)}; {src}): {_fix(target)}")
     shutil.rmtree(build_dir, ignore_errors=True)
