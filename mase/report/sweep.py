@@ -111,10 +111,6 @@ def summarize(root: Path | str, console=None, write: bool = True) -> list[dict[s
         return rows
     if console is None:
         console = make_console()
-        if not console.is_terminal:  # a log or a pipe: wide enough for every column
-            from rich.console import Console
-
-            console = Console(width=240)
     console.print(sweep_table(rows, f"sweep {root}: accuracy and hardware"))
     if write:
         write_json(root / SWEEP_FILE, {"baseline_quant": BASELINE_QUANT, "rows": rows})

@@ -13,9 +13,10 @@ ATTN_COLS = ("query", "key", "scores", "value")
 
 
 def make_console() -> Console:
-    """A console that keeps tables readable when stdout is a file or pipe (rich defaults to 80)."""
+    """A console that keeps tables readable when stdout is a file or pipe (rich defaults to 80): wide
+    enough for every column of the hardware and sweep tables."""
     c = Console()
-    return c if c.is_terminal else Console(width=160)
+    return c if c.is_terminal else Console(width=240)
 
 
 def _ranges(nums: list[int]) -> str:
