@@ -445,17 +445,17 @@ def _unblocked_quantizer_fill(g: DataflowGraph, plan: HwPlan) -> dict[int, int]:
     """Per layer, the block fill (block / lanes cycles) that the fitted prefill constants include for
     every MX quantizer on the longest path, which a fixed8 quantizer (element-wise, no block to wait
     for) does not spend: the longest path of those fills through the layer's nodes."""
-    producer = {o: n for n in g.nodes for o in n.outputs}
+    layer = {n.name: n.layer for n in g.nodes}
     dist: dict[str, int] = {}
     for n in g.nodes:  # capture order is a topological order
-        before = max((dist[producer[i].name] for i in n.inputs if i in producer), default=0)
+        srcs = [g.edges[i].producer for i in n.inputs if g.edges[i].producer]
         e = g.edges[n.outputs[0]] if n.outputs else None
         fill = (n.op == "quantize" and e is not None and e.fmt == "fixed8" and n.attrs.get("along") != "tokens")
-        dist[n.name] = before + (e.block // max(1, plan.nodes[n.name].lanes) if fill else 0)
+        dist[n.name] = max((dist[p] for p in srcs), default=0) + (e.block // max(1, plan.nodes[n.name].lanes) if fill else 0)
     out: dict[int, int] = {}
     for n in g.nodes:
-        start = max((dist[producer[i].name] for i in n.inputs if i in producer and producer[i].layer != n.layer),
-                    default=0)
+        start = max((dist[g.edges[i].producer] for i in n.inputs
+                     if g.edges[i].producer and layer[g.edges[i].producer] != n.layer), default=0)
         out[n.layer] = max(out.get(n.layer, 0), dist[n.name] - start)
     return out
 

@@ -27,10 +27,15 @@ BASELINE_QUANT = "fixed8"
 SWEEP_FILE = "sweep.json"
 
 
-def _label(r: dict[str, Any]) -> str:
+def _target_name(r: dict[str, Any]) -> Any:
     t = r.get("target")
-    tname = t.get("name") if isinstance(t, dict) else t
-    return f"{r.get('model')}/{r.get('quant')}/{tname}"
+    return t.get("name") if isinstance(t, dict) else t
+
+
+def _ratio(v: Any, base: Any) -> float | None:
+    """v / base, or None when either is missing (no such stage, or no fixed8 run)."""
+    num = (int, float)
+    return v / base if isinstance(v, num) and isinstance(base, num) and base else None
 
 
 def sweep_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -38,10 +43,10 @@ def sweep_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for r in reports:
         hw = r.get("hardware") or {}
-        t = r.get("target")
+        tname = _target_name(r)
         row: dict[str, Any] = {
-            "config": _label(r), "model": r.get("model"), "quant": r.get("quant"),
-            "target": t.get("name") if isinstance(t, dict) else t,
+            "config": f"{r.get('model')}/{r.get('quant')}/{tname}", "model": r.get("model"),
+            "quant": r.get("quant"), "target": tname,
             "ppl": r.get("ppl"), "ppl_float": r.get("ppl_float"), "delta_ppl_pct": r.get("delta_ppl_pct"),
             "avg_weight_bits": r.get("avg_weight_bits"), "hardware": bool(hw),
         }
@@ -63,13 +68,12 @@ def sweep_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:  # against the fixed8 run of the same model and target
         base = next((b for b in rows if b["quant"] == BASELINE_QUANT and b["model"] == row["model"]
                      and b["target"] == row["target"]), None)
-        e, be = row.get("energy_per_token_uj"), base and base.get("energy_per_token_uj")
-        p, bp = row.get("ppl"), base and base.get("ppl")
+        b = base or {}
         row["baseline"] = base["config"] if base else None
-        row["energy_vs_fixed8"] = e / be if e is not None and be else None
-        d, bd = row.get("dynamic_energy_per_token_uj"), base and base.get("dynamic_energy_per_token_uj")
-        row["dynamic_energy_vs_fixed8"] = d / bd if d is not None and bd else None
-        row["delta_ppl_vs_fixed8_pct"] = 100.0 * (p - bp) / bp if isinstance(p, (int, float)) and isinstance(bp, (int, float)) and bp else None
+        row["energy_vs_fixed8"] = _ratio(row.get("energy_per_token_uj"), b.get("energy_per_token_uj"))
+        row["dynamic_energy_vs_fixed8"] = _ratio(row.get("dynamic_energy_per_token_uj"), b.get("dynamic_energy_per_token_uj"))
+        p, bp = row.get("ppl"), b.get("ppl")
+        row["delta_ppl_vs_fixed8_pct"] = 100.0 * (p - bp) / bp if _ratio(p, bp) is not None else None
     return rows
 
 
