@@ -124,14 +124,14 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
         src = ins[0]
         _need("mase:mx:mx_dequantize", avail, "MX to fixed point")
         seg = src.seg or src.features
-        if seg % src.block:
-            raise Unmapped("mase:mx:mx_dequantize_pad", f"padded segments ({seg} of blocks of {src.block}) need "
-                           f"padding removal (no core drops padding yet)")
+        seg_pad = -(-seg // src.block) * src.block  # the padding of each segment is dropped
+        if seg % L:
+            raise Unmapped("mase:mx:mx_dequantize", f"{L} lanes do not divide segments of {seg}")
         w, e = _mx(src)
         ow, of = out.fixed
         return CoreInst("mase:mx:mx_dequantize", "mx_dequantize",
                         {"PAR": L, "K": src.block, "WIDTH": w, "EBITS": e, "OUT_W": ow,
-                         "OUT_LSB": -of + a.get("shift", 0), "FIXED_SCALE": src.scale},
+                         "OUT_LSB": -of + a.get("shift", 0), "FIXED_SCALE": src.scale, "SEG": seg, "SEG_PAD": seg_pad},
                         [("in", src.name, L)], ("out", out.name, L))
     if n.op == "act":
         _need("mase:mx:activation", avail, "ReLU/GELU/SiLU")
@@ -194,13 +194,13 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
         T, hd = g.seq_len, a["head_dim"]
         pad = lambda v: -(-v // ea.block) * ea.block  # noqa: E731
         qk = n.op == "matmul_qk"
-        prm = {"HEADS": a["heads"], "KV_HEADS": a["kv_heads"], "ROWS": T, "N": T if qk else hd,
+        n_out = T if qk else hd
+        prm = {"HEADS": a["heads"], "KV_HEADS": a["kv_heads"], "ROWS": T, "N": n_out,
+               "N_PAD": -(-n_out // out.block) * out.block,  # output rows of whole blocks (zero padding)
                "D": pad(hd) if qk else pad(T), "K": ea.block, "K_OUT": out.block, "PAR_D": L,
                "A_WIDTH": aw, "A_EBITS": ae, "B_WIDTH": bw, "B_EBITS": be, "O_WIDTH": ow, "O_EBITS": oe,
                "ACC_LSB": acc[0], "ACC_W": acc[1], "B_GROUP_MAJOR": 0 if qk else 1,
                "A_FIXED_SCALE": ea.scale, "B_FIXED_SCALE": eb.scale, "O_FIXED_SCALE": out.scale}
-        if prm["N"] % out.block:
-            raise Unmapped("mase:mx:mx_matmul", f"output rows of {prm['N']} are not whole blocks of {out.block}")
         return CoreInst("mase:mx:mx_matmul", "mase_attn_matmul", prm, [("a", ea.name, L), ("b", eb.name, L)],
                         ("out", out.name, 1))
     raise Unmapped(f"mase:mx:{n.op}", f"no core for operator {n.op}")

@@ -380,13 +380,16 @@ endmodule
 // grouped-query attention by sharing each of the KV_HEADS B operands with HEADS/KV_HEADS heads.
 //   a: rows of A token by token, the HEADS head segments of a token one after the other (D/PAR_D
 //      beats each); b: B rows, token by token with KV_HEADS segments (B_GROUP_MAJOR = 0, keys) or
-//      group by group, N rows each (B_GROUP_MAJOR = 1, V transposed); out: rows of C (N beats each),
-//      token by token, head after head.
+//      group by group, N rows each (B_GROUP_MAJOR = 1, V transposed); out: rows of C (N_PAD beats
+//      each), token by token, head after head.
+// N_PAD > N: each group's B gets N_PAD - N zero rows after its N rows, so that a row of C is whole
+// blocks of K_OUT (the zero outputs are the MX padding of the row; a prompt of any length).
 module mase_attn_matmul #(
     parameter int HEADS         = 4,
     parameter int KV_HEADS      = 2,
     parameter int ROWS          = 8,
     parameter int N             = 8,
+    parameter int N_PAD         = 8,
     parameter int D             = 32,
     parameter int K             = 32,
     parameter int K_OUT         = 8,
@@ -417,21 +420,26 @@ module mase_attn_matmul #(
     input  logic                       out_ready
 );
     localparam int OW  = 8 + O_WIDTH;
+    localparam int BW  = 8 + PAR_D * B_WIDTH;
     localparam int RB  = D / PAR_D;
     localparam int REP = HEADS / KV_HEADS;
     localparam int HW  = (HEADS > 1) ? $clog2(HEADS) : 1;
     localparam int GW  = (KV_HEADS > 1) ? $clog2(KV_HEADS) : 1;
-    localparam int BSEG = (B_GROUP_MAJOR != 0) ? N * RB : RB;
-
     logic [HW-1:0]       a_head, o_head;
     logic [GW-1:0]       b_grp;
     logic [HEADS-1:0]    ha_valid, ha_ready, hb_valid, hb_ready, ho_valid, ho_ready;
     logic [KV_HEADS-1:0] grp_ready;
     logic [HEADS*OW-1:0] ho_data;
-    int a_beat, b_beat, o_beat;
-
+    logic [BW-1:0]       bi_data;
+    logic                bi_valid, bi_fire, b_pad;
+    int a_beat, b_beat, b_row, o_beat;
+    // B rows N..N_PAD-1 of every group are zeros made here (zero codes decode to zero at any scale)
+    assign b_pad     = b_row >= N;
+    assign bi_data   = b_pad ? '0 : b_data;
+    assign bi_valid  = b_pad || b_valid;
+    assign bi_fire   = bi_valid && grp_ready[b_grp];
     assign a_ready   = ha_ready[a_head];
-    assign b_ready   = grp_ready[b_grp];
+    assign b_ready   = !b_pad && grp_ready[b_grp];
     assign out_data  = ho_data[o_head*OW +: OW];
     assign out_valid = ho_valid[o_head];
     for (genvar g = 0; g < KV_HEADS; g++) begin : g_grp
@@ -439,17 +447,18 @@ module mase_attn_matmul #(
     end
     for (genvar h = 0; h < HEADS; h++) begin : g_head
         assign ha_valid[h] = a_valid && (a_head == HW'(h));
-        assign hb_valid[h] = b_valid && (b_grp == GW'(h / REP)) && grp_ready[h / REP];
+        assign hb_valid[h] = bi_valid && (b_grp == GW'(h / REP)) && grp_ready[h / REP];
         assign ho_ready[h] = out_ready && (o_head == HW'(h));
         logic [OW-1:0] mm_data;
         logic          mm_valid, mm_ready;
-        mx_matmul #(.ROWS(ROWS), .N(N), .D(D), .K(K), .K_OUT(K_OUT), .PAR_D(PAR_D), .PAR_N(1),
+        mx_matmul #(.ROWS(ROWS), .N(N_PAD), .D(D), .K(K), .K_OUT(K_OUT), .PAR_D(PAR_D), .PAR_N(1),
                     .A_WIDTH(A_WIDTH), .A_EBITS(A_EBITS), .B_WIDTH(B_WIDTH), .B_EBITS(B_EBITS),
                     .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W),
                     .A_FIXED_SCALE(A_FIXED_SCALE), .B_FIXED_SCALE(B_FIXED_SCALE),
                     .O_FIXED_SCALE(O_FIXED_SCALE)) u_mm (
-            .clk, .rst, .a_data, .a_valid(ha_valid[h]), .a_ready(ha_ready[h]), .b_data, .b_valid(hb_valid[h]),
-            .b_ready(hb_ready[h]), .out_data(mm_data), .out_valid(mm_valid), .out_ready(mm_ready));
+            .clk, .rst, .a_data, .a_valid(ha_valid[h]), .a_ready(ha_ready[h]), .b_data(bi_data),
+            .b_valid(hb_valid[h]), .b_ready(hb_ready[h]), .out_data(mm_data), .out_valid(mm_valid),
+            .out_ready(mm_ready));
         if (O_FIXED_SCALE >= 0) begin : g_obuf
             // the heads are read in turn; an MX output stage buffers two blocks (mx_quantize), a fixed8
             // one none: this FIFO of the same size keeps each head computing while the others are read
@@ -462,11 +471,11 @@ module mase_attn_matmul #(
             assign mm_ready            = ho_ready[h];
         end
     end
-
     always_ff @(posedge clk) begin
         if (rst) begin
             a_beat <= 0;
             b_beat <= 0;
+            b_row  <= 0;
             o_beat <= 0;
             a_head <= '0;
             b_grp  <= '0;
@@ -480,16 +489,23 @@ module mase_attn_matmul #(
                     a_beat <= a_beat + 1;
                 end
             end
-            if (b_valid && b_ready) begin
-                if (b_beat == BSEG - 1) begin
-                    b_beat <= 0;
-                    b_grp  <= (b_grp == GW'(KV_HEADS - 1)) ? '0 : b_grp + 1'b1;
-                end else begin
+            // B order: beat, then group, then row (keys, token-major) or beat, row, group (V^T)
+            if (bi_fire) begin
+                if (b_beat != RB - 1) begin
                     b_beat <= b_beat + 1;
+                end else begin
+                    b_beat <= 0;
+                    if (B_GROUP_MAJOR == 0) begin
+                        b_grp <= (b_grp == GW'(KV_HEADS - 1)) ? '0 : b_grp + 1'b1;
+                        if (b_grp == GW'(KV_HEADS - 1)) b_row <= (b_row == N_PAD - 1) ? 0 : b_row + 1;
+                    end else begin
+                        b_row <= (b_row == N_PAD - 1) ? 0 : b_row + 1;
+                        if (b_row == N_PAD - 1) b_grp <= (b_grp == GW'(KV_HEADS - 1)) ? '0 : b_grp + 1'b1;
+                    end
                 end
             end
             if (out_valid && out_ready) begin
-                if (o_beat == N - 1) begin
+                if (o_beat == N_PAD - 1) begin
                     o_beat <= 0;
                     o_head <= (o_head == HW'(HEADS - 1)) ? '0 : o_head + 1'b1;
                 end else begin
@@ -797,8 +813,9 @@ def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cf
                   f"{p}_c0, {p}_c1);\n" for p in checks)
     firsts = " ".join(f"{p}=%0d" for p, _, _ in r.inputs)
     fin += (f"        $display(\"MASE_TB_INPUTS {firsts}\"{''.join(f', {p}_c0' for p, _, _ in r.inputs)});\n" if r.inputs else "")
-    fin += ("        if (" + " || ".join(f"{p}_err != 0" for p in checks) + ") $display(\"MASE_TB_FAIL\");\n"
-            "        else $display(\"MASE_TB_PASS\");\n") if checks else ""
+    # a pass needs every expected beat (a timeout stops the run with beats missing)
+    fin += ("        if (" + " || ".join(f"{p}_err != 0 || {p}_idx != {beats[p]}" for p in checks)
+            + ") $display(\"MASE_TB_FAIL\");\n        else $display(\"MASE_TB_PASS\");\n") if checks else ""
     body.append(f"    final begin\n{fin}    end\n")
     return "".join(x + "\n" for x in s) + "\n" + "\n".join(body) + "endmodule\n"
 

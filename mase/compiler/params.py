@@ -142,8 +142,11 @@ def _par_space(n: Node, g: DataflowGraph) -> tuple[list[int], list[int]]:
             feats = math.gcd(feats, o.seg)
         if n.attrs.get("along") == "tokens":
             feats = math.gcd(feats, g.seq_len)
-    if not e.is_fixed:
-        feats = math.gcd(feats, e.block)
+    if not e.is_fixed:  # a whole vector that is not whole blocks (a linear's output) is one segment too
+        feats = math.gcd(feats, e.block, e.seg or e.features)
+    for s in (e.seg, o.seg):  # a beat never straddles two segments (padding is added / dropped per segment)
+        if s:
+            feats = math.gcd(feats, s)
     return _divisors(feats, 256), [1]
 
 
@@ -187,12 +190,31 @@ def _beats(e: Edge, par: int) -> int:
     return -(-(e.padded if not e.is_fixed else e.features) // par)
 
 
-def _fifo_depths(n: Node, p: NodeParams, g: DataflowGraph, default: int) -> dict[str, int]:
-    """FIFO depth (beats) on each input: deep where the other input passes a barrier."""
+def out_lanes(n: Node, p: NodeParams) -> int:
+    """Elements per beat of a node's output stream (mase.compiler.cores.map_node's output lanes)."""
+    if n.op == "linear":
+        return p.out_par
+    return 1 if n.op in ("matmul_qk", "matmul_sv") else p.in_par
+
+
+def _source_lanes(g: DataflowGraph, params: dict[str, NodeParams], e_name: str, by_name: dict[str, Node]) -> int:
+    """Lanes of edge `e_name` where its FIFOs sit: emit puts each consumer's FIFO on the producer's
+    side of the width converter (a graph input port runs at the lanes of its first consumer)."""
+    prod = g.edges[e_name].producer
+    if prod:
+        return out_lanes(by_name[prod], params[prod])
+    first = next(n for n in g.nodes if e_name in n.inputs)
+    return params[first.name].in_par
+
+
+def _fifo_depths(n: Node, g: DataflowGraph, default: int, params: dict[str, NodeParams],
+                 by_name: dict[str, Node]) -> dict[str, int]:
+    """FIFO depth (beats at the producer's lanes) on each input: deep where the other input passes a
+    barrier (the whole prompt), so that a prompt of any length streams without deadlock."""
     out = {}
     for i, e_name in enumerate(n.inputs):
         e = g.edges[e_name]
-        beats = _beats(e, p.in_par)
+        beats = _beats(e, _source_lanes(g, params, e_name, by_name))
         if n.op in ("matmul_qk", "matmul_sv") and i == 0:
             depth = g.seq_len * beats  # A waits until B (K or V of the whole prompt) is buffered
         elif n.op == "residual" and i == 0:
@@ -303,6 +325,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
             raise MaseError(f"hw.overrides pattern {pattern!r} matches no node; node names look like "
                             f"{', '.join(n.name for n in g.nodes if n.op == 'linear')[:120]}...")
     spaces = {n.name: _par_space(n, g) for n in g.nodes}
+    by_name = {n.name: n for n in g.nodes}
     works = {n.name: n.work(g.edges, g.seq_len) for n in g.nodes}
 
     def build(ii: int) -> dict[str, NodeParams]:
@@ -341,7 +364,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
                     depth_ov = _get(ov, "fifo_depth", depth_ov)
                     if _get(ov, "weights", None):
                         pinned[n.name] = _get(ov, "weights", None)
-            p.fifo_depth = _fifo_depths(n, p, g, fifo_default)
+            p.fifo_depth = _fifo_depths(n, g, fifo_default, params, by_name)
             if depth_ov is not None:
                 p.fifo_depth = {k: int(depth_ov) for k in p.fifo_depth}
             if n.op == "linear":

@@ -52,6 +52,8 @@ def _prompt_ids(ctx: RunContext, n: int):
     text = hw_get(ctx, "prompt", DEFAULT_PROMPT)
     ids = ctx.tokenizer.encode(text) if ctx.tokenizer is not None else list(range(3, 3 + n))
     ids = list(ids)
+    if not ids:
+        raise MaseError(f"hw.prompt={text!r} encodes to no tokens: give a longer text")
     while len(ids) < n:
         ids = ids + ids
     return torch.tensor(ids[:n], dtype=torch.long)
@@ -77,6 +79,17 @@ def _tool_error(exc: Exception, what: str) -> MaseError:
     return MaseError(f"{what} failed: {text[0] if text else exc}\n{tail}")
 
 
+def _require_complete(g, plan) -> None:
+    """A design with a node no core computes is refused before anything is written (never simulated
+    with the testbench standing in for the missing nodes and reported as a success)."""
+    from mase.compiler.emit import map_graph
+
+    _, missing = map_graph(g, plan)
+    if missing:
+        name, u = next(iter(missing.items()))
+        raise MaseError(f"{len(missing)} of {len(g.nodes)} nodes have no hardware core, e.g. {name}: {u.reason}")
+
+
 # ------------------------------------------------------------------------------------------------
 @stage("emit", after="evaluate", result_file="hw/emit.json")
 def emit_stage(ctx: RunContext) -> dict[str, Any]:
@@ -90,10 +103,14 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     ctx.ensure_model()
     cfg = ctx.cfg
     T = int(hw_get(ctx, "prompt_tokens", 8))
+    context = getattr(ctx.model.config, "max_position_embeddings", None)
+    if context and T > context:
+        raise MaseError(f"hw.prompt_tokens={T} exceeds the context of {cfg.model.name} ({context} tokens)")
     g = capture(ctx.model, cfg.quant, seq_len=T, hw=_hw(ctx), model_name=cfg.model.name)
     t_capture = time.perf_counter() - t0
     plan = choose_parameters(g, cfg.target, _hw(ctx))
     t_params = time.perf_counter() - t0 - t_capture
+    _require_complete(g, plan)
     vals, no_golden = None, None
     sim_layers = int(hw_get(ctx, "sim_layers", 0)) or (g.layers if g.layers <= 4 else 1)
     sim_layers = min(sim_layers, g.layers)

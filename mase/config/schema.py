@@ -29,6 +29,13 @@ class TinyArch:
     vocab_size: int = 256  # byte-level tokenizer
     max_positions: int = 1024
     seed: int = 0
+    # architecture variants for generated-configuration tests (LLaMA unless noted)
+    head_dim: Optional[int] = None  # None: hidden_size / num_heads
+    rope_theta: float = 10000.0
+    rope_scaling: Optional[Dict[str, Any]] = None  # transformers' rope_scaling dict, e.g. {rope_type: linear, factor: 2}
+    attention_bias: bool = False
+    mlp_bias: bool = False
+    norm_gain: float = 1.0  # scale of every norm's gain (random init gives 1.0; trained models reach 5-50)
 
 
 @dataclass

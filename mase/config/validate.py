@@ -86,6 +86,16 @@ def validate_stages(stages: list[str]) -> None:
         raise MaseError(f"stages={list(stages)}: a stage is listed twice")
 
 
+def validate_hw(hw: Any, m: Any) -> None:
+    t = int(hw.prompt_tokens)
+    limit = m.tiny.max_positions if m.source == "tiny" else None
+    if t < 1 or (limit and t > limit):
+        raise MaseError(f"hw.prompt_tokens={t}: must be between 1 and the model's context"
+                        f"{f' ({limit})' if limit else ''}")
+    if hw.prompt is not None and not str(hw.prompt):
+        raise MaseError("hw.prompt is empty: give a text, or drop it for the default sentence")
+
+
 def validate_config(cfg: DictConfig) -> None:
     """All checks that need no model; raises MaseError."""
     if cfg.model is None:
@@ -95,6 +105,8 @@ def validate_config(cfg: DictConfig) -> None:
     validate_quant(cfg.quant)
     validate_eval(cfg.eval)
     validate_stages(list(cfg.stages))
+    if cfg.get("hw") is not None:
+        validate_hw(cfg.hw, cfg.model)
 
 
 def check_schema(cfg: DictConfig) -> None:

@@ -91,8 +91,12 @@ def _load_tiny(m: Any) -> tuple[torch.nn.Module, ByteTokenizer]:
                   vocab_size=t.vocab_size, max_position_embeddings=t.max_positions, pad_token_id=0,
                   bos_token_id=1, eos_token_id=2)
     if m.family == "llama":
+        extra = {"head_dim": t.head_dim} if t.head_dim else {}
+        if t.rope_scaling:
+            extra["rope_scaling"] = dict(t.rope_scaling)
         conf = LlamaConfig(intermediate_size=t.intermediate_size, num_key_value_heads=t.num_kv_heads,
-                           tie_word_embeddings=False, **common)
+                           tie_word_embeddings=False, rope_theta=t.rope_theta, attention_bias=t.attention_bias,
+                           mlp_bias=t.mlp_bias, **extra, **common)
     else:
         conf = OPTConfig(ffn_dim=t.intermediate_size, word_embed_proj_dim=t.hidden_size, **common)
     if t.hidden_size % t.num_heads:
@@ -100,6 +104,11 @@ def _load_tiny(m: Any) -> tuple[torch.nn.Module, ByteTokenizer]:
     with torch.random.fork_rng():
         torch.manual_seed(t.seed)
         model = AutoModelForCausalLM.from_config(conf, dtype=torch.float32)
+        if t.norm_gain != 1.0:
+            with torch.no_grad():
+                for mod in model.modules():
+                    if "Norm" in type(mod).__name__ and getattr(mod, "weight", None) is not None:
+                        mod.weight.mul_(t.norm_gain)
     return model, ByteTokenizer()
 
 

@@ -3,6 +3,8 @@
 //   in_data  = {scale[7:0], PAR element codes}; K/PAR beats per block, scale from the first beat
 //   out_data = PAR values of OUT_W bits (lane j in bits [j*OUT_W +: OUT_W])
 // FIXED_SCALE >= 0: the scale field is ignored and that constant byte used (fixed8).
+// SEG < SEG_PAD: the stream is segments of SEG_PAD elements (whole blocks) of which the last
+// SEG_PAD - SEG are MX padding (zeros): those beats are consumed and dropped (PAR divides SEG).
 // Latency 1 cycle, one beat per cycle.
 module mx_dequantize #(
     parameter int PAR         = 4,
@@ -11,7 +13,9 @@ module mx_dequantize #(
     parameter int EBITS       = 0,
     parameter int OUT_W       = 16,
     parameter int OUT_LSB     = -8,
-    parameter int FIXED_SCALE = -1
+    parameter int FIXED_SCALE = -1,
+    parameter int SEG         = K,
+    parameter int SEG_PAD     = K
 ) (
     input  logic                   clk,
     input  logic                   rst,
@@ -34,6 +38,7 @@ module mx_dequantize #(
     logic [7:0]             scale, scale_hold;
     logic signed [11:0]     shift;
     logic [PAR*OUT_W-1:0]   vals;
+    logic                   keep;  // the beat is not padding
 
     assign take     = !out_valid || out_ready;
     assign in_ready = take;
@@ -58,12 +63,27 @@ module mx_dequantize #(
         end
     endgenerate
 
+    generate
+        if (SEG < SEG_PAD) begin : g_unpad
+            localparam int SB = SEG_PAD / PAR;
+            localparam int SW = $clog2(SB);
+            logic [SW-1:0] sbeat;
+            assign keep = sbeat < SW'(SEG / PAR);
+            always_ff @(posedge clk) begin
+                if (rst) sbeat <= '0;
+                else if (take && in_valid) sbeat <= (sbeat == SW'(SB - 1)) ? '0 : sbeat + 1'b1;
+            end
+        end else begin : g_whole
+            assign keep = 1'b1;
+        end
+    endgenerate
+
     always_ff @(posedge clk) begin
         if (rst) begin
             out_valid <= 1'b0;
             beat      <= '0;
         end else if (take) begin
-            out_valid <= in_valid;
+            out_valid <= in_valid && keep;
             if (in_valid) begin
                 beat       <= (beat == CW'(BPB - 1)) ? '0 : beat + 1'b1;
                 scale_hold <= scale;
