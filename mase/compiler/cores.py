@@ -178,11 +178,14 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
         iw, i_f = ins[0].fixed
         ow, of = out.fixed
         hd = a["head_dim"]
-        base = a["base"]
-        if base != int(base) or (hd // 2) % L:
-            raise Unmapped("mase:mx:rope", f"rope base {base} / lanes {L} not supported by the core")
-        prm = {"LANES": L, "HEAD_DIM": hd, "BASE": int(base), "POS_W": 16, "IN_W": iw, "IN_F": i_f, "OUT_W": ow,
-               "OUT_F": of}
+        if (hd // 2) % L:
+            raise Unmapped("mase:mx:rope", f"{L} lanes do not divide the {hd // 2} rotation pairs of a head")
+        from mase.golden.nonlinear import RopeConfig
+        from mase.golden.nonlinear_tables import rope_freqs_hex
+
+        # the model's table (graph attrs, also what the golden model uses), as hex text
+        prm = {"LANES": L, "HEAD_DIM": hd, "FREQS": rope_freqs_hex(a["freqs"], RopeConfig().phase_f), "POS_W": 16,
+               "IN_W": iw, "IN_F": i_f, "OUT_W": ow, "OUT_F": of}
         return CoreInst("mase:mx:rope", "mx_rope", prm, [("in", ins[0].name, L)], ("out", out.name, L),
                         rope={"lanes": L, "in_w": iw, "out_w": ow, "head_dim": hd, "heads": a["heads"], "pos_w": 16})
     if n.op in ("matmul_qk", "matmul_sv"):

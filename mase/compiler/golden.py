@@ -136,13 +136,11 @@ def _norm(node: Node, x: Val) -> Val:
 
 
 def _rope(node: Node, x: Val, pos: torch.Tensor) -> Val:
-    from mase.golden import nonlinear_tables as TB
-
     a = node.attrs
     hd, cfg = a["head_dim"], G.RopeConfig()
     T = x.data.shape[0]
     c = x.data.reshape(T, a["heads"], hd)
-    freq = torch.tensor(TB.rope_freq_table(hd, a["base"], cfg.phase_f), dtype=torch.int64)
+    freq = torch.tensor(a["freqs"], dtype=torch.int64)  # the table the core gets as FREQS
     lo, hi = G.rope_int(c[..., : hd // 2], c[..., hd // 2:], pos.view(T, 1, 1), freq, cfg)
     return Val(torch.cat((lo, hi), -1).reshape(T, -1))
 

@@ -289,15 +289,17 @@ class _Builder:
         return out
 
 
-def _rope_base(model: nn.Module) -> float:
-    conf = model.config
-    params = getattr(conf, "rope_parameters", None) or {}
-    rtype = params.get("rope_type", getattr(conf, "rope_scaling", None) or "default")
-    if isinstance(rtype, dict):
-        rtype = rtype.get("rope_type", "default")
-    if rtype != "default":
-        raise MaseError(f"layer 0: operator RoPE of type {rtype!r} has no hardware core (only default RoPE)")
-    return float(params.get("rope_theta", getattr(conf, "rope_theta", 10000.0)))
+def _rope_freqs(model: nn.Module) -> tuple[int, ...]:
+    """The rope core's FREQ table: the model's inv_freq as transformers computes it (any theta, scaled
+    RoPE types that only change the frequencies; one-line MaseError for the others)."""
+    from mase.golden.nonlinear_tables import rope_freqs
+
+    # the float rotary module (nonlinear_patch's IdentityRotary keeps it as a child)
+    rot = next((m for m in model.modules() if type(m).__name__.endswith("RotaryEmbedding")), None)
+    if rot is None:
+        raise MaseError(f"layer 0: operator RoPE ({type(model).__name__}) has no rotary embedding module to read "
+                        f"its frequencies from")
+    return rope_freqs(rot)
 
 
 def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, family: str, conf) -> str:
@@ -329,9 +331,11 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
         kf = b.to_fixed(k, layer, ROPE, f"{p}.k.fx")
         qr = b.edge(f"{p}.q.rot", heads * hd, ROPE, seg=hd)
         kr = b.edge(f"{p}.k.rot", kv_heads * hd, ROPE, seg=hd)
-        base = b.rope_base
-        g.add(f"{p}.rope_q", "rope", layer, aname, [qf], [qr], heads=heads, head_dim=hd, base=base)
-        g.add(f"{p}.rope_k", "rope", layer, aname, [kf], [kr], heads=kv_heads, head_dim=hd, base=base)
+        freqs = b.rope_freqs  # pair i rotates by pos * freqs[i] (Q0.32 turns)
+        if len(freqs) != hd // 2:
+            raise MaseError(f"layer {layer}: operator RoPE ({aname}) has {len(freqs)} frequencies for a head of {hd}")
+        g.add(f"{p}.rope_q", "rope", layer, aname, [qf], [qr], heads=heads, head_dim=hd, freqs=freqs)
+        g.add(f"{p}.rope_k", "rope", layer, aname, [kf], [kr], heads=kv_heads, head_dim=hd, freqs=freqs)
         qm = b.to_mx(qr, layer, spec.query, spec.block_size, f"{p}.q.mx2", seg=hd)
         km = b.to_mx(kr, layer, spec.key, spec.block_size, f"{p}.k.mx2", seg=hd)
     else:  # OPT: the projections feed the matmul directly (re-quantized per head)
@@ -412,7 +416,7 @@ def capture(model: nn.Module, quant_cfg: Any, seq_len: int = 8, hw: Any = None, 
     x = b.edge("embed", H, RESID)
     g.inputs.append(x)
     if family == "llama":
-        b.rope_base = _rope_base(model)
+        b.rope_freqs = _rope_freqs(model)
         layers, final_norm, prefix = model.model.layers, model.model.norm, "model.layers"
         fname = "model.norm"
     else:

@@ -35,7 +35,8 @@ Algorithms (one element per cycle per lane, per-row scalars by bit-serial units)
   on [-16, 16) with step 1/16 and linear interpolation (gate 0 below, 1 above the range).
 * swiglu: silu(a) * b with one final rounding.
 * residual add: both inputs aligned to the finer fraction (exact shifts), added, rounded to the output.
-* rope: angle in turns, phase = pos * FREQ[i] mod 2**32 (FREQ[i] = inv_freq_i / 2 pi in Q0.32),
+* rope: angle in turns, phase = pos * FREQ[i] mod 2**32 (FREQ[i] = inv_freq_i / 2 pi in Q0.32, inv_freq
+  as transformers computes it for the model, scaled RoPE types included),
   rounded to 12 bits; sin/cos from a quarter-wave table of 1025 entries (Q.16) by symmetry;
   (y_lo, y_hi) = (x_lo cos - x_hi sin, x_hi cos + x_lo sin) rounded to the output format.
 """
@@ -386,10 +387,13 @@ def rope_int(x_lo, x_hi, pos, freq, cfg: RopeConfig):
     return y_lo, y_hi
 
 
-def hw_rope(x: torch.Tensor, pos: torch.Tensor, base: float, cfg: RopeConfig = RopeConfig()) -> torch.Tensor:
-    """HF 'rotate_half' RoPE of x (..., T, D) with integer positions pos broadcastable to (..., T)."""
+def hw_rope(x: torch.Tensor, pos: torch.Tensor, freqs: tuple[int, ...], cfg: RopeConfig = RopeConfig()) -> torch.Tensor:
+    """HF 'rotate_half' RoPE of x (..., T, D) with integer positions pos broadcastable to (..., T);
+    freqs: the D/2 pair rotations in Q0.phase_f turns (nonlinear_tables.rope_freqs of the model)."""
     d = x.shape[-1]
-    freq = _tab(T.rope_freq_table(d, base, cfg.phase_f), x.device)
+    if len(freqs) != d // 2:
+        raise ValueError(f"hw_rope: {len(freqs)} frequencies for a head of {d} elements")
+    freq = _tab(freqs, x.device)
     c = to_fixed(x, cfg.in_w, cfg.in_f)
     y_lo, y_hi = rope_int(c[..., : d // 2], c[..., d // 2:], pos.unsqueeze(-1), freq, cfg)
     return from_fixed(torch.cat((y_lo, y_hi), -1), cfg.out_f, x.dtype)

@@ -104,7 +104,7 @@ class HwAttention:
 
     softmax: G.SoftmaxConfig | None = None
     rope: G.RopeConfig | None = None
-    rope_base: float = 10000.0
+    rope_freqs: tuple[int, ...] = ()  # nonlinear_tables.rope_freqs of the model (the rope core's FREQS)
 
 
 def hw_softmax_additive(scores: torch.Tensor, attention_mask: torch.Tensor | None, cfg: G.SoftmaxConfig):
@@ -123,8 +123,8 @@ def _rope_qk(query, key, position_ids, hw: HwAttention):
         position_ids = torch.arange(t - s, t, device=query.device)[None]
     qpos = position_ids[:, None, :]  # (b, 1, s)
     kpos = qpos if t == s else torch.arange(t, device=key.device)[None, None, :]
-    q = G.hw_rope(query, qpos, hw.rope_base, hw.rope)
-    k = G.hw_rope(key, kpos, hw.rope_base, hw.rope)
+    q = G.hw_rope(query, qpos, hw.rope_freqs, hw.rope)
+    k = G.hw_rope(key, kpos, hw.rope_freqs, hw.rope)
     return q, k
 
 
@@ -217,15 +217,14 @@ def apply_hw_nonlinear(model: nn.Module, ops=OPS, cfg: HwConfigs | None = None) 
                 counts[op] += 1
     if ops & {"softmax", "rope"}:
         register_attention()
-        rope_base = None
+        rope_freqs = None
         if "rope" in ops:
+            from . import nonlinear_tables as T
+
             for name, mod in list(model.named_modules()):
                 for cname, child in list(mod.named_children()):
                     if type(child).__name__.endswith("RotaryEmbedding") and hasattr(child, "inv_freq"):
-                        if getattr(child, "rope_type", "default") != "default":
-                            raise ValueError(f"{name}.{cname}: only default RoPE is hardware-exact, got {child.rope_type}")
-                        params = getattr(child.config, "rope_parameters", None) or {}
-                        rope_base = float(params.get("rope_theta", getattr(child.config, "rope_theta", 10000.0)))
+                        rope_freqs = T.rope_freqs(child, cfg.rope.phase_f)  # the table the rope core gets
                         setattr(mod, cname, IdentityRotary(child))
         for _, mod in model.named_modules():
             if _is_attention(mod):
@@ -233,8 +232,8 @@ def apply_hw_nonlinear(model: nn.Module, ops=OPS, cfg: HwConfigs | None = None) 
                 if "softmax" in ops:
                     hw.softmax = cfg.softmax
                     counts["softmax"] += 1
-                if rope_base is not None:
-                    hw.rope, hw.rope_base = cfg.rope, rope_base
+                if rope_freqs is not None:
+                    hw.rope, hw.rope_freqs = cfg.rope, rope_freqs
                     counts["rope"] += 1
                 mod.mase_hw = hw
         model.set_attn_implementation(ATTN_IMPL)

@@ -80,27 +80,7 @@ def sin_rom() -> str:
                      f"Q.{T.TRIG_F}", q + 1, T.TRIG_F + 1, [(0, T.sin_quarter_table())], None)
 
 
-ROPE_CONFIGS = ((8, 10000), (16, 10000), (64, 10000), (64, 100000), (128, 10000), (128, 500000))
-
-
-def rope_freq_rom() -> str:
-    """FREQ[i] (Q0.32 turns per position) for each supported (HEAD_DIM, BASE) pair."""
-    lines = ["    generate"]
-    for k, (d, base) in enumerate(ROPE_CONFIGS):
-        kw = "if" if k == 0 else "else if"
-        lines.append(f"        {kw} (HEAD_DIM == {d} && BASE == {base}) begin : g_d{d}_b{base}")
-        lines += _case_body(T.rope_freq_table(d, float(base)), 7, 32, "            ")
-        lines.append("        end")
-    lines += ["        else begin : g_unsupported", "            assign out_data = '0;", "        end", "    endgenerate"]
-    sup = ", ".join(f"({d}, {b})" for d, b in ROPE_CONFIGS)
-    body = ("module mx_rope_freq_rom #(\n    parameter int HEAD_DIM = 64,\n    parameter int BASE     = 100000\n) (\n"
-            "    input  logic [6:0]  in_addr,\n    output logic [31:0] out_data\n);\n" + "\n".join(lines) + "\nendmodule\n")
-    return _header("mx_rope_freq_rom", f"RoPE rotation per position, turns in Q0.32, pair i = 0..HEAD_DIM/2-1; "
-                   f"(HEAD_DIM, BASE) in {sup}", body) + body
-
-
 FILES = {
-    "rope/rtl/mx_rope_freq_rom.sv": rope_freq_rom,
     "activation/rtl/mx_gate_rom.sv": gate_rom,
     "softmax/rtl/mx_exp2_rom.sv": exp2_rom,
     "rope/rtl/mx_sin_rom.sv": sin_rom,
@@ -115,16 +95,6 @@ def write_all(cores_dir: Path) -> list[Path]:
         p.write_text(fn())
         out.append(p)
     return out
-
-
-def rope_freq_param(head_dim: int, base: float, phase_f: int = 32) -> str:
-    """The FREQS parameter value of mx_rope (pair i in bits [i*PHASE_F +: PHASE_F]) as a SV literal."""
-    freqs = T.rope_freq_table(head_dim, base, phase_f)
-    word = 0
-    for i, f in enumerate(freqs):
-        word |= f << (i * phase_f)
-    bits = len(freqs) * phase_f
-    return f"{bits}'h{word:0{bits // 4}x}"
 
 
 if __name__ == "__main__":

@@ -65,12 +65,55 @@ def sin_quarter_table() -> tuple[int, ...]:
     return tuple(_rnd(math.sin(2 * math.pi * j / (1 << ANGLE_BITS)) * 2**TRIG_F) for j in range(q + 1))
 
 
+def rope_freq_q(inv_freq, phase_f: int = 32) -> tuple[int, ...]:
+    """Rotation per position of each pair, in turns, Q0.phase_f: inv_freq_i / (2*pi). Only the
+    fraction of a turn matters, so the product pos * freq is taken modulo 2**phase_f in hardware
+    (the integer turns fall off the top)."""
+    return tuple(_rnd(float(v) / (2 * math.pi) * 2**phase_f) % (1 << phase_f) for v in inv_freq)
+
+
 def rope_freq_table(head_dim: int, base: float, phase_f: int = 32) -> tuple[int, ...]:
-    """Rotation per position of pair i, in turns, Q0.phase_f: inv_freq_i / (2*pi), inv_freq_i =
-    base**(-2i/head_dim). Only the fraction of a turn matters, so the product pos * freq is taken
-    modulo 2**phase_f in hardware (the integer turns fall off the top)."""
-    out = []
-    for i in range(head_dim // 2):
-        inv = 1.0 / (base ** (2 * i / head_dim))
-        out.append(_rnd(inv / (2 * math.pi) * 2**phase_f) % (1 << phase_f))
-    return tuple(out)
+    """Plain RoPE in float64, inv_freq_i = base**(-2i/head_dim) (core tests; models use rope_freqs)."""
+    return rope_freq_q([1.0 / (base ** (2 * i / head_dim)) for i in range(head_dim // 2)], phase_f)
+
+
+def rope_freqs_hex(freqs: tuple[int, ...], phase_f: int = 32) -> str:
+    """The FREQS parameter of mx_rope: 8 hex digits a pair, the last pair first (a hex literal with
+    pair 0 in the low bits)."""
+    return "".join(f"{f:0{phase_f // 4}x}" for f in reversed(freqs))
+
+
+# RoPE types whose inv_freq transformers recomputes from the sequence length in the forward pass
+ROPE_SEQ_DEPENDENT = ("dynamic", "longrope")
+_ROPE_FIX = "use a RoPE type with fixed frequencies and no cos/sin scale (default, linear, llama3, proportional)"
+
+
+def rope_freqs(rotary, phase_f: int = 32) -> tuple[int, ...]:
+    """The FREQ table of a Hugging Face rotary embedding module, from inv_freq as transformers
+    computes it for the module's config (float32, as the model uses it): any theta, and every RoPE
+    type that only changes the frequencies. Types that scale cos/sin (attention factor != 1: yarn,
+    longrope) or depend on the sequence length (dynamic) raise a one-line MaseError."""
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    from mase.config.errors import MaseError
+
+    rtype = getattr(rotary, "rope_type", "default")
+    where = f"layer 0: operator RoPE of type {rtype!r} ({type(rotary).__name__})"
+    if not isinstance(rtype, str):
+        raise MaseError(f"{where}: per-layer RoPE types have no hardware core; {_ROPE_FIX}")
+    if any(k in rtype for k in ROPE_SEQ_DEPENDENT):
+        raise MaseError(f"{where} changes its frequencies with the sequence length, the rope core has a fixed "
+                        f"table; {_ROPE_FIX}")
+    init = (getattr(type(rotary), "compute_default_rope_parameters", None) if rtype == "default" else None) \
+        or ROPE_INIT_FUNCTIONS.get(rtype)
+    if init is None:
+        raise MaseError(f"{where} is unknown to transformers' ROPE_INIT_FUNCTIONS; {_ROPE_FIX}")
+    inv, attention_factor = init(rotary.config)
+    if float(attention_factor) != 1.0:
+        raise MaseError(f"{where} scales cos/sin by {float(attention_factor):.6g}, the rope core does not; {_ROPE_FIX}")
+    conf = rotary.config
+    head_dim = getattr(conf, "head_dim", None) or conf.hidden_size // conf.num_attention_heads
+    if inv.numel() != head_dim // 2:
+        raise MaseError(f"{where} rotates {inv.numel()} of the {head_dim // 2} pairs of a head (partial rotary); "
+                        f"the rope core rotates all of them")
+    return rope_freq_q(inv.float().tolist(), phase_f)

@@ -4,14 +4,14 @@ the generated ROMs are up to date with mase.golden.nonlinear_tables."""
 import pytest
 
 from mase.eda import CORES_DIR, lint
-from mase.golden import nonlinear_rtlgen
+from mase.golden import nonlinear_rtlgen, nonlinear_tables
 
 LINT = [
     ("mase:mx:activation", {"FUNC": 2, "LANES": 2}),
     ("mase:mx:activation", {"FUNC": 0}),
     ("mase:mx:swiglu", {}),
     ("mase:mx:residual_add", {"A_F": 8, "B_F": 12, "OUT_F": 10}),
-    ("mase:mx:rope", {"LANES": 2}),
+    ("mase:mx:rope", {"LANES": 2, "FREQS": nonlinear_tables.rope_freqs_hex(nonlinear_tables.rope_freq_table(64, 1e4))}),
     ("mase:mx:rmsnorm", {"N": 576}),
     ("mase:mx:layernorm", {"N": 48, "LANES": 4}),
     ("mase:mx:softmax", {"N": 512}),

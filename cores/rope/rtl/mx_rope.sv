@@ -3,14 +3,18 @@
 // HEAD_DIM/(2 LANES) beats in pair order; the core counts the pair index itself.
 //   in_data  = {pos[POS_W-1:0], x_hi lanes (LANES x IN_W), x_lo lanes (LANES x IN_W)}, lane 0 lowest
 //   out_data = {y_hi lanes (LANES x OUT_W), y_lo lanes (LANES x OUT_W)}
-// Angle in turns: phase = pos * FREQ[i] mod 2**32 (FREQ from mx_rope_freq_rom), rounded to 12 bits;
-// sin/cos from a quarter-wave table (Q.16) by symmetry;
+// Angle in turns: phase = pos * FREQ[i] mod 2**32, rounded to 12 bits; sin/cos from a quarter-wave
+// table (Q.16) by symmetry;
 //   y_lo = sat(round((x_lo cos - x_hi sin) 2**(OUT_F - IN_F - 16))), y_hi = ... (x_hi cos + x_lo sin).
+// FREQ[i] (Q0.32 turns per position) comes from the model (mase.golden.nonlinear_tables.rope_freqs:
+// any theta, and the scaled RoPE variants) as the hex text FREQS, 8 digits a pair, pair HEAD_DIM/2-1
+// first, i.e. it reads as a hex literal with pair 0 in the low bits. Text, because a parameter of
+// HEAD_DIM/2 x 32 bits has no portable decimal form; untyped, because Yosys 0.23 rejects `string`.
 // Latency 3 cycles, one beat per cycle.
 module mx_rope #(
     parameter int LANES    = 1,
     parameter int HEAD_DIM = 64,
-    parameter int BASE     = 100000,
+    parameter     FREQS    = "",
     parameter int POS_W    = 16,
     parameter int IN_W     = 16,
     parameter int IN_F     = 10,
@@ -30,6 +34,34 @@ module mx_rope #(
     localparam int BPV  = HALF / LANES;  // beats per head vector
     localparam int CW   = (BPV > 1) ? $clog2(BPV) : 1;
     localparam int PW   = IN_W + 18 + 1;
+    localparam int NF   = 32 * HALF;
+    localparam int IW   = (HALF > 1) ? $clog2(HALF) : 1;  // pair index
+
+    // FREQS text -> {bad digit, FREQ[HALF-1], ..., FREQ[0]}
+    function automatic logic [NF:0] parse_freqs(input int unused);
+        logic [7:0] c;
+        parse_freqs = '0;
+        for (int k = 0; k < NF / 4; k++) begin
+            c = FREQS[8*k +: 8];
+            if (c >= 8'h30 && c <= 8'h39) parse_freqs[4*k +: 4] = c[3:0];
+            else if ((c >= 8'h41 && c <= 8'h46) || (c >= 8'h61 && c <= 8'h66)) parse_freqs[4*k +: 4] = c[3:0] + 4'd9;
+            else parse_freqs[NF] = 1'b1;
+        end
+    endfunction
+    localparam logic [NF:0] FTAB = parse_freqs(0);
+
+    generate
+        if (HEAD_DIM < 2 || HEAD_DIM % 2 != 0 || HALF % LANES != 0) begin : g_bad_dim
+            $error("mx_rope: HEAD_DIM must be even and LANES must divide HEAD_DIM/2");
+        end
+`ifdef YOSYS
+        if ($bits(FREQS) > 8 && ($bits(FREQS) != 2 * NF || FTAB[NF])) begin : g_bad_freqs  // Yosys elaborates the default too
+`else
+        if ($bits(FREQS) != 2 * NF || FTAB[NF]) begin : g_bad_freqs
+`endif
+            $error("mx_rope: FREQS must be HEAD_DIM/2 words of 8 hex digits (mase.golden.nonlinear_tables.rope_freqs_hex)");
+        end
+    endgenerate
 
     logic          ce, v1, v2;
     logic [CW-1:0] beat;
@@ -56,7 +88,7 @@ module mx_rope #(
     genvar l;
     generate
         for (l = 0; l < LANES; l++) begin : g_lane
-            logic [6:0]              idx;
+            logic [IW-1:0]           idx;
             logic [31:0]             freq;
             /* verilator lint_off UNUSEDSIGNAL */  // only the fraction of a turn (low 32 bits) matters
             logic [POS_W+31:0]       phase;
@@ -71,8 +103,8 @@ module mx_rope #(
             logic signed [PW-1:0]    pl, ph;
             logic signed [OUT_W-1:0] yl, yh;
 
-            assign idx = 7'(beat) * 7'(LANES) + 7'(l);
-            mx_rope_freq_rom #(.HEAD_DIM(HEAD_DIM), .BASE(BASE)) from (.in_addr(idx), .out_data(freq));
+            assign idx  = IW'(beat) * IW'(LANES) + IW'(l);
+            assign freq = FTAB[32*idx +: 32];
             assign phase   = (POS_W + 32)'(pos) * (POS_W + 32)'(freq);
             assign phase_r = phase[31:0] + 32'h80000;  // round to 12 bits of a turn
             assign ang     = phase_r[31:20];

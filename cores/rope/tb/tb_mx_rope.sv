@@ -2,7 +2,7 @@
 module tb_mx_rope #(
     parameter int LANES    = 1,
     parameter int HEAD_DIM = 64,
-    parameter int BASE     = 100000,
+    parameter     FREQS    = "",
     parameter int POS_W    = 16,
     parameter int IN_W     = 16,
     parameter int IN_F     = 10,
@@ -19,7 +19,7 @@ module tb_mx_rope #(
     mx_tb_ctrl ctrl (.clk, .rst, .done(src_done && snk_done));
     mx_tb_source #(.WIDTH(POS_W+2*LANES*IN_W), .NAME("in")) src (.clk, .rst, .out_data(i_data),
         .out_valid(i_valid), .out_ready(i_ready), .done(src_done), .first_cycle(s0), .last_cycle(s1));
-    mx_rope #(.LANES(LANES), .HEAD_DIM(HEAD_DIM), .BASE(BASE), .POS_W(POS_W), .IN_W(IN_W), .IN_F(IN_F),
+    mx_rope #(.LANES(LANES), .HEAD_DIM(HEAD_DIM), .FREQS(FREQS), .POS_W(POS_W), .IN_W(IN_W), .IN_F(IN_F),
               .OUT_W(OUT_W), .OUT_F(OUT_F)) dut (
         .clk, .rst, .in_data(i_data), .in_valid(i_valid), .in_ready(i_ready),
         .out_data(o_data), .out_valid(o_valid), .out_ready(o_ready));
