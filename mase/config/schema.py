@@ -32,7 +32,9 @@ class TinyArch:
     # architecture variants for generated-configuration tests (LLaMA unless noted)
     head_dim: Optional[int] = None  # None: hidden_size / num_heads
     rope_theta: float = 10000.0
-    rope_scaling: Optional[Dict[str, Any]] = None  # transformers' rope_scaling dict, e.g. {rope_type: linear, factor: 2}
+    # transformers' rope_scaling dict, e.g. {rope_type: linear, factor: 2}; typed Any: OmegaConf cannot merge
+    # a command-line dict into a None Dict node, nor add keys to an empty one in struct mode
+    rope_scaling: Any = None
     attention_bias: bool = False
     mlp_bias: bool = False
     norm_gain: float = 1.0  # scale of every norm's gain (random init gives 1.0; trained models reach 5-50)
