@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from mase.golden import nonlinear as G
+from mase.golden import nonlinear_tables as T
 
 
 def _rope_ref(q, pos, base):
@@ -71,7 +72,8 @@ def rows():
     ro = G.RopeConfig()
     q = randn(4, 3, 2048, 64, s=3.0)
     pos = torch.arange(2048)[None, None, :]
-    out.append(("rope d=64 base 1e5, pos<2048, x N(0,3)", G.hw_rope(q, pos, 1e5, ro), _rope_ref(q, pos, 1e5), 2.0**-ro.out_f))
+    freqs = T.rope_freq_table(64, 1e5, ro.phase_f)
+    out.append(("rope d=64 base 1e5, pos<2048, x N(0,3)", G.hw_rope(q, pos, freqs, ro), _rope_ref(q, pos, 1e5), 2.0**-ro.out_f))
     return out
 
 
@@ -132,7 +134,8 @@ def core_configs():
         ("silu", "mase:mx:activation", {**act, "FUNC": 2}, "elem"),
         ("swiglu", "mase:mx:swiglu", two, "two"),
         ("residual_add", "mase:mx:residual_add", res, "two"),
-        ("rope d=64", "mase:mx:rope", {"LANES": 1, "HEAD_DIM": 64, "BASE": 100000, "POS_W": 16, "IN_W": 16,
+        ("rope d=64", "mase:mx:rope", {"LANES": 1, "HEAD_DIM": 64,
+                                        "FREQS": T.rope_freqs_hex(T.rope_freq_table(64, 1e5)), "POS_W": 16, "IN_W": 16,
                                         "IN_F": 10, "OUT_W": 16, "OUT_F": 10}, "rope"),
         ("rmsnorm N=576", "mase:mx:rmsnorm", {**norm, "N": 576, "EPS_CODE": eps576}, "norm"),
         ("layernorm N=768", "mase:mx:layernorm", {**norm, "N": 768, "EPS_CODE": eps768}, "norm"),

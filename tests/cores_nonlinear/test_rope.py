@@ -30,6 +30,7 @@ CONFIGS = [  # lanes, head_dim, theta, rope_scaling (None: plain float64 table),
     (4, 64, 1e6, None, 16, 16, 10, 16, 10),  # CodeLlama
     (3, 12, 12345.6, None, 10, 16, 10, 16, 10),  # 6 pairs (not a power of two), theta not an integer
     (4, 320, 1e4, None, 16, 16, 10, 16, 10),  # 160 pairs: pair index wider than 7 bits
+    (2, 4, 1e4, None, 16, 16, 10, 16, 10),  # the smallest head: one beat a vector, a 1-bit pair index
     (2, 32, 5e5, LLAMA3, 16, 16, 10, 16, 10),
     (2, 32, 1e4, {"rope_type": "linear", "factor": 4.0}, 16, 16, 10, 16, 10),
 ]
