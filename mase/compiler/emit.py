@@ -50,7 +50,6 @@ module mase_width_conv #(
 );
     localparam int IW = IN_LANES * ELEM_W;
     localparam int OW = OUT_LANES * ELEM_W;
-    logic [7:0] scale;
 
     if (OUT_LANES >= IN_LANES) begin : g_up
         localparam int R = OUT_LANES / IN_LANES;
@@ -77,10 +76,10 @@ module mase_width_conv #(
             end
         end
         if (HAS_SCALE != 0) begin : g_scale
+            logic [7:0] scale;
             always_ff @(posedge clk) if (in_valid && in_ready && cnt == 0) scale <= in_data[IW +: 8];
             assign out_data = {scale, acc};
         end else begin : g_noscale
-            assign scale    = 8'd0;
             assign out_data = acc;
         end
     end else begin : g_down
@@ -110,10 +109,10 @@ module mase_width_conv #(
             end
         end
         if (HAS_SCALE != 0) begin : g_scale
+            logic [7:0] scale;
             always_ff @(posedge clk) if (in_valid && in_ready) scale <= in_data[IW +: 8];
             assign out_data = {scale, hold[cnt*OW +: OW]};
         end else begin : g_noscale
-            assign scale    = 8'd0;
             assign out_data = hold[cnt*OW +: OW];
         end
     end
