@@ -106,10 +106,12 @@ class Node:
             return a["in_features"] * a["out_features"]
         if self.op in ("matmul_qk", "matmul_sv"):
             # per head (the heads run in parallel instances): a row of N outputs over a padded reduction
+            # output rows padded to whole output blocks (zero rows the core computes too)
             k = a["block"]
-            if self.op == "matmul_qk":
-                return seq_len * (-(-a["head_dim"] // k) * k)
-            return a["head_dim"] * (-(-seq_len // k) * k)
+            rows = seq_len if self.op == "matmul_qk" else a["head_dim"]
+            red = a["head_dim"] if self.op == "matmul_qk" else seq_len
+            ko = out_block(k, rows)
+            return (-(-rows // ko) * ko) * (-(-red // k) * k)
         if self.op == "softmax":
             return a["heads"] * seq_len
         e = edges[self.inputs[0]]
@@ -353,7 +355,7 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
     T = g.seq_len
     where = f"layer {layer}: operator attention matmul ({aname})"
     s_fmt, s_scale = _out_stream(spec.qk_out, spec.query, b.linear_out, where)
-    s_mx = b.edge(f"{p}.scores.mx", heads * T, s_fmt, _out_block(spec.block_size, T), seg=T, scale=s_scale)
+    s_mx = b.edge(f"{p}.scores.mx", heads * T, s_fmt, out_block(spec.block_size, T), seg=T, scale=s_scale)
     g.add(f"{p}.qk", "matmul_qk", layer, aname, [qm, km], [s_mx], heads=heads, kv_heads=kv_heads, head_dim=hd,
           block=spec.block_size, q_fmt=_fmt_name(spec.query), k_fmt=_fmt_name(spec.key), causal=True)
     s_fx = b.to_fixed(s_mx, layer, SCORES, f"{p}.scores.fx", out_shift=int(shift))
@@ -361,7 +363,7 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
     g.add(f"{p}.softmax", "softmax", layer, aname, [s_fx], [probs], heads=heads, causal=True)
     pm = b.to_mx(probs, layer, spec.scores, spec.block_size, f"{p}.probs.mx", seg=T)
     o_fmt, o_scale = _out_stream(spec.sv_out, spec.scores, b.linear_out, where)
-    o_mx = b.edge(f"{p}.ctx.mx", heads * hd, o_fmt, _out_block(spec.block_size, hd), seg=hd, scale=o_scale)
+    o_mx = b.edge(f"{p}.ctx.mx", heads * hd, o_fmt, out_block(spec.block_size, hd), seg=hd, scale=o_scale)
     g.add(f"{p}.sv", "matmul_sv", layer, aname, [pm, vm], [o_mx], heads=heads, kv_heads=kv_heads, head_dim=hd,
           block=spec.block_size, p_fmt=_fmt_name(spec.scores), v_fmt=_fmt_name(spec.value))
     ctx = b.to_fixed(o_mx, layer, ACT_IN, f"{p}.ctx.fx")
@@ -369,14 +371,16 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
     return b.to_fixed(o, layer, RESID, f"{p}.o.fx")
 
 
-def _out_block(block: int, seg: int) -> int:
-    """Output block of a matmul: the quant block, or the largest MX block size dividing a shorter row."""
+def out_block(block: int, seg: int) -> int:
+    """Output block of a matmul row of `seg` values: the quant block, or the largest MX block size
+    dividing a shorter row, else the smallest (8: a row of any length is padded by fewer than 8 zeros,
+    which the hardware computes, e.g. the score row of a 1-token prompt)."""
     if seg % block == 0:
         return block
     for k in (32, 16, 8):
         if k <= block and seg % k == 0:
             return k
-    return block
+    return min(8, block)
 
 
 def _check_children(layer_mod: nn.Module, lname: str, layer: int, known: set[str]) -> None:
