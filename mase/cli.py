@@ -97,6 +97,7 @@ def _list_models() -> str:
 def prevalidate(argv: list[str]) -> None:
     """Compose and validate every run the arguments describe; MaseError on the first problem."""
     from mase.config import compose
+    from mase.compiler.preflight import check_hardware
     from mase.config.validate import validate_config
 
     _, overrides, multirun = _split(argv)
@@ -106,6 +107,7 @@ def prevalidate(argv: list[str]) -> None:
             print("mase: " + _list_models(), file=sys.stderr)
             raise SystemExit(EXIT_USAGE)
         validate_config(cfg)
+        check_hardware(cfg)
 
 
 def _write_fusesoc_ignore(cfg) -> None:

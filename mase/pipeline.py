@@ -137,6 +137,9 @@ def run(cfg: DictConfig, out_dir: str | Path, stages: list[str] | None = None, *
 
     validate_config(cfg)
     names = list(stages if stages is not None else cfg.stages)
+    from mase.compiler.preflight import check_hardware
+
+    check_hardware(cfg, names)  # hardware the cores cannot build is refused here, before any stage
     for n in names:
         if n not in STAGES:
             raise MaseError(f"stages: unknown stage {n!r}; available stages in order: {', '.join(STAGES)}")

@@ -102,8 +102,9 @@ class Node:
     def work(self, edges: dict[str, Edge], seq_len: int) -> int:
         """Operations per token (MACs for products, elements otherwise): the work lanes share."""
         a = self.attrs
-        if self.op == "linear":
-            return a["in_features"] * a["out_features"]
+        if self.op == "linear":  # the core computes the zero-padded rows and blocks too
+            k = a["block"]
+            return (-(-a["in_features"] // k) * k) * (-(-a["out_features"] // k) * k)
         if self.op in ("matmul_qk", "matmul_sv"):
             # per head (the heads run in parallel instances): a row of N outputs over a padded reduction
             # output rows padded to whole output blocks (zero rows the core computes too)

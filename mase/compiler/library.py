@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from mase.eda.mx_linear import pad_weights
 from mase.formats import get_format
 
 from .cores import safe
@@ -85,7 +86,8 @@ def _linear_images(g: DataflowGraph, node, inst, mem_dir: Path) -> list[str]:
     if a["has_bias"]:
         bq = get_format(a["bias_fmt"], a["block"]).fake_quantize(a["bias"].float(), axis=-1)
         bias = L.quantize_bias(bq, ACC)
-    texts = image_texts(inst.params, codes, scales, bias if inst.params["HAS_BIAS"] else None)
+    codes, scales, bias = pad_weights(inst.params, codes, scales, bias if inst.params["HAS_BIAS"] else None)
+    texts = image_texts(inst.params, codes, scales, bias)
     names = [inst.params[k] for k in ("W_FILE", "S_FILE", "B_FILE")]
     for name, text in zip(names, texts):
         write_text(mem_dir / name, text)
@@ -98,7 +100,7 @@ def _w_stream_text(g: DataflowGraph, node, inst, n_vectors: int) -> tuple[str, i
     on whole arrays (same text as formatting each beat)."""
     p = inst.params
     ww = p["W_WIDTH"]
-    codes, scales = weight_codes(g, node)
+    codes, scales, _ = pad_weights(p, *weight_codes(g, node))  # zero rows/blocks up to the core's sizes
     codes = codes & ((1 << ww) - 1)  # raw codes
     if ww not in (4, 8):
         from mase.eda.mx_linear import weight_stream_beats

@@ -126,8 +126,8 @@ def _par_space(n: Node, g: DataflowGraph) -> tuple[list[int], list[int]]:
     """(in_par choices, out_par choices) that divide the node's dimensions."""
     a = n.attrs
     if n.op == "linear":
-        k = a["block"]
-        return _divisors(math.gcd(a["in_features"], k), 256), _divisors(math.gcd(a["out_features"], k), 256)
+        k = a["block"]  # both streams are zero-padded to whole blocks (K = K_OUT): lanes divide a block
+        return _divisors(k, 256), _divisors(k, 256)
     if n.op in ("matmul_qk", "matmul_sv"):
         k = a["block"]
         red = a["head_dim"] if n.op == "matmul_qk" else g.seq_len
@@ -233,7 +233,8 @@ def _weight_bits(n: Node) -> int:
     a = n.attrs
     f = get_format(a["weight_fmt"], a["block"])
     per = f.element.bits if hasattr(f, "element") else 8
-    w = a["in_features"] * a["out_features"]
+    k = a["block"]
+    w = -(-a["in_features"] // k) * k * (-(-a["out_features"] // k) * k)  # the core's zero-padded ROM
     # fixed8: one constant scale (the core's W_FIXED_SCALE parameter), no scale ROM
     scales = 0 if a["weight_fmt"] == "fixed8" else (w // a["block"]) * 8
     return int(w * per + scales + (a["out_features"] * 32 if a["has_bias"] else 0))

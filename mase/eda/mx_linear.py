@@ -13,6 +13,12 @@ Word layouts (lane 0 in the least significant bits, as mase.formats.packing):
 - scales ROM, address rg*NB + b: OUT_PAR scale bytes, byte p = row rg*OUT_PAR + p, block b;
 - bias ROM, address rg: OUT_PAR signed ACC_W-bit integers at 2**ACC_LSB;
 - streamed weights (W_SOURCE = 1): beat = {scales word, weights word} in ROM address order.
+
+Sizes that are not whole blocks are zero-padded, as the MX numerics pad them: IN_FEATURES and
+OUT_FEATURES are the layer's sizes rounded up to whole K / K_OUT blocks; the input stream carries the
+padded vector (zeros after the last feature), the padded weight rows and columns, their scale bytes
+and the padded bias are zero, so the padded outputs are exact zeros in whole output blocks (which
+never change a block's shared scale); the consumer drops them (mx_dequantize SEG/SEG_PAD).
 """
 
 from __future__ import annotations
@@ -46,14 +52,12 @@ def linear_params(in_features: int, out_features: int, *, x_format: str, w_forma
                   files_dir: str | Path | None = None) -> dict:
     """The vlogparams of mx_linear; *_scale are the constant scale bytes of fixed8 operands."""
     k_out = k_out or k
-    checks = [(in_features % k == 0, f"K={k} must divide in_features={in_features}"),
-              (k % in_par == 0, f"IN_PAR={in_par} must divide K={k}"),
-              (out_features % out_par == 0, f"OUT_PAR={out_par} must divide out_features={out_features}"),
-              (k_out % out_par == 0, f"OUT_PAR={out_par} must divide K_OUT={k_out}"),
-              (out_features % k_out == 0, f"K_OUT={k_out} must divide out_features={out_features}")]
+    checks = [(k % in_par == 0, f"IN_PAR={in_par} must divide K={k}"),
+              (k_out % out_par == 0, f"OUT_PAR={out_par} must divide K_OUT={k_out}")]
     for ok, msg in checks:
         if not ok:
             raise ValueError(msg)
+    in_features, out_features = padded(in_features, k), padded(out_features, k_out)
     for name, fmt, sc in (("x", x_format, x_scale), ("w", w_format, w_scale), ("o", o_format, o_scale)):
         if (fmt == "fixed8") != (sc is not None):
             raise ValueError(f"{name}_scale is required for, and only for, a fixed8 {name} operand")
@@ -73,6 +77,24 @@ def linear_params(in_features: int, out_features: int, *, x_format: str, w_forma
     return p
 
 
+def padded(n: int, k: int) -> int:
+    """n rounded up to whole blocks of k."""
+    return -(-n // k) * k
+
+
+def pad_weights(p: dict, codes: torch.Tensor, scales: torch.Tensor, bias=None):
+    """Weights (codes (out, nb, k), scale bytes (out, nb)) and bias (out,) zero-padded to the core's
+    OUT_FEATURES rows and IN_FEATURES / K blocks (a zero block's scale byte is 0)."""
+    o, nb, k = codes.shape
+    ro, rb = p.get("OUT_FEATURES", o) - o, p.get("IN_FEATURES", nb * k) // p["K"] - nb
+    if k != p["K"] or ro < 0 or rb < 0:
+        raise ValueError(f"weights of {o} rows x {nb} blocks of {k} do not fit the core's "
+                         f"{p['OUT_FEATURES']} x {p['IN_FEATURES']} (K={p['K']})")
+    pad = torch.nn.functional.pad
+    codes, scales = pad(codes, (0, 0, 0, rb, 0, ro)), pad(scales, (0, rb, 0, ro))
+    return codes, scales, (None if bias is None else pad(bias, (0, ro)))
+
+
 def pack_words(fields: np.ndarray, bits: int) -> list[str]:
     """Rows of integer fields -> hex words (field 0 in the least significant bits), MSB first."""
     fields = np.asarray(fields, dtype=np.int64) & ((1 << bits) - 1)
@@ -88,7 +110,9 @@ def pack_words(fields: np.ndarray, bits: int) -> list[str]:
 
 
 def weight_words(p: dict, w_codes: torch.Tensor, w_scales: torch.Tensor, bias=None):
-    """(weights words, scales words, bias words) as hex strings; w_codes (out, nb, k) raw codes."""
+    """(weights words, scales words, bias words) as hex strings; w_codes (out, nb, k) raw codes
+    (zero-padded to the core's sizes here)."""
+    w_codes, w_scales, bias = pad_weights(p, w_codes, w_scales, bias)
     o, nb, k = w_codes.shape
     op, ip = p["OUT_PAR"], p["IN_PAR"]
     c = w_codes.to(torch.int64).reshape(o // op, op, nb * k // ip, ip).permute(0, 2, 1, 3)
@@ -122,7 +146,8 @@ def _weights_of(p: dict, w) -> tuple[torch.Tensor, torch.Tensor]:
 
 def write_linear_images(p: dict, w, bias=None) -> None:
     """Write the ROM images named by p's W_FILE/S_FILE/B_FILE. `w` is a QuantizedTensor (out, in)
-    or (codes (out, nb, k), scale bytes (out, nb)); bias int64 (out,) at 2**ACC_LSB."""
+    or (codes (out, nb, k), scale bytes (out, nb)); bias int64 (out,) at 2**ACC_LSB (all padded with
+    zeros to the core's sizes)."""
     codes, scales = _weights_of(p, w)
     if p["W_FIXED_SCALE"] >= 0:
         scales = torch.full_like(scales, p["W_FIXED_SCALE"])
@@ -139,7 +164,7 @@ def write_linear_images(p: dict, w, bias=None) -> None:
 def weight_stream_beats(p: dict, w, n_vectors: int) -> list[int]:
     """w_data beats for W_SOURCE = 1: the ROM words, {scales, weights}, once per input vector."""
     codes, scales = _weights_of(p, w)
-    ww, sw, _ = weight_words(p, codes, scales)
+    ww, sw, _ = weight_words(p, codes, scales)  # padded to the core's sizes
     wbits = p["OUT_PAR"] * p["IN_PAR"] * p["W_WIDTH"]
     nb = p["IN_FEATURES"] // p["K"]
     bpb = p["K"] // p["IN_PAR"]

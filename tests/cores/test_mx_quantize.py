@@ -13,6 +13,8 @@ CONFIGS = [  # output format, K, PAR, IN_W, IN_LSB, fixed scale
     ("mxfp4", 32, 8, 32, -20, None),
     ("mxfp8_e4m3", 8, 2, 20, -8, None),
     ("mxfp6_e3m2", 8, 8, 16, 3, None),
+    ("mxfp6_e2m3", 16, 4, 24, -12, None),
+    ("mxfp8_e5m2", 8, 4, 32, -20, None),
     ("fixed8", 16, 4, 24, -12, 124),
 ]
 

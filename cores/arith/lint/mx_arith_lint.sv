@@ -19,6 +19,8 @@ module mx_arith_lint (
     logic signed [8:0]  sh;
     logic [3:0]         q4;
     logic [7:0]         q8;
+    logic [3:0]         qf4;  // E2M1 and E2M3: no reserved top mantissa, unlike E4M3
+    logic [5:0]         qf6;
     logic               dv;
     logic signed [23:0] ds;
 
@@ -28,8 +30,11 @@ module mx_arith_lint (
     mx_shared_exp #(.IN_W(32), .IN_LSB(-20), .EMAX(2)) s0 (.amax(in_amax), .shared(sh));
     mx_quant_elem #(.IN_W(32), .IN_LSB(-20), .WIDTH(4), .EBITS(0)) q0 (.value(in_value), .shared(in_shared), .code(q4));
     mx_quant_elem #(.IN_W(32), .IN_LSB(-20), .WIDTH(8), .EBITS(4)) q1 (.value(in_value), .shared(in_shared), .code(q8));
+    mx_quant_elem #(.IN_W(32), .IN_LSB(-20), .WIDTH(4), .EBITS(2)) q2 (.value(in_value), .shared(in_shared), .code(qf4));
+    mx_quant_elem #(.IN_W(32), .IN_LSB(-20), .WIDTH(6), .EBITS(2)) q3 (.value(in_value), .shared(in_shared), .code(qf6));
     mx_dot_lane #(.PAR(4), .A_WIDTH(8), .A_EBITS(0), .B_WIDTH(8), .B_EBITS(4), .SUM_W(24)) l0 (
         .clk, .rst, .ce(1'b1), .in_valid, .in_last, .in_a, .in_b, .out_valid(dv), .out_sum(ds));
 
-    assign out_data = {8'd0, i8, f8[7:0], al[15:0], sh[7:0], q4, q8[3:0], dv, ds[6:0]} ^ {8'd0, f8[18:8], al[31:16], sh[8], q8[7:4], ds[23:7], 7'd0};
+    assign out_data = {8'd0, i8, f8[7:0], al[15:0], sh[7:0], q4, q8[3:0], dv, ds[6:0]} ^ {8'd0, f8[18:8], al[31:16], sh[8], q8[7:4], ds[23:7], 7'd0}
+                    ^ {54'd0, qf6, qf4};
 endmodule

@@ -72,8 +72,9 @@ module mx_quant_elem #(
             int          t, e;
             logic        up;
             logic [EBITS-1:0] biased;
-            logic [M-1:0]     mant;
+            logic [M-1:0]     mant_r;  // rounded mantissa before saturation
             logic             normal;
+            logic             sat;     // beyond the largest finite code
             always_comb begin
                 t = msb(mag);
                 if (t < EMIN + 32'(shared) - IN_LSB) t = EMIN + 32'(shared) - IN_LSB;
@@ -86,14 +87,20 @@ module mx_quant_elem #(
                     e = e + 1;
                 end
                 normal = q[M];
-                mant   = q[M-1:0];
+                mant_r = q[M-1:0];
+            end
+            // Only E4M3 reserves a mantissa at the top binade (S.1111.111 is NaN); elsewhere every
+            // mantissa is finite there and the comparison would be constant.
+            if (MAXM < (1 << M) - 1) begin : g_cap
+                assign sat = (e > EMAX) || ((e == EMAX) && normal && (32'(mant_r) > MAXM));
+            end else begin : g_full
+                assign sat = (e > EMAX);
+            end
+            always_comb begin
                 biased = normal ? EBITS'(e + BIAS) : '0;
-                if ((e > EMAX) || ((e == EMAX) && normal && (32'(mant) > MAXM))) begin
-                    biased = EBITS'(EMAX + BIAS);
-                    mant   = M'(MAXM);
-                end
                 if (mag == '0) code = '0;
-                else code = {neg, biased, mant};
+                else if (sat) code = {neg, EBITS'(EMAX + BIAS), M'(MAXM)};
+                else code = {neg, biased, mant_r};
             end
         end
     endgenerate
