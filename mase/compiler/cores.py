@@ -169,7 +169,8 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], ac
         T = ins[0].seg
         if (iw, i_f) != (cfg.in_w, cfg.in_f) or out.fixed != (cfg.out_w + 1, cfg.out_f):
             raise Unmapped("mase:mx:softmax", "softmax formats differ from the core's configuration")
-        prm = {"LANES": L, "N": T, "POS_W": 16, "IN_W": iw, "IN_F": i_f, "OUT_F": cfg.out_f, "R_F": cfg.recip_f}
+        prm = {"LANES": L, "N": T, "POS_W": 16, "IN_W": iw, "IN_F": i_f, "OUT_F": cfg.out_f, "R_F": cfg.recip_f,
+               "LOG2E_Q": a.get("log2e_q", cfg.log2e_q)}
         return CoreInst("mase:mx:softmax", "mx_softmax", prm, [("in", ins[0].name, L)], ("out", out.name, L),
                         pos={"width": L * iw, "pos_w": 16, "beats": a["heads"] * T // L},
                         out_zext=(cfg.out_f + 1, out.fixed[0]))

@@ -150,7 +150,8 @@ def _softmax(node: Node, x: Val) -> Val:
     T = x.data.shape[0]
     s = x.data.reshape(T, heads, T)
     mask = G.causal_mask(torch.arange(T).view(T, 1), T)  # (T, 1, T): row t keeps columns <= t
-    y = G.softmax_int(s, mask.expand(T, heads, T), G.SoftmaxConfig())
+    cfg = G.SoftmaxConfig(log2e_q=node.attrs.get("log2e_q", G.T.LOG2E_Q))  # c of 1/sqrt(d) = 2**-s c
+    y = G.softmax_int(s, mask.expand(T, heads, T), cfg)
     return Val(y.reshape(T, -1))
 
 

@@ -311,11 +311,12 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
     heads = conf.num_attention_heads
     kv_heads = getattr(conf, "num_key_value_heads", None) or heads
     hd = getattr(conf, "head_dim", None) or conf.hidden_size // heads
-    scaling = hd**-0.5
-    shift = -math.log2(scaling)
-    if shift != int(shift):
-        raise MaseError(f"layer {layer}: operator attention scaling 1/sqrt({hd}) ({aname}) is not a power of two; "
-                        f"the hardware folds it into a shift")
+    from mase.golden import nonlinear as G
+
+    # scaling = 2**-shift * c, c in (0.5, 1]: the scores are shifted on the way to the softmax and c is
+    # folded into the softmax's exp unit (its log2(e) multiplier), so any head_dim maps
+    shift, c = G.split_scaling(float(getattr(attn, "scaling", hd**-0.5)))
+    log2e_q = G.softmax_log2e_q(c)
     plan = b.plans.get(aname)
     if plan is None or plan.spec is None:
         raise MaseError(f"layer {layer}: operator attention matmul ({aname}) is kept in float; the hardware needs "
@@ -344,9 +345,11 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
     else:  # OPT: the projections feed the matmul directly (re-quantized per head)
         qf = b.to_fixed(q, layer, ROPE, f"{p}.q.fx")
         kf = b.to_fixed(k, layer, ROPE, f"{p}.k.fx")
-        # HF OPT scales q by 1/sqrt(d) before the matmul, the hardware shifts the scores instead: the
-        # calibrated fixed8 exponents of q and of Q.K^T move by that shift (the same codes)
-        spec = replace(spec, query=_shifted(spec.query, int(shift)), qk_out=_shifted(spec.qk_out, int(shift)))
+        # HF OPT scales q by 1/sqrt(d) before the matmul, the hardware scales the scores instead: the
+        # calibrated fixed8 exponents of q and of Q.K^T move by log2(sqrt(d)) rounded up (the same codes
+        # when 1/sqrt(d) is a power of two; one more bit for 1/c in [1, 2) otherwise)
+        up = shift + (c < 1.0)
+        spec = replace(spec, query=_shifted(spec.query, up), qk_out=_shifted(spec.qk_out, up))
         qm = b.to_mx(qf, layer, spec.query, spec.block_size, f"{p}.q.mx2", seg=hd)
         km = b.to_mx(kf, layer, spec.key, spec.block_size, f"{p}.k.mx2", seg=hd)
     vf = b.to_fixed(v, layer, ROPE, f"{p}.v.fx")
@@ -359,9 +362,9 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
     s_mx = b.edge(f"{p}.scores.mx", heads * T, s_fmt, out_block(spec.block_size, T), seg=T, scale=s_scale)
     g.add(f"{p}.qk", "matmul_qk", layer, aname, [qm, km], [s_mx], heads=heads, kv_heads=kv_heads, head_dim=hd,
           block=spec.block_size, q_fmt=_fmt_name(spec.query), k_fmt=_fmt_name(spec.key), causal=True)
-    s_fx = b.to_fixed(s_mx, layer, SCORES, f"{p}.scores.fx", out_shift=int(shift))
+    s_fx = b.to_fixed(s_mx, layer, SCORES, f"{p}.scores.fx", out_shift=shift)
     probs = b.edge(f"{p}.probs", heads * T, PROBS, seg=T)
-    g.add(f"{p}.softmax", "softmax", layer, aname, [s_fx], [probs], heads=heads, causal=True)
+    g.add(f"{p}.softmax", "softmax", layer, aname, [s_fx], [probs], heads=heads, causal=True, log2e_q=log2e_q)
     pm = b.to_mx(probs, layer, spec.scores, spec.block_size, f"{p}.probs.mx", seg=T)
     o_fmt, o_scale = _out_stream(spec.sv_out, spec.scores, b.linear_out, where)
     o_mx = b.edge(f"{p}.ctx.mx", heads * hd, o_fmt, out_block(spec.block_size, hd), seg=hd, scale=o_scale)

@@ -18,7 +18,8 @@ Conventions shared by all cores (docs: ``cores/NONLINEAR.md``):
 
 Algorithms (one element per cycle per lane, per-row scalars by bit-serial units):
 
-* softmax: max over the unmasked row; u = max - x; t = round(u * log2(e)) in Q.8;
+* softmax: max over the unmasked row; u = max - x; t = round(u * c log2(e)) in Q.8 (c: the part of
+  1/sqrt(d) that is not a power of two, 1 otherwise; see split_scaling);
   exp(-u) = EXP2[t mod 256] >> (t div 256) with a 256-entry table of 2**-(r/256) in Q.16;
   S = sum; recip = floor(2**(16+R_F) / S) (restoring division, one quotient bit per cycle);
   y = round(e * recip) to Q.OUT_F, unsigned. Causal mask: element j of row pos is kept iff j <= pos;
@@ -109,10 +110,11 @@ def _bitlength(v: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class SoftmaxConfig:
-    in_w: int = 20  # scores (already scaled by 1/sqrt(d)) in +-512
+    in_w: int = 20  # scores (scaled by 2**-s of 1/sqrt(d) = 2**-s * c, see split_scaling) in +-512
     in_f: int = 10
     out_f: int = 16  # output unsigned, out_f + 1 bits (1.0 representable)
     recip_f: int = 20
+    log2e_q: int = T.LOG2E_Q  # exp unit multiplier: c * log2(e) in Q.LOG2E_F (softmax_log2e_q(c))
 
     @property
     def t_shift(self) -> int:
@@ -128,10 +130,25 @@ def causal_mask(pos: torch.Tensor, n: int) -> torch.Tensor:
     return torch.arange(n, device=pos.device) <= pos.unsqueeze(-1)
 
 
+def split_scaling(scaling: float) -> tuple[int, float]:
+    """scaling = 2**-s * c with c in (0.5, 1] (c = 1 for a power of two): the hardware shifts the
+    scores by s on the way to the softmax and folds c into its exp unit (softmax_log2e_q(c))."""
+    m, e = math.frexp(scaling)  # m in [0.5, 1)
+    return (1 - e, 1.0) if m == 0.5 else (-e, m)
+
+
+def softmax_log2e_q(c: float = 1.0) -> int:
+    """The exp unit's multiplier: exp(-c u) = 2**-(u * c log2(e)), c log2(e) in Q.LOG2E_F. c in (0.5, 1]
+    keeps it below 2**15 (the core's product is IN_W + 1 by 16 bits); c = 1 gives T.LOG2E_Q."""
+    if not 0.5 < c <= 1.0:
+        raise ValueError(f"softmax scale factor {c} outside (0.5, 1]: split it with split_scaling")
+    return int(math.floor(c * math.log2(math.e) * 2**T.LOG2E_F + 0.5))
+
+
 def softmax_exp_int(u: torch.Tensor, cfg: SoftmaxConfig) -> torch.Tensor:
-    """exp(-u) in Q.EXP_F for u >= 0 in Q.in_f (the exp unit of the core)."""
+    """exp(-u * c) in Q.EXP_F for u >= 0 in Q.in_f (the exp unit of the core; c folded in cfg.log2e_q)."""
     assert cfg.t_shift >= 1
-    t = round_shift(u * T.LOG2E_Q, cfg.t_shift)
+    t = round_shift(u * cfg.log2e_q, cfg.t_shift)
     n = t >> T.EXP_LUT_BITS
     r = t & ((1 << T.EXP_LUT_BITS) - 1)
     lut = _tab(T.exp2_table(), u.device)

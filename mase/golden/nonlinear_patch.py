@@ -19,7 +19,7 @@ the module (``module.mase_attention``), its MX matmul kernels are used, as in ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -153,10 +153,15 @@ def hw_attention_forward(module: nn.Module, query, key, value, attention_mask, s
         scores = requantize_out(aq.spec.qk_out, mm(q5, kT, aq.spec.query, aq.spec.key))
     else:
         scores = torch.matmul(q5, kT)
-    scores = scores.reshape(b, h, s, t) * scaling
-    if hw.softmax is not None:
-        probs = hw_softmax_additive(scores, attention_mask, hw.softmax).to(query.dtype)
+    if hw.softmax is not None:  # as the hardware: the scores x 2**-sh, c in the exp unit (1/sqrt(d) = 2**-sh c)
+        full = float(getattr(module, "scaling", d**-0.5))  # 1/sqrt(d); OPT scaled q already (scaling = 1)
+        sh, c = G.split_scaling(full)
+        scores = scores.reshape(b, h, s, t) * (scaling * 2.0**-sh / full)  # LLaMA: exactly 2**-sh
+        mask = attention_mask if attention_mask is None or c == 1.0 else attention_mask / c
+        cfg = replace(hw.softmax, log2e_q=G.softmax_log2e_q(c))
+        probs = hw_softmax_additive(scores, mask, cfg).to(query.dtype)
     else:
+        scores = scores.reshape(b, h, s, t) * scaling
         if attention_mask is not None:
             scores = scores + attention_mask[..., :t]
         probs = F.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)

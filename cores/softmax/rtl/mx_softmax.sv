@@ -8,14 +8,17 @@
 // floor(2**(16 + R_F) / S), R_F + 1 cycles) READY -> (output engine: e recomputed,
 // y = round(e * recip / 2**(16 + R_F - OUT_F))) FREE. Input, sum and output each move one beat per
 // cycle on different rows, so the core sustains one beat per cycle when N / LANES >= R_F + 6.
+// LOG2E_Q: the exp unit's multiplier round(c log2(e) 2**14), computing exp(c (x - max)); c folds the part
+// of the attention scaling 1/sqrt(head_dim) that a shift cannot do (mase.golden.nonlinear.split_scaling).
 module mx_softmax #(
-    parameter int LANES = 1,
-    parameter int N     = 64,
-    parameter int POS_W = 16,
-    parameter int IN_W  = 20,
-    parameter int IN_F  = 10,
-    parameter int OUT_F = 16,
-    parameter int R_F   = 20
+    parameter int LANES   = 1,
+    parameter int N       = 64,
+    parameter int POS_W   = 16,
+    parameter int IN_W    = 20,
+    parameter int IN_F    = 10,
+    parameter int OUT_F   = 16,
+    parameter int R_F     = 20,
+    parameter int LOG2E_Q = 23637
 ) (
     input  logic                         clk,
     input  logic                         rst,
@@ -143,7 +146,7 @@ module mx_softmax #(
             logic                   kept;
             assign x    = s_xa[l*IN_W +: IN_W];
             assign kept = (32'(s_ja) * LANES + l) <= 32'(s_pos_a);
-            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F)) ex (.in_x(x), .in_max(s_max_a), .in_kept(kept),
+            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F), .LOG2E_Q(LOG2E_Q)) ex (.in_x(x), .in_max(s_max_a), .in_kept(kept),
                 .out_e(s_e[l*17 +: 17]));
         end
     endgenerate
@@ -219,7 +222,7 @@ module mx_softmax #(
             logic                   kept;
             assign x    = o_xa[l*IN_W +: IN_W];
             assign kept = (32'(o_ja) * LANES + l) <= 32'(o_pos_a);
-            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F)) ex (.in_x(x), .in_max(o_max_a), .in_kept(kept),
+            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F), .LOG2E_Q(LOG2E_Q)) ex (.in_x(x), .in_max(o_max_a), .in_kept(kept),
                 .out_e(o_e[l*17 +: 17]));
             assign prod = (17+QB)'(o_eb[l*17 +: 17]) * (17+QB)'(o_recip_b);
             assign pr   = (17+QB+1)'(prod) + ((17+QB+1)'(1) << (16 + R_F - OUT_F - 1));

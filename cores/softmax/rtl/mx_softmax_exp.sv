@@ -1,18 +1,26 @@
-// exp(x - max) of one lane for mx_softmax, in Q.16 (combinational), 0 when the element is masked:
+// exp(c (x - max)) of one lane for mx_softmax, in Q.16 (combinational), 0 when the element is masked:
 //   u = max - x; t = round(u * LOG2E_Q / 2**(IN_F + 6)) (Q.8); e = EXP2[t mod 256] >> min(t div 256, 17).
+// LOG2E_Q = round(c log2(e) 2**14): c = 1, or the part of 1/sqrt(head_dim) that is not a power of two
+// (mase.golden.nonlinear.softmax_log2e_q); at most 16 bits (the product is IN_W + 1 by 16 bits).
 module mx_softmax_exp #(
-    parameter int IN_W = 20,
-    parameter int IN_F = 10
+    parameter int IN_W    = 20,
+    parameter int IN_F    = 10,
+    parameter int LOG2E_Q = 23637
 ) (
     input  logic signed [IN_W-1:0] in_x,
     input  logic signed [IN_W-1:0] in_max,
     input  logic                   in_kept,
     output logic [16:0]            out_e
 );
-    localparam int TS      = IN_F + 14 - 8;  // LOG2E_F - EXP_LUT_BITS
-    localparam int LOG2E_Q = 23637;          // round(log2(e) * 2**14) = nonlinear_tables.LOG2E_Q
-    localparam int UW      = IN_W + 1;
-    localparam int MW      = UW + 16;
+    localparam int TS = IN_F + 14 - 8;  // LOG2E_F - EXP_LUT_BITS
+    localparam int UW = IN_W + 1;
+    localparam int MW = UW + 16;
+
+    generate
+        if (LOG2E_Q < 1 || LOG2E_Q > 65535) begin : g_bad_log2e
+            $error("mx_softmax_exp: LOG2E_Q must be in 1..65535 (mase.golden.nonlinear.softmax_log2e_q)");
+        end
+    endgenerate
 
     logic [UW-1:0] u;
     logic [MW-1:0] um, t;
