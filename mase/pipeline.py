@@ -144,6 +144,9 @@ def run(cfg: DictConfig, out_dir: str | Path, stages: list[str] | None = None, *
         if n not in STAGES:
             raise MaseError(f"stages: unknown stage {n!r}; available stages in order: {', '.join(STAGES)}")
     ctx = RunContext(cfg, Path(out_dir), **ctx_kw)
+    from mase.compiler.preflight import check_model
+
+    check_model(ctx, names)  # a model the cores cannot map is refused before quantize and evaluate run
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     # the fully resolved config (Hydra's .hydra/config.yaml keeps interpolations unresolved)
     OmegaConf.save(cfg, ctx.out_dir / "mase_config.yaml", resolve=True)

@@ -26,6 +26,7 @@ conversion node (``quantize``: fixed -> MX, ``dequantize``: MX -> fixed).
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import hashlib
 import json
@@ -185,11 +186,17 @@ def _fmt_name(f) -> str:
     return f.name if hasattr(f, "name") else str(f)
 
 
+# capture(structure_only=True): the graph's shape before calibration (the pipeline's up-front check)
+_STRUCTURE_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("structure_only", default=False)
+
+
 def _scale_byte(f, where: str) -> int:
     """The constant scale byte of a fixed8 stream (-1 for MX): from the calibrated exponent."""
     if _fmt_name(f) != "fixed8":
         return -1
     if not getattr(f, "static", False):
+        if _STRUCTURE_ONLY.get():
+            return 127  # a placeholder: calibration picks the byte later
         raise MaseError(f"{where}: fixed8 activations need calibrated static scales: run the quantize stage "
                         f"with the model (stages=[quantize,emit,...])")
     return 127 + f.scale_exp  # codes * 2**(exp - 6) = Q1.6 codes * 2**(byte - 127)
@@ -200,6 +207,8 @@ def _out_stream(out_fmt, operand_fmt, linear_out: str, where: str) -> tuple[str,
     if _fmt_name(operand_fmt) != "fixed8":
         return linear_out, -1
     if out_fmt is None:
+        if _STRUCTURE_ONLY.get():
+            return "fixed8", 127
         raise MaseError(f"{where}: fixed8 outputs need calibrated static scales: run the quantize stage with "
                         f"the model (stages=[quantize,emit,...])")
     return "fixed8", _scale_byte(out_fmt, where)
@@ -402,8 +411,19 @@ def _act_name(mod: nn.Module, mname: str, layer: int) -> str:
     raise MaseError(f"layer {layer}: operator {cls} ({mname}) has no hardware core (activations: ReLU, GELU, SiLU)")
 
 
-def capture(model: nn.Module, quant_cfg: Any, seq_len: int = 8, hw: Any = None, model_name: str | None = None) -> DataflowGraph:
-    """The dataflow graph of `model`'s decoder under `quant_cfg` (a QuantConfig node or a name)."""
+def capture(model: nn.Module, quant_cfg: Any, seq_len: int = 8, hw: Any = None, model_name: str | None = None,
+            structure_only: bool = False) -> DataflowGraph:
+    """The dataflow graph of `model`'s decoder under `quant_cfg` (a QuantConfig node or a name).
+    structure_only: the float model's graph before calibration (fixed8 scale bytes are placeholders),
+    to refuse an unmappable model before any work."""
+    token = _STRUCTURE_ONLY.set(structure_only)
+    try:
+        return _capture(model, quant_cfg, seq_len, hw, model_name)
+    finally:
+        _STRUCTURE_ONLY.reset(token)
+
+
+def _capture(model: nn.Module, quant_cfg: Any, seq_len: int, hw: Any, model_name: str | None) -> DataflowGraph:
     from mase.quantize.plan import plan_layers
 
     if isinstance(quant_cfg, str):

@@ -93,3 +93,38 @@ def check_hardware(cfg: Any, stages: list[str] | None = None) -> None:
 def _pairs(ops: dict, block: int, where: str) -> None:
     for x, y in (("act", "weight"), ("query", "key"), ("scores", "value")):
         _pair(ops[x], ops[y], block, f"{where} ({x} x {y})")
+
+
+def require_complete(g: Any, plan: Any) -> None:
+    """A design with a node no core computes is refused (never simulated with the testbench standing
+    in for the missing nodes and reported as a success)."""
+    from mase.compiler.emit import map_graph
+
+    _, missing = map_graph(g, plan)
+    if missing:
+        name, u = next(iter(missing.items()))
+        raise MaseError(f"{len(missing)} of {len(g.nodes)} nodes have no hardware core, e.g. {name}: {u.reason}")
+
+
+def check_prompt_length(model: Any, tokens: int, name: str) -> None:
+    context = getattr(model.config, "max_position_embeddings", None)
+    if context and tokens > context:
+        raise MaseError(f"hw.prompt_tokens={tokens} exceeds the context of {name} ({context} tokens)")
+
+
+def check_model(ctx: Any, stages: list[str]) -> None:
+    """Before a run does work ahead of `emit` (quantize, evaluate), capture the float model's graph
+    and map it: an operator, RoPE variant or shape no core computes, or a design that does not fit
+    the target, fails here in one line instead of after minutes of quantization and evaluation."""
+    if "emit" not in stages or stages.index("emit") == 0:
+        return
+    from mase.compiler.graph import capture
+    from mase.compiler.params import choose_parameters
+
+    cfg = ctx.cfg
+    hw = cfg.get("hw")
+    ctx.ensure_model()
+    T = int(hw.prompt_tokens) if hw is not None else 8
+    check_prompt_length(ctx.model, T, cfg.model.name)
+    g = capture(ctx.model, cfg.quant, seq_len=T, hw=hw, model_name=cfg.model.name, structure_only=True)
+    require_complete(g, choose_parameters(g, cfg.target, hw))

@@ -79,17 +79,6 @@ def _tool_error(exc: Exception, what: str) -> MaseError:
     return MaseError(f"{what} failed: {text[0] if text else exc}\n{tail}")
 
 
-def _require_complete(g, plan) -> None:
-    """A design with a node no core computes is refused before anything is written (never simulated
-    with the testbench standing in for the missing nodes and reported as a success)."""
-    from mase.compiler.emit import map_graph
-
-    _, missing = map_graph(g, plan)
-    if missing:
-        name, u = next(iter(missing.items()))
-        raise MaseError(f"{len(missing)} of {len(g.nodes)} nodes have no hardware core, e.g. {name}: {u.reason}")
-
-
 # ------------------------------------------------------------------------------------------------
 @stage("emit", after="evaluate", result_file="hw/emit.json")
 def emit_stage(ctx: RunContext) -> dict[str, Any]:
@@ -97,20 +86,19 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.compiler.graph import capture
     from mase.compiler.library import write_library
     from mase.compiler.params import choose_parameters, cycle_model
+    from mase.compiler.preflight import check_prompt_length, require_complete
     from mase.compiler.report import params_table
 
     t0 = time.perf_counter()
     ctx.ensure_model()
     cfg = ctx.cfg
     T = int(hw_get(ctx, "prompt_tokens", 8))
-    context = getattr(ctx.model.config, "max_position_embeddings", None)
-    if context and T > context:
-        raise MaseError(f"hw.prompt_tokens={T} exceeds the context of {cfg.model.name} ({context} tokens)")
+    check_prompt_length(ctx.model, T, cfg.model.name)
     g = capture(ctx.model, cfg.quant, seq_len=T, hw=_hw(ctx), model_name=cfg.model.name)
     t_capture = time.perf_counter() - t0
     plan = choose_parameters(g, cfg.target, _hw(ctx))
     t_params = time.perf_counter() - t0 - t_capture
-    _require_complete(g, plan)
+    require_complete(g, plan)
     vals, no_golden = None, None
     sim_layers = int(hw_get(ctx, "sim_layers", 0)) or (g.layers if g.layers <= 4 else 1)
     sim_layers = min(sim_layers, g.layers)
