@@ -97,11 +97,12 @@ def quantize_stage(ctx: RunContext) -> dict[str, Any]:
 
 @stage("evaluate")
 def evaluate_stage(ctx: RunContext) -> dict[str, Any]:
-    from mase.evaluate import evaluate
+    from mase.evaluate import evaluate, numerics_mode
     from mase.report import write_json
 
     ctx.ensure_model()
-    res = evaluate(ctx.model, ctx.tokenizer, ctx.cfg.eval)
+    mode = numerics_mode(ctx.cfg.eval, list(ctx.cfg.stages))  # runs that emit hardware score the hardware
+    res = evaluate(ctx.model, ctx.tokenizer, ctx.cfg.eval, mode, ctx.cfg.quant, ctx.cfg.get("hw", None))
     write_json(ctx.out_dir / "eval.json", res)
     return res
 

@@ -51,10 +51,25 @@ def _fixed_scale(e: Edge) -> int | None:
     return e.scale
 
 
+def linear_int_fast(xi, xs, x_spec, wi, ws, w_spec, bias, acc) -> torch.Tensor:
+    """mase.golden.linear.linear_int, the same integers, faster: each block sum S (< 2**53) aligned as
+    floor(S * 2**d) in float64 (exact: a power-of-two scaling, then floor), saturated to acc.width bits,
+    the terms summed in float64 (exact: integers below 2**(width-1) times fewer than 2**20 blocks)."""
+    s = L._block_sums(xi.to(torch.int64), wi.to(torch.int64))
+    d = xs.to(torch.int64).unsqueeze(1) + ws.to(torch.int64).unsqueeze(0)
+    d = d + (x_spec.lsb + w_spec.lsb - 2 * L.E8M0_BIAS - acc.lsb)
+    lim = float(1 << (acc.width - 1))
+    terms = torch.ldexp(s.to(torch.float64), d.to(torch.float64)).floor_().clamp_(-lim, lim - 1)
+    total = terms.sum(-1).to(torch.int64)
+    if bias is not None:
+        total = total + L.saturate(bias.to(torch.int64), acc.width)
+    return total
+
+
 def _product(a, b, bias, dst: Edge) -> tuple[torch.Tensor, torch.Tensor]:
     """mx_linear / mx_matmul on integer blocks: a = (I (rows, nb, k), scales (rows, nb), spec), b the
     same for the weight rows; re-quantized to dst: codes (rows, nbo, k_out), scales (rows, nbo)."""
-    total = L.linear_int(*a, *b, bias, ACC)
+    total = linear_int_fast(*a, *b, bias, ACC)
     return L.requantize(total, ACC.lsb, dst.fmt, dst.block, _fixed_scale(dst))
 
 
@@ -155,16 +170,53 @@ def _softmax(node: Node, x: Val) -> Val:
     return Val(y.reshape(T, -1))
 
 
-def run_graph(g: DataflowGraph, embeds: torch.Tensor, layers: int | None = None) -> dict[str, Val]:
+def _at_rail(e: Edge, v: Val) -> tuple[int, int]:
+    """(values at the rail, values) of a fixed-point or fixed8 stream: every clipped value sits at
+    +-(2**(W-1) - 1) (fixed8: int8 code +-127), the cores saturate symmetrically there; a value
+    exactly at the limit without clipping counts too (one code in 2**(W-1): rare)."""
+    if e.is_fixed:
+        lim = (1 << (e.fixed[0] - 1)) - 1
+        return int((v.data.abs() >= lim).sum()), v.data.numel()
+    if e.fmt == "fixed8":
+        i = L.elem_spec("fixed8").to_int(v.data)
+        return int((i.abs() >= 127).sum()), i.numel()
+    return 0, 0  # MX: the shared scale follows the data, nothing saturates
+
+
+def count_saturations(g: DataflowGraph, vals: dict[str, Val], into: dict[str, list[int]] | None = None):
+    """{edge: [values at the rail, values]} of every fixed-point / fixed8 edge in `vals` (added to `into`)."""
+    into = {} if into is None else into
+    for name, v in vals.items():
+        n, tot = _at_rail(g.edges[name], v)
+        if tot:
+            c = into.setdefault(name, [0, 0])
+            c[0], c[1] = c[0] + n, c[1] + tot
+    return into
+
+
+def saturation_summary(counts: dict[str, list[int]]) -> dict:
+    """The report's `saturations`: total clipped values, the values checked, and the edges that clip."""
+    per = {e: c[0] for e, c in counts.items() if c[0]}
+    return {"total": sum(per.values()), "values": sum(c[1] for c in counts.values()), "edges_checked": len(counts),
+            "per_edge": dict(sorted(per.items(), key=lambda kv: -kv[1]))}
+
+
+def run_graph(g: DataflowGraph, embeds: torch.Tensor, layers: int | None = None, keep: set[str] | None = None,
+              sat: dict[str, list[int]] | None = None) -> dict[str, Val]:
     """Every edge's value for the prompt whose embedded tokens are `embeds` (T, hidden); with
-    `layers`, only the nodes of the first `layers` decoder layers."""
+    `layers`, only the nodes of the first `layers` decoder layers. With `keep`, an edge not in it is
+    dropped after its last consumer (memory: a long prompt through a whole model); with `sat`, the
+    clipped values of every fixed-point edge are counted into it as it is computed (count_saturations)."""
     T = embeds.shape[0]
     if T != g.seq_len:
         raise ValueError(f"the graph was captured for {g.seq_len} tokens, got {T}")
     w, f = g.edges[g.inputs[0]].fixed
     vals: dict[str, Val] = {g.inputs[0]: Val(G.to_fixed(embeds, w, f))}
+    if sat is not None:
+        count_saturations(g, vals, sat)
+    last = {e: i for i, n in enumerate(g.nodes) for e in n.inputs} if keep is not None else {}
     pos = torch.arange(T)
-    for n in g.nodes:
+    for i_node, n in enumerate(g.nodes):
         if layers is not None and not 0 <= n.layer < layers:
             continue
         ins = [vals[e] for e in n.inputs]
@@ -198,6 +250,11 @@ def run_graph(g: DataflowGraph, embeds: torch.Tensor, layers: int | None = None)
         else:
             raise MaseError(f"layer {n.layer}: operator {n.op} ({n.name}) has no golden model")
         vals[n.outputs[0]] = v
+        if sat is not None:
+            count_saturations(g, {n.outputs[0]: v}, sat)
+        for e in n.inputs if keep is not None else ():
+            if last[e] == i_node and e not in keep:
+                vals.pop(e, None)
     return vals
 
 

@@ -14,8 +14,10 @@ stream is the embedded prompt in the residual format, its output stream the fina
 
 Edges carry, per token, a vector of `features` elements (segments of `seg` elements each quantized
 on their own: one attention head = one segment) in one format:
-- ``fixed<W>_<F>``: W-bit two's complement with F fraction bits (the non-linear cores' formats,
-  from the golden model's defaults, ``mase.golden.nonlinear_patch.HwConfigs``);
+- ``fixed<W>_<F>``: W-bit two's complement with F fraction bits (the non-linear cores' formats:
+  the widths of the golden model's defaults, the fraction bits of the streams into the RoPE,
+  activation and SwiGLU cores and of their outputs chosen from the model's calibrated ranges,
+  ``stream_format``; the values they clip are counted by ``mase.compiler.golden.count_saturations``);
 - an MX format name (``mxint4``, ``mxfp8_e4m3``, ...) with a block size, or ``fixed8``: int8 (Q1.6)
   elements streamed like MX blocks but under one constant scale byte (`Edge.scale`), the exponent
   frozen by calibration (mase.quantize.calibrate). A fixed8 layer's output stream is fixed8 too
@@ -47,6 +49,24 @@ SCORES = ("fixed", 20, 10)  # softmax input
 PROBS = ("fixed", 18, 16)  # softmax output: unsigned Q.16, carried as 18-bit signed
 SWIGLU_OUT = ("fixed", 24, 10)
 ACT_OUT = ("fixed", 20, 12)
+# The fraction bits of the streams a calibrated model feeds into fixed-point cores (q/k/v, the
+# attention context, gate/up/fc1 outputs, SwiGLU and activation outputs) come from the calibrated
+# ranges (model.mase_ranges, mase.quantize.calibrate): `stream_format` keeps the width above and puts
+# 2**HEADROOM_BITS * max|x| just inside it. RESID (the norm core's input, a fixed configuration) and the
+# softmax formats stay as they are; the golden model counts every value clipped on any fixed-point
+# stream (mase.compiler.golden.count_saturations), and the reports show the counts.
+HEADROOM_BITS = 1
+GATE_MIN_F = 4  # the SiLU/GELU gate table steps 1/16: an activation input keeps >= 4 fraction bits
+
+
+def stream_format(default: tuple, amax: float | None, min_f: int = 0) -> tuple:
+    """`default`'s width, fraction bits such that 2**HEADROOM_BITS * amax fits (default if no range)."""
+    if not amax or not math.isfinite(amax):
+        return default
+    _, w, _ = default
+    return ("fixed", w, max(min_f, w - 2 - math.floor(math.log2(amax)) - HEADROOM_BITS))
+
+
 # output format of the linear layers and of the attention matmuls when the consumer is a
 # fixed-point core (re-quantized by the core, then dequantized): configurable as hw.linear_out
 DEFAULT_LINEAR_OUT = "mxint8"
@@ -229,6 +249,11 @@ class _Builder:
         self.g, self.plans, self.hw = g, plans, hw
         self.linear_out = getattr(hw, "linear_out", None) or DEFAULT_LINEAR_OUT
         self._conv: dict[tuple, str] = {}  # one conversion per (source, format): q/k/v share theirs
+        self.ranges: dict[str, dict[str, float]] = {}  # calibrated max |x| per module ("in", "out", "rot")
+
+    def fmt(self, default: tuple, module: str, key: str, min_f: int = 0) -> tuple:
+        """The format of the stream at `module`'s `key` side: sized from its calibrated range."""
+        return stream_format(default, self.ranges.get(module, {}).get(key), min_f)
 
     def edge(self, name, features, fmt, block=32, seg=0, scale=-1):
         if isinstance(fmt, tuple):
@@ -284,7 +309,7 @@ class _Builder:
         cls = type(mod).__name__
         cfg = G.NormConfig()
         n = self.g.edges[x].features
-        if isinstance(mod, nn.LayerNorm):
+        if isinstance(mod, nn.LayerNorm) or cls == "HwLayerNorm":  # HwLayerNorm: quant.nonlinear.layernorm=hw
             op, eps, bias = "layernorm", float(mod.eps), mod.bias
         elif cls.endswith("RMSNorm"):
             op, eps, bias = "rmsnorm", float(getattr(mod, "variance_epsilon", getattr(mod, "eps", 1e-6))), None
@@ -339,11 +364,12 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
     q = b.linear(attn.q_proj, f"{p}.q_proj", layer, x, f"{p}.q")
     k = b.linear(attn.k_proj, f"{p}.k_proj", layer, x, f"{p}.k")
     v = b.linear(attn.v_proj, f"{p}.v_proj", layer, x, f"{p}.v")
-    if family == "llama":
-        qf = b.to_fixed(q, layer, ROPE, f"{p}.q.fx")
-        kf = b.to_fixed(k, layer, ROPE, f"{p}.k.fx")
-        qr = b.edge(f"{p}.q.rot", heads * hd, ROPE, seg=hd)
-        kr = b.edge(f"{p}.k.rot", kv_heads * hd, ROPE, seg=hd)
+    if family == "llama":  # RoPE keeps the format of its input (a rotation bounded by the pair norm)
+        q_fmt, k_fmt = b.fmt(ROPE, f"{p}.q_proj", "rot"), b.fmt(ROPE, f"{p}.k_proj", "rot")
+        qf = b.to_fixed(q, layer, q_fmt, f"{p}.q.fx")
+        kf = b.to_fixed(k, layer, k_fmt, f"{p}.k.fx")
+        qr = b.edge(f"{p}.q.rot", heads * hd, q_fmt, seg=hd)
+        kr = b.edge(f"{p}.k.rot", kv_heads * hd, k_fmt, seg=hd)
         freqs = b.rope_freqs  # pair i rotates by pos * freqs[i] (Q0.32 turns)
         if len(freqs) != hd // 2:
             raise MaseError(f"layer {layer}: operator RoPE ({aname}) has {len(freqs)} frequencies for a head of {hd}")
@@ -352,8 +378,8 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
         qm = b.to_mx(qr, layer, spec.query, spec.block_size, f"{p}.q.mx2", seg=hd)
         km = b.to_mx(kr, layer, spec.key, spec.block_size, f"{p}.k.mx2", seg=hd)
     else:  # OPT: the projections feed the matmul directly (re-quantized per head)
-        qf = b.to_fixed(q, layer, ROPE, f"{p}.q.fx")
-        kf = b.to_fixed(k, layer, ROPE, f"{p}.k.fx")
+        qf = b.to_fixed(q, layer, b.fmt(ROPE, f"{p}.q_proj", "out"), f"{p}.q.fx")
+        kf = b.to_fixed(k, layer, b.fmt(ROPE, f"{p}.k_proj", "out"), f"{p}.k.fx")
         # HF OPT scales q by 1/sqrt(d) before the matmul, the hardware scales the scores instead: the
         # calibrated fixed8 exponents of q and of Q.K^T move by log2(sqrt(d)) rounded up (the same codes
         # when 1/sqrt(d) is a power of two; one more bit for 1/c in [1, 2) otherwise)
@@ -361,7 +387,7 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
         spec = replace(spec, query=_shifted(spec.query, up), qk_out=_shifted(spec.qk_out, up))
         qm = b.to_mx(qf, layer, spec.query, spec.block_size, f"{p}.q.mx2", seg=hd)
         km = b.to_mx(kf, layer, spec.key, spec.block_size, f"{p}.k.mx2", seg=hd)
-    vf = b.to_fixed(v, layer, ROPE, f"{p}.v.fx")
+    vf = b.to_fixed(v, layer, b.fmt(ROPE, f"{p}.v_proj", "out"), f"{p}.v.fx")
     # V is blocked along tokens (scores.V contracts over them): the matmul core re-blocks it
     vm = b.to_mx(vf, layer, spec.value, spec.block_size, f"{p}.v.mx2", seg=hd)
     g.nodes[-1].attrs["along"] = "tokens"
@@ -379,7 +405,7 @@ def _attention(b: _Builder, attn: nn.Module, aname: str, layer: int, x: str, fam
     o_mx = b.edge(f"{p}.ctx.mx", heads * hd, o_fmt, out_block(spec.block_size, hd), seg=hd, scale=o_scale)
     g.add(f"{p}.sv", "matmul_sv", layer, aname, [pm, vm], [o_mx], heads=heads, kv_heads=kv_heads, head_dim=hd,
           block=spec.block_size, p_fmt=_fmt_name(spec.scores), v_fmt=_fmt_name(spec.value))
-    ctx = b.to_fixed(o_mx, layer, ACT_IN, f"{p}.ctx.fx")
+    ctx = b.to_fixed(o_mx, layer, b.fmt(ACT_IN, f"{p}.{names[3]}", "in"), f"{p}.ctx.fx")
     o = b.linear(getattr(attn, names[3]), f"{p}.{names[3]}", layer, ctx, f"{p}.o")
     return b.to_fixed(o, layer, RESID, f"{p}.o.fx")
 
@@ -404,6 +430,8 @@ def _check_children(layer_mod: nn.Module, lname: str, layer: int, known: set[str
 
 def _act_name(mod: nn.Module, mname: str, layer: int) -> str:
     cls = type(mod).__name__
+    if cls == "HwActivation":  # quant.nonlinear.<func>=hw: the same function, hardware-exact
+        return mod.func
     for func, names in {"relu": ("ReLU", "ReLUActivation"), "silu": ("SiLU", "SiLUActivation"),
                         "gelu": ("GELU", "GELUActivation")}.items():
         if cls in names:
@@ -440,6 +468,7 @@ def _capture(model: nn.Module, quant_cfg: Any, seq_len: int, hw: Any, model_name
     plans = {p.name: p for p in plans}
     g = DataflowGraph(name, family, seq_len, conf.hidden_size, conf.num_hidden_layers, quant=str(quant_cfg.name))
     b = _Builder(g, plans, hw)
+    b.ranges = getattr(model, "mase_ranges", None) or {}
     H = conf.hidden_size
     x = b.edge("embed", H, RESID)
     g.inputs.append(x)
@@ -473,9 +502,9 @@ def _capture(model: nn.Module, quant_cfg: Any, seq_len: int, hw: Any, model_name
                                 f"core (gated MLP: SwiGLU only)")
             gp = b.linear(mlp.gate_proj, f"{ln}.mlp.gate_proj", i, n2, f"{ln}.gate")
             up = b.linear(mlp.up_proj, f"{ln}.mlp.up_proj", i, n2, f"{ln}.up")
-            gf = b.to_fixed(gp, i, ACT_IN, f"{ln}.gate.fx")
-            uf = b.to_fixed(up, i, ACT_IN, f"{ln}.up.fx")
-            hsw = b.edge(f"{ln}.swiglu", mlp.gate_proj.out_features, SWIGLU_OUT)
+            gf = b.to_fixed(gp, i, b.fmt(ACT_IN, f"{ln}.mlp.gate_proj", "out", GATE_MIN_F), f"{ln}.gate.fx")
+            uf = b.to_fixed(up, i, b.fmt(ACT_IN, f"{ln}.mlp.up_proj", "out"), f"{ln}.up.fx")
+            hsw = b.edge(f"{ln}.swiglu", mlp.gate_proj.out_features, b.fmt(SWIGLU_OUT, f"{ln}.mlp.down_proj", "in"))
             g.add(f"{ln}.mlp.swiglu", "swiglu", i, f"{ln}.mlp", [gf, uf], [hsw], features=mlp.gate_proj.out_features)
             d = b.linear(mlp.down_proj, f"{ln}.mlp.down_proj", i, hsw, f"{ln}.down")
             df = b.to_fixed(d, i, RESID, f"{ln}.down.fx")
@@ -489,8 +518,8 @@ def _capture(model: nn.Module, quant_cfg: Any, seq_len: int, hw: Any, model_name
             n2 = b.norm(lay.final_layer_norm, f"{ln}.final_layer_norm", i, r1, f"{ln}.n2")
             h1 = b.linear(lay.fc1, f"{ln}.fc1", i, n2, f"{ln}.fc1o")
             func = _act_name(lay.activation_fn, f"{ln}.activation_fn", i)
-            hf = b.to_fixed(h1, i, ACT_IN, f"{ln}.fc1o.fx")
-            ha = b.edge(f"{ln}.act", lay.fc1.out_features, ACT_OUT)
+            hf = b.to_fixed(h1, i, b.fmt(ACT_IN, f"{ln}.fc1", "out", GATE_MIN_F), f"{ln}.fc1o.fx")
+            ha = b.edge(f"{ln}.act", lay.fc1.out_features, b.fmt(ACT_OUT, f"{ln}.fc2", "in"))
             g.add(f"{ln}.activation_fn", "act", i, f"{ln}.activation_fn", [hf], [ha], func=func,
                   features=lay.fc1.out_features)
             d = b.linear(lay.fc2, f"{ln}.fc2", i, ha, f"{ln}.fc2o")

@@ -199,6 +199,8 @@ def build_hw_report(ctx) -> dict[str, Any]:
         "sim_skipped": sim_skipped,
         "pnr": pnr and (pnr.get("skipped") or pnr.get("summary")), "prompt_tokens": T, "notes": emit.get("notes", []),
         "per_node": per_node,
+        # values clipped on the fixed-point streams between the cores (golden model, simulated prompt)
+        "saturations": emit.get("saturations"),
     }
     return rep
 
@@ -254,7 +256,7 @@ def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
     """One row per run (compare fixed8 and MX configs side by side)."""
     t = Table(title=title)
     cols = ("config", "target", "mapped", "LUT", "FF", "DSP", "BRAM", "URAM", "MHz", "prefill cyc/tok",
-            "decode cyc/tok", "tok/s b=1", "tok/s batched", "on-chip MB", "KV MB", "uJ/token", "sim")
+            "decode cyc/tok", "tok/s b=1", "tok/s batched", "on-chip MB", "KV MB", "uJ/token", "clipped", "sim")
     for c in cols:
         t.add_column(c, justify="left" if c in ("config", "target", "sim", "mapped") else "right", no_wrap=c == "config")
     for r in reports:
@@ -270,7 +272,7 @@ def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
                   _f(cyc["prefill_cycles_per_token"]) + pre_star, _f(cyc["decode_cycles_per_token"]) + "*",
                   _f(r["tokens_per_s"]["decode"]) + "*", _f(r["tokens_per_s"].get("decode_batched")) + "*",
                   _f(r["memory"]["onchip_weight_mb"], ".2f"), _f(r["memory"].get("kv_cache_mb"), ".3f"),
-                  _f(r["energy"]["energy_per_token_uj"], ".2f"),
+                  _f(r["energy"]["energy_per_token_uj"], ".2f"), _f((r.get("saturations") or {}).get("total")),
                   (("bit-exact" if sim["bit_exact"] else "MISMATCH") + f" {sim['nodes']}") if sim else "-")
     scopes = sorted({r["sim"]["scope"] for r in reports if r.get("sim")})
     ctxs = sorted({r["cycles"].get("decode_context") for r in reports if r["cycles"].get("decode_context")})

@@ -79,6 +79,17 @@ def _tool_error(exc: Exception, what: str) -> MaseError:
     return MaseError(f"{what} failed: {text[0] if text else exc}\n{tail}")
 
 
+def _saturations(vals, sat, sim_layers: int, layers: int, T: int) -> dict | None:
+    """Clipped values on the fixed-point streams for the simulated prompt, from the golden model."""
+    from mase.compiler.golden import saturation_summary
+
+    if sat is None:
+        return None
+    scope = "whole model" if sim_layers == layers else f"decoder layers 0-{sim_layers - 1}"
+    return {**saturation_summary(sat), "source": f"golden model, the {T}-token simulated prompt ({scope}); the "
+                                                 f"RTL clips the same values (bit-exact to it)"}
+
+
 # ------------------------------------------------------------------------------------------------
 @stage("emit", after="evaluate", result_file="hw/emit.json")
 def emit_stage(ctx: RunContext) -> dict[str, Any]:
@@ -105,7 +116,9 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     if bool(hw_get(ctx, "golden", True)):
         ids = _prompt_ids(ctx, T)
         try:
-            vals = run_graph(g, host_embeddings(ctx.model, ids), None if sim_layers == g.layers else sim_layers)
+            sat: dict = {}  # clipped values per fixed-point edge for this prompt (the RTL is bit-exact to it)
+            vals = run_graph(g, host_embeddings(ctx.model, ids), None if sim_layers == g.layers else sim_layers,
+                             sat=sat)
         except MaseError as exc:  # e.g. a fixed8 model emitted without its calibration: analytical figures only
             log.warning("no golden stimulus: %s", exc)
             no_golden = str(exc).splitlines()[0]
@@ -131,6 +144,7 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
            "nodes_mapped": man["nodes_mapped"], "complete": man["complete"], "missing_by_core": man["missing_by_core"],
            "ii": plan.ii, "totals": plan.totals, "cycles": cyc, "notes": plan.notes, "seq_len": T,
            "sim_layers": sim_layers, "no_golden": no_golden,
+           "saturations": _saturations(vals, sat if vals is not None else None, sim_layers, g.layers, T),
            "seconds": {"capture": t_capture, "parameters": t_params, "golden": t_golden,
                        "total": time.perf_counter() - t0}}
     return _save(ctx, "emit", res)

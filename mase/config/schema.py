@@ -141,6 +141,8 @@ class EvalConfig:
     window: int = 512  # context length of one forward pass
     stride: int = 512  # new tokens scored per window (< window: overlapping sliding window)
     float_baseline: bool = True  # also evaluate the unquantized model on the same tokens
+    # auto | quantized | hardware (the accelerator's golden model; auto: hardware when stages include emit)
+    numerics: str = "auto"
 
 
 @dataclass

@@ -2,6 +2,14 @@
 
     >>> from mase.evaluate import evaluate, perplexity, eval_tokens
     >>> evaluate(model, tokenizer, load_group("eval", "default"))   # ppl, ppl_float, delta, ...
+    >>> evaluate(model, tokenizer, cfg.eval, numerics="hardware", quant_cfg=cfg.quant, hw=cfg.hw)
+
+Numerics (`numerics` in the result, named in report.json):
+- "quantized": the quantized PyTorch model (mase.quantize: fake-quantized MX operands, float32
+  products, the non-linear ops quant.nonlinear selects);
+- "hardware": the accelerator's golden model (mase.evaluate.hardware): every re-quantization, the
+  fixed-point streams between the cores with their saturation, the integer non-linear cores; the
+  default of runs that emit hardware (eval.numerics=auto).
 """
 
 from __future__ import annotations
@@ -15,10 +23,22 @@ from mase.config.errors import MaseError
 from mase.models import tokenize
 
 from .data import load_text
+from .hardware import hardware_perplexity
 from .perplexity import perplexity, windows
 
 log = logging.getLogger("mase.evaluate")
-__all__ = ["eval_tokens", "evaluate", "load_text", "perplexity", "windows"]
+__all__ = ["eval_tokens", "evaluate", "hardware_perplexity", "load_text", "numerics_mode", "perplexity", "windows"]
+NUMERICS = ("auto", "quantized", "hardware")
+
+
+def numerics_mode(eval_cfg: Any, stages: list[str] | None) -> str:
+    """eval.numerics, with auto resolved: "hardware" when the run emits hardware, else "quantized"."""
+    mode = str(getattr(eval_cfg, "numerics", None) or "auto")
+    if mode not in NUMERICS:
+        raise MaseError(f"eval.numerics={mode!r}: choose one of {', '.join(NUMERICS)}")
+    if mode == "auto":
+        return "hardware" if "emit" in (stages or []) else "quantized"
+    return mode
 
 
 def eval_tokens(tokenizer: Any, dataset: str, tokens: int) -> tuple[torch.Tensor, str]:
@@ -30,8 +50,11 @@ def eval_tokens(tokenizer: Any, dataset: str, tokens: int) -> tuple[torch.Tensor
     return ids[: tokens + 1], used
 
 
-def evaluate(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any) -> dict[str, Any]:
-    """Perplexity of `model` as it is, and (eval.float_baseline) of the same model in float."""
+def evaluate(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any, numerics: str = "quantized", quant_cfg: Any = None,
+             hw: Any = None) -> dict[str, Any]:
+    """Perplexity of `model` as it is (numerics "quantized") or as its accelerator computes it
+    ("hardware": needs `quant_cfg`, and `hw` for hw.linear_out), and (eval.float_baseline) of the
+    same model in float."""
     from mase.quantize import quantization_disabled, reset_counters
 
     if isinstance(eval_cfg, str):
@@ -43,10 +66,23 @@ def evaluate(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any) -> dict[str,
     validate_eval(eval_cfg)
     ids, used = eval_tokens(tokenizer, eval_cfg.dataset, eval_cfg.tokens)
     quantized = getattr(model, "mase_plan", None) is not None
-    out: dict[str, Any] = {"dataset": used, "window": eval_cfg.window, "stride": eval_cfg.stride}
+    out: dict[str, Any] = {"dataset": used, "window": eval_cfg.window, "stride": eval_cfg.stride,
+                           "numerics": numerics, "scored_tokens": [0, int(ids.numel())]}
+    if getattr(model, "mase_calibration", None):
+        out["calibration"] = model.mase_calibration  # disjoint from the scored tokens
     if quantized:
         reset_counters(model)
-    q = perplexity(model, ids, eval_cfg.window, eval_cfg.stride, "evaluating quantized" if quantized else "evaluating")
+    if numerics == "hardware":
+        if quant_cfg is None:
+            raise MaseError("evaluate(numerics='hardware') needs the quant config (quant_cfg=cfg.quant)")
+        q = hardware_perplexity(model, ids, eval_cfg.window, eval_cfg.stride, quant_cfg, hw)
+        out["saturations"] = q["saturations"]
+        quantized = True  # the float baseline below is the model without the hardware
+    elif numerics == "quantized":
+        q = perplexity(model, ids, eval_cfg.window, eval_cfg.stride,
+                       "evaluating quantized" if quantized else "evaluating")
+    else:
+        raise MaseError(f"evaluate: numerics={numerics!r}: choose quantized or hardware")
     out.update(ppl=q["ppl"], nll=q["nll"], tokens=q["tokens"], seconds=q["seconds"])
     if quantized and eval_cfg.float_baseline:
         with quantization_disabled(model):
@@ -56,5 +92,6 @@ def evaluate(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any) -> dict[str,
         out.update(ppl_float=q["ppl"], nll_float=q["nll"], seconds_float=q["seconds"])
     if "ppl_float" in out:
         out["delta_ppl_pct"] = 100.0 * (out["ppl"] - out["ppl_float"]) / out["ppl_float"]
-    log.info("perplexity %.4f (float %s) on %d %s tokens", out["ppl"], out.get("ppl_float"), out["tokens"], used)
+    log.info("perplexity %.4f (%s numerics; float %s) on %d %s tokens", out["ppl"], numerics, out.get("ppl_float"),
+             out["tokens"], used)
     return out

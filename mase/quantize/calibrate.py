@@ -9,6 +9,11 @@ every fixed8 MXLinear, and the four operands and two outputs of every fixed8 att
 because a fixed8 design re-quantizes linear and matmul outputs to fixed8, as its hardware does).
 
     >>> calibrate(model, ids[:512], window=512)     # after quantize_model(model, "fixed8")
+
+The same pass records the range (max |x|) of every linear layer's input and output stream
+(`calibrate_ranges`), from which the compiler sizes the fixed-point formats between the cores
+(mase.compiler.graph.stream_format). The calibration text is the evaluation dataset's text after the
+scored tokens (`calibration_ids`): never the scored text itself.
 """
 
 from __future__ import annotations
@@ -114,15 +119,76 @@ def calibrate(model: nn.Module, ids: torch.Tensor, window: int) -> dict[str, dic
     return frozen
 
 
+def calibrate_ranges(model: nn.Module, ids: torch.Tensor, window: int) -> dict[str, dict[str, float]]:
+    """max |x| of the input and the output of every nn.Linear / MXLinear of the decoder over `ids` (run
+    in windows of `window` tokens as the model computes, quantized), plus for q/k projections the
+    largest norm of a RoPE pair (x_i, x_(i+d/2)) of a head, which bounds the rotated values at any
+    position. Kept as `model.mase_ranges` ({module: {"in", "out"[, "rot"]}}); mase.compiler.graph
+    chooses the fixed-point formats between the cores from them."""
+    conf = getattr(model, "config", None)
+    heads = getattr(conf, "num_attention_heads", 0) or 0
+    hd = getattr(conf, "head_dim", None) or (conf.hidden_size // heads if heads else 0)
+    ranges: dict[str, dict[str, float]] = {}
+
+    def amax(t: torch.Tensor) -> float:
+        t = t.detach().float().abs()
+        t = torch.where(torch.isfinite(t), t, 0.0)
+        return float(t.max()) if t.numel() else 0.0
+
+    def hook(name: str):
+        def fn(mod, inp, out):
+            r = ranges.setdefault(name, {"in": 0.0, "out": 0.0})
+            r["in"] = max(r["in"], amax(inp[0]))
+            r["out"] = max(r["out"], amax(out))
+            if hd and name.endswith(("q_proj", "k_proj")) and out.shape[-1] % hd == 0:
+                o = out.detach().float().reshape(*out.shape[:-1], -1, hd)
+                pair = torch.sqrt(o[..., : hd // 2] ** 2 + o[..., hd // 2:] ** 2)
+                r["rot"] = max(r.get("rot", 0.0), amax(pair))
+        return fn
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
+               if isinstance(m, (nn.Linear, MXLinear)) and ".layers." in n]
+    if ids.numel() < 2:
+        raise MaseError("quant.calibration_tokens: calibration needs at least 2 tokens")
+    try:
+        with torch.no_grad():
+            for start in range(0, ids.numel(), window):
+                model(ids[start:start + window][None])
+    finally:
+        for h in handles:
+            h.remove()
+    model.mase_ranges = ranges
+    log.info("calibrated the ranges of %d linear layers' streams on %d tokens", len(ranges), ids.numel())
+    return ranges
+
+
+def calibration_ids(tokenizer: Any, eval_cfg: Any, tokens: int) -> tuple[torch.Tensor, dict[str, Any]]:
+    """`tokens` ids of the evaluation dataset right after the scored ones (disjoint from them), and
+    what they are: {"dataset", "tokens": [first, end), "scored": [0, eval.tokens]}."""
+    from mase.evaluate import eval_tokens
+
+    scored = int(eval_cfg.tokens) + 1
+    try:
+        ids, used = eval_tokens(tokenizer, eval_cfg.dataset, scored + tokens - 1)
+    except MaseError:
+        raise MaseError(f"dataset {eval_cfg.dataset} has too few tokens for eval.tokens={eval_cfg.tokens} plus "
+                        f"quant.calibration_tokens={tokens} after them: lower one of the two") from None
+    info = {"dataset": used, "tokens": [scored, scored + tokens], "scored": [0, scored]}
+    return ids[scored:scored + tokens], info
+
+
 def needs_calibration(model: nn.Module) -> bool:
     return any(_site_format(h.spec, kind, f) for h, kind, _ in _parts(model) for f in STATIC_SITES[kind])
 
 
 def calibrate_on_text(model: nn.Module, tokenizer: Any, eval_cfg: Any, tokens: int) -> dict[str, dict[str, int]]:
-    """calibrate() on the first `tokens` tokens of the evaluation text, in evaluation windows."""
-    from mase.evaluate import eval_tokens
-
+    """calibrate() (fixed8 scales, if any) and calibrate_ranges() (the streams between the cores) on
+    `tokens` tokens of the evaluation dataset that follow the scored ones (disjoint from them), in
+    evaluation windows; `model.mase_calibration` names the text."""
     if tokens < 2:
-        raise MaseError(f"quant.calibration_tokens={tokens}: fixed8 needs at least 2 calibration tokens")
-    ids, _ = eval_tokens(tokenizer, eval_cfg.dataset, tokens)
-    return calibrate(model, ids[:tokens], int(eval_cfg.window))
+        raise MaseError(f"quant.calibration_tokens={tokens}: calibration needs at least 2 tokens")
+    ids, info = calibration_ids(tokenizer, eval_cfg, tokens)
+    frozen = calibrate(model, ids, int(eval_cfg.window)) if needs_calibration(model) else {}
+    calibrate_ranges(model, ids, int(eval_cfg.window))
+    model.mase_calibration = info
+    return frozen

@@ -12,7 +12,7 @@ from torch import nn
 from mase.config.errors import MaseError
 from mase.report.progress import track
 
-from .calibrate import calibrate_on_text, needs_calibration
+from .calibrate import calibrate_on_text
 from .modules import ATTN_IMPL, AttentionQuant, MXLinear, register_attention
 from .plan import LayerPlan, plan_layers
 
@@ -32,8 +32,10 @@ def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = No
     Every planned nn.Linear becomes an MXLinear; every planned attention module gets an
     AttentionQuant and the model switches to the `mase_mx` attention implementation. The plan is
     kept as `model.mase_plan` (see layer_table). With a tokenizer and an eval config, fixed8
-    activation scales are frozen on the first quant.calibration_tokens tokens of the evaluation
-    text (mase.quantize.calibrate); without, they stay dynamic (per tensor). Returns the model.
+    activation scales are frozen, and the stream ranges the compiler sizes its fixed-point formats
+    from are measured, on quant.calibration_tokens tokens of the evaluation dataset that follow the
+    scored ones (mase.quantize.calibrate); without, fixed8 scales stay dynamic (per tensor) and the
+    compiler keeps its default formats. Returns the model.
     """
     if isinstance(quant_cfg, str):
         from mase.config import load_group
@@ -65,7 +67,7 @@ def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = No
     apply_nonlinear(model, quant_cfg)
     model.mase_plan = plans
     model.mase_quant_name = quant_cfg.name
-    if tokenizer is not None and eval_cfg is not None and needs_calibration(model):
+    if tokenizer is not None and eval_cfg is not None:  # fixed8 scales, and the ranges between the cores
         calibrate_on_text(model, tokenizer, eval_cfg, int(getattr(quant_cfg, "calibration_tokens", 512)))
     n_q = sum(p.spec is not None for p in plans)
     log.info("quantized %d of %d layers with %s (mode %s)", n_q, len(plans), quant_cfg.name, mode)
@@ -120,7 +122,12 @@ def layer_table(model: nn.Module) -> list[dict[str, Any]]:
     plans: list[LayerPlan] | None = getattr(model, "mase_plan", None)
     if plans is None:
         raise MaseError("model is not quantized: call mase.quantize.quantize_model(model, quant_cfg) first")
-    return [p.row() for p in plans]
+    ranges = getattr(model, "mase_ranges", None) or {}
+    rows = [p.row() for p in plans]
+    for r in rows:  # calibrated max |x| of the layer's input and output streams (the compiler's formats)
+        if r["name"] in ranges:
+            r["range"] = {k: round(v, 6) for k, v in ranges[r["name"]].items()}
+    return rows
 
 
 def reset_counters(model: nn.Module) -> None:

@@ -29,7 +29,12 @@ def build_report(model_name: str, quant_name: str, evaluation: dict[str, Any] | 
         "stride": ev.get("stride"),
         "act_bits_measured": bits.get("act_bits_measured"),
         "seconds": {k: ev[k] for k in ("seconds", "seconds_float") if k in ev},
+        # whose numerics `ppl` is: "hardware" (the accelerator's golden model) or "quantized" (PyTorch)
+        "numerics": ev.get("numerics", "quantized"),
     }
+    for k in ("saturations", "calibration", "scored_tokens"):  # clipped values (hardware), calibration text
+        if k in ev:
+            rep[k] = ev[k]
     rep.update(extra)
     return rep
 

@@ -1,0 +1,75 @@
+"""Perplexity with the hardware's numerics: each window runs through the golden model of the
+accelerator (mase.compiler.golden.run_graph on the dataflow graph captured for the window's length),
+the host doing what it does in the deployed system: the token (+ position) embedding in, `lm_head`
+on the final norm's output.
+
+The golden model is what the generated RTL computes bit for bit (the simulation stage checks it):
+every MX re-quantization of linear and attention-matmul outputs to `hw.linear_out`, the fixed-point
+formats between the cores with their saturation, the integer non-linear cores. So the perplexity is
+the accelerator's own, up to the float `lm_head` on the host. A window is one prompt of the
+accelerator: the blocks of V (along tokens) and of the score rows span the whole window, as the
+prefill datapath quantizes them.
+
+    >>> hardware_perplexity(model, ids, 512, 512, cfg.quant, cfg.hw)   # {"ppl", "nll", ..., "saturations"}
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from mase.report.progress import track
+
+from .perplexity import windows
+
+
+@torch.no_grad()
+def lm_logits(model: torch.nn.Module, final: torch.Tensor) -> torch.Tensor:
+    """The host's `lm_head` on the accelerator's output (final norm, (T, hidden) float)."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else model.lm_head
+    dtype = next(head.parameters()).dtype
+    return head(final.to(dtype)).float()
+
+
+@torch.no_grad()
+def hardware_perplexity(model: torch.nn.Module, ids: torch.Tensor, window: int, stride: int, quant_cfg: Any,
+                        hw: Any = None, description: str = "evaluating (hardware numerics)") -> dict[str, Any]:
+    """exp(mean NLL) of ids[1:] as the accelerator computes them, window by window (as `perplexity`),
+    plus `saturations`: the values clipped on every fixed-point stream over all windows."""
+    from mase.compiler.golden import host_embeddings, output_float, run_graph, saturation_summary
+    from mase.compiler.graph import capture
+
+    ids = ids.reshape(-1).to(torch.long)
+    graphs: dict[int, Any] = {}
+    wq: dict = {}  # quantized weights, shared by the graphs of every window length
+    sat: dict[str, list[int]] = {}
+    total_nll, total_n, t0 = 0.0, 0, time.perf_counter()
+    wins = windows(ids.numel(), window, stride)
+    for begin, end, first in track(wins, description, total=len(wins)):
+        inp = ids[begin:end]
+        T = end - begin
+        if T not in graphs:
+            graphs[T] = capture(model, quant_cfg, seq_len=T, hw=hw)
+            graphs[T].__dict__["_wq"] = wq
+        g = graphs[T]
+        vals = run_graph(g, host_embeddings(model, inp), keep=set(g.outputs), sat=sat)
+        logits = lm_logits(model, output_float(g, vals))
+        lo, hi = first - begin - 1, T - 1
+        total_nll += float(F.cross_entropy(logits[lo:hi], inp[lo + 1:hi + 1], reduction="sum"))
+        total_n += hi - lo
+    mean = total_nll / total_n
+    return {"ppl": math.exp(mean), "nll": mean, "tokens": total_n, "seconds": time.perf_counter() - t0,
+            "saturations": saturation_summary(sat)}
+
+
+def final_norm_outputs(model: torch.nn.Module, ids: torch.Tensor, quant_cfg: Any, hw: Any = None) -> torch.Tensor:
+    """The accelerator's output stream codes (T, hidden) for one prompt, as the evaluation computes them."""
+    from mase.compiler.golden import host_embeddings, run_graph
+    from mase.compiler.graph import capture
+
+    g = capture(model, quant_cfg, seq_len=ids.numel(), hw=hw)
+    return run_graph(g, host_embeddings(model, ids), keep=set(g.outputs))[g.outputs[0]].data
