@@ -82,11 +82,12 @@ def _need(vlnv: str, avail: frozenset[str], what: str) -> None:
         raise Unmapped(vlnv, f"core {vlnv} ({what}) does not exist yet")
 
 
-def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str], acc=(-20, 32)) -> CoreInst:
+def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) -> CoreInst:
     """The core instance of node `n` with parameters `p`; raises Unmapped."""
     ins = [g.edges[e] for e in n.inputs]
     out = g.edges[n.outputs[0]]
     a = n.attrs
+    acc = (a.get("acc_lsb", -20), a.get("acc_w", 32))  # the accumulator window (mase.compiler.golden.acc_spec)
     L = p.in_par
     if n.op == "linear":
         _need("mase:mx:mx_linear", avail, "linear layers")

@@ -27,7 +27,12 @@ from mase.golden import nonlinear as G
 from .graph import DataflowGraph, Edge, Node
 
 L = importlib.import_module("mase.golden.linear")  # the package exports a function of that name
-ACC = L.AccSpec(lsb=-20, width=32)
+ACC = L.AccSpec(lsb=-20, width=32)  # the default accumulator window (no calibrated output range)
+
+
+def acc_spec(node: Node) -> "L.AccSpec":
+    """The accumulator window of a linear layer or attention product (graph attrs, else ACC)."""
+    return L.AccSpec(lsb=node.attrs.get("acc_lsb", ACC.lsb), width=node.attrs.get("acc_w", ACC.width))
 
 
 @dataclass
@@ -51,26 +56,30 @@ def _fixed_scale(e: Edge) -> int | None:
     return e.scale
 
 
-def linear_int_fast(xi, xs, x_spec, wi, ws, w_spec, bias, acc) -> torch.Tensor:
+def linear_int_fast(xi, xs, x_spec, wi, ws, w_spec, bias, acc, acc_sat: list[int] | None = None) -> torch.Tensor:
     """mase.golden.linear.linear_int, the same integers, faster: each block sum S (< 2**53) aligned as
     floor(S * 2**d) in float64 (exact: a power-of-two scaling, then floor), saturated to acc.width bits,
-    the terms summed in float64 (exact: integers below 2**(width-1) times fewer than 2**20 blocks)."""
+    the terms summed in float64 (exact: integers below 2**(width-1) times fewer than 2**20 blocks).
+    acc_sat: [block terms saturated, block terms] added to (the accumulator's clipping, reported)."""
     s = L._block_sums(xi.to(torch.int64), wi.to(torch.int64))
     d = xs.to(torch.int64).unsqueeze(1) + ws.to(torch.int64).unsqueeze(0)
     d = d + (x_spec.lsb + w_spec.lsb - 2 * L.E8M0_BIAS - acc.lsb)
     lim = float(1 << (acc.width - 1))
-    terms = torch.ldexp(s.to(torch.float64), d.to(torch.float64)).floor_().clamp_(-lim, lim - 1)
-    total = terms.sum(-1).to(torch.int64)
+    terms = torch.ldexp(s.to(torch.float64), d.to(torch.float64)).floor_()
+    if acc_sat is not None:
+        acc_sat[0] += int(((terms < -lim) | (terms > lim - 1)).sum())
+        acc_sat[1] += terms.numel()
+    total = terms.clamp_(-lim, lim - 1).sum(-1).to(torch.int64)
     if bias is not None:
         total = total + L.saturate(bias.to(torch.int64), acc.width)
     return total
 
 
-def _product(a, b, bias, dst: Edge) -> tuple[torch.Tensor, torch.Tensor]:
+def _product(a, b, bias, dst: Edge, acc: "L.AccSpec" = ACC, acc_sat: list[int] | None = None):
     """mx_linear / mx_matmul on integer blocks: a = (I (rows, nb, k), scales (rows, nb), spec), b the
     same for the weight rows; re-quantized to dst: codes (rows, nbo, k_out), scales (rows, nbo)."""
-    total = linear_int_fast(*a, *b, bias, ACC)
-    return L.requantize(total, ACC.lsb, dst.fmt, dst.block, _fixed_scale(dst))
+    total = linear_int_fast(*a, *b, bias, acc, acc_sat)
+    return L.requantize(total, acc.lsb, dst.fmt, dst.block, _fixed_scale(dst))
 
 
 def _quantize(node: Node, x: Val, src: Edge, dst: Edge) -> Val:
@@ -97,7 +106,7 @@ def _dequantize(node: Node, x: Val, src: Edge, dst: Edge) -> Val:
     return Val(v.reshape(v.shape[0], -1))
 
 
-def _linear(node: Node, x: Val, src: Edge, dst: Edge, cache: dict) -> Val:
+def _linear(node: Node, x: Val, src: Edge, dst: Edge, cache: dict, acc_sat: list[int] | None = None) -> Val:
     a = node.attrs
     T = x.data.shape[0]
     xb = _ints(x.data.reshape(T, -1, src.block), x.scales.reshape(T, -1), src)
@@ -107,12 +116,12 @@ def _linear(node: Node, x: Val, src: Edge, dst: Edge, cache: dict) -> Val:
     bias = None
     if a["has_bias"]:
         bq = get_format(a["bias_fmt"], a["block"]).fake_quantize(a["bias"].float(), axis=-1)
-        bias = L.quantize_bias(bq, ACC)
-    codes, scales = _product(xb, L._blocks_of(wq, src.block, None), bias, dst)  # fixed8 W: 133 - f, per block
+        bias = L.quantize_bias(bq, acc_spec(node))
+    codes, scales = _product(xb, L._blocks_of(wq, src.block, None), bias, dst, acc_spec(node), acc_sat)  # fixed8 W: 133 - f, per block
     return Val(codes.reshape(T, 1, -1, dst.block), scales.reshape(T, 1, -1))
 
 
-def _matmul_qk(node: Node, q: Val, k: Val, eq: Edge, ek: Edge, dst: Edge) -> Val:
+def _matmul_qk(node: Node, q: Val, k: Val, eq: Edge, ek: Edge, dst: Edge, acc_sat: list[int] | None = None) -> Val:
     a = node.attrs
     heads, kvh = a["heads"], a["kv_heads"]
     rep = heads // kvh
@@ -120,13 +129,13 @@ def _matmul_qk(node: Node, q: Val, k: Val, eq: Edge, ek: Edge, dst: Edge) -> Val
     for h in range(heads):
         qa = _ints(q.data[:, h], q.scales[:, h], eq)
         kb = _ints(k.data[:, h // rep], k.scales[:, h // rep], ek)
-        c, s = _product(qa, kb, None, dst)  # (T, T) blocked along the key axis
+        c, s = _product(qa, kb, None, dst, acc_spec(node), acc_sat)  # (T, T) blocked along the key axis
         codes.append(c)
         scales.append(s)
     return Val(torch.stack(codes, 1), torch.stack(scales, 1))
 
 
-def _matmul_sv(node: Node, p: Val, v: Val, ep: Edge, ev: Edge, dst: Edge) -> Val:
+def _matmul_sv(node: Node, p: Val, v: Val, ep: Edge, ev: Edge, dst: Edge, acc_sat: list[int] | None = None) -> Val:
     a = node.attrs
     heads, kvh, hd = a["heads"], a["kv_heads"], a["head_dim"]
     rep = heads // kvh
@@ -135,7 +144,7 @@ def _matmul_sv(node: Node, p: Val, v: Val, ep: Edge, ev: Edge, dst: Edge) -> Val
         pa = _ints(p.data[:, h], p.scales[:, h], ep)
         sl = slice((h // rep) * hd, (h // rep + 1) * hd)
         vb = _ints(v.data[sl], v.scales[sl], ev)  # (hd, T): V^T blocked along tokens
-        c, s = _product(pa, vb, None, dst)  # (T, hd)
+        c, s = _product(pa, vb, None, dst, acc_spec(node), acc_sat)  # (T, hd)
         codes.append(c)
         scales.append(s)
     return Val(torch.stack(codes, 1), torch.stack(scales, 1))
@@ -201,6 +210,11 @@ def saturation_summary(counts: dict[str, list[int]]) -> dict:
             "per_edge": dict(sorted(per.items(), key=lambda kv: -kv[1]))}
 
 
+def _acc_counter(sat: dict[str, list[int]] | None, n: Node) -> list[int] | None:
+    """The saturation count of a product node's accumulator (key "<node>.acc" among the edges')."""
+    return None if sat is None else sat.setdefault(f"{n.name}.acc", [0, 0])
+
+
 def run_graph(g: DataflowGraph, embeds: torch.Tensor, layers: int | None = None, keep: set[str] | None = None,
               sat: dict[str, list[int]] | None = None) -> dict[str, Val]:
     """Every edge's value for the prompt whose embedded tokens are `embeds` (T, hidden); with
@@ -227,11 +241,11 @@ def run_graph(g: DataflowGraph, embeds: torch.Tensor, layers: int | None = None,
         elif n.op == "dequantize":
             v = _dequantize(n, ins[0], ein[0], dst)
         elif n.op == "linear":
-            v = _linear(n, ins[0], ein[0], dst, g.__dict__.setdefault("_wq", {}))
+            v = _linear(n, ins[0], ein[0], dst, g.__dict__.setdefault("_wq", {}), _acc_counter(sat, n))
         elif n.op == "matmul_qk":
-            v = _matmul_qk(n, ins[0], ins[1], ein[0], ein[1], dst)
+            v = _matmul_qk(n, ins[0], ins[1], ein[0], ein[1], dst, _acc_counter(sat, n))
         elif n.op == "matmul_sv":
-            v = _matmul_sv(n, ins[0], ins[1], ein[0], ein[1], dst)
+            v = _matmul_sv(n, ins[0], ins[1], ein[0], ein[1], dst, _acc_counter(sat, n))
         elif n.op in ("rmsnorm", "layernorm"):
             v = _norm(n, ins[0])
         elif n.op == "rope":

@@ -59,6 +59,17 @@ HEADROOM_BITS = 1
 GATE_MIN_F = 4  # the SiLU/GELU gate table steps 1/16: an activation input keeps >= 4 fraction bits
 
 
+ACC_W, ACC_LSB = 32, -20  # the cores' accumulator width and its default LSB (no calibrated range)
+
+
+def acc_lsb(amax: float | None) -> int:
+    """LSB of a linear layer's ACC_W-bit accumulator such that 2**HEADROOM_BITS * max|output| fits
+    (e.g. SmolLM2's 24,726 on layer 11's down_proj needs 2**-15; the default 2**-20 saturated at 2048)."""
+    if not amax or not math.isfinite(amax):
+        return ACC_LSB
+    return math.floor(math.log2(amax)) + 1 + HEADROOM_BITS - (ACC_W - 1)
+
+
 def stream_format(default: tuple, amax: float | None, min_f: int = 0) -> tuple:
     """`default`'s width, fraction bits such that 2**HEADROOM_BITS * amax fits (default if no range)."""
     if not amax or not math.isfinite(amax):
@@ -299,6 +310,7 @@ class _Builder:
                    out_features=mod.out_features, weight_fmt=_fmt_name(spec.weight), act_fmt=_fmt_name(spec.act),
                    w_scale=_weight_scale(spec.weight, w) if w is not None else -1,
                    bias_fmt=_fmt_name(spec.bias), block=spec.block_size, has_bias=mod.bias is not None,
+                   acc_lsb=acc_lsb(self.ranges.get(mname, {}).get("out")), acc_w=ACC_W,
                    weight=w.detach() if w is not None else None,
                    bias=mod.bias.detach() if mod.bias is not None else None)
         return out

@@ -18,7 +18,7 @@ from mase.formats import get_format
 from .cores import safe
 from .emit import (HELPERS, edge_beats, emit_core, emit_tb, emit_top, header, json_text, make_region,
                    map_graph, write_text)
-from .golden import ACC, L
+from .golden import L, acc_spec
 from .graph import DataflowGraph
 from .params import HwPlan
 
@@ -85,7 +85,7 @@ def _linear_images(g: DataflowGraph, node, inst, mem_dir: Path) -> list[str]:
     bias = None
     if a["has_bias"]:
         bq = get_format(a["bias_fmt"], a["block"]).fake_quantize(a["bias"].float(), axis=-1)
-        bias = L.quantize_bias(bq, ACC)
+        bias = L.quantize_bias(bq, acc_spec(node))
     codes, scales, bias = pad_weights(inst.params, codes, scales, bias if inst.params["HAS_BIAS"] else None)
     texts = image_texts(inst.params, codes, scales, bias)
     names = [inst.params[k] for k in ("W_FILE", "S_FILE", "B_FILE")]

@@ -33,19 +33,27 @@ def generate(seed: int) -> GenConfig:
     r = random.Random(seed)
     family = r.choice(("llama", "llama", "opt"))
     heads = r.choice((1, 2, 4))
-    head_dim = r.choice((16, 16, 16, 4, 64)) if heads < 4 else r.choice((4, 16))
+    head_dim = r.choice((4, 8, 16, 16, 32, 64, 128) if heads == 1 else (4, 8, 16, 16, 32))
     ov = [f"+model=tiny-{family}", f"model.tiny.num_heads={heads}", f"model.tiny.num_layers={r.choice((1, 1, 2))}",
-          f"model.tiny.intermediate_size={r.choice((32, 64, 96, 128))}"]
+          f"model.tiny.intermediate_size={r.choice((32, 64, 96, 100, 128))}"]
     if family == "llama":
         kv = r.choice([k for k in (1, 2, 4) if heads % k == 0])
-        hidden = r.choice((32, 64, 96)) if r.random() < 0.3 else heads * head_dim
+        hidden = r.choice((32, 48, 64, 80, 96)) if r.random() < 0.4 else heads * head_dim
         ov += [f"model.tiny.num_kv_heads={kv}", f"model.tiny.head_dim={head_dim}", f"model.tiny.hidden_size={hidden}",
                f"model.tiny.rope_theta={r.choice((10000.0, 500000.0, 1000000.0, 12345.5))}",
                f"model.tiny.attention_bias={r.random() < 0.3}", f"model.tiny.mlp_bias={r.random() < 0.2}"]
+        if r.random() < 0.15:
+            ov.append("model.tiny.rope_scaling=" + r.choice((
+                "{rope_type: linear, factor: 2.0}",
+                "{rope_type: llama3, factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, "
+                "original_max_position_embeddings: 256}",
+                "{rope_type: yarn, factor: 4.0, original_max_position_embeddings: 256}")))
     else:  # OPT: hidden = heads x head_dim
         ov += [f"model.tiny.hidden_size={heads * head_dim}"]
-    ov += [f"quant={r.choice(FORMATS)}", f"quant.block_size={r.choice((16, 32, 32))}",
-           f"hw.prompt_tokens={r.choice((1, 2, 3, 5, 8, 8, 11, 16, 17, 24))}", "target=sim"]
+    ov += [f"quant={r.choice(FORMATS)}", f"quant.block_size={r.choice((16, 32, 32, 64))}",
+           f"hw.prompt_tokens={r.choice((1, 2, 3, 5, 8, 8, 11, 16, 17, 24, 33))}", "target=sim"]
+    if r.random() < 0.2:
+        ov.append(f"model.tiny.norm_gain={r.choice((4.0, 20.0))}")
     return GenConfig(seed, family, ov)
 
 
