@@ -62,10 +62,14 @@ def linear_int_fast(xi, xs, x_spec, wi, ws, w_spec, bias, acc, acc_sat: list[int
     the terms summed in float64 (exact: integers below 2**(width-1) times fewer than 2**20 blocks).
     acc_sat: [block terms saturated, block terms] added to (the accumulator's clipping, reported)."""
     s = L._block_sums(xi.to(torch.int64), wi.to(torch.int64))
-    d = xs.to(torch.int64).unsqueeze(1) + ws.to(torch.int64).unsqueeze(0)
-    d = d + (x_spec.lsb + w_spec.lsb - 2 * L.E8M0_BIAS - acc.lsb)
+    # 2**d = 2**(xs + c) * 2**ws: two exact power-of-two products (between 2**-300 and 2**330, far
+    # from float64's subnormals and overflow), 3x faster than ldexp on the (T, O, blocks) terms
+    one = torch.ones((), dtype=torch.float64)
+    c = x_spec.lsb + w_spec.lsb - 2 * L.E8M0_BIAS - acc.lsb
+    fx = torch.ldexp(one, (xs.to(torch.int64) + c).to(torch.float64)).unsqueeze(1)
+    fw = torch.ldexp(one, ws.to(torch.float64)).unsqueeze(0)
     lim = float(1 << (acc.width - 1))
-    terms = torch.ldexp(s.to(torch.float64), d.to(torch.float64)).floor_()
+    terms = (s.to(torch.float64) * fx).mul_(fw).floor_()
     if acc_sat is not None:
         acc_sat[0] += int(((terms < -lim) | (terms > lim - 1)).sum())
         acc_sat[1] += terms.numel()

@@ -141,6 +141,9 @@ class EvalConfig:
     window: int = 512  # context length of one forward pass
     stride: int = 512  # new tokens scored per window (< window: overlapping sliding window)
     float_baseline: bool = True  # also evaluate the unquantized model on the same tokens
+    # numerics=hardware scores the first hardware_tokens of them through the golden model (about 2 min
+    # per 512 tokens of smollm2-135m on 2 cores), the quantized and float models on the same tokens
+    hardware_tokens: int = 512
     # auto | quantized | hardware (the accelerator's golden model; auto: hardware when stages include emit)
     numerics: str = "auto"
 

@@ -75,8 +75,15 @@ def evaluate(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any, numerics: st
     if numerics == "hardware":
         if quant_cfg is None:
             raise MaseError("evaluate(numerics='hardware') needs the quant config (quant_cfg=cfg.quant)")
+        hw_tokens = int(getattr(eval_cfg, "hardware_tokens", 0) or 0)
+        if 0 < hw_tokens < ids.numel() - 1:  # the golden model is slow: its own share of the tokens
+            ids = ids[: hw_tokens + 1]
+            out["scored_tokens"] = [0, int(ids.numel())]
         q = hardware_perplexity(model, ids, eval_cfg.window, eval_cfg.stride, quant_cfg, hw)
         out["saturations"] = q["saturations"]
+        if quantized:  # the same tokens through the quantized PyTorch model: what the hardware adds
+            pq = perplexity(model, ids, eval_cfg.window, eval_cfg.stride, "evaluating quantized")
+            out["ppl_quantized"] = pq["ppl"]
         quantized = True  # the float baseline below is the model without the hardware
     elif numerics == "quantized":
         q = perplexity(model, ids, eval_cfg.window, eval_cfg.stride,

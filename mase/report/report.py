@@ -32,7 +32,7 @@ def build_report(model_name: str, quant_name: str, evaluation: dict[str, Any] | 
         # whose numerics `ppl` is: "hardware" (the accelerator's golden model) or "quantized" (PyTorch)
         "numerics": ev.get("numerics", "quantized"),
     }
-    for k in ("saturations", "calibration", "scored_tokens"):  # clipped values (hardware), calibration text
+    for k in ("saturations", "calibration", "scored_tokens", "ppl_quantized"):  # clipped values (hardware), calibration text
         if k in ev:
             rep[k] = ev[k]
     rep.update(extra)

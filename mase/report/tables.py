@@ -76,11 +76,13 @@ def _num(v: Any, fmt: str) -> str:
 
 def report_table(reports: list[dict[str, Any]], title: str = "accuracy") -> Table:
     t = Table(title=title, title_justify="left")
-    cols = ("model", "quant", "ppl", "ppl_float", "delta %", "w bits", "a bits", "weights MB", "tokens", "dataset")
+    cols = ("model", "quant", "numerics", "ppl", "ppl quantized", "ppl_float", "delta %", "w bits", "a bits",
+            "weights MB", "tokens", "dataset")
     for c in cols:
-        t.add_column(c, justify="left" if c in ("model", "quant", "dataset") else "right")
+        t.add_column(c, justify="left" if c in ("model", "quant", "numerics", "dataset") else "right")
     for r in reports:
-        t.add_row(r["model"], r["quant"], _num(r.get("ppl"), ".3f"), _num(r.get("ppl_float"), ".3f"),
+        t.add_row(r["model"], r["quant"], str(r.get("numerics") or "quantized"), _num(r.get("ppl"), ".3f"),
+                  _num(r.get("ppl_quantized"), ".3f"), _num(r.get("ppl_float"), ".3f"),
                   _num(r.get("delta_ppl_pct"), "+.2f"), _num(r.get("avg_weight_bits"), ".2f"),
                   _num(r.get("avg_act_bits"), ".2f"), _num(r.get("weight_memory_mb"), ".1f"),
                   _num(r.get("tokens"), "d"), str(r.get("dataset") or "-"))
@@ -88,7 +90,7 @@ def report_table(reports: list[dict[str, Any]], title: str = "accuracy") -> Tabl
 
 
 def report_text(r: dict[str, Any]) -> str:
-    keys = ("model", "quant", "ppl", "ppl_float", "delta_ppl_pct", "avg_weight_bits", "avg_act_bits",
+    keys = ("model", "quant", "numerics", "ppl", "ppl_quantized", "ppl_float", "delta_ppl_pct", "avg_weight_bits", "avg_act_bits",
             "weight_memory_mb", "tokens", "dataset")
     return " ".join(f"{k}={r.get(k):.4g}" if isinstance(r.get(k), float) else f"{k}={r.get(k)}" for k in keys)
 
