@@ -18,9 +18,10 @@ Model (documented so that it can be checked; constants at the top of this file):
   buffer whole vectors, attention reads the KV cache at context / lanes); within 1.7% of Verilator on
   one-token prompts of tiny-llama, tiny-opt and smollm2-135m's decoder layer 0.
 - prefill of T tokens: the attention matmuls buffer K and V of the whole prompt before the first row
-  (V is blocked along tokens), so each layer is two pipelined halves with a barrier between them:
-  prefill cycles = sum over layers of (2 T II + V transposition drain + 2 II + norm row + latencies),
-  plus the final norm (see cycle_model).
+  (V is blocked along tokens), so each layer is two pipelined halves with a barrier between them,
+  a layer's second half overlapping the next layer's first: prefill cycles = (L + 1) T II + sum over
+  layers of (V transposition drain + buffering stages' vector times + norm row + latencies), plus
+  the final norm (see cycle_model).
 - resources per lane from Yosys `synth_xilinx -family xcup` runs of the cores (CALIBRATION, per
   element-pair product), plus per-node control; memories in 36 Kbit BRAM / 288 Kbit URAM blocks,
   sized by capacity and by port width (72 bits per block and port).
@@ -454,7 +455,7 @@ def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> d
     # barrier and enter the next as they come). Per layer, the fill: the V drain, the latencies, one
     # norm row and the vector time of every buffering stage on its longest path (a linear layer or an
     # attention product starts on a whole vector). Checked against Verilator on tiny-llama for prompts
-    # of 4 to 32 tokens (within 0.5%) and on the model_vs_sim of every report.
+    # of 4 to 32 tokens (within 1.1%) and on the model_vs_sim of every report.
     no_fill = _unblocked_quantizer_fill(g, plan)
     buffering = _buffering_path(g, plan)
     layers = [lay for lay in per_layer if lay >= 0]
