@@ -75,14 +75,18 @@ def _done(out: Path) -> list[str]:
 def try_config(c: GenConfig, out: Path) -> Outcome:
     """Run quantize, emit, lint and sim as one run; classify the outcome. A refusal counts only as
     one line raised before any stage wrote its result."""
+    import io
     import json
+
+    from rich.console import Console
 
     from mase.config import MaseError, compose
     from mase.pipeline import run
 
     t0 = time.perf_counter()
+    quiet = Console(file=io.StringIO())  # the parameter tables of emit: not one per configuration
     try:
-        run(compose(c.overrides), out, stages=STAGES)
+        run(compose(c.overrides), out, stages=STAGES, console=quiet)
     except MaseError as exc:
         msg, done = str(exc).strip(), _done(out)
         where = STAGES[len(done)] if len(done) < len(STAGES) else "sim"

@@ -129,7 +129,7 @@ def test_opt_fixed8_query_scale_has_room_for_one_over_c():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", ["llama-d8", "llama-d128", "opt-d32"])  # head_dim 32 on LLaMA: generated configs
 def test_head_dim_bit_exact(tmp_path, case):
     ctx = run(_cfg(case), tmp_path, stages=["emit", "lint", "sim"])
     man = json.loads((tmp_path / "hw" / "manifest.json").read_text())

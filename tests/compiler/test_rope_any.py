@@ -77,7 +77,7 @@ def test_table_follows_the_model(case):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", ["d64-theta1e6", "llama3"])  # llama3: theta 5e5, head_dim 16, a scaled table
 def test_rope_any_bit_exact(tmp_path, case):
     from mase.golden.nonlinear_tables import rope_freqs_hex
 
