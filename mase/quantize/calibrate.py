@@ -56,6 +56,15 @@ class Observer:
         return x
 
 
+
+def _forward_windows(model, ids, window: int) -> None:
+    """One calibration pass: the calibration tokens through the model, window by window."""
+    if ids.numel() < 2:
+        raise MaseError("quant.calibration_tokens: calibration needs at least 2 tokens")
+    with torch.no_grad():
+        for start in range(0, ids.numel(), window):
+            model(ids[start:start + window][None])
+
 def is_dynamic_fixed(fmt: Any) -> bool:
     """A per-tensor fixed-point format whose scale is still taken from each tensor."""
     return isinstance(fmt, FixedFormat) and fmt.frac_bits is None and not fmt.static
@@ -100,12 +109,8 @@ def calibrate(model: nn.Module, ids: torch.Tensor, window: int) -> dict[str, dic
             _set_spec(holder, plan, replace(holder.spec, **obs))
     if not observed:
         return {}
-    if ids.numel() < 2:
-        raise MaseError("quant.calibration_tokens: calibration needs at least 2 tokens")
     try:
-        with torch.no_grad():
-            for start in range(0, ids.numel(), window):
-                model(ids[start:start + window][None])
+        _forward_windows(model, ids, window)
     finally:
         for holder, plan, spec, _ in observed:  # back to the original specs if the pass failed
             _set_spec(holder, plan, spec)
@@ -148,12 +153,8 @@ def calibrate_ranges(model: nn.Module, ids: torch.Tensor, window: int) -> dict[s
 
     handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
                if isinstance(m, (nn.Linear, MXLinear)) and ".layers." in n]
-    if ids.numel() < 2:
-        raise MaseError("quant.calibration_tokens: calibration needs at least 2 tokens")
     try:
-        with torch.no_grad():
-            for start in range(0, ids.numel(), window):
-                model(ids[start:start + window][None])
+        _forward_windows(model, ids, window)
     finally:
         for h in handles:
             h.remove()
