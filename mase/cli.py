@@ -48,7 +48,9 @@ def _split(argv: list[str]) -> tuple[list[str], list[str], bool]:
 
 
 def _variants(overrides: list[str], multirun: bool) -> list[list[str]]:
-    """Concrete override lists to validate: every sweep value at least once."""
+    """Concrete override lists to validate: every sweep value at least once. Hydra's own overrides
+    (hydra.run.dir, hydra.searchpath, ...) are in every list: they decide where configs are found
+    and where the run writes."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from mase.config.loading import one_line
@@ -59,9 +61,9 @@ def _variants(overrides: list[str], multirun: bool) -> list[list[str]]:
         raise MaseError(f"bad override: {one_line(exc)}") from None
     fixed, sweeps = [], []
     for text, o in zip(overrides, parsed):
-        if o.is_hydra_override():
-            continue
         if o.is_sweep_override():
+            if o.is_hydra_override():
+                continue
             if not multirun:
                 raise MaseError(f"{text} is a sweep: add -m (--multirun) to run each value")
             key = o.get_key_element()
@@ -73,6 +75,35 @@ def _variants(overrides: list[str], multirun: bool) -> list[list[str]]:
     if len(sweeps) == 1 or sum(len(s) for s in sweeps) <= 16:
         return [fixed + list(combo) for combo in product(*sweeps)][:64]
     return [fixed + [s[0] for s in sweeps]]
+
+
+def _flag_value(flags: list[str], names: tuple[str, ...]) -> str | None:
+    """The value of the last of Hydra's `--flag VALUE` / `--flag=VALUE` among `flags`."""
+    value = None
+    for i, f in enumerate(flags):
+        name, eq, rest = f.partition("=")
+        if name in names:
+            value = rest if eq else (flags[i + 1] if i + 1 < len(flags) else None)
+    return value
+
+
+def _run_dir(cfg, multirun: bool) -> tuple[str, str]:
+    """(key, folder) Hydra will create for this run: hydra.run.dir, or hydra.sweep.dir of a sweep."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from mase.config.loading import one_line
+
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    hc = HydraConfig.instance()
+    saved = hc.cfg
+    try:
+        hc.set_config(cfg)  # the hydra: resolver (runtime choices) of the default folder pattern
+        return key, str(OmegaConf.select(cfg, key, throw_on_resolution_failure=True))
+    except Exception as exc:
+        raise MaseError(f"{key}: {one_line(exc)}") from None
+    finally:
+        hc.cfg = saved
 
 
 def _list_models() -> str:
@@ -95,19 +126,24 @@ def _list_models() -> str:
 
 
 def prevalidate(argv: list[str]) -> None:
-    """Compose and validate every run the arguments describe; MaseError on the first problem."""
+    """Compose and validate every run the arguments describe, with the config search path Hydra will
+    use (--config-dir, hydra.searchpath), and check the folder it will write; MaseError on the first
+    problem."""
     from mase.config import compose
     from mase.compiler.preflight import check_hardware
-    from mase.config.validate import validate_config
+    from mase.config.validate import check_output_dir, validate_config
 
-    _, overrides, multirun = _split(argv)
+    flags, overrides, multirun = _split(argv)
+    config_dir = _flag_value(flags, ("--config-dir", "-cd"))
     for variant in _variants(overrides, multirun):
-        cfg = compose(variant)
+        cfg = compose(variant, return_hydra_config=True, config_dir=config_dir)
         if cfg.model is None:
             print("mase: " + _list_models(), file=sys.stderr)
             raise SystemExit(EXIT_USAGE)
         validate_config(cfg)
         check_hardware(cfg)
+        key, folder = _run_dir(cfg, multirun)
+        check_output_dir(folder, list(cfg.stages), key)
 
 
 def _write_fusesoc_ignore(cfg) -> None:

@@ -134,13 +134,14 @@ def report_stage(ctx: RunContext) -> dict[str, Any]:
 
 def run(cfg: DictConfig, out_dir: str | Path, stages: list[str] | None = None, **ctx_kw: Any) -> RunContext:
     """Validate `cfg` and run its stages (or `stages`) in order into `out_dir`."""
-    from mase.config.validate import validate_config
+    from mase.config.validate import check_output_dir, validate_config
 
     validate_config(cfg)
     names = list(stages if stages is not None else cfg.stages)
     from mase.compiler.preflight import check_hardware
 
     check_hardware(cfg, names)  # hardware the cores cannot build is refused here, before any stage
+    check_output_dir(out_dir, names, "out_dir")
     for n in names:
         if n not in STAGES:
             raise MaseError(f"stages: unknown stage {n!r}; available stages in order: {', '.join(STAGES)}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import os
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -17,6 +20,40 @@ DATASETS = ("auto", "wikitext2", "lee", "enwiki")
 # nonlinear modes: "float" (the model's own op) or "hw" (the hardware-exact golden model,
 # mase.golden.nonlinear_patch.apply_hw_nonlinear, wired in mase.quantize.quantizer.apply_nonlinear).
 NONLINEAR_MODES = ("float", "hw")
+TARGET_KINDS = ("sim", "fpga")
+NUMERICS = ("auto", "quantized", "hardware")
+SYNTH_SCOPES = ("auto", "top", "nodes")  # mase.flows.yosys
+PNR_SCOPES = ("auto", "design", "nodes")  # mase.flows.nextpnr
+WEIGHT_PLACES = ("auto", "bram", "uram", "spram", "axi")  # mase.compiler.params._place_weights
+LANES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # mase.compiler.params.LANE_CHOICES
+MAX_FIFO = 1 << 16
+MAX_CLOCK_MHZ = 2000.0  # no FPGA fabric clocks anywhere near this: a larger value is a unit mistake
+# stages whose tools run GNU Make in the run folder, which refuses paths with spaces (verilated.mk)
+MAKE_STAGES = ("sim",)
+
+
+def _int_range(value: Any, key: str, lo: int, hi: int | None = None, note: str = "") -> int:
+    """value as an int in [lo, hi]; else one line naming the range."""
+    v = int(value)
+    if v < lo or (hi is not None and v > hi):
+        rng = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+        raise MaseError(f"{key}={v}: must be {rng}{note}")
+    return v
+
+
+def _positive(value: Any, key: str, hi: float | None = None, zero_ok: bool = False, note: str = "") -> float:
+    """A finite number > 0 (>= 0 with zero_ok), at most hi."""
+    v = float(value)
+    low_ok = v >= 0 if zero_ok else v > 0
+    if not (math.isfinite(v) and low_ok and (hi is None or v <= hi)):
+        rng = ("at least 0" if zero_ok else "greater than 0") + (f" and at most {hi:g}" if hi is not None else "")
+        raise MaseError(f"{key}={value}: must be {rng}{note}")
+    return v
+
+
+def _choice(value: Any, key: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise MaseError(f"{key}={value!r}: choose one of {', '.join(choices)}")
 
 
 def check_format(name: Any, where: str, block_size: int = 32):
@@ -45,6 +82,7 @@ def validate_quant(q: Any) -> None:
         for field in ("weight", "act", "bias", "query", "key", "scores", "value"):
             if ov[field] is not None:
                 check_format(ov[field], f"quant.overrides[{pattern!r}].{field}", bs)
+    _int_range(getattr(q, "calibration_tokens", 512), "quant.calibration_tokens", 2)
     for op, mode in q.nonlinear.items():
         if op not in NONLINEAR_OPS:
             raise MaseError(f"quant.nonlinear.{op}: unknown operator; valid operators: {', '.join(NONLINEAR_OPS)}")
@@ -63,6 +101,59 @@ def validate_model(m: Any) -> None:
         raise MaseError(f"model {m.name}: source=gguf needs model.gguf_package and model.gguf_file")
     if m.source == "tiny" and m.family not in ("llama", "opt"):
         raise MaseError(f"model {m.name}: tiny models exist for family llama or opt, not {m.family!r}")
+    if m.source == "tiny":
+        validate_tiny(m.tiny, m.family)
+
+
+def validate_tiny(t: Any, family: str) -> None:
+    """The random-init shape, before transformers sees it (its own checks raise tracebacks)."""
+    k = "model.tiny."
+    for name in ("hidden_size", "num_layers", "num_heads", "intermediate_size", "max_positions"):
+        _int_range(getattr(t, name), k + name, 1)
+    # the byte-level tokenizer's ids run to 255
+    _int_range(t.vocab_size, k + "vocab_size", 256, note=" (the tiny models' tokenizer is byte-level)")
+    _int_range(t.seed, k + "seed", 0)
+    h, heads = int(t.hidden_size), int(t.num_heads)
+    head_dim = getattr(t, "head_dim", None) if family == "llama" else None
+    if head_dim is not None:
+        _int_range(head_dim, k + "head_dim", 2)
+    elif h % heads:
+        fix = " or give model.tiny.head_dim" if family == "llama" else ""
+        raise MaseError(f"{k}hidden_size={h} is not a multiple of num_heads={heads}: choose sizes that divide{fix}")
+    if family == "llama":
+        kv = _int_range(t.num_kv_heads, k + "num_kv_heads", 1)
+        if heads % kv:
+            raise MaseError(f"{k}num_kv_heads={kv} must divide num_heads={heads} (grouped-query attention)")
+        if (head_dim or h // heads) % 2:
+            raise MaseError(f"{k}head_dim={head_dim or h // heads} is odd; RoPE rotates pairs: use an even head_dim")
+        _positive(t.rope_theta, k + "rope_theta")
+        if getattr(t, "rope_scaling", None) is not None:
+            _check_rope_scaling(t, head_dim or h // heads)
+    if not math.isfinite(float(t.norm_gain)):
+        raise MaseError(f"{k}norm_gain={t.norm_gain}: must be a finite number")
+
+
+def _check_rope_scaling(t: Any, head_dim: int) -> None:
+    """transformers' RoPE variants: a known rope_type with its keys (its own errors are tracebacks)."""
+    plain = to_container(t.rope_scaling)
+    kind = plain.get("rope_type", plain.get("type")) if isinstance(plain, dict) else None
+    key = f"model.tiny.rope_scaling={plain}"
+    if kind is None:
+        raise MaseError(f"{key}: give a mapping with rope_type, e.g. '{{rope_type: linear, factor: 2.0}}'")
+    from transformers import LlamaConfig
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    if kind not in ROPE_INIT_FUNCTIONS:
+        raise MaseError(f"{key}: rope_type {kind!r} is unknown; choose one of {', '.join(sorted(ROPE_INIT_FUNCTIONS))}")
+    factor = plain.get("factor", 1.0)
+    if not isinstance(factor, (int, float)) or not 1 <= factor < math.inf:  # transformers only warns
+        raise MaseError(f"model.tiny.rope_scaling.factor={factor}: must be a number, at least 1")
+    try:
+        LlamaConfig(hidden_size=int(t.hidden_size), num_attention_heads=int(t.num_heads), head_dim=head_dim,
+                    num_key_value_heads=int(t.num_kv_heads), max_position_embeddings=int(t.max_positions),
+                    rope_theta=float(t.rope_theta), rope_scaling=dict(plain))
+    except Exception as exc:  # missing keys of the variant (KeyError), bad values (ValueError)
+        raise MaseError(f"{key}: {str(exc).strip(chr(34))}") from None
 
 
 def validate_eval(e: Any) -> None:
@@ -74,6 +165,8 @@ def validate_eval(e: Any) -> None:
         raise MaseError(f"eval.stride={e.stride}: must be between 1 and eval.window={e.window}")
     if e.tokens < 1:
         raise MaseError(f"eval.tokens={e.tokens}: must be positive")
+    _int_range(getattr(e, "hardware_tokens", 0), "eval.hardware_tokens", 0, note=" (0: all of eval.tokens)")
+    _choice(getattr(e, "numerics", "auto"), "eval.numerics", NUMERICS)
 
 
 def validate_stages(stages: list[str]) -> None:
@@ -87,13 +180,77 @@ def validate_stages(stages: list[str]) -> None:
 
 
 def validate_hw(hw: Any, m: Any) -> None:
-    t = int(hw.prompt_tokens)
-    limit = m.tiny.max_positions if m.source == "tiny" else None
-    if t < 1 or (limit and t > limit):
-        raise MaseError(f"hw.prompt_tokens={t}: must be between 1 and the model's context"
-                        f"{f' ({limit})' if limit else ''}")
+    """Every hw.* value (mase.compiler): ranges known from the config alone (the context of a
+    pretrained model is checked once it is loaded, mase.compiler.preflight.check_prompt_length)."""
+    from mase.eda.mx_linear import FORMAT_PARAMS
+
+    tiny = m.tiny if m.source == "tiny" else None
+    limit = int(tiny.max_positions) if tiny is not None else None
+    _int_range(hw.prompt_tokens, "hw.prompt_tokens", 1, limit, " (the model's context)" if limit else "")
     if hw.prompt is not None and not str(hw.prompt):
         raise MaseError("hw.prompt is empty: give a text, or drop it for the default sentence")
+    _int_range(hw.max_lanes, "hw.max_lanes", 1, note=" (parallel MACs of one node)")
+    _positive(hw.utilization, "hw.utilization", 1.0, note=" (fraction of the part the compiler may fill)")
+    _int_range(hw.fifo_depth, "hw.fifo_depth", 1, MAX_FIFO, " (beats; rounded up to a power of two)")
+    _choice(str(hw.linear_out), "hw.linear_out", tuple(FORMAT_PARAMS))  # a format the cores compute
+    layers = int(tiny.num_layers) if tiny is not None else None
+    _int_range(hw.sim_layers, "hw.sim_layers", 0, layers, " decoder layers (0: all up to 4, else 1)")
+    _int_range(hw.sim_seed, "hw.sim_seed", 0)
+    _int_range(hw.sim_stall, "hw.sim_stall", 0, 99, " (percent of idle input cycles)")
+    _int_range(hw.sim_bp, "hw.sim_bp", 0, 99, " (percent of back-pressure cycles)")
+    _int_range(hw.decode_context, "hw.decode_context", 0, limit, " tokens (0: hw.prompt_tokens)")
+    _choice(hw.synth_scope, "hw.synth_scope", SYNTH_SCOPES)
+    _choice(hw.pnr_scope, "hw.pnr_scope", PNR_SCOPES)
+    for pattern, ov in (hw.overrides or {}).items():
+        where = f"hw.overrides[{pattern!r}]"
+        if not OmegaConf.is_dict(ov) and not isinstance(ov, dict):
+            raise MaseError(f"{where}={ov!r}: give a mapping of in_par, out_par, par, fifo_depth, weights")
+        for key in ("in_par", "out_par", "par"):
+            if ov.get(key) is not None and ov[key] not in LANES:
+                raise MaseError(f"{where}.{key}={ov[key]}: choose one of {', '.join(map(str, LANES))}")
+        d = ov.get("fifo_depth")
+        if d is not None and (d < 2 or d > MAX_FIFO or d & (d - 1)):
+            raise MaseError(f"{where}.fifo_depth={d}: must be a power of two between 2 and {MAX_FIFO} (beats)")
+        if ov.get("weights") is not None:
+            _choice(ov.weights, f"{where}.weights", WEIGHT_PLACES)
+
+
+def validate_target(t: Any) -> None:
+    _choice(t.kind, "target.kind", TARGET_KINDS)
+    _positive(t.clock_mhz, "target.clock_mhz", MAX_CLOCK_MHZ, note=" (MHz)")
+    for key, v in (t.resources or {}).items():
+        if v is not None:
+            _int_range(v, f"target.resources.{key}", 1 if key == "bram_kbit" else 0)
+    for key in ("offchip_memory_gb", "offchip_bandwidth_gbps"):
+        if t.get(key) is not None:
+            _positive(t[key], f"target.{key}", zero_ok=True, note=" (null: no off-chip memory)")
+
+
+def validate_run(cfg: Any) -> None:
+    """Top-level values."""
+    _int_range(cfg.seed, "seed", 0)
+    _int_range(cfg.threads, "threads", 0, note=" (0: torch's default)")
+    for key in ("root", "multirun_root"):
+        if not str(cfg.output[key]).strip():
+            raise MaseError(f"output.{key} is empty: give a folder")
+
+
+def check_output_dir(folder: str | Path, stages: list[str] = (), key: str = "hydra.run.dir") -> None:
+    """The run folder can be created and written, and its path suits the stages' tools: refused in
+    one line before Hydra creates it (Hydra's own errors are tracebacks) or any stage runs."""
+    path = Path(folder).absolute()
+    make = [s for s in stages if s in MAKE_STAGES]
+    if make and any(c.isspace() for c in str(path)):
+        raise MaseError(f"{key}={folder}: the {make[0]} stage builds with GNU Make, which cannot work in a folder "
+                        "whose path has spaces: choose a folder without spaces")
+    existing = path
+    while not existing.exists() and existing != existing.parent:  # the deepest part that exists
+        existing = existing.parent
+    if not existing.is_dir():
+        raise MaseError(f"{key}={folder}: {existing} is a file, not a folder: choose another {key}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise MaseError(f"{key}={folder}: cannot write in {existing} (permission denied): choose a writable "
+                        f"folder with {key}=...")
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -105,8 +262,13 @@ def validate_config(cfg: DictConfig) -> None:
     validate_quant(cfg.quant)
     validate_eval(cfg.eval)
     validate_stages(list(cfg.stages))
+    validate_target(cfg.target)
+    validate_run(cfg)
     if cfg.get("hw") is not None:
         validate_hw(cfg.hw, cfg.model)
+    if cfg.model.source == "tiny" and cfg.eval.window > cfg.model.tiny.max_positions:
+        raise MaseError(f"eval.window={cfg.eval.window}: must be at most model.tiny.max_positions="
+                        f"{cfg.model.tiny.max_positions} (the model's context)")
 
 
 def check_schema(cfg: DictConfig) -> None:
