@@ -146,14 +146,41 @@ def prevalidate(argv: list[str]) -> None:
         check_output_dir(folder, list(cfg.stages), key)
 
 
-def _write_fusesoc_ignore(cfg) -> None:
+def _write_fusesoc_ignore(cfg, out_dir: Path) -> None:
+    """FuseSoC skips the tree below a folder holding FUSESOC_IGNORE: a library scanning a parent folder
+    must not find the generated cores (hw/) or their copies in build/. The file goes at the top of
+    mase's output tree (output.root, output.multirun_root) when the run is inside it, else into the
+    run folder: never where the run writes nothing (hydra.run.dir elsewhere leaves the cwd alone)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    root = Path(cfg.output.multirun_root if multirun else cfg.output.root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "FUSESOC_IGNORE").touch()
+    root = Path(cfg.output.multirun_root if multirun else cfg.output.root).resolve()
+    top = root if out_dir.resolve().is_relative_to(root) else out_dir
+    top.mkdir(parents=True, exist_ok=True)
+    (top / "FUSESOC_IGNORE").touch()
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
+
+
+class _StageTracker(logging.Filter):
+    """Follows mase.pipeline's "stage NAME" log records: the stage a Ctrl-C interrupts."""
+
+    current: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "stage %s" and record.args:
+            self.current = str(record.args[0])
+        return True
+
+
+def _interrupted(stage: str | None = None) -> None:
+    """Ctrl-C: one line, exit 130. Tools were ended with their process groups (mase.eda.runner), and
+    a stage writes its result file only when it completes, so a rerun resumes."""
+    where = f" during {stage}" if stage else ""
+    print(f"mase: interrupted{where}; rerun to resume", file=sys.stderr)
+    raise SystemExit(EXIT_INTERRUPTED)
 
 
 def _quiet_libraries(progress: bool) -> None:
@@ -179,9 +206,11 @@ def app(cfg) -> None:
     from mase.pipeline import run
     from mase.report import progress
 
+    tracker = _StageTracker()
+    log.addFilter(tracker)
     try:
         out_dir = Path(HydraConfig.get().runtime.output_dir)
-        _write_fusesoc_ignore(cfg)
+        _write_fusesoc_ignore(cfg, out_dir)
         progress.set_enabled(cfg.progress)
         _quiet_libraries(cfg.progress)
         if cfg.threads > 0:
@@ -193,6 +222,10 @@ def app(cfg) -> None:
     except MaseError as exc:
         log.error("%s", exc)
         _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _interrupted(tracker.current)
+    finally:
+        log.removeFilter(tracker)
 
 
 def _hydra_main(argv: list[str]) -> None:
@@ -212,12 +245,15 @@ def _hydra_main(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not any(a in _PASSTHROUGH or a.split("=")[0] in _PASSTHROUGH for a in argv):
-        try:
-            prevalidate(argv)
-        except MaseError as exc:
-            _fail(str(exc), exc.exit_code)
-    _hydra_main(argv)
+    try:
+        if not any(a in _PASSTHROUGH or a.split("=")[0] in _PASSTHROUGH for a in argv):
+            try:
+                prevalidate(argv)
+            except MaseError as exc:
+                _fail(str(exc), exc.exit_code)
+        _hydra_main(argv)
+    except KeyboardInterrupt:  # before or between runs (app() names the stage of a run)
+        _interrupted()
 
 
 if __name__ == "__main__":

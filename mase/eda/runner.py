@@ -1,6 +1,10 @@
 """Run FuseSoC/Edalize flows on the mase:mx cores: lint, Verilator simulation, Yosys synthesis.
 
 Every tool run's exit status is checked; a failure raises `EdaError` with the last lines of its log.
+A tool counts as done only when its expected outputs exist (FuseSoC exits 0 when it is interrupted),
+and each runs in its own process group, so that Ctrl-C, a timeout or an error ends the whole tree
+(make, verilator, the compilers) instead of leaving it running; an interrupted tool raises
+`ToolInterrupted` (a KeyboardInterrupt: the CLI ends the run with one line and exit status 130).
 
     >>> from mase.eda import build_sim, lint, synth
     >>> lint("mase:mx:stream")                                    # verilator --lint-only -Wall
@@ -22,6 +26,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +38,14 @@ CORES_DIR = Path(__file__).resolve().parents[2] / "cores"
 
 class EdaError(RuntimeError):
     """A tool run failed; the message names the command and shows the end of its log."""
+
+
+class ToolInterrupted(KeyboardInterrupt):
+    """A tool stopped on SIGINT (Ctrl-C, or a signal sent to it alone): the run was interrupted."""
+
+
+# FuseSoC's SIGINT handler prints this and exits 0
+FUSESOC_ABORTED = "FuseSoC aborted"
 
 
 def _big_stack() -> None:
@@ -47,6 +60,55 @@ def _big_stack() -> None:
 
 def _tail(text: str, n: int = 40) -> str:
     return "\n".join(text.splitlines()[-n:])
+
+
+def _kill_tree(p: subprocess.Popen) -> None:
+    """End a tool's process group (the tool and everything it started): SIGTERM, then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(p.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        try:
+            p.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_tool(cmd: list[str], cwd=None, timeout: float | None = None, env: dict | None = None,
+             what: str | None = None) -> tuple[int, str]:
+    """Run one tool in its own process group and return (exit status, stdout + stderr).
+
+    Ctrl-C reaches mase only (the tool is not in the terminal's foreground group): the
+    KeyboardInterrupt ends the tool's whole group before it propagates, as does a timeout (EdaError).
+    A tool killed by SIGINT raises ToolInterrupted, by another signal EdaError."""
+    what = what or Path(cmd[0]).name
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_big_stack)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_tree(p)
+        out, err = p.communicate()
+        raise EdaError(f"{what} timed out after {timeout:.0f} s: {' '.join(cmd)}\n{_tail(out + err)}") from None
+    except BaseException:  # KeyboardInterrupt (Ctrl-C), SystemExit
+        _kill_tree(p)
+        raise
+    if p.returncode == -signal.SIGINT:
+        raise ToolInterrupted(f"{what} was interrupted")
+    if p.returncode < 0:
+        raise EdaError(f"{what} was killed by signal {-p.returncode} "
+                       f"({signal.Signals(-p.returncode).name}): {' '.join(cmd)}\n{_tail(out + err)}")
+    return p.returncode, out + err
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file so that it is either absent, the old one, or complete (stamps, results)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _fusesoc_exe() -> list[str]:
@@ -71,18 +133,23 @@ def fusesoc(args: list[str], roots=None, cwd=None, timeout: float | None = 1800,
         cmd += ["--cores-root", str(r)]
     cmd += args
     cwd = cwd or tempfile.gettempdir()
-    try:
-        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, preexec_fn=_big_stack)
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        raise EdaError(f"timeout after {timeout}s: {' '.join(cmd)}\n{_tail(out)}") from None
-    out = p.stdout + p.stderr
+    rc, out = run_tool(cmd, cwd=cwd, timeout=timeout, what="fusesoc")
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(out)
-    if p.returncode != 0 or "\nERROR:" in "\n" + out:
-        raise EdaError(f"fusesoc failed (exit {p.returncode}): {' '.join(cmd)}\n{_tail(out)}")
+    if FUSESOC_ABORTED in out:  # SIGINT to FuseSoC alone: it exits 0 with its tool half done
+        raise ToolInterrupted(f"fusesoc was interrupted: {' '.join(cmd)}")
+    if rc != 0 or "\nERROR:" in "\n" + out:
+        raise EdaError(f"fusesoc failed (exit {rc}): {' '.join(cmd)}\n{_tail(out)}")
     return out
+
+
+def completed(out: str, work_root: Path) -> bool:
+    """Whether Edalize ran its tool to the end in `work_root`: it prints "Leaving directory" only after
+    the tool (make lint-only, make, the simulation) exited 0. (Its path is absolute from FuseSoC's
+    working folder: compared by the project and work folder names.)"""
+    tail = f"/{Path(work_root).parent.name}/{Path(work_root).name}'"
+    return any(l.startswith("Leaving directory '") and l.endswith(tail) for l in out.splitlines())
 
 
 _SRC_SUFFIXES = (".sv", ".v", ".svh", ".vh", ".core", ".cpp", ".vlt", ".h", ".hex", ".mem", ".tcl")
@@ -99,9 +166,20 @@ def _core_index(roots) -> dict[str, Path]:
     return index
 
 
+def _relative(f: Path, roots: list[Path]) -> str:
+    """`f` relative to the core library holding it: a hash of it survives moving the library."""
+    for i, r in enumerate(roots):
+        try:
+            return f"{i}/{f.relative_to(r)}"
+        except ValueError:
+            continue
+    return str(f)
+
+
 def _content_hash(roots, core: str | None = None) -> str:
     """Hash of the source files a core can see: the folders of the core and of its dependencies
-    (transitively, from the `depend` lists), or of every library when the core is not found."""
+    (transitively, from the `depend` lists), or of every library when the core is not found. Paths
+    enter relative to their library, so a copied or moved library hashes the same."""
     h = hashlib.sha256()
     dirs: list[Path] | None = None
     if core is not None:
@@ -123,10 +201,11 @@ def _content_hash(roots, core: str | None = None) -> str:
                 dep = dep.rsplit(":", 1)[0] if dep.count(":") == 3 else dep
                 if dep != name:
                     todo.append(dep)
-    for folder in sorted(set(dirs)) if dirs else [Path(r) for r in cores_roots(roots)]:
+    libs = [Path(r) for r in cores_roots(roots)]
+    for folder in sorted(set(dirs)) if dirs else libs:
         for f in sorted(Path(folder).rglob("*")):
             if f.is_file() and f.suffix in _SRC_SUFFIXES:
-                h.update(str(f).encode())
+                h.update(_relative(f, libs).encode() + b"\0")
                 h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
@@ -232,11 +311,10 @@ class SimBuild:
                            self.core, *_param_args(args)], self.roots, timeout=timeout)
         else:
             exe = self.work_root / f"V{_toplevel(self.work_root)}"
-            p = subprocess.run([str(exe), *[f"+{k}={v}" for k, v in args.items()]], cwd=self.work_root,
-                               capture_output=True, text=True, timeout=timeout, preexec_fn=_big_stack)
-            log = p.stdout + p.stderr
-            if p.returncode:
-                raise EdaError(f"simulation failed (exit {p.returncode}): {exe}\n{_tail(log)}")
+            rc, log = run_tool([str(exe), *[f"+{k}={v}" for k, v in args.items()]], cwd=self.work_root,
+                               timeout=timeout, what="simulation")
+            if rc:
+                raise EdaError(f"simulation failed (exit {rc}): {exe}\n{_tail(log)}")
         if "MASE_TB_TIMEOUT" in log or "MASE_TB_DONE" not in log:
             raise EdaError(f"simulation of {self.core} did not complete (timeout or missing outputs)\n{_tail(log)}")
         cycles = int(re.search(r"MASE_TB_DONE cycles=(\d+)", log).group(1))
@@ -269,7 +347,10 @@ def build_sim(core: str, parameters: dict | None = None, target: str = "sim", ro
             shutil.rmtree(build_root)
         fusesoc(["run", "--target", target, "--build-root", str(build_root), "--setup", "--build", core,
                  *_param_args(parameters)], roots, log=build_root / "build.log")
-        done.write_text("ok\n")
+        work = _work_root(build_root, target, "verilator")
+        if not (work / f"V{_toplevel(work)}").is_file():
+            raise EdaError(f"the build of {core} made no simulation model in {work}")
+        write_atomic(done, "ok\n")  # only after a verified build: a stamp is never half a build
     return SimBuild(core, parameters, build_root, target, roots)
 
 
@@ -281,10 +362,13 @@ def lint(core: str, parameters: dict | None = None, target: str = "lint", roots=
     build_root = Path(tempfile.mkdtemp(prefix="lint-", dir=cache_dir()))
     try:
         out = fusesoc(["run", "--target", target, "--build-root", str(build_root), core, *_param_args(parameters)], roots)
+        done = completed(out, _work_root(build_root, target, "verilator"))
     finally:
         shutil.rmtree(build_root, ignore_errors=True)
     if "%Warning" in out or "%Error" in out:
         raise EdaError(f"lint of {core} is not clean\n{_tail(out)}")
+    if not done:
+        raise EdaError(f"lint of {core} did not run to the end\n{_tail(out)}")
     return out
 
 
@@ -293,6 +377,9 @@ _ICE40 = {"LUT": ("SB_LUT4",), "FF": ("SB_DFF",), "DSP": ("SB_MAC16",), "BRAM": 
 _XCUP = {"LUT": ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6"), "FF": ("FDRE", "FDSE", "FDCE", "FDPE"),
          "DSP": ("DSP48E2",), "BRAM": ("RAMB36E2",), "BRAM18": ("RAMB18E2",), "URAM": ("URAM288",),
          "LUTRAM": ("RAM16", "RAM32", "RAM64", "RAM128", "RAM256", "SRL"), "CARRY": ("CARRY8",)}
+
+
+YOSYS_END = "End of script."  # the last line Yosys writes to its log after the whole script ran
 
 
 def parse_yosys_stat(log: str, arch: str) -> dict:
@@ -347,15 +434,14 @@ def synth(core: str, parameters: dict | None = None, arch: str = "ice40", roots=
     work = _work_root(build_root, target, "yosys")
     _fix_negative_chparams(work)
     # build with the Makefile Edalize generated (fusesoc --build would set the project up again)
-    try:
-        p = subprocess.run(["make"], cwd=work, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise EdaError(f"Yosys timed out after {timeout}s in {work}") from None
-    (build_root / "build.log").write_text(p.stdout + p.stderr)
-    if p.returncode != 0:
-        log = (work / "yosys.log").read_text() if (work / "yosys.log").exists() else p.stdout + p.stderr
-        raise EdaError(f"Yosys failed (exit {p.returncode}) in {work}\n{_tail(log)}")
-    log_path = _work_root(build_root, target, "yosys") / "yosys.log"
-    res = parse_yosys_stat(log_path.read_text(), arch)
+    rc, out = run_tool(["make"], cwd=work, timeout=timeout, what="Yosys")
+    (build_root / "build.log").write_text(out)
+    log_path = work / "yosys.log"
+    log = log_path.read_text() if log_path.exists() else ""
+    if rc != 0:
+        raise EdaError(f"Yosys failed (exit {rc}) in {work}\n{_tail(log or out)}")
+    if YOSYS_END not in log:
+        raise EdaError(f"Yosys did not run to the end in {work} (no '{YOSYS_END}' in yosys.log)\n{_tail(log or out)}")
+    res = parse_yosys_stat(log, arch)
     res["log"] = str(log_path)
     return res

@@ -31,13 +31,12 @@ import os
 import re
 import resource
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from mase.config.errors import MaseError
-from mase.eda.runner import EdaError, _fix_negative_chparams, _tail, fusesoc
+from mase.eda.runner import EdaError, _fix_negative_chparams, _tail, fusesoc, run_tool
 
 from . import YOWASP, require, which
 
@@ -107,8 +106,8 @@ def tool_versions(fam: str) -> dict[str, str]:
         if tool in ("icepack", "ecppack"):
             out[tool] = exe  # no version flag; the path says native (Debian) or YoWASP
             continue
-        p = subprocess.run([exe, flag], capture_output=True, text=True, timeout=300)
-        lines = [l for l in (p.stdout + p.stderr).splitlines() if l.strip() and "Preparing" not in l]
+        _, text = run_tool([exe, flag], timeout=300, what=tool)
+        lines = [l for l in text.splitlines() if l.strip() and "Preparing" not in l]
         out[tool] = (lines[0].strip() if lines else "?") + ("" if exe == shutil.which(tool) else " (YoWASP)")
     return out
 
@@ -121,16 +120,20 @@ def _cpu() -> float:
 CPU: dict[str, float] = {}  # CPU seconds of the last _make per tool (wall time depends on the machine's load)
 
 
-def _make(work: Path, goal: str | None, env: dict, what: str, log: Path, timeout: float) -> float:
+def _make(work: Path, goal: str | None, env: dict, what: str, log: Path, timeout: float,
+          expect: tuple[str, ...] = ()) -> float:
+    """`make [goal]` in the Edalize work folder; done when it exits 0 and wrote the files `expect`
+    (each removed first, so that an old one never stands for this run's)."""
     t0, c0 = time.perf_counter(), _cpu()
-    try:
-        p = subprocess.run(["make"] + ([goal] if goal else []), cwd=work, env=env, capture_output=True, text=True,
-                           timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise EdaError(f"{what} timed out after {timeout:.0f} s in {work}") from None
-    log.write_text(_tail(p.stdout + p.stderr, 400))  # the tools' own logs (yosys.log, next.log) are complete
-    if p.returncode != 0:
-        raise EdaError(f"{what} failed (exit {p.returncode}) in {work}\n{_tail(p.stdout + p.stderr, 20)}")
+    for f in expect:
+        (work / f).unlink(missing_ok=True)
+    rc, out = run_tool(["make"] + ([goal] if goal else []), cwd=work, env=env, timeout=timeout, what=what)
+    log.write_text(_tail(out, 400))  # the tools' own logs (yosys.log, next.log) are complete
+    if rc != 0:
+        raise EdaError(f"{what} failed (exit {rc}) in {work}\n{_tail(out, 20)}")
+    missing = [f for f in expect if not (work / f).is_file()]
+    if missing:
+        raise EdaError(f"{what} exited 0 but wrote no {', '.join(missing)} in {work}\n{_tail(out, 20)}")
     CPU[what.split()[0]] = _cpu() - c0
     return time.perf_counter() - t0
 
@@ -214,14 +217,12 @@ def _ports_json(work: Path, name: str, env: dict, log: Path, timeout: float) -> 
     tcl = tcl.replace("write_json $name.json", "write_json ports.json")  # not the netlist make would reuse
     (work / "ports.tcl").write_text(tcl)
     t0 = time.perf_counter()
-    try:
-        p = subprocess.run(["yosys", "-q", "-l", "ports.log", "-p", "tcl ports.tcl"], cwd=work, env=env,
-                           capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise EdaError(f"yosys (ports) timed out after {timeout:.0f} s in {work}") from None
-    log.write_text(p.stdout + p.stderr)
-    if p.returncode != 0:
-        raise EdaError(f"yosys (ports) failed (exit {p.returncode}) in {work}\n{_tail(p.stdout + p.stderr, 20)}")
+    (work / "ports.json").unlink(missing_ok=True)
+    rc, out = run_tool(["yosys", "-q", "-l", "ports.log", "-p", "tcl ports.tcl"], cwd=work, env=env, timeout=timeout,
+                       what="yosys (ports)")
+    log.write_text(out)
+    if rc != 0 or not (work / "ports.json").is_file():
+        raise EdaError(f"yosys (ports) failed (exit {rc}) in {work}\n{_tail(out, 20)}")
     return time.perf_counter() - t0
 
 
@@ -297,7 +298,7 @@ def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, targ
     if fam == "ice40":  # only the ports first (elaboration, no synthesis): they decide on the harness
         secs = {"yosys": _ports_json(work, name, env, unit_dir / "ports.out", timeout)}
     else:
-        secs = {"yosys": _make(work, f"{name}.json", env, "yosys", unit_dir / "yosys.out", timeout)}
+        secs = {"yosys": _make(work, f"{name}.json", env, "yosys", unit_dir / "yosys.out", timeout, (f"{name}.json",))}
     ports = _netlist_ports(work / ("ports.json" if fam == "ice40" else f"{name}.json"), top)
     port_bits = sum(len(b) for _, b in ports.values())
     method = "--out-of-context" if ooc else "in context"
@@ -307,12 +308,13 @@ def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, targ
         (unit_dir / "core").mkdir(parents=True, exist_ok=True)
         (unit_dir / "core" / f"{HARNESS}.sv").write_text(_harness(top, params, ports))
         work = _setup(unit_dir, unit, dep, HARNESS, target, clock_mhz, False, {}, files + [f"{HARNESS}.sv"], roots)
-        secs["yosys"] += _make(work, f"{name}.json", env, "yosys (harness)", unit_dir / "yosys.out", timeout)
+        secs["yosys"] += _make(work, f"{name}.json", env, "yosys (harness)", unit_dir / "yosys.out", timeout,
+                               (f"{name}.json",))
         method = "shift-register I/O harness (nextpnr-ice40 has no out-of-context mode)"
         n_out = sum(len(b) for d, b in ports.values() if d == "output")
         harness = {"ff": port_bits, "lut": n_out}  # in_sr (the inputs but clk, + 1) and out_sr
     elif fam == "ice40":
-        secs["yosys"] += _make(work, f"{name}.json", env, "yosys", unit_dir / "yosys.out", timeout)
+        secs["yosys"] += _make(work, f"{name}.json", env, "yosys", unit_dir / "yosys.out", timeout, (f"{name}.json",))
     cells = _yosys_cells(work)
     luts = _luts(cells, fam)
     res: dict[str, Any] = {"unit": unit, "top": top, "core": dep, "method": method, "port_bits": port_bits,
@@ -325,7 +327,8 @@ def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, targ
                         + (f": {_fix(target)}" if unit == "design" else ""))
     pnr_goal = f"{name}.config" if fam == "ecp5" else f"{name}.asc"
     try:
-        secs["nextpnr"] = _make(work, pnr_goal, env, f"nextpnr-{fam}", unit_dir / "nextpnr.out", timeout)
+        secs["nextpnr"] = _make(work, pnr_goal, env, f"nextpnr-{fam}", unit_dir / "nextpnr.out", timeout,
+                                ("report.json",))  # nextpnr writes its --report after routing
     except EdaError as exc:
         log = (work / "next.log").read_text() if (work / "next.log").is_file() else str(exc)
         if re.search(r"Unable to find a placement location|no BELs remaining|Design uses \d+ .* but device has|"
@@ -336,7 +339,7 @@ def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, targ
         raise
     if not ooc:  # out of context there is no bitstream to pack
         secs["pack"] = _make(work, None, env, "ecppack" if fam == "ecp5" else "icepack", unit_dir / "pack.out",
-                             timeout)
+                             timeout, (f"{name}.{'bit' if fam == 'ecp5' else 'bin'}",))
     res.update(_parse_nextpnr(work, fam))
     f = min(res["fmax_by_clock"].values()) if res["fmax_by_clock"] else None
     secs["total"] = time.perf_counter() - t0

@@ -1,14 +1,21 @@
-"""Verilator flows on the generated library: lint (-Wall, clean) and the self-checking simulation."""
+"""Verilator flows on the generated library: lint (-Wall, clean) and the self-checking simulation.
+
+The simulation model is built once per content of the library: `<build>/.built` records the digest
+of the library (paths relative to it, and contents) and the model it produced, written only after
+the model exists. The build holds no absolute paths (FuseSoC copies the sources and ROM images into
+it; the testbench gets its stimulus folders as plusargs), so a copied or moved run folder reuses it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from mase.eda.runner import EdaError, _tail, fusesoc
+from mase.eda.runner import EdaError, _tail, completed, fusesoc, run_tool, write_atomic
 
 from . import require
 
@@ -21,6 +28,9 @@ def lint(hw_dir: Path, core: str, build_dir: Path) -> dict[str, Any]:
     warnings = [l for l in out.splitlines() if l.startswith("%Warning") or l.startswith("%Error")]
     if warnings:
         raise EdaError(f"lint of {core} is not clean ({len(warnings)} messages)\n{_tail(out, 20)}")
+    works = sorted(build_dir.glob("*/lint-verilator"))
+    if not works or not completed(out, works[0]):  # clean only if verilator --lint-only ran to the end
+        raise EdaError(f"lint of {core} did not run to the end (see {log})\n{_tail(out, 20)}")
     return {"clean": True, "log": str(log), "tool": "verilator --lint-only -Wall"}
 
 
@@ -29,23 +39,38 @@ def build(hw_dir: Path, core: str, build_dir: Path) -> Path:
     require(["verilator"], "sim")
     stamp = build_dir / ".built"
     digest = _digest(hw_dir)
-    if stamp.exists() and stamp.read_text() == digest:
+    if _reusable(stamp, digest, build_dir):
         return _work_root(build_dir)
     shutil.rmtree(build_dir, ignore_errors=True)
     fusesoc(["run", "--target", "sim", "--build-root", str(build_dir), "--setup", "--build", core], [hw_dir],
             log=build_dir / "build.log")
-    stamp.write_text(digest)
-    return _work_root(build_dir)
+    work = _work_root(build_dir)
+    exe = _executable(work)
+    if exe is None or not completed((build_dir / "build.log").read_text(), work):
+        raise EdaError(f"the Verilator build of {core} made no testbench executable in {work}\n"
+                       f"{_tail((build_dir / 'build.log').read_text(), 20)}")
+    write_atomic(stamp, json.dumps({"digest": digest, "exe": str(exe.relative_to(build_dir)),
+                                    "exe_bytes": exe.stat().st_size}) + "\n")
+    return work
+
+
+def _reusable(stamp: Path, digest: str, build_dir: Path) -> bool:
+    """A stamp of this content whose executable is still there, whole (a copy may have lost it)."""
+    try:
+        rec = json.loads(stamp.read_text())
+        exe = build_dir / rec["exe"]
+        return rec["digest"] == digest and exe.is_file() and exe.stat().st_size == rec["exe_bytes"]
+    except (OSError, ValueError, KeyError, TypeError):  # no stamp, or one of an older mase
+        return False
 
 
 def _digest(hw_dir: Path) -> str:
-    import hashlib
-
+    """The library's content (relative paths and bytes) and the core libraries it depends on."""
     from mase.eda.runner import _content_hash
 
     h = hashlib.sha256(_content_hash([hw_dir]).encode())
     for f in sorted((hw_dir / "mem").glob("*")):
-        h.update(f.name.encode() + f.read_bytes())
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
 
@@ -54,6 +79,10 @@ def _work_root(build_dir: Path) -> Path:
     if not hits:
         raise EdaError(f"no sim-verilator folder under {build_dir}")
     return hits[0]
+
+
+def _executable(work_root: Path) -> Path | None:
+    return next((f for f in sorted(work_root.glob("Vtb_*")) if "." not in f.name and f.is_file()), None)
 
 
 def run(work_root: Path, stim_dir: Path, run_dir: Path, manifest: dict, seed: int = 1, stall: int = 0, bp: int = 0,
@@ -68,16 +97,15 @@ def run(work_root: Path, stim_dir: Path, run_dir: Path, manifest: dict, seed: in
         ports[p["port"]] = p["beats"]
     total = sum(ports.values())
     max_cycles = max_cycles or 200000 + 400 * total * (1 + max(stall, bp) // 10)
-    exe = next((f for f in sorted(work_root.glob("Vtb_*")) if "." not in f.name and f.is_file()), None)
+    exe = _executable(work_root)
     if exe is None:
         raise EdaError(f"no testbench executable in {work_root}")
     args = [str(exe), f"+dir={run_dir.resolve()}", f"+exp={stim_dir.resolve()}", f"+seed={seed}", f"+stall={stall}",
             f"+bp={bp}", f"+max_cycles={max_cycles}"] + [f"+{p}_n={n}" for p, n in ports.items()]
-    p = subprocess.run(args, cwd=work_root, capture_output=True, text=True, timeout=timeout)
-    log = p.stdout + p.stderr
+    rc, log = run_tool(args, cwd=work_root, timeout=timeout, what="simulation")
     (run_dir / "sim.log").write_text(log)
-    if p.returncode:
-        raise EdaError(f"simulation failed (exit {p.returncode}): {exe.name}\n{_tail(log)}")
+    if rc:
+        raise EdaError(f"simulation failed (exit {rc}): {exe.name}\n{_tail(log)}")
     if "MASE_TB_TIMEOUT" in log or "MASE_TB_DONE" not in log:
         raise EdaError(f"simulation did not complete (timeout after {max_cycles} cycles or missing outputs)\n{_tail(log)}")
     cycles = int(re.search(r"MASE_TB_DONE cycles=(\d+)", log).group(1))

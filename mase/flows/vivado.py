@@ -24,6 +24,12 @@ def project(hw_dir: Path, man: dict, build_dir: Path) -> dict[str, Any]:
     except EdaError as exc:
         raise MaseError(f"vivado flow failed: {str(exc).splitlines()[0]}\n{_tail(str(exc), 12)}") from None
     work = sorted(build_dir.glob("*/vivado-vivado"))
+    # FuseSoC can exit 0 without a project (interrupted): the project script must exist, and after a
+    # build the bitstream
+    if not work or not list(work[0].glob("*.tcl")):
+        raise MaseError(f"vivado flow: FuseSoC wrote no Vivado project under {build_dir} (see {build_dir / 'fusesoc.log'})")
+    if have and not list(work[0].glob("*.bit")):
+        raise MaseError(f"vivado flow: Vivado exited 0 but wrote no bitstream in {work[0]} (see its vivado.log)")
     files = sorted(str(p.relative_to(build_dir)) for p in work[0].glob("*") if p.is_file()) if work else []
     res: dict[str, Any] = {"tool": "vivado", "project_dir": str(work[0]) if work else None, "files": files,
                            "built": have}
