@@ -216,8 +216,10 @@ def app(cfg) -> None:
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
+        from mase.provenance import quant_label
+
         log.info("mase %s: model %s, quant %s, target %s -> %s", __import__("mase").__version__, cfg.model.name,
-                 cfg.quant.name, cfg.target.name, out_dir)
+                 quant_label(cfg.quant), cfg.target.name, out_dir)
         run(cfg, out_dir)
     except MaseError as exc:
         log.error("%s", exc)

@@ -478,7 +478,10 @@ def _capture(model: nn.Module, quant_cfg: Any, seq_len: int, hw: Any, model_name
                         f"no hardware mapping; families: OPT, LLaMA")
     plans = getattr(model, "mase_plan", None) or plan_layers(_unquantized_view(model), quant_cfg, name)
     plans = {p.name: p for p in plans}
-    g = DataflowGraph(name, family, seq_len, conf.hidden_size, conf.num_hidden_layers, quant=str(quant_cfg.name))
+    from mase.provenance import quant_label
+
+    # the formats' label (mxint4(w:mxint5) when overridden), in graph.json and the generated RTL's comments
+    g = DataflowGraph(name, family, seq_len, conf.hidden_size, conf.num_hidden_layers, quant=quant_label(quant_cfg))
     b = _Builder(g, plans, hw)
     b.ranges = getattr(model, "mase_ranges", None) or {}
     H = conf.hidden_size

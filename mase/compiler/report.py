@@ -31,6 +31,7 @@ import json
 import math
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from .graph import DataflowGraph
@@ -110,6 +111,7 @@ def _plan_from_files(ctx) -> tuple[DataflowGraph | None, dict]:
 def build_hw_report(ctx) -> dict[str, Any]:
     """The `hardware` section of report.json from the hw stage results in the run folder."""
     import mase
+    from mase.provenance import quant_label
 
     emit = ctx.result("emit")
     if emit is None:
@@ -180,7 +182,7 @@ def build_hw_report(ctx) -> dict[str, Any]:
     energy["batch1_energy_per_token_uj"] = energy_per_token(g, hp, tok_s_dec)["energy_per_token_uj"]
     energy["throughput"] = "batched decode (pipeline full); batch1_energy_per_token_uj at one sequence"
     rep = {
-        "label": f"{ctx.cfg.model.name}/{ctx.cfg.quant.name}",
+        "label": f"{ctx.cfg.model.name}/{quant_label(ctx.cfg.quant)}",  # the formats built, not only the preset
         "mase_version": mase.__version__, "config_hash": emit["config_hash"], "target": t.name,
         "part": t.get("part"), "core": emit["core"], "graph": emit["graph"],
         "mapped_nodes": f"{emit['nodes_mapped']}/{emit['nodes']}", "missing_cores": emit["missing_by_core"],
@@ -267,7 +269,7 @@ def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
 
         sim, cyc = r.get("sim"), r["cycles"]
         pre_star = "*" if cyc.get("prefill_source", cyc.get("source")) == "analytical" else ""
-        t.add_row(r.get("label", r["config_hash"]), r["target"], r["mapped_nodes"], cell("LUT"), cell("FF"),
+        t.add_row(escape(str(r.get("label", r["config_hash"]))), r["target"], r["mapped_nodes"], cell("LUT"), cell("FF"),
                   cell("DSP"), cell("BRAM"), cell("URAM"), _f(r["clock_mhz"], ".0f"),
                   _f(cyc["prefill_cycles_per_token"]) + pre_star, _f(cyc["decode_cycles_per_token"]) + "*",
                   _f(r["tokens_per_s"]["decode"]) + "*", _f(r["tokens_per_s"].get("decode_batched")) + "*",

@@ -7,22 +7,22 @@ every stage reads what the previous ones wrote into the run folder), from Python
     mase +model=tiny-llama quant=mxint4 target=sim stages=[quantize,emit,lint,sim,hw_report]
 
 They are part of the default stages (`stages: ${target.stages}`): every run builds the accelerator.
+Every result (hw/<stage>.json, hw/manifest.json) records the config it was computed from
+(mase.provenance); a library or result of another config in the run folder is refused with one line.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 import mase
 from mase.config.errors import MaseError
 from mase.pipeline import RunContext, stage
+from mase.provenance import check, record
 
 log = logging.getLogger("mase")
 HW_DIR, SIM_DIR, BUILD_DIR = "hw", "hw_sim", "build"
@@ -39,13 +39,6 @@ def hw_get(ctx: RunContext, key: str, default: Any) -> Any:
     return default if v is None else v
 
 
-def config_hash(cfg) -> str:
-    """Hash of what determines the generated files (model, quant, target, hw, seed)."""
-    c = OmegaConf.to_container(cfg, resolve=True)
-    keep = {k: c.get(k) for k in ("model", "quant", "target", "hw", "seed")}
-    return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
 def _prompt_ids(ctx: RunContext, n: int):
     import torch
 
@@ -60,17 +53,29 @@ def _prompt_ids(ctx: RunContext, n: int):
 
 
 def _manifest(ctx: RunContext, folder: str = HW_DIR) -> dict:
+    """The generated library's manifest, if emitted from the current config (else one-line MaseError)."""
     p = ctx.out_dir / folder / "manifest.json"
     if not p.is_file():
         raise MaseError(f"no generated library in {ctx.out_dir / HW_DIR}: run the emit stage first (stages=[emit,...])")
-    return json.loads(p.read_text())
+    man = json.loads(p.read_text())
+    check(man, ctx.cfg, "emit", f"{folder}/manifest.json", ctx.out_dir, ["emit"])
+    return man
 
 
-def _save(ctx: RunContext, name: str, res: dict) -> dict:
-    from mase.report import write_json
+def _state(man: dict) -> dict:
+    """The state the library was emitted under (calibrated or not): the tools' results inherit it."""
+    return dict((man.get("provenance") or {}).get("state") or {})
 
-    write_json(ctx.out_dir / HW_DIR / f"{name}.json", res)
-    return res
+
+def _save(ctx: RunContext, name: str, res: dict, state: dict) -> dict:
+    return ctx.save(name, res, **state)
+
+
+def _stamp_manifest(ctx: RunContext, folder: str, man: dict, rec: dict) -> None:
+    from mase.compiler.emit import json_text, write_text
+
+    man["provenance"] = rec
+    write_text(ctx.out_dir / folder / "manifest.json", json_text(man))
 
 
 def _tool_error(exc: Exception, what: str) -> MaseError:
@@ -123,14 +128,17 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
             log.warning("no golden stimulus: %s", exc)
             no_golden = str(exc).splitlines()[0]
     t_golden = time.perf_counter() - t0 - t_capture - t_params
-    h = config_hash(cfg)
+    rec = record(cfg, "emit", quantized=ctx.quantized)  # quantized in this run: calibrated stream formats
+    h = rec["hash"]
     whole = sim_layers == g.layers
     man = write_library(g, plan, vals if whole else None, ctx.out_dir / HW_DIR, mase.__version__, h, cfg.target)
+    _stamp_manifest(ctx, HW_DIR, man, rec)
     import shutil
 
     shutil.rmtree(ctx.out_dir / SIM_DIR, ignore_errors=True)
     if not whole and vals is not None:  # the simulation library: the first sim_layers decoder layers
         sman = write_library(g, plan, vals, ctx.out_dir / SIM_DIR, mase.__version__, h, cfg.target, layers=sim_layers)
+        _stamp_manifest(ctx, SIM_DIR, sman, rec)
         log.info("simulation library %s: decoder layers 0..%d, %d of %d nodes mapped", ctx.out_dir / SIM_DIR,
                  sim_layers - 1, sman["nodes_mapped"], sman["nodes_total"])
     cyc = cycle_model(g, plan, int(hw_get(ctx, "decode_context", 0)) or None)
@@ -147,10 +155,10 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
            "saturations": _saturations(vals, sat if vals is not None else None, sim_layers, g.layers, T),
            "seconds": {"capture": t_capture, "parameters": t_params, "golden": t_golden,
                        "total": time.perf_counter() - t0}}
-    return _save(ctx, "emit", res)
+    return _save(ctx, "emit", res, rec["state"])
 
 
-@stage("lint", after="emit", result_file="hw/lint.json")
+@stage("lint", after="emit", result_file="hw/lint.json", needs=("emit",))
 def lint_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.eda.runner import EdaError
     from mase.flows import verilator
@@ -162,10 +170,10 @@ def lint_stage(ctx: RunContext) -> dict[str, Any]:
         raise _tool_error(exc, f"lint of {man['core']}") from None
     res["scope"] = _scope(man)
     log.info("lint clean (%s): %s", res["scope"], res["tool"])
-    return _save(ctx, "lint", res)
+    return _save(ctx, "lint", res, _state(man))
 
 
-@stage("sim", after="lint", result_file="hw/sim.json")
+@stage("sim", after="lint", result_file="hw/sim.json", needs=("emit",))
 def sim_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.eda.runner import EdaError
     from mase.flows import verilator
@@ -177,9 +185,12 @@ def sim_stage(ctx: RunContext) -> dict[str, Any]:
         reason = (ctx.result("emit") or {}).get("no_golden")
         if reason:  # the golden model cannot run this config yet: nothing to compare with, analytical figures
             log.warning("sim skipped: no golden stimulus (%s)", reason)
-            return _save(ctx, "sim", {"skipped": f"no golden stimulus: {reason}"})
+            return _save(ctx, "sim", {"skipped": f"no golden stimulus: {reason}"}, _state(man))
         raise MaseError("the library was emitted without golden stimulus (hw.golden=false): re-run emit")
     t0 = time.perf_counter()
+    import shutil
+
+    shutil.rmtree(ctx.out_dir / "sim", ignore_errors=True)  # no outputs of an earlier simulation left to read
     try:
         wr = verilator.build(hw_dir, man["core"], ctx.out_dir / BUILD_DIR / f"sim_{folder}")
         t_build = time.perf_counter() - t0
@@ -195,7 +206,7 @@ def sim_stage(ctx: RunContext) -> dict[str, Any]:
     res = {"scope": _scope(man), "library": folder, "bit_exact": not bad,
            "nodes": f"{man['nodes_mapped']}/{man['nodes_total']}", "runs": runs, "seconds": {"build": t_build, "run": t_run}}
     res["performance"] = _sim_performance(ctx, man, runs[0])
-    _save(ctx, "sim", res)
+    _save(ctx, "sim", res, _state(man))
     if bad:
         raise MaseError(f"simulation differs from the golden model: {json.dumps(bad)}")
     log.info("simulation bit-exact against the golden model (%s; %d output ports; %d cycles without stalls)",
@@ -230,7 +241,7 @@ def _sim_performance(ctx: RunContext, man: dict, run: dict) -> dict[str, Any]:
             "efficiency_total": (T * ii / total) if total else None, "first_output": min(firsts) if firsts else None}
 
 
-@stage("synth", after="sim", result_file="hw/synth.json")
+@stage("synth", after="sim", result_file="hw/synth.json", needs=("emit",))
 def synth_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.flows import yosys
 
@@ -240,10 +251,10 @@ def synth_stage(ctx: RunContext) -> dict[str, Any]:
                             scope=str(hw_get(ctx, "synth_scope", "auto")))
     if res.get("skipped"):
         log.info("synth: %s", res["skipped"])
-    return _save(ctx, "synth", res)
+    return _save(ctx, "synth", res, _state(man))
 
 
-@stage("pnr", after="synth", result_file="hw/pnr.json")
+@stage("pnr", after="synth", result_file="hw/pnr.json", reads=("synth",), needs=("emit",))
 def pnr_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.flows import nextpnr, vivado
 
@@ -257,18 +268,24 @@ def pnr_stage(ctx: RunContext) -> dict[str, Any]:
         res = nextpnr.pnr_stage(ctx.out_dir / HW_DIR, man, t, ctx.out_dir / BUILD_DIR / "pnr",
                                 scope=str(hw_get(ctx, "pnr_scope", "auto")), synth=ctx.result("synth"))
     log.info("pnr: %s", res.get("skipped") or res.get("summary", ""))
-    return _save(ctx, "pnr", res)
+    return _save(ctx, "pnr", res, _state(man))
 
 
-@stage("hw_report", after="report", result_file="hw/hw_report.json")
+@stage("hw_report", after="report", result_file="hw/hw_report.json", reads=("lint", "sim", "synth", "pnr", "report"),
+       needs=("emit",))
 def hw_report_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.compiler.report import build_hw_report, hw_table
+    from mase.provenance import quant_label
     from mase.report import write_json
 
-    rep = build_hw_report(ctx)
+    rep = _save(ctx, "hw_report", build_hw_report(ctx), _state(ctx.result("emit")))
     ctx.console.print(hw_table([rep], f"hardware ({ctx.out_dir})"))
-    path = ctx.out_dir / "report.json"
-    full = json.loads(path.read_text()) if path.is_file() else {}
+    # report.json: this config's accuracy report (checked) plus the hardware section; without a report
+    # stage, the names of what was built and the hardware section only
+    t = ctx.cfg.target
+    full = dict(ctx.result("report") or {}) or {"model": ctx.cfg.model.name, "quant": quant_label(ctx.cfg.quant),
+                                    "quant_preset": str(ctx.cfg.quant.name),
+                                    "target": {"name": t.name, "kind": t.kind, "part": t.part, "clock_mhz": t.clock_mhz}}
     full["hardware"] = rep
-    write_json(path, full)
-    return _save(ctx, "hw_report", rep)
+    write_json(ctx.out_dir / "report.json", full)
+    return rep

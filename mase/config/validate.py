@@ -172,6 +172,8 @@ def validate_eval(e: Any) -> None:
 def validate_stages(stages: list[str]) -> None:
     from mase.pipeline import STAGES
 
+    if not stages:
+        raise MaseError(f"stages=[] runs nothing: name the stages to run (in order: {', '.join(STAGES)})")
     for s in stages:
         if s not in STAGES:
             raise MaseError(f"stages: unknown stage {s!r}; available stages in order: {', '.join(STAGES)}")

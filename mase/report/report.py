@@ -13,6 +13,8 @@ REQUIRED_KEYS = ("model", "quant", "ppl", "ppl_float", "delta_ppl_pct", "avg_wei
 
 def build_report(model_name: str, quant_name: str, evaluation: dict[str, Any] | None, bits: dict[str, Any],
                  **extra: Any) -> dict[str, Any]:
+    """`quant_name`: the label of the formats (mase.provenance.quant_label: the preset's name, with what
+    the run changed in parentheses), or "float"."""
     ev = evaluation or {}
     rep: dict[str, Any] = {
         "model": model_name,

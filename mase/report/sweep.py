@@ -9,7 +9,9 @@ float, then (when the run has a `hardware` section, i.e. ran hw_report) resource
 token, tokens/s and energy per token. Rows are compared with the fixed8 row of the same model and
 target (the 8-bit fixed-point baseline): `energy_vs_fixed8` = energy / fixed8 energy (1.03 = 3% more),
 `delta_ppl_vs_fixed8_pct` = (ppl - fixed8 ppl) / fixed8 ppl (negative: more accurate). The rows and
-the table are written to `<sweep>/sweep.json`.
+the table are written to `<sweep>/sweep.json`. A run is named by its formats (report.json `quant`:
+`mxint4(w:mxint5)` when the command line changed the preset's settings; the preset in `quant_preset`),
+so only an unchanged fixed8 run is the baseline.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from .report import collect_reports, write_json
@@ -46,7 +49,7 @@ def sweep_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         tname = _target_name(r)
         row: dict[str, Any] = {
             "config": f"{r.get('model')}/{r.get('quant')}/{tname}", "model": r.get("model"),
-            "quant": r.get("quant"), "target": tname,
+            "quant": r.get("quant"), "quant_preset": r.get("quant_preset"), "target": tname,
             "ppl": r.get("ppl"), "ppl_float": r.get("ppl_float"), "delta_ppl_pct": r.get("delta_ppl_pct"),
             "avg_weight_bits": r.get("avg_weight_bits"), "hardware": bool(hw),
         }
@@ -92,7 +95,7 @@ def sweep_table(rows: list[dict[str, Any]], title: str = "sweep: accuracy and ha
     for r in rows:
         res = r.get("resources") or {}
         ratio = r.get("energy_vs_fixed8")
-        t.add_row(r["config"], _n(r.get("ppl"), ".3f"), _n(r.get("delta_ppl_pct"), "+.2f"),
+        t.add_row(escape(str(r["config"])), _n(r.get("ppl"), ".3f"), _n(r.get("delta_ppl_pct"), "+.2f"),
                   _n(r.get("delta_ppl_vs_fixed8_pct"), "+.2f"), _n(res.get("LUT"), ",.0f"), _n(res.get("DSP"), ",.0f"),
                   _n(res.get("BRAM"), ",.0f"), _n(res.get("URAM"), ",.0f"), _n(r.get("decode_cycles_per_token"), ",.0f"),
                   _n(r.get("decode_batched_cycles_per_token"), ",.0f"), _n(r.get("tokens_per_s_decode"), ",.0f"),

@@ -6,6 +6,7 @@ import re
 from typing import Any, Iterable
 
 from rich.console import Console
+from rich.markup import escape  # labels such as mxint4(exclude:[lm_head]) are text, not markup
 from rich.table import Table
 
 LINEAR_COLS = ("weight", "act", "bias")
@@ -81,7 +82,7 @@ def report_table(reports: list[dict[str, Any]], title: str = "accuracy") -> Tabl
     for c in cols:
         t.add_column(c, justify="left" if c in ("model", "quant", "numerics", "dataset") else "right")
     for r in reports:
-        t.add_row(r["model"], r["quant"], str(r.get("numerics") or "quantized"), _num(r.get("ppl"), ".3f"),
+        t.add_row(r["model"], escape(str(r["quant"])), str(r.get("numerics") or "quantized"), _num(r.get("ppl"), ".3f"),
                   _num(r.get("ppl_quantized"), ".3f"), _num(r.get("ppl_float"), ".3f"),
                   _num(r.get("delta_ppl_pct"), "+.2f"), _num(r.get("avg_weight_bits"), ".2f"),
                   _num(r.get("avg_act_bits"), ".2f"), _num(r.get("weight_memory_mb"), ".1f"),

@@ -121,5 +121,5 @@ def test_a_hardware_run_reports_its_numerics_and_saturations(tmp_path):
     assert hw_sat["source"].startswith("golden model") and hw_sat["total"] == sum(hw_sat["per_edge"].values())
     graph = json.loads((tmp_path / "hw" / "graph.json").read_text())
     assert graph["edges"]["model.layers.0.self_attn.q.fx"]["fmt"] != "fixed16_10"  # the calibrated format
-    rows = json.loads((tmp_path / "layers.json").read_text())
+    rows = json.loads((tmp_path / "layers.json").read_text())["rows"]
     assert any("range" in r for r in rows)

@@ -82,7 +82,7 @@ def test_mx_is_untouched_by_calibration(tiny_llama):
 def test_quantize_stage_saves_the_frozen_scales(tmp_path):
     cfg = compose(["+model=tiny-opt", "quant=fixed8", "quant.calibration_tokens=64", "eval=quick"])
     ctx = run(cfg, tmp_path, stages=["quantize"])
-    rows = json.loads((tmp_path / "layers.json").read_text())
+    rows = json.loads((tmp_path / "layers.json").read_text())["rows"]
     assert all(r["scale_exp"] for r in rows if r["quantized"])
     lin = ctx.model.get_submodule("model.decoder.layers.0.fc1")
     assert lin.spec.act.scale_exp == rows[[r["name"] for r in rows].index("model.decoder.layers.0.fc1")][

@@ -29,7 +29,7 @@ def test_stages_in_order_and_report_keys(tmp_path):
 
     saved = OmegaConf.load(tmp_path / "mase_config.yaml")
     assert saved.quant.name == "mxint4w8a" and saved.target.name == "ecp5-85k"
-    layers = json.loads((tmp_path / "layers.json").read_text())
+    layers = json.loads((tmp_path / "layers.json").read_text())["rows"]
     assert {r["name"] for r in layers} >= {"lm_head", "model.layers.0.self_attn", "model.layers.1.mlp.down_proj"}
 
 
