@@ -222,8 +222,16 @@ def app(cfg) -> None:
                  quant_label(cfg.quant), cfg.target.name, out_dir)
         run(cfg, out_dir)
     except MaseError as exc:
-        log.error("%s", exc)
+        _log_to_files(str(exc))
         _fail(str(exc), exc.exit_code)
+
+
+def _log_to_files(msg: str) -> None:
+    """Record an error in the run's mase.log only: the console shows it once, as `mase: error: ...`."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (msg,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
     except KeyboardInterrupt:
         _interrupted(tracker.current)
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from mase.config.errors import MaseError
+from mase.models import cache
 from mase.report.progress import steps
 
 log = logging.getLogger("mase.models")
@@ -117,6 +118,8 @@ def _load_hf(m: Any):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kw = dict(revision=m.revision) if m.revision else {}
+    if (folder := _local_folder(m.hf_id)) is not None:
+        return _load_hf_folder(m, folder, kw)
     with steps(f"loading {m.hf_id}", 2) as advance:
         try:  # the local cache first: no network round trip when the model is there
             tok = AutoTokenizer.from_pretrained(m.hf_id, local_files_only=True, **kw)
@@ -125,7 +128,11 @@ def _load_hf(m: Any):
             advance("weights")
             return model, tok
         except (OSError, ValueError) as exc:
+            if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):  # present but truncated
+                raise MaseError(_unreadable_cache(m, exc)) from None
             log.debug("not in local cache: %s", exc)
+        except Exception as exc:  # present but unreadable (a truncated safetensors file, say)
+            raise MaseError(_unreadable_cache(m, exc)) from None
         if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
             raise MaseError(_not_cached(m, "HF_HUB_OFFLINE is set"))
         if (why := _hub_unreachable()) is not None:  # fail in seconds, not after a minute of retries
@@ -136,8 +143,48 @@ def _load_hf(m: Any):
             model = AutoModelForCausalLM.from_pretrained(m.hf_id, dtype=torch.float32, **kw)
             advance("weights")
         except Exception as exc:  # connection errors surface as OSError, HTTP errors, ValueError...
-            raise MaseError(_not_cached(m, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}")) from None
+            raise MaseError(_not_cached(m, f"{type(exc).__name__}: {_first_line(exc)[:120]}")) from None
     return model, tok
+
+
+def _local_folder(hf_id: str) -> Path | None:
+    """`hf_id` as a local folder: an existing one, or a path no hub id looks like (/, ., ~, two slashes)."""
+    path = Path(hf_id).expanduser()
+    pathlike = hf_id.startswith(("/", ".", "~")) or hf_id.count("/") > 1 or (os.sep != "/" and os.sep in hf_id)
+    return path if path.is_dir() or pathlike else None
+
+
+def _load_hf_folder(m: Any, folder: Path, kw: dict):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not folder.is_dir():
+        what = "not a folder" if folder.exists() else "no such folder"
+        raise MaseError(f"model.hf_id={m.hf_id}: {what}; give a folder saved with save_pretrained, or a hub id "
+                        f"ORG/NAME")
+    with steps(f"loading {folder}", 2) as advance:
+        try:
+            tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, **kw)
+            advance("tokenizer")
+            model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32, **kw)
+            advance("weights")
+        except Exception as exc:
+            raise MaseError(f"cannot read the model in {folder} ({type(exc).__name__}: {_first_line(exc)}); check or "
+                            f"save again its config.json, tokenizer and weights files") from None
+    return model, tok
+
+
+def _unreadable_cache(m: Any, exc: Exception) -> str:
+    fix = f"hf cache rm model/{m.hf_id}" if _hf_cli() == "hf" else "huggingface-cli delete-cache"
+    return (f"the cached files of {m.hf_id} cannot be read ({type(exc).__name__}: {_first_line(exc)}); remove "
+            f"them ({fix}) and download again")
+
+
+def _hf_cli() -> str:
+    """The hub's command-line tool as installed: `hf` (huggingface_hub >= 0.34), else `huggingface-cli`."""
+    from importlib.metadata import entry_points
+
+    names = {e.name for e in entry_points(group="console_scripts") if e.value.startswith("huggingface_hub")}
+    return "hf" if "hf" in names or not names else "huggingface-cli"
 
 
 def _hub_unreachable() -> str | None:
@@ -157,7 +204,7 @@ def _hub_unreachable() -> str | None:
 
 def _not_cached(m: Any, why: str) -> str:
     return (f"model {m.name} ({m.hf_id}) is not in the local Hugging Face cache and the hub cannot be reached "
-            f"({why}); download it once where the hub is reachable (huggingface-cli download {m.hf_id}), or "
+            f"({why}); download it once where the hub is reachable ({_hf_cli()} download {m.hf_id}), or "
             f"use the offline model: +model=smollm2-135m")
 
 
@@ -180,14 +227,33 @@ def _checkpoint_dir(m: Any, gguf: Path) -> Path:
 
 
 def convert_gguf(m: Any, force: bool = False) -> Path:
-    """Convert the packaged GGUF once into a local transformers checkpoint; return its folder."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    """Convert the packaged GGUF once into a local transformers checkpoint; return its folder.
 
+    Safe with concurrent runs: one process converts under the cache lock, the others wait and use its result.
+    """
     gguf = gguf_path(m)
     dest = _checkpoint_dir(m, gguf)
-    if (dest / "mase_source.json").is_file() and not force:
-        return dest
+    _ensure_converted(m, gguf, dest, "reconversion requested" if force else None)
+    return dest
+
+
+def _ensure_converted(m: Any, gguf: Path, dest: Path, why: str | None = None) -> None:
+    """Convert into `dest` unless it is complete; `why` forces it (the folder failed to load)."""
+    with cache.locked(dest, exclusive=True):
+        cache.remove_leftovers(dest)
+        problem = cache.size_problem(dest)
+        if problem is None and why is None:
+            return  # complete, perhaps by another process we waited for
+        if dest.exists():
+            log.warning("cached model %s cannot be used (%s): converting it again", dest, why or problem)
+        _convert(m, gguf, dest)
+
+
+def _convert(m: Any, gguf: Path, dest: Path) -> None:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
     log.info("converting %s once into %s", gguf.name, dest)
+    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
     with steps(f"converting {gguf.name} (once)", 4) as advance:
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         advance("tokenizer")
@@ -203,26 +269,58 @@ def convert_gguf(m: Any, force: bool = False) -> Path:
             raise MaseError(f"GGUF conversion of {gguf.name}: missing {missing[:3]}, unexpected {unexpected[:3]}")
         model.tie_weights()
         advance("rebuilt")
-        tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        (tmp / "mase_source.json").write_text(json.dumps(
-            {"gguf": str(gguf), "size": gguf.stat().st_size, "license": m.license}, indent=1))
-        shutil.rmtree(dest, ignore_errors=True)
-        os.replace(tmp, dest)
+        try:  # written beside the final folder, renamed into place only when complete
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            cache.write_manifest(tmp, {"gguf": str(gguf), "size": gguf.stat().st_size, "license": m.license})
+            cache.install(tmp, dest)
+        except OSError as exc:
+            raise MaseError(f"cannot write the converted model into {dest.parent} ({exc.strerror or exc}); free "
+                            f"space there or set MASE_CACHE to another folder") from None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # only left behind if this process is killed
         advance("saved")
-    return dest
 
 
 def _load_gguf(m: Any):
+    gguf = gguf_path(m)
+    dest = _checkpoint_dir(m, gguf)
+    if cache.leftovers(dest):
+        with cache.locked(dest, exclusive=True):
+            cache.remove_leftovers(dest)
+    problem = None
+    for attempt in range(2):
+        forced = None
+        with cache.locked(dest, exclusive=False):  # nobody replaces the folder while it is read
+            problem = cache.size_problem(dest)
+            if problem is None:
+                try:
+                    return _load_checkpoint(dest, m.name)
+                except Exception as exc:  # a file damaged in place (same size): its hash says so
+                    log.debug("loading %s failed", dest, exc_info=True)
+                    forced = problem = cache.hash_problem(dest)
+                    if problem is None or attempt:
+                        raise MaseError(f"cannot load the cached model {dest} ({type(exc).__name__}: "
+                                        f"{_first_line(exc)}); delete that folder and run again") from None
+        if attempt:
+            break
+        _ensure_converted(m, gguf, dest, forced)  # sizes are checked again under the lock
+    raise MaseError(f"the cached model {dest} is still damaged after converting it again ({problem}); "
+                    f"delete that folder and run again")
+
+
+def _load_checkpoint(folder: Path, name: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder = convert_gguf(m)
-    with steps(f"loading {m.name}", 2) as advance:
+    with steps(f"loading {name}", 2) as advance:
         tok = AutoTokenizer.from_pretrained(folder)
         advance("tokenizer")
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
         advance("weights")
     return model, tok
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:160]

@@ -63,7 +63,7 @@ def test_opt125m_offline_not_cached_is_one_line(cli, tmp_path):
     env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": str(tmp_path / "hf" / "hub"),
            "HF_ENDPOINT": "http://127.0.0.1:9"}  # nothing cached, nothing listening
     res = cli(["+model=opt-125m", "quant=mxint8", "progress=false"], env=env)
-    _assert_one_line_error(res, "opt-125m", "not in the local Hugging Face cache", "huggingface-cli download")
+    _assert_one_line_error(res, "opt-125m", "not in the local Hugging Face cache", "hf download")
 
 
 def test_single_run_writes_config_report_log_and_fusesoc_ignore(cli, tmp_path):
