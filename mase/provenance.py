@@ -27,6 +27,8 @@ from mase.config.errors import MaseError
 
 # hw knobs of the tools that run on the emitted library, not of the library itself
 SIM_KEYS, SYNTH_KEYS, PNR_KEYS = ("sim_seed", "sim_stall", "sim_bp"), ("synth_scope",), ("pnr_scope",)
+# the hw knobs of the hardware numerics (eval.numerics=hardware): the only one mase.compiler.graph reads
+NUMERICS_KEYS = ("linear_out",)
 # eval fields that pick the calibration text (the tokens after the scored ones, mase.quantize.calibrate)
 CALIBRATION_KEYS = ("dataset", "tokens", "window")
 _ACCURACY = ("model", "quant", "eval", "seed")
@@ -149,6 +151,9 @@ def _section(cfg: Any, name: str, quantized: bool, numerics: str, stage: str) ->
     if name == "eval":
         e = {k: v for k, v in ev.items() if k != "name"} | {"numerics": numerics}
         return e, f"{ev.get('name')} ({ev.get('tokens')} tokens, {numerics} numerics)"
+    if name == "hw" and stage in ("evaluate", "report"):  # the hardware numerics: the captured graph's formats
+        lib = {k: hw.get(k) for k in NUMERICS_KEYS}
+        return lib, _hw_summary(lib)
     if name == "hw":
         lib = {k: v for k, v in hw.items() if k not in SIM_KEYS + SYNTH_KEYS + PNR_KEYS}
         return lib, _hw_summary(lib)
