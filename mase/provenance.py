@@ -75,14 +75,13 @@ _SHORT = {"weight": "w", "act": "a", "bias": "b", "query": "q", "key": "k", "sco
 
 
 def _short(key: str) -> str:
+    """default.weight -> w, nonlinear.softmax -> softmax, overrides.<pattern>.act -> <pattern>.a"""
+    for prefix in ("default.", "attention.", "nonlinear.", "overrides."):
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+            break
     head, _, last = key.rpartition(".")
-    for prefix in ("default", "attention", "nonlinear"):
-        if head == prefix:
-            head = ""
-    if head.startswith("overrides."):
-        head = head[len("overrides."):]
-    last = _SHORT.get(last, last) if head == "" or key.startswith("overrides.") else last
-    return f"{head}.{last}" if head else last
+    return f"{head}.{_SHORT.get(last, last)}" if head else _SHORT.get(last, last)
 
 
 @lru_cache(maxsize=None)
