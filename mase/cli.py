@@ -224,6 +224,10 @@ def app(cfg) -> None:
     except MaseError as exc:
         _log_to_files(str(exc))
         _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _interrupted(tracker.current)
+    finally:
+        log.removeFilter(tracker)
 
 
 def _log_to_files(msg: str) -> None:
@@ -232,10 +236,6 @@ def _log_to_files(msg: str) -> None:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
             handler.handle(record)
-    except KeyboardInterrupt:
-        _interrupted(tracker.current)
-    finally:
-        log.removeFilter(tracker)
 
 
 def _hydra_main(argv: list[str]) -> None:
