@@ -192,7 +192,8 @@ def validate_hw(hw: Any, m: Any) -> None:
     if hw.prompt is not None and not str(hw.prompt):
         raise MaseError("hw.prompt is empty: give a text, or drop it for the default sentence")
     _int_range(hw.max_lanes, "hw.max_lanes", 1, note=" (parallel MACs of one node)")
-    _positive(hw.utilization, "hw.utilization", 1.0, note=" (fraction of the part the compiler may fill)")
+    _positive(hw.utilization, "hw.utilization", 100.0,
+              note=" (fraction of the part the compiler may fill; above 1 emits a design larger than the part)")
     _int_range(hw.fifo_depth, "hw.fifo_depth", 1, MAX_FIFO, " (beats; rounded up to a power of two)")
     _choice(str(hw.linear_out), "hw.linear_out", tuple(FORMAT_PARAMS))  # a format the cores compute
     layers = int(tiny.num_layers) if tiny is not None else None

@@ -33,6 +33,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mase.files import write_atomic  # noqa: F401  (the flows write their stamps with it)
+
 CORES_DIR = Path(__file__).resolve().parents[2] / "cores"
 
 
@@ -101,14 +103,6 @@ def run_tool(cmd: list[str], cwd=None, timeout: float | None = None, env: dict |
         raise EdaError(f"{what} was killed by signal {-p.returncode} "
                        f"({signal.Signals(-p.returncode).name}): {' '.join(cmd)}\n{_tail(out + err)}")
     return p.returncode, out + err
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that it is either absent, the old one, or complete (stamps, results)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _fusesoc_exe() -> list[str]:

@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from mase.files import write_atomic
+
 REQUIRED_KEYS = ("model", "quant", "ppl", "ppl_float", "delta_ppl_pct", "avg_weight_bits", "avg_act_bits",
                  "weight_memory_mb", "tokens")
 
@@ -54,7 +56,7 @@ def _clean(v: Any) -> Any:
 def write_json(path: Path, data: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_clean(data), indent=2) + "\n")
+    write_atomic(path, json.dumps(_clean(data), indent=2) + "\n")  # a Ctrl-C never leaves half a result
     return path
 
 

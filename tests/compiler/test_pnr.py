@@ -77,7 +77,7 @@ def test_whole_design_that_does_not_fit_fails_fast(tmp_path):
 def test_bad_scope(tmp_path):
     cfg = compose(["+model=tiny-llama", "quant=mxint4", "target=ice40-up5k", "hw.golden=false",
                    "hw.utilization=10", "hw.pnr_scope=everything"])
-    with pytest.raises(MaseError, match="hw.pnr_scope='everything': choose auto, design or nodes"):
+    with pytest.raises(MaseError, match="hw.pnr_scope='everything': choose one of auto, design, nodes"):
         run(cfg, tmp_path, stages=["emit", "pnr"])
 
 
