@@ -97,6 +97,8 @@ def validate_model(m: Any) -> None:
         raise MaseError(f"model.family={m.family!r}: choose one of {', '.join(MODEL_FAMILIES)}")
     if m.source == "hf" and not m.hf_id:
         raise MaseError("model.hf_id is empty: give a Hugging Face id, e.g. +model=hf model.hf_id=facebook/opt-125m")
+    if m.source == "hf" and (folder := local_folder(str(m.hf_id))) is not None:
+        check_local_folder(str(m.hf_id), folder)  # a missing local folder is named before any work
     if m.source == "gguf" and not (m.gguf_package and m.gguf_file):
         raise MaseError(f"model {m.name}: source=gguf needs model.gguf_package and model.gguf_file")
     if m.source == "tiny" and m.family not in ("llama", "opt"):
@@ -154,6 +156,19 @@ def _check_rope_scaling(t: Any, head_dim: int) -> None:
                     rope_theta=float(t.rope_theta), rope_scaling=dict(plain))
     except Exception as exc:  # missing keys of the variant (KeyError), bad values (ValueError)
         raise MaseError(f"{key}: {str(exc).strip(chr(34))}") from None
+
+
+def local_folder(hf_id: str) -> Path | None:
+    """`hf_id` as a local folder: an existing one, or a path no hub id looks like (/, ., ~, two slashes)."""
+    path = Path(hf_id).expanduser()
+    pathlike = hf_id.startswith(("/", ".", "~")) or hf_id.count("/") > 1 or (os.sep != "/" and os.sep in hf_id)
+    return path if path.is_dir() or pathlike else None
+
+
+def check_local_folder(hf_id: str, folder: Path) -> None:
+    if not folder.is_dir():
+        what = "not a folder" if folder.exists() else "no such folder"
+        raise MaseError(f"model.hf_id={hf_id}: {what}; give a folder saved with save_pretrained, or a hub id ORG/NAME")
 
 
 def validate_eval(e: Any) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from mase.config.errors import MaseError
+from mase.config.validate import check_local_folder, local_folder
 from mase.models import cache
 from mase.report.progress import steps
 
@@ -118,7 +119,7 @@ def _load_hf(m: Any):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kw = dict(revision=m.revision) if m.revision else {}
-    if (folder := _local_folder(m.hf_id)) is not None:
+    if (folder := local_folder(m.hf_id)) is not None:
         return _load_hf_folder(m, folder, kw)
     with steps(f"loading {m.hf_id}", 2) as advance:
         try:  # the local cache first: no network round trip when the model is there
@@ -147,20 +148,10 @@ def _load_hf(m: Any):
     return model, tok
 
 
-def _local_folder(hf_id: str) -> Path | None:
-    """`hf_id` as a local folder: an existing one, or a path no hub id looks like (/, ., ~, two slashes)."""
-    path = Path(hf_id).expanduser()
-    pathlike = hf_id.startswith(("/", ".", "~")) or hf_id.count("/") > 1 or (os.sep != "/" and os.sep in hf_id)
-    return path if path.is_dir() or pathlike else None
-
-
 def _load_hf_folder(m: Any, folder: Path, kw: dict):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if not folder.is_dir():
-        what = "not a folder" if folder.exists() else "no such folder"
-        raise MaseError(f"model.hf_id={m.hf_id}: {what}; give a folder saved with save_pretrained, or a hub id "
-                        f"ORG/NAME")
+    check_local_folder(m.hf_id, folder)
     with steps(f"loading {folder}", 2) as advance:
         try:
             tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, **kw)

@@ -153,9 +153,20 @@ def test_missing_local_folder_says_no_such_folder_once(cli, tmp_path):
     assert "Traceback" not in out and "unreachable" not in out and "cannot be reached" not in out
     (line,) = [ln for ln in res.stderr.splitlines() if "no such folder" in ln]
     assert line.startswith("mase: error: model.hf_id=/missing/path: no such folder")
-    assert out.count("no such folder") == 1, out  # not also through the logging console handler
+    assert out.count("no such folder") == 1, out
+    assert not (tmp_path / "outputs").exists()  # refused before any work: no run folder
+
+
+def test_error_inside_a_run_is_printed_once_and_logged(cli, tmp_path):
+    """An empty local folder fails while loading (inside the run): once on the console, kept in mase.log."""
+    (tmp_path / "empty").mkdir()
+    res = cli(["+model=hf", f"model.hf_id={tmp_path / 'empty'}", "stages=[quantize,evaluate,report]",
+               "progress=false"], env={"MASE_CACHE": str(tmp_path / "cache")})
+    assert res.returncode == 2, res.stderr
+    out = res.stdout + res.stderr
+    assert "Traceback" not in out and out.count("cannot read the model in") == 1, out
     (log_file,) = tmp_path.glob("outputs/**/mase.log")
-    assert "no such folder" in log_file.read_text()  # the run's log keeps it
+    assert "cannot read the model in" in log_file.read_text()  # the run's log keeps it
 
 
 def test_unreadable_local_folder_is_one_line(tmp_path):
