@@ -141,6 +141,8 @@ def prevalidate(argv: list[str]) -> None:
             print("mase: " + _list_models(), file=sys.stderr)
             raise SystemExit(EXIT_USAGE)
         validate_config(cfg)
+        if cfg.search.name and not multirun:
+            raise MaseError(f"search={cfg.search.name} is a search: add -m (--multirun) to run its trials")
         check_hardware(cfg)
         key, folder = _run_dir(cfg, multirun)
         check_output_dir(folder, list(cfg.stages), key)
@@ -198,8 +200,11 @@ def _quiet_libraries(progress: bool) -> None:
         pass
 
 
-def app(cfg) -> None:
-    """The Hydra task: one configured run."""
+def app(cfg):
+    """The Hydra task: one configured run. Returns the values of `search.objectives` (a float, or a tuple
+    for several; default the perplexity, None when not measured), so any Hydra sweeper can drive mase;
+    a search trial (search.pick.*) over search.budget returns search.penalty without running
+    (mase.search.trial)."""
     import torch
     from hydra.core.hydra_config import HydraConfig
 
@@ -220,7 +225,13 @@ def app(cfg) -> None:
 
         log.info("mase %s: model %s, quant %s, target %s -> %s", __import__("mase").__version__, cfg.model.name,
                  quant_label(cfg.quant), cfg.target.name, out_dir)
-        run(cfg, out_dir)
+        from mase.search import trial
+
+        info = trial.prepare(cfg)
+        if info is not None and info.over_budget:
+            return trial.penalty(cfg, info, out_dir)
+        ctx = run(cfg, out_dir, **trial.model_kwargs(cfg))
+        return trial.objectives(cfg, ctx, info)
     except MaseError as exc:
         _log_to_files(str(exc))
         _fail(str(exc), exc.exit_code)

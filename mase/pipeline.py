@@ -229,7 +229,7 @@ def report_stage(ctx: RunContext) -> dict[str, Any]:
         quant_mode=ctx.cfg.quant.mode,
         stages=list(ctx.cfg.stages),
         mase_version=mase.__version__,
-        extra=dict(ctx.cfg.extra),
+        extra=OmegaConf.to_container(ctx.cfg.extra, resolve=True),  # nested values too (a search's picks)
         quant_config=OmegaConf.to_container(ctx.cfg.quant, resolve=True),
     )
     ctx.save("report", rep, numerics=(ev or {}).get("numerics", "quantized"))

@@ -54,7 +54,7 @@ def one_line(exc: BaseException) -> str:
     text = " ".join(parts) or type(exc).__name__
     if m := re.search(r"Could not find '([\w-]+)/([^']+)'", text):
         group, name = m[1], m[2]
-        options = _listed_options(raw, group) or (available(group) if group in ("model", "quant", "target", "eval")
+        options = _listed_options(raw, group) or (available(group) if group in ("model", "quant", "target", "eval", "search")
                                                   else [])
         return f"unknown {group} config {name!r}: choose one of {', '.join(options)}"
     if m := re.search(r"Could not override '([^']+)'.*Key '([^']+)' is not in struct", text):

@@ -186,6 +186,41 @@ class HwConfig:
     overrides: Dict[str, HwOverride] = field(default_factory=dict)
 
 
+# candidate element formats and objectives of a mixed-precision search (mase.search)
+SEARCH_FORMATS = ("mxint2", "mxint3", "mxint4", "mxint5", "mxint6", "mxint8", "mxfp4", "mxfp6", "mxfp8")
+
+
+@dataclass
+class SensitivityConfig:
+    """The per-slot pass that seeds and prunes a search (mase.search.sensitivity)."""
+
+    enabled: bool = True
+    tokens: int = 128  # calibration tokens: the ones right after the evaluated text (disjoint from it)
+    prune: bool = True  # drop a slot's choices that another choice beats on both bits and cost
+    seeds: int = 3  # greedy configs from the sensitivity table run as the first trials
+
+
+@dataclass
+class SearchConfig:
+    """A per-layer format search driven by a Hydra sweeper (conf/search/*.yaml, mase.search).
+
+    `objectives` also decides what the task function returns to any sweeper (a float, or a tuple)."""
+
+    name: Optional[str] = None  # None: no search space (objectives are still returned to a sweeper)
+    objectives: List[str] = field(default_factory=lambda: ["ppl"])  # mase.search.trial.OBJECTIVES
+    granularity: str = "type"  # layer | type | type_group (a layer type in one of `groups` decoder-layer groups)
+    groups: int = 1
+    formats: List[str] = field(default_factory=lambda: list(SEARCH_FORMATS))
+    block_sizes: List[int] = field(default_factory=lambda: [16, 32])
+    high: str = "mxint8_b32"  # the choice every other slot keeps in the sensitivity pass
+    budget: Optional[float] = None  # most average weight bits (scale overhead included); over: penalty
+    penalty: float = 1.0e6  # objective value of a trial over budget (not evaluated)
+    target_delta_pct: float = 10.0  # "reached" = ppl within this % of float, within budget (trials-to-target)
+    references: List[str] = field(default_factory=list)  # quant presets run once as reference points
+    sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
+    pick: Dict[str, str] = field(default_factory=dict)  # slot -> choice (e.g. mxint4_b32), set per trial
+
+
 @dataclass
 class MaseConfig:
     model: Optional[ModelConfig] = None  # chosen with +model=NAME
@@ -199,6 +234,7 @@ class MaseConfig:
     progress: bool = True  # rich progress bars
     extra: Dict[str, Any] = field(default_factory=dict)  # free-form notes recorded in the report
     hw: HwConfig = field(default_factory=HwConfig)  # the compiler's hardware choices (issue 6)
+    search: SearchConfig = field(default_factory=SearchConfig)  # mixed-precision search (conf/search, issue 11)
 
 
 def register_configs() -> None:
@@ -211,3 +247,37 @@ def register_configs() -> None:
     cs.store(group="quant", name="quant_schema", node=QuantConfig)
     cs.store(group="target", name="target_schema", node=TargetConfig)
     cs.store(group="eval", name="eval_schema", node=EvalConfig)
+    register_resolvers()
+
+
+def _trial_name() -> str:
+    from mase.search.naming import trial_name
+
+    return trial_name()
+
+
+def _sqlite_url(folder: str, name: str = "optuna.db") -> str:
+    """sqlite URL of a file in `folder`, created now: the Optuna sweeper opens its study before Hydra
+    creates the sweep folder."""
+    import os
+
+    os.makedirs(folder, exist_ok=True)
+    return "sqlite:///" + os.path.join(os.path.abspath(folder), name)
+
+
+def register_resolvers() -> None:
+    """OmegaConf resolvers of the shipped configs (idempotent; also run on import, so the workers of a
+    parallel launcher resolve their run folders too): mase_trial names a search trial's folder after
+    its choices, mase_directions gives the sweeper one `minimize` per search objective, mase_sqlite is
+    the default Optuna storage, a file in the sweep folder."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("mase_trial"):
+        OmegaConf.register_new_resolver("mase_trial", _trial_name)
+    if not OmegaConf.has_resolver("mase_sqlite"):
+        OmegaConf.register_new_resolver("mase_sqlite", _sqlite_url)
+    if not OmegaConf.has_resolver("mase_directions"):
+        OmegaConf.register_new_resolver("mase_directions", lambda objectives: ["minimize"] * len(objectives))
+
+
+register_resolvers()

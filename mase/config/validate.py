@@ -28,6 +28,10 @@ WEIGHT_PLACES = ("auto", "bram", "uram", "spram", "axi")  # mase.compiler.params
 LANES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # mase.compiler.params.LANE_CHOICES
 MAX_FIFO = 1 << 16
 MAX_CLOCK_MHZ = 2000.0  # no FPGA fabric clocks anywhere near this: a larger value is a unit mistake
+# mixed-precision search (mase.search): objectives read from report.json, and from the analytical hardware model
+SEARCH_REPORT_OBJECTIVES = ("ppl", "delta_ppl_pct", "avg_weight_bits", "avg_act_bits", "weight_memory_mb")
+SEARCH_HW_OBJECTIVES = ("energy_per_token", "lut", "onchip_weight_mb")
+SEARCH_GRANULARITIES = ("layer", "type", "type_group")
 # stages whose tools run GNU Make in the run folder, which refuses paths with spaces (verilated.mk)
 MAKE_STAGES = ("sim",)
 
@@ -244,6 +248,40 @@ def validate_target(t: Any) -> None:
             _positive(t[key], f"target.{key}", zero_ok=True, note=" (null: no off-chip memory)")
 
 
+def validate_search(s: Any) -> None:
+    """search.*: objectives, space, budget (mase.search); the slots are checked against the model later."""
+    known = SEARCH_REPORT_OBJECTIVES + SEARCH_HW_OBJECTIVES
+    objectives = list(s.objectives)
+    if not objectives:
+        raise MaseError(f"search.objectives=[]: name at least one of {', '.join(known)}")
+    for o in objectives:
+        _choice(o, "search.objectives", known)
+    if len(set(objectives)) != len(objectives):
+        raise MaseError(f"search.objectives={objectives}: an objective is listed twice")
+    _choice(s.granularity, "search.granularity", SEARCH_GRANULARITIES)
+    _int_range(s.groups, "search.groups", 1, note=" (groups of decoder layers, granularity type_group)")
+    if not s.formats or not s.block_sizes:
+        raise MaseError("search.formats and search.block_sizes must each name at least one value")
+    for b in s.block_sizes:
+        if b not in BLOCK_SIZES:
+            raise MaseError(f"search.block_sizes: {b}: choose among {', '.join(map(str, BLOCK_SIZES))}")
+    for f in s.formats:
+        check_format(f, "search.formats", int(s.block_sizes[0]))
+    for where, choice in [("search.high", s.high)] + [(f"search.pick.{k}", v) for k, v in (s.pick or {}).items()]:
+        fmt, sep, block = str(choice).rpartition("_b")
+        if not sep or not block.isdigit() or int(block) not in BLOCK_SIZES:
+            raise MaseError(f"{where}={choice}: spell a choice FORMAT_bBLOCK, e.g. mxint4_b32 (blocks: "
+                            f"{', '.join(map(str, BLOCK_SIZES))})")
+        check_format(fmt, where, int(block))
+    if s.budget is not None:
+        _positive(s.budget, "search.budget", note=" (average weight bits, scale overhead included)")
+    if not math.isfinite(float(s.penalty)):
+        raise MaseError(f"search.penalty={s.penalty}: must be a finite number")
+    _positive(s.target_delta_pct, "search.target_delta_pct", zero_ok=True, note=" (percent over float perplexity)")
+    _int_range(s.sensitivity.tokens, "search.sensitivity.tokens", 2)
+    _int_range(s.sensitivity.seeds, "search.sensitivity.seeds", 0)
+
+
 def validate_run(cfg: Any) -> None:
     """Top-level values."""
     _int_range(cfg.seed, "seed", 0)
@@ -284,6 +322,8 @@ def validate_config(cfg: DictConfig) -> None:
     validate_run(cfg)
     if cfg.get("hw") is not None:
         validate_hw(cfg.hw, cfg.model)
+    if cfg.get("search") is not None:
+        validate_search(cfg.search)
     if cfg.model.source == "tiny" and cfg.eval.window > cfg.model.tiny.max_positions:
         raise MaseError(f"eval.window={cfg.eval.window}: must be at most model.tiny.max_positions="
                         f"{cfg.model.tiny.max_positions} (the model's context)")

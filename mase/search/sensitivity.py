@@ -1,0 +1,202 @@
+"""The cheap per-slot sensitivity pass that seeds and prunes a search.
+
+Every slot at `search.high` (mxint8 in blocks of 32) is the reference; then one slot at a time takes
+each candidate choice, everything else staying high, and the cost is the mean KL divergence of the
+next-token distributions from the reference, on `search.sensitivity.tokens` calibration tokens: the
+tokens right after the evaluated text (mase.quantize.calibrate.calibration_ids), never the scored ones.
+One quantized model serves every probe: a probe swaps the slot's weight format in place.
+
+From the table:
+- pruning: a slot's choice is dropped when another of its choices costs no more bits and no more KL
+  (one of them strictly less): with costs adding up across slots, it can never be the better pick;
+- seeds: a greedy descent from all-high, each step taking the move with the least KL added per bit
+  saved, stopped at the budget (and at `seeds - 1` lower budgets, 0.25 bit apart).
+The float model's perplexity on the evaluation text is measured here once: the target the search
+report counts trials against. Everything lands in <sweep dir>/search/sensitivity.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import space as sp
+from .sampling import param
+
+log = logging.getLogger("mase")
+SENSITIVITY_FILE = "search/sensitivity.json"
+
+
+def load_or_run(cfg: Any, sweep: Path) -> dict[str, Any]:
+    path = sweep / SENSITIVITY_FILE
+    if path.is_file():
+        data = json.loads(path.read_text())
+        if data.get("key") == _key(cfg):
+            return data
+    data = run(cfg, sweep)
+    from mase.files import write_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(data, indent=1))
+    return data
+
+
+def _key(cfg: Any) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    s = cfg.search
+    return {"model": cfg.model.name, "granularity": s.granularity, "groups": int(s.groups),
+            "choices": sp.all_choices(s), "high": s.high, "tokens": int(s.sensitivity.tokens),
+            "budget": s.budget, "seeds": int(s.sensitivity.seeds), "prune": bool(s.sensitivity.prune),
+            "quant": OmegaConf.to_container(cfg.quant, resolve=True), "eval": OmegaConf.to_container(cfg.eval, resolve=True)}
+
+
+def _swap(modules: list[Any], choice: str) -> list[tuple[Any, Any, Any]]:
+    """Set the weight format (and block size) of MXLinear modules; returns what restores them."""
+    from mase.config.validate import check_format
+
+    fmt, block = sp.parse_choice(choice)
+    saved = []
+    for m in modules:
+        saved.append((m, m.spec, m.weight_q))
+        w = check_format(fmt, f"search choice {choice}", block)
+        act = check_format(m.spec.act.name, "act", block)
+        m.spec = replace(m.spec, weight=w, act=act, block_size=block)
+        with torch.no_grad():
+            m.weight_q = w.fake_quantize(m.weight.detach(), axis=-1)
+    return saved
+
+
+def _restore(saved: list[tuple[Any, Any, Any]]) -> None:
+    for m, spec, wq in saved:
+        m.spec, m.weight_q = spec, wq
+
+
+@torch.no_grad()
+def _logprobs(model: Any, ids: torch.Tensor) -> torch.Tensor:
+    return torch.log_softmax(model(ids.view(1, -1)).logits.float()[0], dim=-1)
+
+
+def run(cfg: Any, sweep: Path | None = None) -> dict[str, Any]:
+    from mase.evaluate import evaluate
+    from mase.models import load_model
+    from mase.quantize import quantize_model
+    from mase.quantize.calibrate import calibration_ids
+    from mase.report.tables import make_console
+
+    t0 = time.perf_counter()
+    s = cfg.search
+    model, tok = load_model(cfg.model)
+    space = sp.space_for(cfg, sweep, model)
+    ev = evaluate(model, tok, cfg.eval)  # the float model: the target's reference
+    ppl_float = float(ev["ppl"])
+    t_float = time.perf_counter() - t0
+    from omegaconf import OmegaConf
+
+    from mase.config.schema import QuantConfig
+
+    from .trial import with_overrides
+
+    quant = OmegaConf.merge(OmegaConf.structured(QuantConfig), OmegaConf.to_container(cfg.quant, resolve=True))
+
+    with_overrides(quant, sp.overrides(space, {k: s.high for k in space.slots}))
+    quantize_model(model, quant, cfg.model.name)
+    ids, where = calibration_ids(tok, cfg.eval, int(s.sensitivity.tokens))
+    ids = ids[: int(cfg.eval.window)]
+    ref = _logprobs(model, ids)
+    p_ref = ref.exp()
+    by_name = dict(model.named_modules())
+    cost: dict[str, dict[str, float]] = {}
+    for slot in space.slots.values():
+        mods = [by_name[n] for n in slot.layers]
+        cost[slot.name] = {}
+        for choice in space.choices:
+            saved = _swap(mods, choice)
+            try:
+                kl = (p_ref * (ref - _logprobs(model, ids))).sum(-1).mean().item()
+            finally:
+                _restore(saved)
+            cost[slot.name][choice] = max(0.0, kl)
+    allowed = prune(space, cost) if s.sensitivity.prune else {k: list(space.choices) for k in space.slots}
+    budget = float(s.budget) if s.budget is not None else 4.5
+    seeds, seed_rows = [], []
+    for i in range(int(s.sensitivity.seeds)):
+        picks = greedy(space, cost, allowed, budget - 0.25 * i, s.high)
+        if picks is None:
+            break
+        params = {param(k): v for k, v in picks.items()}
+        if params not in seeds:
+            seeds.append(params)
+            seed_rows.append({"budget": budget - 0.25 * i, "avg_weight_bits": sp.avg_weight_bits(space, picks, s.high),
+                              "kl": sum(cost[k][v] for k, v in picks.items())})
+    for params in seeds:  # a seed's choices stay in the space whatever the pruning
+        for key, v in params.items():
+            slot = key.rsplit(".", 1)[-1]
+            if v not in allowed[slot]:
+                allowed[slot].append(v)
+    data = {"key": _key(cfg), "ppl_float": ppl_float, "eval": {"dataset": ev["dataset"], "tokens": ev["tokens"]},
+            "calibration": {**where, "tokens_used": int(ids.numel())}, "kl": cost, "allowed": allowed,
+            "seeds": seeds, "seed_stats": seed_rows,
+            "pruned": sum(len(space.choices) - len(v) for v in allowed.values()),
+            "seconds": {"float_eval": t_float, "total": time.perf_counter() - t0}}
+    make_console().print(table(data, space))
+    log.info("sensitivity pass: %d slots x %d choices in %.1f s (float ppl %.3f); %d choices pruned, %d seeds",
+             len(space.slots), len(space.choices), data["seconds"]["total"], ppl_float, data["pruned"], len(seeds))
+    return data
+
+
+def prune(space: sp.Space, cost: dict[str, dict[str, float]]) -> dict[str, list[str]]:
+    out = {}
+    for slot, row in cost.items():
+        keep = []
+        for c in space.choices:
+            b, k = sp.choice_bits(c), row[c]
+            dominated = any(sp.choice_bits(o) <= b and row[o] <= k and (sp.choice_bits(o) < b or row[o] < k)
+                            for o in space.choices if o != c)
+            if not dominated:
+                keep.append(c)
+        out[slot] = keep
+    return out
+
+
+def greedy(space: sp.Space, cost: dict[str, dict[str, float]], allowed: dict[str, list[str]], budget: float,
+           high: str) -> dict[str, str] | None:
+    """Lower the slot whose move adds the least KL per weight bit saved until the average fits the
+    budget; None when even the cheapest choices do not fit."""
+    picks = {k: min(allowed[k], key=lambda c: (cost[k][c], -sp.choice_bits(c))) for k in space.slots}
+    while sp.avg_weight_bits(space, picks, high) > budget + 1e-9:
+        best = None
+        for k, slot in space.slots.items():
+            b0, k0 = sp.choice_bits(picks[k]), cost[k][picks[k]]
+            for c in allowed[k]:
+                saved = (b0 - sp.choice_bits(c)) * slot.numel
+                if saved > 0:
+                    rate = (cost[k][c] - k0) / saved
+                    if best is None or rate < best[0]:
+                        best = (rate, k, c)
+        if best is None:
+            return None
+        picks[best[1]] = best[2]
+    return picks
+
+
+def table(data: dict[str, Any], space: sp.Space):
+    from rich.table import Table
+
+    t = Table(title=f"sensitivity: KL (nats/token) of one slot lowered, the rest at {data['key']['high']}",
+              title_justify="left")
+    t.add_column("slot")
+    for c in space.choices:
+        t.add_column(c.replace("_b", "/"), justify="right")
+    for slot, row in data["kl"].items():
+        t.add_row(slot, *[f"{row[c]:.4f}" if c in data["allowed"][slot] else f"[dim]{row[c]:.4f}[/dim]"
+                          for c in space.choices])
+    t.caption = (f"dim: pruned (another choice has no more bits and no more KL); float ppl {data['ppl_float']:.3f}; "
+                 f"{len(data['seeds'])} greedy seeds; calibration tokens {data['calibration']['tokens']}")
+    return t

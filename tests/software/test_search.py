@@ -1,0 +1,195 @@
+"""Mixed-precision search (mase.search, conf/search): the task's return value, the space and its budget,
+the sensitivity pass, whole searches through hydra-optuna-sweeper (TPE and NSGA-II), best.yaml."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import torch
+
+from mase.config import MaseError, compose
+from mase.config.validate import validate_config
+from mase.search import space as sp
+from mase.search.naming import MAX_NAME, name_of, short_choice
+
+TINY = ["+model=tiny-llama", "eval=quick", "progress=false", "threads=1"]
+
+
+def _cfg(*extra: str):
+    return compose([*TINY, "search=mixed4", *extra])
+
+
+@pytest.fixture
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # a loaded 2-core machine: threads spin on tiny matrices
+    yield
+    torch.set_num_threads(n)
+
+
+def test_names_follow_the_choices():
+    assert short_choice("mxint4_b32") == "i4b32" and short_choice("mxfp6_b16") == "f6b16"
+    assert name_of({"q_proj": "mxint4_b32", "k_proj": "mxfp8_b16"}) == "q_proj=i4b32,k_proj=f8b16"
+    long = name_of({f"l{i}_q_proj": "mxint4_b32" for i in range(30)})
+    assert len(long) <= MAX_NAME and "~" in long  # a hash keeps long names unique
+    assert long != name_of({f"l{i}_q_proj": "mxint4_b32" if i else "mxint5_b32" for i in range(30)})
+
+
+def test_space_granularities_and_budget(tiny_llama):
+    model, _ = tiny_llama
+    cfg = _cfg()
+    by_type = sp.build_space(model, cfg.quant, cfg.search, "tiny-llama")
+    assert list(by_type.slots) == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    assert sp.overrides(by_type, {"q_proj": "mxint4_b16"}) == {"*.q_proj": {"weight": "mxint4", "block_size": 16}}
+    cfg = _cfg("search.granularity=type_group", "search.groups=2")
+    groups = sp.build_space(model, cfg.quant, cfg.search, "tiny-llama")
+    assert "g0_q_proj" in groups.slots and "g1_down_proj" in groups.slots and len(groups.slots) == 14
+    assert list(sp.overrides(groups, {"g1_q_proj": "mxint4_b32"})) == ["model.layers.1.self_attn.q_proj"]
+    cfg = _cfg("search.granularity=layer")
+    assert "l0_v_proj" in sp.build_space(model, cfg.quant, cfg.search, "tiny-llama").slots
+    # average weight bits as report.json counts them: mxint4 in blocks of 32 = 4 + 8/32
+    assert sp.avg_weight_bits(by_type, {}, "mxint4_b32") == pytest.approx(4.25)
+    everything = {k: "mxint8_b32" for k in by_type.slots}
+    assert sp.avg_weight_bits(by_type, everything, "mxint4_b32") == pytest.approx(8.25)
+    with pytest.raises(MaseError, match="no such slot"):
+        sp.check_picks(by_type, {"qproj": "mxint4_b32"})
+
+
+def test_over_budget_trial_returns_the_penalty_without_running(tmp_path, monkeypatch):
+    from mase.search import trial
+
+    picks = [f"++search.pick.{k}=mxint8_b32" for k in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj")]
+    cfg = _cfg(*picks, "search.objectives=[ppl,avg_weight_bits]")
+    monkeypatch.setattr(trial, "model_kwargs", lambda cfg: pytest.fail("an over-budget trial must not load the model"))
+    info = trial.prepare(cfg)
+    assert info.over_budget and info.avg_weight_bits > 4.5
+    assert cfg.quant.overrides["*.q_proj"].weight == "mxint8"  # the picks became per-layer formats
+    values = trial.penalty(cfg, info, tmp_path)
+    assert values == (1e6, pytest.approx(info.avg_weight_bits))
+    rec = json.loads((tmp_path / "search.json").read_text())
+    assert rec["over_budget"] and rec["picks"]["q_proj"] == "mxint8_b32" and not (tmp_path / "report.json").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search.objectives=[ppl,speed]"], "search.objectives='speed': choose one of"),
+    (["search.granularity=block"], "search.granularity='block': choose one of layer, type, type_group"),
+    (["++search.pick.q_proj=mxint4"], "search.pick.q_proj=mxint4: spell a choice FORMAT_bBLOCK"),
+    (["search.budget=0"], "search.budget=0"),
+    (["search.formats=[mxint4,int4]"], "search.formats"),
+])
+def test_search_mistakes_are_one_line(args, message):
+    with pytest.raises(MaseError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        validate_config(_cfg(*args))
+
+
+def test_greedy_and_pruning_on_a_known_table():
+    from mase.search.sensitivity import greedy, prune
+
+    space = sp.Space("m", "type", 1, {"a": sp.Slot("a", "a", ["x.a"], 100), "b": sp.Slot("b", "b", ["x.b"], 100)},
+                     ["mxint8_b32", "mxint4_b32", "mxint2_b32", "mxfp4_b32"], {"a": 1, "b": 1})
+    cost = {"a": {"mxint8_b32": 0.0, "mxint4_b32": 0.01, "mxint2_b32": 0.5, "mxfp4_b32": 0.02},
+            "b": {"mxint8_b32": 0.0, "mxint4_b32": 0.3, "mxint2_b32": 0.9, "mxfp4_b32": 0.1}}
+    allowed = prune(space, cost)
+    assert "mxfp4_b32" not in allowed["a"] and "mxint4_b32" not in allowed["b"]  # same bits, more KL
+    picks = greedy(space, cost, allowed, 6.25, "mxint8_b32")  # one slot can drop to 4 bits: the cheap one
+    assert picks == {"a": "mxint4_b32", "b": "mxint8_b32"}
+    assert greedy(space, cost, allowed, 1.0, "mxint8_b32") is None
+
+
+def test_sensitivity_pass_seeds_within_budget(tmp_path, one_thread):
+    from mase.search import sensitivity
+
+    cfg = _cfg("search.sensitivity.tokens=64", "search.formats=[mxint2,mxint4,mxint8]", "search.block_sizes=[32]")
+    data = sensitivity.run(cfg, tmp_path)
+    space = sp.load(tmp_path)
+    assert set(data["kl"]) == set(space.slots) and data["ppl_float"] > 0
+    first, end = data["calibration"]["tokens"]
+    assert first >= data["calibration"]["scored"][1]  # calibration text after the scored tokens, never inside
+    assert 1 <= len(data["seeds"]) <= 3
+    for params, stats in zip(data["seeds"], data["seed_stats"]):
+        picks = {k.rsplit(".", 1)[-1]: v for k, v in params.items()}
+        assert sp.avg_weight_bits(space, picks, "mxint8_b32") <= stats["budget"] + 1e-9 <= 4.5 + 1e-9
+        assert all(v in data["allowed"][k] for k, v in picks.items())
+
+
+def _trials(sweep: Path) -> list[Path]:
+    return sorted((p for p in sweep.iterdir() if p.is_dir() and p.name[0].isdigit()), key=lambda p: int(p.name.split("_")[0]))
+
+
+@pytest.mark.slow
+def test_tpe_search_end_to_end(cli, tmp_path):
+    """search=mixed4: sensitivity seeds run first, trials named after their choices, over-budget trials not
+    evaluated, the report's table/CSV/plot, and best.yaml loads with --config-dir."""
+    sweep = tmp_path / "sweep"
+    r = cli(["-m", *TINY, "search=mixed4", "hydra.sweeper.n_trials=6", "search.references=[mxint4]",
+             "search.sensitivity.tokens=64", f"hydra.sweep.dir={sweep}"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    sens = json.loads((sweep / "search" / "sensitivity.json").read_text())
+    trials = _trials(sweep)
+    assert len(trials) == 6
+    for folder, seed in zip(trials, sens["seeds"]):  # the greedy seeds are the first trials
+        picks = json.loads((folder / "search.json").read_text())["picks"]
+        assert {f"++search.pick.{k}": v for k, v in picks.items()} == seed
+    for folder in trials:
+        rec = json.loads((folder / "search.json").read_text())
+        assert folder.name.split("_", 1)[1] == name_of(rec["picks"])
+        if rec["over_budget"]:
+            assert rec["objectives"]["ppl"] == 1e6 and not (folder / "report.json").exists()
+        else:
+            rep = json.loads((folder / "report.json").read_text())
+            assert rep["avg_weight_bits"] <= 4.5 and rep["quant"].startswith("mxint8(")  # labelled by its formats
+            assert rep["extra"]["search"]["picks"] == rec["picks"]
+    summary = json.loads((sweep / "search" / "summary.json").read_text())
+    assert summary["trials"] == 6 and summary["best"] and summary["references"][0]["quant"] == "mxint4"
+    assert summary["trials_to_target"] is not None
+    rows = list(csv.DictReader((sweep / "search" / "trials.csv").open()))
+    assert len(rows) == 7 and "q_proj" in rows[0]
+    assert (sweep / "search" / "pareto.png").stat().st_size > 1000
+    assert "Pareto front" in r.stdout
+    best = summary["best"]
+    run = tmp_path / "best"
+    r = cli(["--config-dir", str(sweep / "conf"), *TINY, "quant=best", "eval.float_baseline=false",
+             "stages=[quantize,evaluate,report]", f"hydra.run.dir={run}"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.loads((run / "report.json").read_text())
+    assert rep["ppl"] == pytest.approx(best["ppl"], rel=1e-6)
+    assert rep["avg_weight_bits"] == pytest.approx(best["avg_weight_bits"])
+
+
+@pytest.mark.slow
+def test_nsga2_pareto_search_with_energy(cli, tmp_path):
+    """search=pareto4 with the analytical energy per token: two objectives in the sqlite study."""
+    sweep = tmp_path / "sweep"
+    r = cli(["-m", *TINY, "search=pareto4", "hydra.sweeper.n_trials=3", "search.references=[]",
+             "search.sensitivity.enabled=false", "search.objectives=[ppl,energy_per_token]", f"hydra.sweep.dir={sweep}"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    with sqlite3.connect(sweep / "optuna.db") as db:
+        values = db.execute("select trial_id, count(*) from trial_values group by trial_id").fetchall()
+    assert len(values) == 3 and all(n == 2 for _, n in values)
+    summary = json.loads((sweep / "search" / "summary.json").read_text())
+    assert summary["pareto"] and all(p["energy_per_token"] > 0 for p in summary["pareto"])
+    assert not (sweep / "search" / "sensitivity.json").exists()
+
+
+@pytest.mark.slow
+def test_any_optuna_sweep_gets_the_objective(cli, tmp_path):
+    """Without a search config the task returns search.objectives (here the average weight bits, no
+    evaluation needed), so a plain Optuna sweep over presets works."""
+    sweep = tmp_path / "sweep"
+    r = cli(["-m", *TINY, "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "stages=[quantize,report]",
+             "search.objectives=[avg_weight_bits]", "quant=choice(mxint4,mxint8)", f"hydra.sweep.dir={sweep}"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    bits = sorted(json.loads(p.read_text())["avg_weight_bits"] for p in sweep.glob("*/report.json"))
+    assert f"best_value: {bits[0]}" in (sweep / "optimization_results.yaml").read_text()
+
+
+def test_a_search_needs_multirun():
+    from mase.cli import prevalidate
+
+    with pytest.raises(MaseError, match=r"search=mixed4 is a search: add -m \(--multirun\) to run its trials"):
+        prevalidate([*TINY, "search=mixed4"])
+    prevalidate(["-m", *TINY, "search=mixed4"])
