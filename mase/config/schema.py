@@ -87,6 +87,22 @@ class AttentionFormats:
 
 
 @dataclass
+class GPTQConfig:
+    """quant.weight_rounding=gptq: error-compensating weight rounding (mase.quantize.gptq)."""
+
+    # calibration text, never the evaluated one: lee_test = gensim's lee.cor (50 articles, none in
+    # lee_background.cor); after_eval = the evaluation text after the scored tokens
+    calibration: str = "lee_test"
+    tokens: int = 0  # calibration tokens (0: all of lee.cor, about 6k; after_eval: quant.calibration_tokens)
+    damp: float = 0.01  # added to the Hessian's diagonal, times its mean
+    scale_from: str = "updated"  # each block's exponent from the weights as updated so far | original
+    exp_search: bool = False  # per block and row the better of exponents e and e-1
+    act_order: bool = False  # blocks and their columns by decreasing Hessian diagonal
+    sink_weight: float = 1.0  # weight of each window's first token (the attention sink) in the Hessian
+    skip: List[str] = field(default_factory=list)  # layer glob patterns kept at nearest rounding
+
+
+@dataclass
 class QuantConfig:
     name: str = MISSING
     mode: str = "fake"  # kernel used by quantized layers; "fake" = fake quantization in float32
@@ -98,6 +114,8 @@ class QuantConfig:
     nonlinear: Dict[str, str] = field(default_factory=lambda: {op: "float" for op in NONLINEAR_OPS})
     # fixed8: tokens of the evaluation text whose max |x| freezes each activation scale (mase.quantize.calibrate)
     calibration_tokens: int = 512
+    weight_rounding: str = "nearest"  # nearest | gptq (quant.gptq)
+    gptq: GPTQConfig = field(default_factory=GPTQConfig)
 
 
 # default stages of an FPGA target: accuracy, then build the accelerator (target sim: no synth, pnr)

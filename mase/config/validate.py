@@ -22,6 +22,8 @@ DATASETS = ("auto", "wikitext2", "lee", "enwiki")
 NONLINEAR_MODES = ("float", "hw")
 TARGET_KINDS = ("sim", "fpga")
 NUMERICS = ("auto", "quantized", "hardware")
+WEIGHT_ROUNDINGS = ("nearest", "gptq")  # mase.quantize.gptq
+GPTQ_CALIBRATION = ("lee_test", "after_eval")
 SYNTH_SCOPES = ("auto", "top", "nodes")  # mase.flows.yosys
 PNR_SCOPES = ("auto", "design", "nodes")  # mase.flows.nextpnr
 WEIGHT_PLACES = ("auto", "bram", "uram", "spram", "axi")  # mase.compiler.params._place_weights
@@ -87,11 +89,27 @@ def validate_quant(q: Any) -> None:
             if ov[field] is not None:
                 check_format(ov[field], f"quant.overrides[{pattern!r}].{field}", bs)
     _int_range(getattr(q, "calibration_tokens", 512), "quant.calibration_tokens", 2)
+    validate_rounding(q)
     for op, mode in q.nonlinear.items():
         if op not in NONLINEAR_OPS:
             raise MaseError(f"quant.nonlinear.{op}: unknown operator; valid operators: {', '.join(NONLINEAR_OPS)}")
         if mode not in NONLINEAR_MODES:
             raise MaseError(f"quant.nonlinear.{op}={mode!r} is not supported: use 'float' or 'hw'")
+
+
+def validate_rounding(q: Any) -> None:
+    """quant.weight_rounding and quant.gptq (mase.quantize.gptq)."""
+    _choice(getattr(q, "weight_rounding", "nearest"), "quant.weight_rounding", WEIGHT_ROUNDINGS)
+    g = getattr(q, "gptq", None)
+    if g is None:
+        return
+    _choice(g.calibration, "quant.gptq.calibration", GPTQ_CALIBRATION)
+    _int_range(g.tokens, "quant.gptq.tokens", 0, note=" (0: the whole calibration text)")
+    if 0 < g.tokens < 2:
+        raise MaseError(f"quant.gptq.tokens={g.tokens}: calibration needs at least 2 tokens (0: the whole text)")
+    _positive(g.damp, "quant.gptq.damp", hi=10.0)
+    _choice(g.scale_from, "quant.gptq.scale_from", ("updated", "original"))
+    _positive(g.sink_weight, "quant.gptq.sink_weight", hi=1e6, zero_ok=True)
 
 
 def validate_model(m: Any) -> None:

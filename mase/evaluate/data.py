@@ -2,6 +2,7 @@
 
 - wikitext2: WikiText-2 (raw) test split through `datasets`, when it is installed and the hub answers.
 - lee: gensim's test data `lee_background.cor`, 300 Australian news articles (one per line).
+  (`lee.cor`, 50 more articles of the same source, is calibration text only: lee_test_text.)
 - enwiki: gensim's shortened English Wikipedia dump (articles namespace, redirects skipped), with the
   markup stripped by gensim's own `filter_wiki` plus headings and bold/italic quotes.
 - auto: wikitext2 if it can be loaded, else lee (the report records which one was used).
@@ -34,6 +35,13 @@ def gensim_test_data() -> Path:
 
 def lee_text() -> str:
     lines = (gensim_test_data() / "lee_background.cor").read_text(encoding="utf-8").splitlines()
+    return "\n\n".join(line.strip() for line in lines if line.strip())
+
+
+def lee_test_text() -> str:
+    """gensim's `lee.cor`: 50 news articles of the same source as lee_background.cor and none of its 300
+    (the calibration text of quant.weight_rounding=gptq: disjoint from the evaluated text)."""
+    lines = (gensim_test_data() / "lee.cor").read_text(encoding="latin-1").splitlines()  # one pound sign in latin-1
     return "\n\n".join(line.strip() for line in lines if line.strip())
 
 

@@ -29,15 +29,29 @@ class MXLinear(nn.Module):
         self.spec, self.layer_name, self.mode = spec, name, mode
         self.quant_enabled = True
         self.act_elements = 0  # input elements quantized so far (for the average activation bits)
+        self.weight_float: torch.Tensor | None = None  # set when `weight` holds compensated values (set_weight)
         with torch.no_grad():
             self.register_buffer("weight_q", spec.weight.fake_quantize(self.weight.detach(), axis=-1),
                                  persistent=False)
             bq = spec.bias.fake_quantize(self.bias.detach(), axis=-1) if self.bias is not None else None
             self.register_buffer("bias_q", bq, persistent=False)
 
+    def set_weight(self, wq: torch.Tensor) -> None:
+        """Make `wq` (values on the weight format's grid, e.g. GPTQ-rounded) the weight the hardware
+        gets: the compiler reads `weight` and re-quantizes it, which must return it unchanged. The
+        float weights stay as `weight_float` for the float baseline."""
+        wq = wq.detach().to(self.weight.dtype)
+        if not torch.equal(self.spec.weight.fake_quantize(wq, axis=-1), wq):
+            raise AssertionError(f"{self.layer_name}: weights written back are not on the {self.spec.weight} grid")
+        if self.weight_float is None:
+            self.weight_float = self.weight.detach()
+        self.weight = nn.Parameter(wq, requires_grad=False)  # a new tensor: a tied weight keeps its float values
+        self.weight_q = wq
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.quant_enabled:
-            return F.linear(x, self.weight, self.bias)
+            w = self.weight if self.weight_float is None else self.weight_float
+            return F.linear(x, w, self.bias)
         self.act_elements += x.numel()
         return LINEAR_KERNELS[self.mode](self, x)
 

@@ -67,8 +67,16 @@ def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = No
     apply_nonlinear(model, quant_cfg)
     model.mase_plan = plans
     model.mase_quant_name = quant_cfg.name
+    gptq = None
+    if getattr(quant_cfg, "weight_rounding", "nearest") == "gptq":  # before the ranges: they see these weights
+        from .gptq import compensate_on_text
+
+        gptq = compensate_on_text(model, tokenizer, quant_cfg, eval_cfg)
     if tokenizer is not None and eval_cfg is not None:  # fixed8 scales, and the ranges between the cores
         calibrate_on_text(model, tokenizer, eval_cfg, int(getattr(quant_cfg, "calibration_tokens", 512)))
+    if gptq is not None:  # the report names both calibration texts
+        model.mase_calibration = {**(getattr(model, "mase_calibration", None) or {}), "gptq": gptq["calibration"]}
+        model.mase_gptq = gptq
     n_q = sum(p.spec is not None for p in plans)
     log.info("quantized %d of %d layers with %s (mode %s)", n_q, len(plans), quant_cfg.name, mode)
     return model

@@ -1,0 +1,295 @@
+"""GPTQ weight rounding for MX formats (quant.weight_rounding=gptq).
+
+Nearest rounding quantizes each weight on its own. GPTQ (Frantar et al., arXiv 2210.17323) rounds the
+input columns of a linear layer one at a time and spreads each column's rounding error onto the
+columns not yet rounded, weighted by the inverse Hessian of the layer's output error, H = X^T X over
+calibration inputs X. For MX formats the columns come in blocks of k sharing one E8M0 scale per row:
+the block's exponent is fixed before its columns are rounded (from the weights as updated so far,
+or from the original ones), and each column is rounded on that fixed grid.
+
+The result is written back as the layer's weight (MXLinear.set_weight): values already on the MX
+grid, so the MX quantizer returns them unchanged (asserted), and the compiler, which re-quantizes
+every module's weight, emits exactly these. The float weights stay for the float baseline.
+
+Layers are done in model order, decoder layer by decoder layer, on the calibration tokens as the
+quantized model computes them (the layers before already compensated).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+import torch
+from torch import nn
+
+from mase.config.errors import MaseError
+from mase.formats.bits import exp2i, floor_log2
+from mase.formats.elements import IntElement
+from mase.formats.mx import MXFormat
+
+from .modules import MXLinear
+
+log = logging.getLogger("mase.quantize")
+
+
+@dataclass(frozen=True)
+class GPTQOptions:
+    damp: float = 0.01  # added to H's diagonal, times its mean
+    scale_from: str = "updated"  # block exponent from the weights as updated so far | "original"
+    exp_search: bool = False  # per block and row: the better of exponents e and e-1 (H-weighted error)
+    act_order: bool = False  # blocks (and columns inside a block) by decreasing H diagonal
+    sink_weight: float = 1.0  # weight in H of each window's first token (the attention sink)
+    skip: tuple[str, ...] = ()  # layer name patterns kept at nearest rounding
+
+
+def _round_block(w: torch.Tensor, exp: torch.Tensor, fmt: MXFormat) -> torch.Tensor:
+    """w (rows, c) rounded on the grid of exponents exp (rows,): element grid times 2**exp."""
+    s = exp2i(exp).unsqueeze(-1)
+    return fmt.element.round(w * exp2i(-exp).unsqueeze(-1)) * s
+
+
+def _column_rounder(exp: torch.Tensor, fmt: MXFormat):
+    """col -> col rounded on the rows' grids (exponents exp); integer elements in three operations
+    (the same values as fmt.element.round: RNE, symmetric saturation, no -0), the column loop's cost."""
+    el = fmt.element
+    if isinstance(el, IntElement):
+        step = exp2i(exp + el.lsb_exp)  # exact: 2**(e + lsb)
+        inv = exp2i(-(exp + el.lsb_exp))
+        m = float(el.max_code)
+        return lambda col: torch.round(col * inv).clamp_(-m, m).mul_(step).add_(0.0)
+    scale, inv = exp2i(exp), exp2i(-exp)
+    return lambda col: el.round(col * inv) * scale
+
+
+def block_exponent(w: torch.Tensor, fmt: MXFormat) -> torch.Tensor:
+    """The MX quantizer's shared exponent of each row of block w (rows, c) (OCP: floor(log2 amax) - emax)."""
+    amax = w.abs().amax(dim=-1)
+    exp = (floor_log2(amax) - fmt.element.emax).clamp(-127, 127)
+    return torch.where(amax == 0, torch.full_like(exp, -127), exp)
+
+
+def _search_exponent(w: torch.Tensor, d: torch.Tensor, fmt: MXFormat) -> torch.Tensor:
+    """Per row, e or e-1 (finer grid, the largest elements clipped), whichever rounds w with the
+    smaller error weighted by d (the H diagonal of the block's columns)."""
+    e0 = block_exponent(w, fmt)
+    best, best_err = e0, None
+    for e in (e0, (e0 - 1).clamp(min=-127)):
+        err = ((w - _round_block(w, e, fmt)) ** 2 * d).sum(-1)
+        if best_err is None:
+            best_err = err
+        else:
+            best = torch.where(err < best_err, e, best)
+            best_err = torch.minimum(err, best_err)
+    return best
+
+
+def _inverse_cholesky(H: torch.Tensor, damp: float) -> torch.Tensor:
+    """Upper Cholesky factor of (H + damp * mean(diag H) * I)^-1, in float64."""
+    H = H.double().clone()
+    dead = torch.diag(H) == 0  # inputs never seen: plain rounding, no coupling
+    H[dead, :] = 0
+    H[:, dead] = 0
+    H[dead, dead] = 1
+    n = H.shape[0]
+    d = float(torch.diag(H).mean()) * damp
+    for _ in range(6):  # raise the damping until H is positive definite
+        try:
+            L = torch.linalg.cholesky(H + d * torch.eye(n, dtype=H.dtype))
+            Hinv = torch.cholesky_inverse(L)
+            return torch.linalg.cholesky(Hinv, upper=True)
+        except torch.linalg.LinAlgError:
+            d = max(d * 10, 1e-8)
+    raise MaseError("GPTQ: the calibration Hessian is singular even with damping: raise quant.gptq.damp")
+
+
+def gptq_mx(w: torch.Tensor, H: torch.Tensor, fmt: MXFormat, opts: GPTQOptions = GPTQOptions()) -> torch.Tensor:
+    """The weights w (out, in) rounded to `fmt` (blocks of fmt.block_size along in) by GPTQ with the
+    input Hessian H (in, in). Returns float32 values on the MX grid (fmt.fake_quantize returns them)."""
+    out_f, n = w.shape
+    k = fmt.block_size
+    orig = w.detach().float()
+    W = orig.clone()
+    diag = torch.diag(H).float()
+    # blocks stay contiguous: a permutation of whole blocks, then of columns inside each block
+    blocks = [list(range(b, min(b + k, n))) for b in range(0, n, k)]
+    if opts.act_order:
+        blocks.sort(key=lambda cols: -float(diag[cols].sum()))
+        blocks = [sorted(cols, key=lambda c: -float(diag[c])) for cols in blocks]
+    perm = torch.tensor([c for cols in blocks for c in cols])
+    if opts.act_order:
+        H, W, orig, diag = H[perm][:, perm], W[:, perm], orig[:, perm], diag[perm]
+    U = _inverse_cholesky(H, opts.damp).float()
+    Q = torch.zeros_like(W)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the column loop is many small operations: threads only add overhead (6x)
+    try:
+        _gptq_loop(W, Q, U, orig, diag, blocks, fmt, opts)
+    finally:
+        torch.set_num_threads(threads)
+    if opts.act_order:
+        Q = Q[:, torch.argsort(perm)]
+    return Q
+
+
+def _gptq_loop(W, Q, U, orig, diag, blocks, fmt, opts) -> None:
+    """The column loop of gptq_mx: fills Q (rounded weights) block by block, updating W in place."""
+    i0 = 0
+    for cols in blocks:
+        i1 = i0 + len(cols)
+        Wb = W[:, i0:i1]  # a view: the updates below land in W
+        src = Wb if opts.scale_from == "updated" else orig[:, i0:i1]
+        exp = _search_exponent(src, diag[i0:i1], fmt) if opts.exp_search else block_exponent(src, fmt)
+        rnd = _column_rounder(exp, fmt)
+        err = torch.zeros_like(Wb)
+        for j in range(i1 - i0):
+            col = Wb[:, j]
+            q = rnd(col)
+            Q[:, i0 + j] = q
+            e = (col - q) / U[i0 + j, i0 + j]
+            Wb[:, j + 1:] -= e.unsqueeze(1) * U[i0 + j, i0 + j + 1:i1].unsqueeze(0)
+            err[:, j] = e
+        W[:, i1:] -= err @ U[i0:i1, i1:]
+        i0 = i1
+
+
+def on_grid(w: torch.Tensor, fmt: Any) -> bool:
+    """The quantizer returns w unchanged: what the hardware (which re-quantizes module weights) will use."""
+    return bool(torch.equal(fmt.fake_quantize(w, axis=-1), w))
+
+
+# ------------------------------------------------------------------------------------------ the model
+def decoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The decoder layers' ModuleList (LLaMA: model.layers; OPT: model.decoder.layers)."""
+    for name, m in model.named_modules():
+        if isinstance(m, nn.ModuleList) and name.endswith("layers") and len(m):
+            return m
+    raise MaseError("quant.weight_rounding=gptq: the model has no decoder layer list (*.layers) to calibrate "
+                    "layer by layer")
+
+
+class _Stop(Exception):
+    pass
+
+
+def _layer_inputs(model: nn.Module, first: nn.Module, ids: torch.Tensor, window: int) -> list[tuple[Any, dict]]:
+    """(hidden states, keyword arguments) with which the first decoder layer is called, per window."""
+    seen: list[tuple[Any, dict]] = []
+
+    def grab(mod, args, kwargs):
+        hidden = args[0] if args else kwargs.pop("hidden_states")
+        seen.append((hidden, {k: v for k, v in kwargs.items()}))
+        raise _Stop
+
+    h = first.register_forward_pre_hook(grab, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            for start in range(0, ids.numel(), window):
+                try:
+                    model(input_ids=ids[start:start + window][None], use_cache=False)
+                except _Stop:
+                    pass
+    finally:
+        h.remove()
+    return seen
+
+
+def _run_layer(layer: nn.Module, inputs: list[tuple[Any, dict]]) -> list[tuple[Any, dict]]:
+    out = []
+    with torch.no_grad():
+        for hidden, kw in inputs:
+            y = layer(hidden, **kw)
+            out.append((y[0] if isinstance(y, tuple) else y, kw))
+    return out
+
+
+class _Hessian:
+    """Accumulates H = sum_t w_t x_t x_t^T / sum_t w_t of a linear layer's (quantized) inputs."""
+
+    def __init__(self, mod: MXLinear, sink_weight: float):
+        self.mod, self.sink = mod, sink_weight
+        self.H = torch.zeros(mod.in_features, mod.in_features, dtype=torch.float64)
+        self.n = 0.0
+
+    def __call__(self, mod, args):
+        x = mod.spec.act.fake_quantize(args[0].detach(), axis=-1).float()  # what the layer multiplies
+        x = x.reshape(-1, x.shape[-2], x.shape[-1])  # (batch, tokens, in)
+        wt = torch.ones(x.shape[-2])
+        wt[0] = self.sink
+        x = (x * wt.sqrt()[None, :, None]).reshape(-1, x.shape[-1])
+        self.H += (x.T @ x).double()  # float32 products per window, summed in float64
+        self.n += float(wt.sum()) * (x.shape[0] // wt.numel())
+
+
+def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptions) -> dict[str, Any]:
+    """GPTQ on every MXLinear with an MX weight format inside the decoder layers (not matching
+    opts.skip), layer by layer on calibration token ids (1-D, run in windows). Returns a summary."""
+    t0 = time.perf_counter()
+    layers = decoder_layers(model)
+    inputs = _layer_inputs(model, layers[0], ids, window)
+    done: list[str] = []
+    skipped: list[str] = []
+    names = {m: n for n, m in model.named_modules()}
+    for layer in layers:
+        mods = [m for m in layer.modules() if isinstance(m, MXLinear) and isinstance(m.spec.weight, MXFormat)]
+        todo = [m for m in mods if not any(fnmatchcase(names[m], p) for p in opts.skip)]
+        skipped += [names[m] for m in mods if m not in todo]
+        hess = {m: _Hessian(m, opts.sink_weight) for m in todo}
+        hooks = [m.register_forward_pre_hook(hess[m]) for m in todo]
+        try:
+            _run_layer(layer, inputs)
+        finally:
+            for h in hooks:
+                h.remove()
+        for m in todo:
+            hs = hess[m]
+            wq = gptq_mx(m.weight.detach(), hs.H / max(hs.n, 1.0), m.spec.weight, opts)
+            m.set_weight(wq)
+            done.append(names[m])
+        inputs = _run_layer(layer, inputs)  # the next layer's inputs, through the compensated layer
+    secs = time.perf_counter() - t0
+    log.info("GPTQ: %d linear layers compensated (%d kept at nearest rounding) on %d tokens in %.1f s",
+             len(done), len(skipped), ids.numel(), secs)
+    return {"layers": len(done), "skipped": skipped, "seconds": round(secs, 1)}
+
+
+def options(g: Any) -> GPTQOptions:
+    """GPTQOptions from a quant.gptq config node."""
+    return GPTQOptions(damp=float(g.damp), scale_from=str(g.scale_from), exp_search=bool(g.exp_search),
+                       act_order=bool(g.act_order), sink_weight=float(g.sink_weight), skip=tuple(g.skip))
+
+
+def calibration_text_ids(tokenizer: Any, quant_cfg: Any, eval_cfg: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    """GPTQ's calibration token ids and what they are ({"dataset", "tokens": [first, end)}): gensim's
+    lee.cor (none of its articles is in lee_background.cor, the lee evaluation text) or the evaluation
+    text after the scored tokens; never the scored tokens."""
+    g = quant_cfg.gptq
+    n = int(g.tokens)
+    if g.calibration == "after_eval":
+        if eval_cfg is None:
+            raise MaseError("quant.gptq.calibration=after_eval needs the evaluation config; use lee_test")
+        from .calibrate import calibration_ids
+
+        return calibration_ids(tokenizer, eval_cfg, n or int(quant_cfg.calibration_tokens))
+    from mase.evaluate.data import lee_test_text
+    from mase.models import tokenize
+
+    ids = tokenize(tokenizer, lee_test_text())
+    if n > ids.numel():
+        raise MaseError(f"quant.gptq.tokens={n}: lee.cor has only {ids.numel()} tokens for this tokenizer "
+                        f"(0: all of them)")
+    ids = ids[:n] if n else ids
+    return ids, {"dataset": "lee_test (gensim lee.cor)", "tokens": [0, int(ids.numel())]}
+
+
+def compensate_on_text(model: nn.Module, tokenizer: Any, quant_cfg: Any, eval_cfg: Any = None) -> dict[str, Any]:
+    """compensate() on the calibration text of quant.gptq, in evaluation windows (512 without an
+    evaluation config). Returns the summary with the calibration text named."""
+    if tokenizer is None:
+        raise MaseError("quant.weight_rounding=gptq calibrates on text: quantize_model needs the tokenizer")
+    ids, info = calibration_text_ids(tokenizer, quant_cfg, eval_cfg)
+    window = int(eval_cfg.window) if eval_cfg is not None else 512
+    return {"calibration": info, **compensate(model, ids, window, options(quant_cfg.gptq))}
