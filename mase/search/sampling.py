@@ -4,8 +4,8 @@ hydra-optuna-sweeper calls `suggest(cfg, trial)` (hydra.sweeper.custom_search_sp
 in the sweeper's process; the trial's params become the job's overrides `++search.pick.<slot>=<choice>`.
 The first call builds the space and runs the sensitivity pass (both saved under <sweep dir>/search/,
 so a resumed study reuses them). The greedy configs of the sensitivity table become the study's first
-trials: the running trial gets the first one as fixed params (the same mechanism as
-Study.enqueue_trial, which only reaches trials asked later), the others are enqueued.
+trials: the running batch (hydra.sweeper.n_jobs trials) gets them as fixed params (the mechanism of
+Study.enqueue_trial, which only reaches trials asked later), the rest are enqueued.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+
+from optuna.trial import TrialState
 
 from . import space as sp
 
@@ -45,22 +47,27 @@ def _prepare(cfg: Any, trial: Any) -> tuple[sp.Space, dict[str, list[str]]]:
         allowed = {k: list(space.choices) for k in space.slots}
         seeds = []
     study = trial.study
-    if seeds and len(study.trials) <= 1:  # a new study: its first trials are the greedy configs
+    trials = study.get_trials(deepcopy=False)
+    if seeds and all(t.state == TrialState.RUNNING and not t.params for t in trials):
+        # a new study: its first trials (the running batch, then the queue) are the greedy configs
         import warnings
 
-        _fix(trial, seeds[0])
+        batch = sorted(trials, key=lambda t: t.number)
+        for t, params in zip(batch, seeds):
+            _fix(study, t._trial_id, params)
         with warnings.catch_warnings():  # enqueue_trial is "experimental" in optuna 2.x
             warnings.simplefilter("ignore")
-            for params in seeds[1:]:
+            for params in seeds[len(batch):]:
                 study.enqueue_trial(params)
         log.info("search: %d greedy configs from the sensitivity table run first", len(seeds))
     _STATE[str(sweep)] = (space, allowed)
     return space, allowed
 
 
-def _fix(trial: Any, params: dict[str, str]) -> None:
-    """Fixed params for an already created trial (optuna 2.x reads them from this system attribute)."""
-    trial.study._storage.set_trial_system_attr(trial._trial_id, "fixed_params", params)
+def _fix(study: Any, trial_id: int, params: dict[str, str]) -> None:
+    """Fixed params for an already created trial (optuna 2.x reads them from this system attribute, as
+    for an enqueued one)."""
+    study._storage.set_trial_system_attr(trial_id, "fixed_params", params)
 
 
 def param(slot: str) -> str:
