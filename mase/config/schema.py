@@ -88,7 +88,8 @@ class AttentionFormats:
 
 @dataclass
 class GPTQConfig:
-    """quant.weight_rounding=gptq: error-compensating weight rounding (mase.quantize.gptq)."""
+    """quant.weight_rounding=gptq: error-compensating weight rounding (mase.quantize.gptq). The
+    calibration text (calibration, tokens) is also that of quant.act_scaling."""
 
     # calibration text, never the evaluated one: lee_test = gensim's lee.cor (50 articles, none in
     # lee_background.cor); after_eval = the evaluation text after the scored tokens
@@ -115,6 +116,9 @@ class QuantConfig:
     # fixed8: tokens of the evaluation text whose max |x| freezes each activation scale (mase.quantize.calibrate)
     calibration_tokens: int = 512
     weight_rounding: str = "nearest"  # nearest | gptq (quant.gptq)
+    # none | awq: per-input-channel scales folded into the norm gain / linear before (same hardware),
+    # calibrated on quant.gptq's calibration text (mase.quantize.act_scaling)
+    act_scaling: str = "none"
     gptq: GPTQConfig = field(default_factory=GPTQConfig)
 
 

@@ -24,6 +24,7 @@ TARGET_KINDS = ("sim", "fpga")
 NUMERICS = ("auto", "quantized", "hardware")
 WEIGHT_ROUNDINGS = ("nearest", "gptq")  # mase.quantize.gptq
 GPTQ_CALIBRATION = ("lee_test", "after_eval")
+ACT_SCALINGS = ("none", "awq")  # mase.quantize.act_scaling
 SYNTH_SCOPES = ("auto", "top", "nodes")  # mase.flows.yosys
 PNR_SCOPES = ("auto", "design", "nodes")  # mase.flows.nextpnr
 WEIGHT_PLACES = ("auto", "bram", "uram", "spram", "axi")  # mase.compiler.params._place_weights
@@ -100,6 +101,7 @@ def validate_quant(q: Any) -> None:
 def validate_rounding(q: Any) -> None:
     """quant.weight_rounding and quant.gptq (mase.quantize.gptq)."""
     _choice(getattr(q, "weight_rounding", "nearest"), "quant.weight_rounding", WEIGHT_ROUNDINGS)
+    _choice(getattr(q, "act_scaling", "none"), "quant.act_scaling", ACT_SCALINGS)
     g = getattr(q, "gptq", None)
     if g is None:
         return

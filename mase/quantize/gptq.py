@@ -224,36 +224,67 @@ class _Hessian:
         self.n += float(wt.sum()) * (x.shape[0] // wt.numel())
 
 
-def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptions) -> dict[str, Any]:
-    """GPTQ on every MXLinear with an MX weight format inside the decoder layers (not matching
-    opts.skip), layer by layer on calibration token ids (1-D, run in windows). Returns a summary."""
+class _Inputs:
+    """Collects a linear layer's raw inputs (tokens, in_features) over the calibration windows."""
+
+    def __init__(self):
+        self.parts: list[torch.Tensor] = []
+
+    def __call__(self, mod, args):
+        self.parts.append(args[0].detach().reshape(-1, args[0].shape[-1]))
+
+    def cat(self) -> torch.Tensor:
+        return torch.cat(self.parts)
+
+
+def _with_hooks(layer: nn.Module, inputs, hooks: dict[nn.Module, Any]) -> None:
+    handles = [m.register_forward_pre_hook(h) for m, h in hooks.items()]
+    try:
+        _run_layer(layer, inputs)
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptions | None,
+               act_scaling: bool = False) -> dict[str, Any]:
+    """Layer by layer on calibration token ids (1-D, run in windows), each decoder layer seeing the
+    outputs of the layers before as already compensated: first activation-aware scales folded into
+    the layer (act_scaling, mase.quantize.act_scaling), then GPTQ (opts; None: nearest rounding) on
+    every MXLinear with an MX weight format not matching opts.skip. Returns a summary."""
+    from .act_scaling import _groups, scale_layer
+
     t0 = time.perf_counter()
     layers = decoder_layers(model)
     inputs = _layer_inputs(model, layers[0], ids, window)
     done: list[str] = []
     skipped: list[str] = []
+    alphas: dict[str, float] = {}
     names = {m: n for n, m in model.named_modules()}
     for layer in layers:
-        mods = [m for m in layer.modules() if isinstance(m, MXLinear) and isinstance(m.spec.weight, MXFormat)]
-        todo = [m for m in mods if not any(fnmatchcase(names[m], p) for p in opts.skip)]
-        skipped += [names[m] for m in mods if m not in todo]
-        hess = {m: _Hessian(m, opts.sink_weight) for m in todo}
-        hooks = [m.register_forward_pre_hook(hess[m]) for m in todo]
-        try:
-            _run_layer(layer, inputs)
-        finally:
-            for h in hooks:
-                h.remove()
-        for m in todo:
-            hs = hess[m]
-            wq = gptq_mx(m.weight.detach(), hs.H / max(hs.n, 1.0), m.spec.weight, opts)
-            m.set_weight(wq)
-            done.append(names[m])
+        if act_scaling:
+            heads = {lins[0]: _Inputs() for _, lins, _ in _groups(layer)}
+            _with_hooks(layer, inputs, heads)
+            alphas.update(scale_layer(layer, {m: h.cat() for m, h in heads.items()}))
+        if opts is not None:
+            mods = [m for m in layer.modules() if isinstance(m, MXLinear) and isinstance(m.spec.weight, MXFormat)]
+            todo = [m for m in mods if not any(fnmatchcase(names[m], p) for p in opts.skip)]
+            skipped += [names[m] for m in mods if m not in todo]
+            hess = {m: _Hessian(m, opts.sink_weight) for m in todo}
+            _with_hooks(layer, inputs, hess)
+            for m in todo:
+                hs = hess[m]
+                m.set_weight(gptq_mx(m.weight.detach(), hs.H / max(hs.n, 1.0), m.spec.weight, opts))
+                done.append(names[m])
         inputs = _run_layer(layer, inputs)  # the next layer's inputs, through the compensated layer
     secs = time.perf_counter() - t0
-    log.info("GPTQ: %d linear layers compensated (%d kept at nearest rounding) on %d tokens in %.1f s",
-             len(done), len(skipped), ids.numel(), secs)
-    return {"layers": len(done), "skipped": skipped, "seconds": round(secs, 1)}
+    log.info("calibrated weights of %d decoder layers on %d tokens in %.1f s: %d linear layers by GPTQ "
+             "(%d kept at nearest rounding), activation scaling %s", len(layers), ids.numel(), secs, len(done),
+             len(skipped), "on" if act_scaling else "off")
+    out: dict[str, Any] = {"layers": len(done), "skipped": skipped, "seconds": round(secs, 1)}
+    if act_scaling:
+        out["act_scaling_alpha"] = alphas
+    return out
 
 
 def options(g: Any) -> GPTQOptions:
@@ -286,10 +317,13 @@ def calibration_text_ids(tokenizer: Any, quant_cfg: Any, eval_cfg: Any) -> tuple
 
 
 def compensate_on_text(model: nn.Module, tokenizer: Any, quant_cfg: Any, eval_cfg: Any = None) -> dict[str, Any]:
-    """compensate() on the calibration text of quant.gptq, in evaluation windows (512 without an
+    """compensate() (GPTQ and/or activation scaling as quant_cfg asks) on the calibration text of quant.gptq, in evaluation windows (512 without an
     evaluation config). Returns the summary with the calibration text named."""
     if tokenizer is None:
-        raise MaseError("quant.weight_rounding=gptq calibrates on text: quantize_model needs the tokenizer")
+        raise MaseError("quant.weight_rounding=gptq and quant.act_scaling calibrate on text: quantize_model "
+                        "needs the tokenizer")
     ids, info = calibration_text_ids(tokenizer, quant_cfg, eval_cfg)
     window = int(eval_cfg.window) if eval_cfg is not None else 512
-    return {"calibration": info, **compensate(model, ids, window, options(quant_cfg.gptq))}
+    opts = options(quant_cfg.gptq) if quant_cfg.weight_rounding == "gptq" else None
+    act = str(getattr(quant_cfg, "act_scaling", "none")) == "awq"
+    return {"calibration": info, **compensate(model, ids, window, opts, act_scaling=act)}

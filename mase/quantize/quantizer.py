@@ -68,7 +68,8 @@ def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = No
     model.mase_plan = plans
     model.mase_quant_name = quant_cfg.name
     gptq = None
-    if getattr(quant_cfg, "weight_rounding", "nearest") == "gptq":  # before the ranges: they see these weights
+    if (getattr(quant_cfg, "weight_rounding", "nearest") == "gptq"
+            or getattr(quant_cfg, "act_scaling", "none") != "none"):  # before the ranges: they see these weights
         from .gptq import compensate_on_text
 
         gptq = compensate_on_text(model, tokenizer, quant_cfg, eval_cfg)

@@ -76,7 +76,31 @@ def test_tiny_model_gptq_weights_on_grid_float_kept_and_texts_named():
     assert cal["gptq"]["dataset"].startswith("lee_test") and cal["dataset"] == "lee"  # both texts named
 
 
+def test_act_scaling_is_folded_into_the_model():
+    """awq scales move into the norm gains and up_proj rows: the same float function, fewer errors."""
+    from mase.models import load_model
+    from mase.quantize.gptq import compensate
+
+    ids = torch.arange(1, 65)[None]
+    cal = (torch.arange(512) * 7 + 3) % 256
+    model = quantize_model(load_model("tiny-llama")[0], "mxint4w8a")
+    with torch.no_grad(), quantization_disabled(model):
+        ref = model(ids).logits
+    norms = [m.weight.detach().clone() for n, m in model.named_modules() if n.endswith("layernorm")]
+    info = compensate(model, cal, 128, None, act_scaling=True)
+    assert set(info["act_scaling_alpha"]) and info["layers"] == 0
+    with torch.no_grad(), quantization_disabled(model):
+        assert torch.allclose(model(ids).logits, ref, atol=1e-4, rtol=1e-4)
+    if any(a > 0 for a in info["act_scaling_alpha"].values()):
+        new = [m.weight for n, m in model.named_modules() if n.endswith("layernorm")]
+        assert any(not torch.equal(a, b) for a, b in zip(norms, new))
+    for m in model.modules():
+        if isinstance(m, MXLinear):
+            assert torch.equal(m.weight_q, m.spec.weight.fake_quantize(m.weight, axis=-1))
+
+
 @pytest.mark.parametrize("override,msg", [
+    ("quant.act_scaling=smooth", "quant.act_scaling='smooth': choose one of none, awq"),
     ("quant.weight_rounding=best", "quant.weight_rounding='best': choose one of nearest, gptq"),
     ("quant.gptq.damp=0", "quant.gptq.damp=0.0: must be greater than 0"),
     ("quant.gptq.calibration=lee", "quant.gptq.calibration='lee': choose one of lee_test, after_eval"),

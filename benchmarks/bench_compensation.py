@@ -1,0 +1,97 @@
+"""Error compensation for MX weights on smollm2-135m: perplexity of each method, W4A8 and its parts.
+
+Every method is a quant config (mxint4w8a with overrides, the same keys a `mase` run takes), applied
+by mase.quantize.quantize_model with the calibration text of quant.gptq (gensim lee.cor, disjoint
+from the evaluated lee_background.cor), and scored on the first --tokens tokens of lee in windows of
+512, against the float model on the same tokens. Each method runs in its own process.
+
+    .venv/bin/python benchmarks/bench_compensation.py [--tokens 4096] [--methods nearest,gptq,...]
+
+Methods (name -> overrides of quant=mxint4w8a):
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+METHODS: dict[str, dict] = {
+    # where the W4A8 loss comes from (nearest rounding)
+    "W4A16 nearest": {"default": {"act": "fp32"}},
+    "W16A8 nearest": {"default": {"weight": "fp32"}},
+    "W4A8 nearest": {},
+    # GPTQ variants
+    "gptq": {"weight_rounding": "gptq"},
+    "gptq, v_proj nearest": {"weight_rounding": "gptq", "gptq": {"skip": ["*v_proj"]}},
+    "gptq, sink token out of H": {"weight_rounding": "gptq", "gptq": {"sink_weight": 0.0}},
+    "gptq, exponent search": {"weight_rounding": "gptq", "gptq": {"exp_search": True}},
+    "gptq, exponents from original": {"weight_rounding": "gptq", "gptq": {"scale_from": "original"}},
+    "gptq, act order": {"weight_rounding": "gptq", "gptq": {"act_order": True}},
+    "gptq, damp 0.1": {"weight_rounding": "gptq", "gptq": {"damp": 0.1}},
+    # activation-aware scaling folded into the norms / up_proj
+    "awq scaling": {"act_scaling": "awq"},
+    "awq scaling + gptq": {"act_scaling": "awq", "weight_rounding": "gptq"},
+}
+__doc__ += "".join(f"    {k}: {json.dumps(v)}\n" for k, v in METHODS.items())
+
+
+def child(method: str, tokens: int, threads: int) -> None:
+    import torch
+
+    from mase.config import load_group
+    from mase.evaluate import eval_tokens, perplexity
+    from mase.models import load_model
+    from mase.quantize import quantization_disabled, quantize_model
+    from mase.report import progress
+
+    progress.set_enabled(False)
+    if threads:
+        torch.set_num_threads(threads)
+    model, tok = load_model("smollm2-135m")
+    ids, used = eval_tokens(tok, "lee", tokens)
+    q = load_group("quant", "mxint4w8a", **METHODS[method])
+    t0 = time.perf_counter()
+    quantize_model(model, q, "smollm2-135m", tok, load_group("eval", "default", dataset="lee", tokens=tokens))
+    t_quant = time.perf_counter() - t0
+    res = perplexity(model, ids, 512, 512)
+    with quantization_disabled(model):
+        flt = perplexity(model, ids, 512, 512)
+    cal = getattr(model, "mase_calibration", {}) or {}
+    print(json.dumps({"method": method, "ppl": res["ppl"], "ppl_float": flt["ppl"], "tokens": res["tokens"],
+                      "quantize_s": t_quant, "dataset": used, "calibration": cal.get("gptq")}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tokens", type=int, default=4096)
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated names (see the module doc)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per process (1: best on shared cores)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, args.tokens, args.threads)
+        return
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown:
+        sys.exit(f"bench_compensation: unknown methods {unknown}; choose from {list(METHODS)}")
+    print(f"smollm2-135m, {args.tokens} tokens of lee (lee_background.cor), windows of 512; calibration: "
+          f"gensim lee.cor (disjoint)")
+    print(f"{'method':32s} {'ppl':>8s} {'vs float':>9s} {'quantize s':>11s}")
+    for m in names:
+        out = subprocess.run([sys.executable, __file__, "--child", m, "--tokens", str(args.tokens),
+                              "--threads", str(args.threads)], capture_output=True, text=True)
+        if out.returncode:
+            print(f"{m:32s} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        delta = 100 * (r["ppl"] / r["ppl_float"] - 1)
+        print(f"{m:32s} {r['ppl']:8.2f} {delta:+8.1f}% {r['quantize_s']:11.0f}", flush=True)
+    print(f"float ppl {r['ppl_float']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
