@@ -5,7 +5,7 @@ by mase.quantize.quantize_model with the calibration text of quant.gptq (gensim 
 from the evaluated lee_background.cor), and scored on the first --tokens tokens of lee in windows of
 512, against the float model on the same tokens. Each method runs in its own process.
 
-    .venv/bin/python benchmarks/bench_compensation.py [--tokens 4096] [--methods nearest,gptq,...]
+    .venv/bin/python benchmarks/bench_compensation.py [--tokens 4096] [--methods "W4A8 nearest;gptq (sink token x128 in H)"]
 
 Methods (name -> overrides of quant=mxint4w8a):
 """
@@ -24,9 +24,12 @@ METHODS: dict[str, dict] = {
     "W16A8 nearest": {"default": {"weight": "fp32"}},
     "W4A8 nearest": {},
     # GPTQ variants
-    "gptq": {"weight_rounding": "gptq"},
-    "gptq, v_proj nearest": {"weight_rounding": "gptq", "gptq": {"skip": ["*v_proj"]}},
+    "gptq, plain H (sink weight 1)": {"weight_rounding": "gptq", "gptq": {"sink_weight": 1.0}},
     "gptq, sink token out of H": {"weight_rounding": "gptq", "gptq": {"sink_weight": 0.0}},
+    "gptq (sink token x128 in H)": {"weight_rounding": "gptq"},
+    "gptq, sink weight 1, v_proj nearest": {"weight_rounding": "gptq", "gptq": {"sink_weight": 1.0,
+                                                                                 "skip": ["*v_proj"]}},
+    "gptq, v_proj nearest": {"weight_rounding": "gptq", "gptq": {"skip": ["*v_proj"]}},
     "gptq, exponent search": {"weight_rounding": "gptq", "gptq": {"exp_search": True}},
     "gptq, exponents from original": {"weight_rounding": "gptq", "gptq": {"scale_from": "original"}},
     "gptq, act order": {"weight_rounding": "gptq", "gptq": {"act_order": True}},
@@ -67,14 +70,14 @@ def child(method: str, tokens: int, threads: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=4096)
-    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated names (see the module doc)")
+    ap.add_argument("--methods", default=";".join(METHODS), help="names separated by ; (see the module doc)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process (1: best on shared cores)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child, args.tokens, args.threads)
         return
-    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    names = [m.strip() for m in args.methods.split(";") if m.strip()]
     unknown = [m for m in names if m not in METHODS]
     if unknown:
         sys.exit(f"bench_compensation: unknown methods {unknown}; choose from {list(METHODS)}")

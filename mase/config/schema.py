@@ -99,7 +99,9 @@ class GPTQConfig:
     scale_from: str = "updated"  # each block's exponent from the weights as updated so far | original
     exp_search: bool = False  # per block and row the better of exponents e and e-1
     act_order: bool = False  # blocks and their columns by decreasing Hessian diagonal
-    sink_weight: float = 1.0  # weight of each window's first token (the attention sink) in the Hessian
+    # weight of each window's first token (the attention sink, whose values every later token reads) in
+    # the Hessian: smollm2-135m W4A8 on 1024 lee tokens, 1 -> ppl 57.6, 0 -> 207.7, 128 -> 46.7 (nearest 49.8)
+    sink_weight: float = 128.0
     skip: List[str] = field(default_factory=list)  # layer glob patterns kept at nearest rounding
 
 

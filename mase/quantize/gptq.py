@@ -42,7 +42,7 @@ class GPTQOptions:
     scale_from: str = "updated"  # block exponent from the weights as updated so far | "original"
     exp_search: bool = False  # per block and row: the better of exponents e and e-1 (H-weighted error)
     act_order: bool = False  # blocks (and columns inside a block) by decreasing H diagonal
-    sink_weight: float = 1.0  # weight in H of each window's first token (the attention sink)
+    sink_weight: float = 1.0  # weight in H of each window's first token (the attention sink; config default 128)
     skip: tuple[str, ...] = ()  # layer name patterns kept at nearest rounding
 
 
