@@ -65,7 +65,7 @@ def test_tiny_model_gptq_weights_on_grid_float_kept_and_texts_named():
     with torch.no_grad(), quantization_disabled(plain):
         ref = plain(ids).logits
     model, tok = load_model("tiny-llama")
-    q = load_group("quant", "mxint4w8a", weight_rounding="gptq", gptq={"tokens": 256})
+    q = load_group("quant", "mxint4w8a", weight_rounding="gptq", gptq={"tokens": 128}, calibration_tokens=64)
     quantize_model(model, q, tokenizer=tok, eval_cfg=load_group("eval", "quick"))
     mods = [m for m in model.modules() if isinstance(m, MXLinear)]
     assert all(m.weight_float is not None and on_grid(m.weight, m.spec.weight) for m in mods)
