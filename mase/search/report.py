@@ -193,7 +193,9 @@ def plot(path: Path, trials: list[dict[str, Any]], refs: list[dict[str, Any]], t
         if x == "avg_weight_bits" and front:
             ax.plot([r[x] for r in front], [r["ppl"] for r in front], "-o", c="tab:red", ms=4, label="Pareto front")
         for r in refs:
-            if r.get("ppl") and r.get(x) is not None:
+            if r.get("ppl") and x == "avg_weight_bits" and r[x] > 16:  # float: a line, not a point far right
+                ax.axhline(r["ppl"], ls=":", c="black", lw=1, label=f"{r['quant_preset'] or r['quant']} (float)")
+            elif r.get("ppl") and r.get(x) is not None:
                 ax.scatter([r[x]], [r["ppl"]], marker="*", s=120, zorder=3)
                 ax.annotate(r["quant_preset"] or r["quant"], (r[x], r["ppl"]), textcoords="offset points", xytext=(5, 5))
         if target:
@@ -257,8 +259,10 @@ def run_references(config: Any) -> None:
         cfg.quant = load_group("quant", str(name))
         cfg.search.pick = {}
         log.info("search reference %s -> %s", name, folder)
-        ctx = run(cfg, folder)
-        objectives(cfg, ctx, None)
+        try:
+            objectives(cfg, run(cfg, folder), None)
+        except MaseError as exc:  # one reference that cannot run leaves the others and the report
+            log.warning("search reference %s not run: %s", name, exc)
 
 
 def _schema():
@@ -277,11 +281,8 @@ class SearchReport(Callback):
     """After a search sweep: the reference runs, then the table, CSV, plot and best.yaml."""
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        try:
-            if config.search.references:
-                run_references(config)
-        except MaseError as exc:
-            log.warning("search references not run: %s", exc)
+        if config.search.references:
+            run_references(config)
         try:
             summarize(Path(str(config.hydra.sweep.dir)))
         except Exception as exc:  # a summary must never turn a finished sweep into a failure

@@ -80,6 +80,7 @@ def test_over_budget_trial_returns_the_penalty_without_running(tmp_path, monkeyp
     (["++search.pick.q_proj=mxint4"], "search.pick.q_proj=mxint4: spell a choice FORMAT_bBLOCK"),
     (["search.budget=0"], "search.budget=0"),
     (["search.formats=[mxint4,int4]"], "search.formats"),
+    (["search.references=[mxint4,mxint7]"], "search.references='mxint7': choose one of"),
 ])
 def test_search_mistakes_are_one_line(args, message):
     with pytest.raises(MaseError, match=message.replace("[", r"\[").replace("(", r"\(")):
@@ -143,6 +144,7 @@ def test_tpe_search_end_to_end(cli, tmp_path, one_thread):
             rep = json.loads((folder / "report.json").read_text())
             assert rep["avg_weight_bits"] <= 4.5 and rep["quant"].startswith("mxint8(")  # labelled by its formats
             assert rep["extra"]["search"]["picks"] == rec["picks"]
+            assert rec["hardware"]["energy_per_token"] > 0 and rec["seconds"]["trial"] > 0  # analytical, every trial
     summary = json.loads((sweep / "search" / "summary.json").read_text())
     assert summary["trials"] == 5 and summary["best"] and summary["references"][0]["quant"] == "mxint4"
     assert summary["trials_to_target"] is not None
