@@ -348,6 +348,9 @@ def validate_config(cfg: DictConfig) -> None:
         validate_hw(cfg.hw, cfg.model)
     if cfg.get("search") is not None:
         validate_search(cfg.search)
+        if "delta_ppl_pct" in cfg.search.objectives and not cfg.eval.float_baseline:
+            raise MaseError("search.objectives has delta_ppl_pct, which needs the float model scored too: "
+                            "set eval.float_baseline=true, or use ppl")
     if cfg.model.source == "tiny" and cfg.eval.window > cfg.model.tiny.max_positions:
         raise MaseError(f"eval.window={cfg.eval.window}: must be at most model.tiny.max_positions="
                         f"{cfg.model.tiny.max_positions} (the model's context)")

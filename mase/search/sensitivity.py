@@ -9,6 +9,7 @@ One quantized model serves every probe: a probe swaps the slot's weight format i
 From the table:
 - pruning: a slot's choice is dropped when another of its choices costs no more bits and no more KL
   (one of them strictly less): with costs adding up across slots, it can never be the better pick;
+  and when its KL alone exceeds HOPELESS times the first seed's total (e.g. mxint2 for down_proj);
 - seeds: a greedy descent from all-high, each step taking the move with the least KL added per bit
   saved, stopped at the budget (and at `seeds - 1` lower budgets, 0.25 bit apart).
 The float model's perplexity on the evaluation text is measured here once: the target the search
@@ -31,6 +32,9 @@ from .sampling import param
 
 log = logging.getLogger("mase")
 SENSITIVITY_FILE = "search/sensitivity.json"
+# a choice whose own KL exceeds this many times the greedy seed's total at the budget is dropped: with
+# costs that add up, any config holding it is worse than the seed (the margin allows for interactions)
+HOPELESS = 1.5
 
 
 def load_or_run(cfg: Any, sweep: Path) -> dict[str, Any]:
@@ -135,6 +139,10 @@ def run(cfg: Any, sweep: Path | None = None) -> dict[str, Any]:
             seeds.append(params)
             seed_rows.append({"budget": budget - 0.25 * i, "avg_weight_bits": sp.avg_weight_bits(space, picks, s.high),
                               "kl": sum(cost[k][v] for k, v in picks.items())})
+    if s.sensitivity.prune and seed_rows:  # hopeless: alone already costs more than the whole seed at budget
+        limit = HOPELESS * seed_rows[0]["kl"]
+        for slot, keep in allowed.items():
+            allowed[slot] = [c for c in keep if cost[slot][c] <= limit] or [min(keep, key=lambda c: cost[slot][c])]
     for params in seeds:  # a seed's choices stay in the space whatever the pruning
         for key, v in params.items():
             slot = key.rsplit(".", 1)[-1]
@@ -197,6 +205,6 @@ def table(data: dict[str, Any], space: sp.Space):
     for slot, row in data["kl"].items():
         t.add_row(slot, *[f"{row[c]:.4f}" if c in data["allowed"][slot] else f"[dim]{row[c]:.4f}[/dim]"
                           for c in space.choices])
-    t.caption = (f"dim: pruned (another choice has no more bits and no more KL); float ppl {data['ppl_float']:.3f}; "
+    t.caption = (f"dim: pruned (another choice has no more bits and no more KL, or hopeless); float ppl {data['ppl_float']:.3f}; "
                  f"{len(data['seeds'])} greedy seeds; calibration tokens {data['calibration']['tokens']}")
     return t
