@@ -37,6 +37,15 @@ METHODS: dict[str, dict] = {
     # activation-aware scaling folded into the norms / up_proj
     "awq scaling": {"act_scaling": "awq"},
     "awq scaling + gptq": {"act_scaling": "awq", "weight_rounding": "gptq"},
+    # an orthogonal rotation of the residual stream folded into the weights (mase.quantize.rotation)
+    "rotation hadamard, W4A16 nearest": {"rotation": "hadamard", "default": {"act": "fp32"}},
+    "rotation hadamard, nearest": {"rotation": "hadamard"},
+    "rotation random, nearest": {"rotation": "random"},
+    "rotation hadamard + heads, nearest": {"rotation": "hadamard", "rotation_heads": True},
+    "rotation hadamard + gptq": {"rotation": "hadamard", "weight_rounding": "gptq"},
+    "rotation hadamard + gptq, sink weight 1": {"rotation": "hadamard", "weight_rounding": "gptq",
+                                                "gptq": {"sink_weight": 1.0}},
+    "rotation hadamard + heads + gptq": {"rotation": "hadamard", "rotation_heads": True, "weight_rounding": "gptq"},
 }
 __doc__ += "".join(f"    {k}: {json.dumps(v)}\n" for k, v in METHODS.items())
 

@@ -122,6 +122,11 @@ class QuantConfig:
     # calibrated on quant.gptq's calibration text (mase.quantize.act_scaling)
     act_scaling: str = "none"
     gptq: GPTQConfig = field(default_factory=GPTQConfig)
+    # none | hadamard | random: an orthogonal rotation of the residual stream folded into the weights
+    # before quantization (LLaMA family; mase.quantize.rotation); the seed draws its random part
+    rotation: str = "none"
+    rotation_seed: int = 0
+    rotation_heads: bool = False  # also rotate each head's values (v_proj output / o_proj input side)
 
 
 # default stages of an FPGA target: accuracy, then build the accelerator (target sim: no synth, pnr)

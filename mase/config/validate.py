@@ -25,6 +25,7 @@ NUMERICS = ("auto", "quantized", "hardware")
 WEIGHT_ROUNDINGS = ("nearest", "gptq")  # mase.quantize.gptq
 GPTQ_CALIBRATION = ("lee_test", "after_eval")
 ACT_SCALINGS = ("none", "awq")  # mase.quantize.act_scaling
+ROTATIONS = ("none", "hadamard", "random")  # mase.quantize.rotation
 SYNTH_SCOPES = ("auto", "top", "nodes")  # mase.flows.yosys
 PNR_SCOPES = ("auto", "design", "nodes")  # mase.flows.nextpnr
 WEIGHT_PLACES = ("auto", "bram", "uram", "spram", "axi")  # mase.compiler.params._place_weights
@@ -102,6 +103,8 @@ def validate_rounding(q: Any) -> None:
     """quant.weight_rounding and quant.gptq (mase.quantize.gptq)."""
     _choice(getattr(q, "weight_rounding", "nearest"), "quant.weight_rounding", WEIGHT_ROUNDINGS)
     _choice(getattr(q, "act_scaling", "none"), "quant.act_scaling", ACT_SCALINGS)
+    _choice(getattr(q, "rotation", "none"), "quant.rotation", ROTATIONS)
+    _int_range(getattr(q, "rotation_seed", 0), "quant.rotation_seed", 0)
     g = getattr(q, "gptq", None)
     if g is None:
         return
@@ -340,6 +343,9 @@ def validate_config(cfg: DictConfig) -> None:
     check_schema(cfg)
     validate_model(cfg.model)
     validate_quant(cfg.quant)
+    if cfg.quant.get("rotation", "none") != "none" and cfg.model.family == "opt":
+        raise MaseError("quant.rotation needs a LLaMA-family model (RMSNorm): OPT's LayerNorm subtracts the "
+                        "mean, which a rotation does not keep; set quant.rotation=none")
     validate_eval(cfg.eval)
     validate_stages(list(cfg.stages))
     validate_target(cfg.target)

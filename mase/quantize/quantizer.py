@@ -44,6 +44,12 @@ def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = No
     if getattr(model, "mase_plan", None) is not None:
         raise MaseError("model is already quantized: load a fresh model before quantizing again")
     name = model_name or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
+    rotation = str(getattr(quant_cfg, "rotation", "none"))
+    if rotation != "none":  # on the float model: the float baseline is the rotated (same-function) model
+        from .rotation import rotate_model
+
+        model.mase_rotation = rotate_model(model, rotation, int(quant_cfg.rotation_seed),
+                                           bool(quant_cfg.rotation_heads))
     plans = plan_layers(model, quant_cfg, name)
     mode = quant_cfg.mode
     modules = dict(model.named_modules())

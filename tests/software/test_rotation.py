@@ -1,0 +1,106 @@
+"""Rotation of the residual stream folded into the weights (mase.quantize.rotation, quant.rotation)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mase.config import compose, load_group
+from mase.config.errors import MaseError
+from mase.models import load_model
+from mase.quantize import MXLinear, quantization_disabled, quantize_model
+from mase.quantize.rotation import rotate_model, rotation_matrix
+
+IDS = torch.arange(1, 65)[None]
+
+
+def _tiny(*over: str):
+    return load_model(compose(["+model=tiny-llama", "model.tiny.norm_gain=20", *over]).model)[0]
+
+
+def _logits(model):
+    with torch.no_grad():
+        return model(IDS).logits
+
+
+def _close(a, b, rel=1e-4):
+    return float((a - b).abs().max()) <= rel * float(b.abs().max())
+
+
+@pytest.mark.parametrize("n,kind", [(576, "hadamard"), (64, "hadamard"), (96, "random"), (9, "hadamard")])
+def test_rotation_matrices_are_orthogonal(n, kind):
+    q = rotation_matrix(n, kind, seed=3)
+    assert torch.allclose(q @ q.T, torch.eye(n, dtype=q.dtype), atol=1e-12)
+    assert torch.equal(q, rotation_matrix(n, kind, seed=3)) and not torch.equal(q, rotation_matrix(n, kind, seed=4))
+
+
+@pytest.mark.parametrize("kind,heads,over", [
+    ("hadamard", False, []),
+    ("random", True, []),
+    ("hadamard", True, ["model.tiny.hidden_size=96", "model.tiny.num_heads=4"]),  # 96 = 32 x 3, head_dim 24
+    ("hadamard", True, ["model.tiny.attention_bias=true", "model.tiny.mlp_bias=true"]),
+])
+def test_float_function_kept_and_gains_folded(kind, heads, over):
+    model = _tiny(*over)
+    ref = _logits(model)
+    w_q0 = model.model.layers[0].self_attn.q_proj.weight.detach().clone()
+    info = rotate_model(model, kind, seed=1, heads=heads)
+    assert info["rotation"] == kind
+    assert _close(_logits(model), ref)
+    norms = [m for n, m in model.named_modules() if "norm" in n.split(".")[-1]]
+    assert len(norms) == 2 * 2 + 1 and all(torch.equal(m.weight, torch.ones_like(m.weight)) for m in norms)
+    assert not torch.allclose(model.model.layers[0].self_attn.q_proj.weight, w_q0 * 20, atol=1e-3)
+
+
+def test_tied_embeddings_are_untied_then_rotated():
+    model = _tiny()
+    model.lm_head.weight = model.model.embed_tokens.weight  # as smollm2 ships it
+    model.config.tie_word_embeddings = True
+    ref = _logits(model)
+    rotate_model(model, "hadamard")
+    assert model.lm_head.weight is not model.model.embed_tokens.weight
+    assert not model.config.tie_word_embeddings
+    assert _close(_logits(model), ref)
+
+
+def test_quantized_rotated_model_weights_on_grid_and_float_baseline_kept():
+    plain = _tiny()
+    ref = _logits(plain)
+    model = _tiny()
+    q = load_group("quant", "mxint4w8a", rotation="hadamard", rotation_heads=True)
+    quantize_model(model, q)
+    assert model.mase_rotation == {"rotation": "hadamard", "seed": 0, "heads": True}
+    mods = [m for m in model.modules() if isinstance(m, MXLinear)]
+    assert mods and all(torch.equal(m.weight_q, m.spec.weight.fake_quantize(m.weight, axis=-1)) for m in mods)
+    with quantization_disabled(model):
+        assert _close(_logits(model), ref)
+
+
+def test_opt_and_bad_rotation_are_one_line():
+    from mase.config.validate import validate_config, validate_quant
+
+    cfg = compose(["+model=tiny-llama", "quant=mxint4w8a", "quant.rotation=spin"])
+    with pytest.raises(MaseError, match=r"^quant.rotation='spin': choose one of none, hadamard, random"):
+        validate_quant(cfg.quant)
+    with pytest.raises(MaseError, match=r"^quant.rotation needs a LLaMA-family model"):
+        validate_config(compose(["+model=tiny-opt", "quant=mxint4w8a", "quant.rotation=hadamard"]))
+    opt = load_model("tiny-opt")[0]
+    with pytest.raises(MaseError, match="only LLaMA-family models"):
+        rotate_model(opt, "hadamard")
+
+
+@pytest.mark.slow
+def test_rotated_tiny_llama_bit_exact_in_verilator(tmp_path, monkeypatch):
+    """Rotated weights, gains of 1 and the calibrated fixed-point streams: the whole model stays bit-exact."""
+    import json
+
+    from mase.pipeline import run
+
+    monkeypatch.setenv("MASE_EDA_CACHE", str(tmp_path / "eda"))
+    cfg = compose(["+model=tiny-llama", "model.tiny.norm_gain=20", "quant=mxint4w8a", "target=sim", "eval=quick",
+                   "quant.rotation=hadamard", "quant.rotation_heads=true"])
+    ctx = run(cfg, tmp_path, stages=["quantize", "emit", "lint", "sim", "hw_report"])
+    sim = ctx.results["sim"]
+    assert sim["scope"] == "whole model" and sim["bit_exact"], sim
+    assert all(r["passed"] and not any(r["mismatches"].values()) for r in sim["runs"])
+    assert json.loads((tmp_path / "layers.json").read_text())["quantized"] > 0
