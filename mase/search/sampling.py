@@ -35,7 +35,6 @@ def _prepare(cfg: Any, trial: Any) -> tuple[sp.Space, dict[str, list[str]]]:
         import torch
 
         torch.set_num_threads(int(cfg.threads))
-    model = None
     s = cfg.search
     if s.sensitivity.enabled:
         table = sensitivity.load_or_run(cfg, sweep)
@@ -43,7 +42,7 @@ def _prepare(cfg: Any, trial: Any) -> tuple[sp.Space, dict[str, list[str]]]:
         allowed = table["allowed"]
         seeds = table["seeds"]
     else:
-        space = sp.space_for(cfg, sweep, model)
+        space = sp.space_for(cfg, sweep)
         allowed = {k: list(space.choices) for k in space.slots}
         seeds = []
     study = trial.study

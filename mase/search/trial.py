@@ -23,12 +23,11 @@ from typing import Any
 from omegaconf import OmegaConf, open_dict
 
 from mase.config.errors import MaseError
+from mase.config.validate import SEARCH_HW_OBJECTIVES as HW_OBJECTIVES, SEARCH_REPORT_OBJECTIVES as REPORT_OBJECTIVES
 
 from . import space as sp
 
 log = logging.getLogger("mase")
-from mase.config.validate import SEARCH_HW_OBJECTIVES as HW_OBJECTIVES, SEARCH_REPORT_OBJECTIVES as REPORT_OBJECTIVES
-
 OBJECTIVES = REPORT_OBJECTIVES + HW_OBJECTIVES
 TRIAL_FILE = "search.json"
 
