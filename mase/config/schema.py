@@ -127,6 +127,9 @@ class QuantConfig:
     rotation: str = "none"
     rotation_seed: int = 0
     rotation_heads: bool = False  # also rotate each head's values (v_proj output / o_proj input side)
+    # residual channels with the largest |h| on the calibration text (the attention sink's massive
+    # activations) left out of the rotation: their weight columns stay on their own
+    rotation_keep: int = 0
 
 
 # default stages of an FPGA target: accuracy, then build the accelerator (target sim: no synth, pnr)

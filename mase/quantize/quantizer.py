@@ -46,10 +46,20 @@ def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = No
     name = model_name or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
     rotation = str(getattr(quant_cfg, "rotation", "none"))
     if rotation != "none":  # on the float model: the float baseline is the rotated (same-function) model
-        from .rotation import rotate_model
+        from .rotation import massive_channels, rotate_model
 
+        keep: list[int] = []
+        if int(quant_cfg.rotation_keep):
+            if tokenizer is None:
+                raise MaseError("quant.rotation_keep finds the massive channels on the calibration text: "
+                                "quantize_model needs the tokenizer (or set quant.rotation_keep=0)")
+            from .gptq import calibration_text_ids
+
+            ids, _ = calibration_text_ids(tokenizer, quant_cfg, eval_cfg)
+            window = int(eval_cfg.window) if eval_cfg is not None else 512
+            keep = massive_channels(model, ids[:window], int(quant_cfg.rotation_keep))
         model.mase_rotation = rotate_model(model, rotation, int(quant_cfg.rotation_seed),
-                                           bool(quant_cfg.rotation_heads))
+                                           bool(quant_cfg.rotation_heads), keep)
     plans = plan_layers(model, quant_cfg, name)
     mode = quant_cfg.mode
     modules = dict(model.named_modules())

@@ -52,6 +52,28 @@ def test_float_function_kept_and_gains_folded(kind, heads, over):
     assert not torch.allclose(model.model.layers[0].self_attn.q_proj.weight, w_q0 * 20, atol=1e-3)
 
 
+def test_kept_channels_stay_out_of_the_rotation():
+    """rotation_keep: the residual channels with the largest |h| (found on calibration text) keep their
+    own weight columns; the function is still the same."""
+    from mase.quantize.rotation import keep_channels, massive_channels
+
+    q = keep_channels(rotation_matrix(62, "hadamard"), [5, 40], 64)
+    assert torch.allclose(q @ q.T, torch.eye(64, dtype=q.dtype), atol=1e-12)
+    assert q[5, 5] == 1 and q[40, 40] == 1 and float(q[5].abs().sum()) == 1 and float(q[:, 40].abs().sum()) == 1
+    model = _tiny()
+    with torch.no_grad():  # a massive channel, as trained models grow one for the attention sink
+        model.model.embed_tokens.weight[:, 7] *= 300
+    ref = _logits(model)
+    keep = massive_channels(model, IDS[0], 2)
+    assert 7 in keep and len(keep) == 2
+    wq = model.model.layers[1].self_attn.q_proj.weight[:, 7].clone()
+    rotate_model(model, "hadamard", keep=keep)
+    assert _close(_logits(model), ref)
+    assert torch.equal(model.model.layers[1].self_attn.q_proj.weight[:, 7], wq)  # its own column, gain unfolded
+    g = model.model.layers[1].input_layernorm.weight
+    assert float(g[7]) == 20.0 and float(g[keep].prod()) == 400.0 and int((g == 1).sum()) == 62
+
+
 def test_tied_embeddings_are_untied_then_rotated():
     model = _tiny()
     model.lm_head.weight = model.model.embed_tokens.weight  # as smollm2 ships it
@@ -69,7 +91,7 @@ def test_quantized_rotated_model_weights_on_grid_and_float_baseline_kept():
     model = _tiny()
     q = load_group("quant", "mxint4w8a", rotation="hadamard", rotation_heads=True)
     quantize_model(model, q)
-    assert model.mase_rotation == {"rotation": "hadamard", "seed": 0, "heads": True}
+    assert model.mase_rotation == {"rotation": "hadamard", "seed": 0, "heads": True, "kept_channels": []}
     mods = [m for m in model.modules() if isinstance(m, MXLinear)]
     assert mods and all(torch.equal(m.weight_q, m.spec.weight.fake_quantize(m.weight, axis=-1)) for m in mods)
     with quantization_disabled(model):
