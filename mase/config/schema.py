@@ -130,6 +130,7 @@ class QuantConfig:
     # residual channels with the largest |h| on the calibration text (the attention sink's massive
     # activations) left out of the rotation: their weight columns stay on their own
     rotation_keep: int = 0
+    rotation_block: int = 0  # 0: one rotation of the whole stream; k: block-diagonal, k x k blocks
 
 
 # default stages of an FPGA target: accuracy, then build the accelerator (target sim: no synth, pnr)

@@ -106,6 +106,7 @@ def validate_rounding(q: Any) -> None:
     _choice(getattr(q, "rotation", "none"), "quant.rotation", ROTATIONS)
     _int_range(getattr(q, "rotation_seed", 0), "quant.rotation_seed", 0)
     _int_range(getattr(q, "rotation_keep", 0), "quant.rotation_keep", 0, 64)
+    _int_range(getattr(q, "rotation_block", 0), "quant.rotation_block", 0)
     g = getattr(q, "gptq", None)
     if g is None:
         return

@@ -59,7 +59,7 @@ def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = No
             window = int(eval_cfg.window) if eval_cfg is not None else 512
             keep = massive_channels(model, ids[:window], int(quant_cfg.rotation_keep))
         model.mase_rotation = rotate_model(model, rotation, int(quant_cfg.rotation_seed),
-                                           bool(quant_cfg.rotation_heads), keep)
+                                           bool(quant_cfg.rotation_heads), keep, int(quant_cfg.rotation_block))
     plans = plan_layers(model, quant_cfg, name)
     mode = quant_cfg.mode
     modules = dict(model.named_modules())

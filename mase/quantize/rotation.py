@@ -46,10 +46,16 @@ def walsh_hadamard(n: int) -> torch.Tensor:
     return h / n**0.5
 
 
-def rotation_matrix(n: int, kind: str, seed: int = 0) -> torch.Tensor:
+def rotation_matrix(n: int, kind: str, seed: int = 0, block: int = 0) -> torch.Tensor:
     """An orthogonal n x n matrix (float64). hadamard: n = 2^a * m as the Kronecker product of a
     Walsh-Hadamard matrix of 2^a (with random signs on its rows) and a random orthogonal m x m one
-    (576 = 64 x 9 for smollm2); random: a seeded Haar-random orthogonal matrix."""
+    (576 = 64 x 9 for smollm2); random: a seeded Haar-random orthogonal matrix. block > 0: block-diagonal,
+    one such block x block matrix per group of `block` channels (aligned with the MX blocks: an outlier
+    channel only spreads inside its own block)."""
+    if block:
+        if n % block:
+            raise MaseError(f"quant.rotation_block={block} does not divide the hidden size {n}")
+        return torch.block_diag(*(rotation_matrix(block, kind, seed + i) for i in range(n // block)))
     gen = torch.Generator().manual_seed(seed)
     if kind == "random":
         return random_orthogonal(n, gen)
@@ -143,7 +149,7 @@ def keep_channels(q: torch.Tensor, keep: list[int], n: int) -> torch.Tensor:
 
 
 def rotate_model(model: nn.Module, kind: str, seed: int = 0, heads: bool = False,
-                 keep: list[int] = ()) -> dict[str, Any]:
+                 keep: list[int] = (), block: int = 0) -> dict[str, Any]:
     """Rotate a float LLaMA model's residual stream (and optionally each head's values) in place,
     before quantization; the residual channels `keep` (massive_channels) are left out of the rotation and
     keep their norm gains, so the attention sink's direction stays one weight column of its trained size
@@ -153,7 +159,9 @@ def rotate_model(model: nn.Module, kind: str, seed: int = 0, heads: bool = False
     inner, layers = _llama_parts(model)
     d = model.config.hidden_size
     keep = sorted(set(int(c) for c in keep))
-    q = rotation_matrix(d - len(keep), kind, seed)
+    if keep and block:
+        raise MaseError("quant.rotation_keep and quant.rotation_block cannot be combined: set one to 0")
+    q = rotation_matrix(d - len(keep), kind, seed, block)
     q = (keep_channels(q, keep, d) if keep else q).float()  # float64 built, float32 applied (1e-6 of the logits)
     _untie(model)
     with torch.no_grad():
@@ -169,7 +177,7 @@ def rotate_model(model: nn.Module, kind: str, seed: int = 0, heads: bool = False
                 _rotate_heads(a, model.config, seed)
         _fold_in(inner.norm, [model.lm_head], q, keep)
     log.info("rotated the residual stream (%s, %d x %d)%s", kind, d, d, " and each head's values" if heads else "")
-    return {"rotation": kind, "seed": seed, "heads": heads, "kept_channels": keep}
+    return {"rotation": kind, "seed": seed, "heads": heads, "kept_channels": keep, "block": block}
 
 
 def _rotate_heads(attn: nn.Module, conf: Any, seed: int) -> None:

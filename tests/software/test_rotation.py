@@ -27,11 +27,14 @@ def _close(a, b, rel=1e-4):
     return float((a - b).abs().max()) <= rel * float(b.abs().max())
 
 
-@pytest.mark.parametrize("n,kind", [(576, "hadamard"), (64, "hadamard"), (96, "random"), (9, "hadamard")])
-def test_rotation_matrices_are_orthogonal(n, kind):
-    q = rotation_matrix(n, kind, seed=3)
+@pytest.mark.parametrize("n,kind,block", [(576, "hadamard", 0), (64, "hadamard", 0), (96, "random", 0),
+                                          (9, "hadamard", 0), (576, "hadamard", 32), (96, "random", 32)])
+def test_rotation_matrices_are_orthogonal(n, kind, block):
+    q = rotation_matrix(n, kind, seed=3, block=block)
+    if block:
+        assert q[:block, block:].abs().sum() == 0 and q[block:2 * block, block:2 * block].abs().sum() > 0
     assert torch.allclose(q @ q.T, torch.eye(n, dtype=q.dtype), atol=1e-12)
-    assert torch.equal(q, rotation_matrix(n, kind, seed=3)) and not torch.equal(q, rotation_matrix(n, kind, seed=4))
+    assert torch.equal(q, rotation_matrix(n, kind, 3, block)) and not torch.equal(q, rotation_matrix(n, kind, 4, block))
 
 
 @pytest.mark.parametrize("kind,heads,over", [
@@ -39,12 +42,14 @@ def test_rotation_matrices_are_orthogonal(n, kind):
     ("random", True, []),
     ("hadamard", True, ["model.tiny.hidden_size=96", "model.tiny.num_heads=4"]),  # 96 = 32 x 3, head_dim 24
     ("hadamard", True, ["model.tiny.attention_bias=true", "model.tiny.mlp_bias=true"]),
+    ("hadamard32", False, []),
 ])
 def test_float_function_kept_and_gains_folded(kind, heads, over):
     model = _tiny(*over)
     ref = _logits(model)
     w_q0 = model.model.layers[0].self_attn.q_proj.weight.detach().clone()
-    info = rotate_model(model, kind, seed=1, heads=heads)
+    kind, block = ("hadamard", 32) if kind == "hadamard32" else (kind, 0)
+    info = rotate_model(model, kind, seed=1, heads=heads, block=block)
     assert info["rotation"] == kind
     assert _close(_logits(model), ref)
     norms = [m for n, m in model.named_modules() if "norm" in n.split(".")[-1]]
@@ -91,7 +96,8 @@ def test_quantized_rotated_model_weights_on_grid_and_float_baseline_kept():
     model = _tiny()
     q = load_group("quant", "mxint4w8a", rotation="hadamard", rotation_heads=True)
     quantize_model(model, q)
-    assert model.mase_rotation == {"rotation": "hadamard", "seed": 0, "heads": True, "kept_channels": []}
+    assert model.mase_rotation == {"rotation": "hadamard", "seed": 0, "heads": True, "kept_channels": [],
+                                   "block": 0}
     mods = [m for m in model.modules() if isinstance(m, MXLinear)]
     assert mods and all(torch.equal(m.weight_q, m.spec.weight.fake_quantize(m.weight, axis=-1)) for m in mods)
     with quantization_disabled(model):
