@@ -27,6 +27,8 @@ METHODS: dict[str, dict] = {
     "gptq, plain H (sink weight 1)": {"weight_rounding": "gptq", "gptq": {"sink_weight": 1.0}},
     "gptq, sink token out of H": {"weight_rounding": "gptq", "gptq": {"sink_weight": 0.0}},
     "gptq (sink token x128 in H)": {"weight_rounding": "gptq"},
+    "gptq, sink weight 512": {"weight_rounding": "gptq", "gptq": {"sink_weight": 512.0}},
+    "gptq, sink weight 2048": {"weight_rounding": "gptq", "gptq": {"sink_weight": 2048.0}},
     "gptq, sink weight 1, v_proj nearest": {"weight_rounding": "gptq", "gptq": {"sink_weight": 1.0,
                                                                                  "skip": ["*v_proj"]}},
     "gptq, v_proj nearest": {"weight_rounding": "gptq", "gptq": {"skip": ["*v_proj"]}},
@@ -49,6 +51,17 @@ METHODS: dict[str, dict] = {
     "rotation hadamard block 32 + gptq": {"rotation": "hadamard", "rotation_block": 32, "weight_rounding": "gptq"},
     "rotation hadamard keep 1 + gptq": {"rotation": "hadamard", "rotation_keep": 1, "weight_rounding": "gptq"},
     "rotation random + gptq": {"rotation": "random", "weight_rounding": "gptq"},
+    "rotation block 32 + gptq, exponent search": {"rotation": "hadamard", "rotation_block": 32,
+                                                  "weight_rounding": "gptq", "gptq": {"exp_search": True}},
+    "rotation block 32 + gptq, exponent search from original": {
+        "rotation": "hadamard", "rotation_block": 32, "weight_rounding": "gptq",
+        "gptq": {"exp_search": True, "scale_from": "original"}},
+    "rotation block 32 + gptq, exponent search, act order": {
+        "rotation": "hadamard", "rotation_block": 32, "weight_rounding": "gptq",
+        "gptq": {"exp_search": True, "act_order": True}},
+    "gptq, exponent search, act order": {"weight_rounding": "gptq", "gptq": {"exp_search": True, "act_order": True}},
+    "gptq, exponent search from original": {"weight_rounding": "gptq",
+                                            "gptq": {"exp_search": True, "scale_from": "original"}},
     "rotation hadamard + gptq": {"rotation": "hadamard", "weight_rounding": "gptq"},
     "rotation hadamard + gptq, sink weight 1": {"rotation": "hadamard", "weight_rounding": "gptq",
                                                 "gptq": {"sink_weight": 1.0}},
@@ -88,6 +101,7 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=4096)
     ap.add_argument("--methods", default=";".join(METHODS), help="names separated by ; (see the module doc)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process (1: best on shared cores)")
+    ap.add_argument("--jsonl", help="also append each method's full result (a JSON line) to this file")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -107,6 +121,9 @@ def main() -> None:
             print(f"{m:32s} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
+        if args.jsonl:
+            with open(args.jsonl, "a") as f:
+                f.write(json.dumps({**r, "overrides": METHODS[m]}) + "\n")
         delta = 100 * (r["ppl"] / r["ppl_float"] - 1)
         print(f"{m:32s} {r['ppl']:8.2f} {delta:+8.1f}% {r['quantize_s']:11.0f}", flush=True)
     print(f"float ppl {r['ppl_float']:.2f}")

@@ -94,6 +94,8 @@ def quantize_model(model: nn.Module, quant_cfg: Any, model_name: str | None = No
     if gptq is not None:  # the report names both calibration texts
         model.mase_calibration = {**(getattr(model, "mase_calibration", None) or {}), "gptq": gptq["calibration"]}
         model.mase_gptq = gptq
+    if getattr(model, "mase_rotation", None):  # the evaluation report carries it (kept channels: from lee.cor)
+        model.mase_calibration = {**(getattr(model, "mase_calibration", None) or {}), "rotation": model.mase_rotation}
     n_q = sum(p.spec is not None for p in plans)
     log.info("quantized %d of %d layers with %s (mode %s)", n_q, len(plans), quant_cfg.name, mode)
     return model
