@@ -59,6 +59,9 @@ METHODS: dict[str, dict] = {
     "rotation block 32 + gptq, exponent search, act order": {
         "rotation": "hadamard", "rotation_block": 32, "weight_rounding": "gptq",
         "gptq": {"exp_search": True, "act_order": True}},
+    "rotation block 32 + gptq, exponent search from original, act order": {
+        "rotation": "hadamard", "rotation_block": 32, "weight_rounding": "gptq",
+        "gptq": {"exp_search": True, "scale_from": "original", "act_order": True}},
     "gptq, exponent search, act order": {"weight_rounding": "gptq", "gptq": {"exp_search": True, "act_order": True}},
     "gptq, exponent search from original": {"weight_rounding": "gptq",
                                             "gptq": {"exp_search": True, "scale_from": "original"}},
