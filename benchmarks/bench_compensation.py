@@ -62,6 +62,18 @@ METHODS: dict[str, dict] = {
     "rotation block 32 + gptq, exponent search from original, act order": {
         "rotation": "hadamard", "rotation_block": 32, "weight_rounding": "gptq",
         "gptq": {"exp_search": True, "scale_from": "original", "act_order": True}},
+    "rotation block 32 seed 1 + gptq, exponent search, act order": {
+        "rotation": "hadamard", "rotation_block": 32, "rotation_seed": 1, "weight_rounding": "gptq",
+        "gptq": {"exp_search": True, "act_order": True}},
+    "rotation block 32 seed 2 + gptq, exponent search, act order": {
+        "rotation": "hadamard", "rotation_block": 32, "rotation_seed": 2, "weight_rounding": "gptq",
+        "gptq": {"exp_search": True, "act_order": True}},
+    "rotation block 64 + gptq, exponent search, act order": {
+        "rotation": "hadamard", "rotation_block": 64, "weight_rounding": "gptq",
+        "gptq": {"exp_search": True, "act_order": True}},
+    "rotation block 32 + heads + gptq, exponent search, act order": {
+        "rotation": "hadamard", "rotation_block": 32, "rotation_heads": True, "weight_rounding": "gptq",
+        "gptq": {"exp_search": True, "act_order": True}},
     "gptq, exponent search, act order": {"weight_rounding": "gptq", "gptq": {"exp_search": True, "act_order": True}},
     "gptq, exponent search from original": {"weight_rounding": "gptq",
                                             "gptq": {"exp_search": True, "scale_from": "original"}},
@@ -70,6 +82,10 @@ METHODS: dict[str, dict] = {
                                                 "gptq": {"sink_weight": 1.0}},
     "rotation hadamard + heads + gptq": {"rotation": "hadamard", "rotation_heads": True, "weight_rounding": "gptq"},
 }
+for _o in METHODS.values():  # measured before exp_search and act_order became the defaults: say which
+    if _o.get("weight_rounding") == "gptq":
+        _o.setdefault("gptq", {}).setdefault("exp_search", False)
+        _o["gptq"].setdefault("act_order", False)
 __doc__ += "".join(f"    {k}: {json.dumps(v)}\n" for k, v in METHODS.items())
 
 

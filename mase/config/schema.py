@@ -97,8 +97,9 @@ class GPTQConfig:
     tokens: int = 0  # calibration tokens (0: all of lee.cor, about 6k; after_eval: quant.calibration_tokens)
     damp: float = 0.01  # added to the Hessian's diagonal, times its mean
     scale_from: str = "updated"  # each block's exponent from the weights as updated so far | original
-    exp_search: bool = False  # per block and row the better of exponents e and e-1
-    act_order: bool = False  # blocks and their columns by decreasing Hessian diagonal
+    # smollm2-135m W4A8, 1024 lee tokens: 46.7 with neither, 42.8 exp_search, 41.2 act_order, 39.3 both
+    exp_search: bool = True  # per block and row the better of exponents e and e-1
+    act_order: bool = True  # blocks and their columns by decreasing Hessian diagonal
     # weight of each window's first token (the attention sink, whose values every later token reads) in
     # the Hessian: smollm2-135m W4A8 on 1024 lee tokens, 1 -> ppl 57.6, 0 -> 207.7, 128 -> 46.7 (nearest 49.8)
     sink_weight: float = 128.0
