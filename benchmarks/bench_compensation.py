@@ -74,6 +74,8 @@ METHODS: dict[str, dict] = {
     "rotation block 32 + heads + gptq, exponent search, act order": {
         "rotation": "hadamard", "rotation_block": 32, "rotation_heads": True, "weight_rounding": "gptq",
         "gptq": {"exp_search": True, "act_order": True}},
+    "gptq, exponent search, act order, sink weight 512": {"weight_rounding": "gptq", "gptq": {
+        "exp_search": True, "act_order": True, "sink_weight": 512.0}},
     "gptq, exponent search, act order": {"weight_rounding": "gptq", "gptq": {"exp_search": True, "act_order": True}},
     "gptq, exponent search from original": {"weight_rounding": "gptq",
                                             "gptq": {"exp_search": True, "scale_from": "original"}},

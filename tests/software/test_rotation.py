@@ -119,15 +119,16 @@ def test_opt_and_bad_rotation_are_one_line():
 
 @pytest.mark.slow
 def test_rotated_tiny_llama_bit_exact_in_verilator(tmp_path, monkeypatch):
-    """Rotated weights (the shipped recommendation, plus the per-head rotation), gains of 1, GPTQ and the
-    calibrated fixed-point streams: the whole model stays bit-exact."""
+    """Rotated weights (in 32-blocks, plus the per-head rotation), gains of 1, GPTQ (the shipped
+    recommendation) and the calibrated fixed-point streams: the whole model stays bit-exact."""
     import json
 
     from mase.pipeline import run
 
     monkeypatch.setenv("MASE_EDA_CACHE", str(tmp_path / "eda"))
     cfg = compose(["+model=tiny-llama", "model.tiny.norm_gain=20", "quant=mxint4w8a-gptq", "target=sim",
-                   "eval=quick", "quant.gptq.tokens=256", "quant.rotation_heads=true"])
+                   "eval=quick", "quant.gptq.tokens=256", "quant.rotation=hadamard", "quant.rotation_block=32",
+                   "quant.rotation_heads=true"])
     ctx = run(cfg, tmp_path, stages=["quantize", "emit", "lint", "sim", "hw_report"])
     sim = ctx.results["sim"]
     assert sim["scope"] == "whole model" and sim["bit_exact"], sim
@@ -136,11 +137,11 @@ def test_rotated_tiny_llama_bit_exact_in_verilator(tmp_path, monkeypatch):
 
 
 def test_shipped_recommendation_runs_on_a_tiny_model():
-    """quant=mxint4w8a-gptq (rotation in 32-blocks + GPTQ): weights on the grid, float model unchanged."""
+    """quant=mxint4w8a-gptq with a rotation in 32-blocks: GPTQ weights on the grid, float model unchanged."""
     plain = _tiny()
     ref = _logits(plain)
     model = _tiny()
-    q = load_group("quant", "mxint4w8a-gptq", gptq={"tokens": 128})
+    q = load_group("quant", "mxint4w8a-gptq", gptq={"tokens": 128}, rotation="hadamard", rotation_block=32)
     quantize_model(model, q, tokenizer=load_model("tiny-llama")[1], eval_cfg=load_group("eval", "quick"))
     mods = [m for m in model.modules() if isinstance(m, MXLinear)]
     assert mods and all(m.weight_float is not None and torch.equal(m.weight_q, m.weight) for m in mods)
