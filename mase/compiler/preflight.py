@@ -63,6 +63,9 @@ def check_hardware(cfg: Any, stages: list[str] | None = None) -> None:
     stages = [str(s) for s in (stages if stages is not None else cfg.get("stages") or [])]
     if not any(s in HW_STAGES for s in stages):
         return
+    from mase.cores import require_library
+
+    require_library()  # an install without the core library fails here, not as "0 of N nodes mapped"
     q = cfg.quant
     if not q.attention.enabled:
         raise MaseError("quant.attention.enabled=false keeps the attention products in float, which the hardware "

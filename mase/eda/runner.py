@@ -33,9 +33,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mase.cores import library_dir, require_library
 from mase.files import write_atomic  # noqa: F401  (the flows write their stamps with it)
 
-CORES_DIR = Path(__file__).resolve().parents[2] / "cores"
+CORES_DIR = library_dir()  # the installed mase:mx library (mase.cores); $MASE_CORES_DIR overrides it
 
 
 class EdaError(RuntimeError):
@@ -111,8 +112,9 @@ def _fusesoc_exe() -> list[str]:
 
 
 def cores_roots(extra=None) -> list[Path]:
-    """The core libraries searched: mase's cores/ plus any extra folders (e.g. a generated library)."""
-    roots = [CORES_DIR]
+    """The core libraries searched: mase's cores/ plus any extra folders (e.g. a generated library).
+    A missing mase:mx library is a one-line MaseError naming the fix (mase.cores.require_library)."""
+    roots = [require_library()]
     env = os.environ.get("MASE_CORES_ROOTS")
     if env:
         roots += [Path(p) for p in env.split(os.pathsep) if p]
