@@ -22,9 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-# uniform references: float, the 8-bit fixed-point baseline, MX at 8 bits, 4-bit weights with 8- and
-# 4-bit activations, 6-bit MX (everything at or above 4.25 weight bits the search must beat)
-REFERENCES = ["fp32", "fixed8", "mxint8", "mxint6", "mxint4w8a", "mxint4"]
+# uniform references: float, the 8-bit fixed-point baseline, MX at 8 and 6 bits, 4-bit weights with 8-
+# and 4-bit activations, and W4A8 with GPTQ (as the trials round) in blocks of 32 (4.25 bits) and 16
+# (4.5 bits: the budget)
+REFERENCES = ["fp32", "fixed8", "mxint8", "mxint6", "mxint4w8a", "mxint4", "mxint4w8a-gptq", "mxint4w8a-gptq-b16"]
 
 
 def _args() -> argparse.Namespace:
@@ -34,7 +35,8 @@ def _args() -> argparse.Namespace:
     p.add_argument("--budget", type=float, default=4.5)
     p.add_argument("--granularity", default="type", choices=("layer", "type", "type_group"))
     p.add_argument("--groups", type=int, default=1)
-    p.add_argument("--threads", type=int, default=0, help="torch threads per trial (0: torch's default)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per trial (0: torch's default)")
+    p.add_argument("--jobs", type=int, default=2, help="trials at once (joblib launcher; 1: one after another)")
     p.add_argument("--sweep-dir", default=None)
     p.add_argument("--smoke", action="store_true", help="3 trials on eval=quick, references mxint4w8a only")
     return p.parse_args()
@@ -64,6 +66,8 @@ def main() -> int:
            f"hydra.sweeper.n_trials={3 if a.smoke else a.trials}", f"search.budget={a.budget}",
            f"search.granularity={a.granularity}", f"search.groups={a.groups}", f"search.references=[{','.join(refs)}]",
            f"threads={a.threads}", "progress=false", f"hydra.sweep.dir={sweep}"]
+    if a.jobs > 1:  # GPTQ's column loop is one thread: parallel trials use two cores better than threads
+        cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={a.jobs}", f"hydra.sweeper.n_jobs={a.jobs}"]
     print("$", " ".join(cmd), flush=True)
     t0 = time.perf_counter()
     r = subprocess.run(cmd)

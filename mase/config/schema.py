@@ -232,6 +232,8 @@ class SensitivityConfig:
     tokens: int = 128  # calibration tokens: the ones right after the evaluated text (disjoint from it)
     prune: bool = True  # drop a slot's choices that another choice beats on both bits and cost
     seeds: int = 3  # greedy configs from the sensitivity table run as the first trials
+    # with quant.weight_rounding=gptq, choices of at most this many bits are probed with GPTQ rounding
+    gptq_max_bits: float = 5.5
 
 
 @dataclass

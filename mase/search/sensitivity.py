@@ -6,6 +6,13 @@ next-token distributions from the reference, on `search.sensitivity.tokens` cali
 tokens right after the evaluated text (mase.quantize.calibrate.calibration_ids), never the scored ones.
 One quantized model serves every probe: a probe swaps the slot's weight format in place.
 
+When the searched config rounds weights by GPTQ (quant.weight_rounding=gptq, as the trials do), a probe
+of a choice of at most search.sensitivity.gptq_max_bits rounds the slot's weights by GPTQ too, with
+Hessians taken once from the all-high model on GPTQ's calibration text: nearest rounding would price
+4-bit slots at a loss GPTQ mostly removes, and rank the formats differently (mxfp4 ahead of mxint4
+for gate/up_proj on smollm2-135m). Wider choices are probed with nearest rounding (GPTQ gains little
+there, and each GPTQ probe costs a column loop over the slot's weights).
+
 From the table:
 - pruning: a slot's choice is dropped when another of its choices costs no more bits and no more KL
   (one of them strictly less): with costs adding up across slots, it can never be the better pick;
@@ -58,11 +65,13 @@ def _key(cfg: Any) -> dict[str, Any]:
     return {"model": cfg.model.name, "granularity": s.granularity, "groups": int(s.groups),
             "choices": sp.all_choices(s), "high": s.high, "tokens": int(s.sensitivity.tokens),
             "budget": s.budget, "seeds": int(s.sensitivity.seeds), "prune": bool(s.sensitivity.prune),
+            "gptq_max_bits": float(s.sensitivity.gptq_max_bits),
             "quant": OmegaConf.to_container(cfg.quant, resolve=True), "eval": OmegaConf.to_container(cfg.eval, resolve=True)}
 
 
-def _swap(modules: list[Any], choice: str) -> list[tuple[Any, Any, Any]]:
-    """Set the weight format (and block size) of MXLinear modules; returns what restores them."""
+def _swap(modules: list[Any], choice: str, gptq: "_GPTQProbe | None" = None) -> list[tuple[Any, Any, Any]]:
+    """Set the weight format (and block size) of MXLinear modules, their weights rounded by GPTQ when
+    `gptq` is given, else to nearest; returns what restores them."""
     from mase.config.validate import check_format
 
     fmt, block = sp.parse_choice(choice)
@@ -73,8 +82,34 @@ def _swap(modules: list[Any], choice: str) -> list[tuple[Any, Any, Any]]:
         act = check_format(m.spec.act.name, "act", block)
         m.spec = replace(m.spec, weight=w, act=act, block_size=block)
         with torch.no_grad():
-            m.weight_q = w.fake_quantize(m.weight.detach(), axis=-1)
+            m.weight_q = gptq.round(m, w) if gptq is not None else w.fake_quantize(m.weight.detach(), axis=-1)
     return saved
+
+
+class _GPTQProbe:
+    """GPTQ rounding for probes: each module's input Hessian, accumulated once on the all-high model."""
+
+    def __init__(self, model: Any, modules: list[Any], tokenizer: Any, quant: Any, eval_cfg: Any):
+        from mase.quantize.gptq import _Hessian, calibration_text_ids, options
+
+        self.opts = options(quant.gptq)
+        ids, self.calibration = calibration_text_ids(tokenizer, quant, eval_cfg)
+        self.hess = {m: _Hessian(m, self.opts.sink_weight) for m in modules}
+        handles = [m.register_forward_pre_hook(h) for m, h in self.hess.items()]
+        window = int(eval_cfg.window)
+        try:
+            with torch.no_grad():
+                for start in range(0, ids.numel(), window):
+                    model(input_ids=ids[start:start + window][None], use_cache=False)
+        finally:
+            for h in handles:
+                h.remove()
+
+    def round(self, m: Any, fmt: Any) -> torch.Tensor:
+        from mase.quantize.gptq import gptq_mx
+
+        h = self.hess[m]
+        return gptq_mx(m.weight.detach(), h.H / max(h.n, 1.0), fmt, self.opts)
 
 
 def _restore(saved: list[tuple[Any, Any, Any]]) -> None:
@@ -110,18 +145,26 @@ def run(cfg: Any, sweep: Path | None = None) -> dict[str, Any]:
     quant = OmegaConf.merge(OmegaConf.structured(QuantConfig), OmegaConf.to_container(cfg.quant, resolve=True))
 
     with_overrides(quant, sp.overrides(space, {k: s.high for k in space.slots}))
+    use_gptq = quant.weight_rounding == "gptq"
+    quant.weight_rounding = "nearest"  # the all-high reference: GPTQ probes round their own slot only
     quantize_model(model, quant, cfg.model.name)
     ids, where = calibration_ids(tok, cfg.eval, int(s.sensitivity.tokens))
     ids = ids[: int(cfg.eval.window)]
     ref = _logprobs(model, ids)
     p_ref = ref.exp()
     by_name = dict(model.named_modules())
+    gptq = None
+    if use_gptq:
+        t1 = time.perf_counter()
+        gptq = _GPTQProbe(model, [by_name[n] for sl in space.slots.values() for n in sl.layers], tok, quant, cfg.eval)
+        log.info("sensitivity: GPTQ Hessians of %d layers in %.1f s", len(gptq.hess), time.perf_counter() - t1)
+    gptq_max = float(s.sensitivity.gptq_max_bits)
     cost: dict[str, dict[str, float]] = {}
     for slot in space.slots.values():
         mods = [by_name[n] for n in slot.layers]
         cost[slot.name] = {}
         for choice in space.choices:
-            saved = _swap(mods, choice)
+            saved = _swap(mods, choice, gptq if gptq is not None and sp.choice_bits(choice) <= gptq_max else None)
             try:
                 kl = (p_ref * (ref - _logprobs(model, ids))).sum(-1).mean().item()
             finally:
@@ -149,7 +192,9 @@ def run(cfg: Any, sweep: Path | None = None) -> dict[str, Any]:
             if v not in allowed[slot]:
                 allowed[slot].append(v)
     data = {"key": _key(cfg), "ppl_float": ppl_float, "eval": {"dataset": ev["dataset"], "tokens": ev["tokens"]},
-            "calibration": {**where, "tokens_used": int(ids.numel())}, "kl": cost, "allowed": allowed,
+            "calibration": {**where, "tokens_used": int(ids.numel())}, "kl": cost,
+            "rounding": {"method": "gptq" if gptq else "nearest", "gptq_max_bits": gptq_max if gptq else None,
+                         "gptq_calibration": gptq.calibration if gptq else None}, "allowed": allowed,
             "seeds": seeds, "seed_stats": seed_rows,
             "pruned": sum(len(space.choices) - len(v) for v in allowed.values()),
             "seconds": {"float_eval": t_float, "total": time.perf_counter() - t0}}
@@ -197,7 +242,9 @@ def greedy(space: sp.Space, cost: dict[str, dict[str, float]], allowed: dict[str
 def table(data: dict[str, Any], space: sp.Space):
     from rich.table import Table
 
-    t = Table(title=f"sensitivity: KL (nats/token) of one slot lowered, the rest at {data['key']['high']}",
+    rnd = data.get("rounding") or {}
+    how = (f", GPTQ up to {rnd['gptq_max_bits']:g} bits" if rnd.get("method") == "gptq" else "")
+    t = Table(title=f"sensitivity: KL (nats/token) of one slot lowered, the rest at {data['key']['high']}{how}",
               title_justify="left")
     t.add_column("slot")
     for c in space.choices:

@@ -17,10 +17,11 @@ from mase.search import space as sp
 from mase.search.naming import MAX_NAME, name_of, short_choice
 
 TINY = ["+model=tiny-llama", "eval=quick", "progress=false", "threads=1"]
+SEARCH = [*TINY, "quant.gptq.tokens=256"]  # search=mixed4's trials calibrate by GPTQ: a short text here
 
 
 def _cfg(*extra: str):
-    return compose([*TINY, "search=mixed4", *extra])
+    return compose([*SEARCH, "search=mixed4", *extra])
 
 
 @pytest.fixture
@@ -115,6 +116,23 @@ def test_sensitivity_pass_seeds_within_budget(tmp_path, one_thread):
         picks = {k.rsplit(".", 1)[-1]: v for k, v in params.items()}
         assert sp.avg_weight_bits(space, picks, "mxint8_b32") <= stats["budget"] + 1e-9 <= 4.5 + 1e-9
         assert all(v in data["allowed"][k] for k, v in picks.items())
+    # the trials round by GPTQ (search=mixed4), so do the probes of choices up to gptq_max_bits
+    assert data["rounding"]["method"] == "gptq" and data["rounding"]["gptq_calibration"]["dataset"].startswith("lee_test")
+
+
+def test_sensitivity_probes_round_like_the_trials(tmp_path, one_thread):
+    """GPTQ probes cost less KL than nearest ones for the narrow choices (what GPTQ is for), and equal
+    above gptq_max_bits; with nearest-rounding trials the probes round to nearest."""
+    from mase.search import sensitivity
+
+    args = ["search.sensitivity.tokens=64", "search.formats=[mxint3,mxint8]", "search.block_sizes=[32]",
+            "search.granularity=type_group", "search.groups=1"]
+    g = sensitivity.run(_cfg(*args), tmp_path / "g")["kl"]
+    n = sensitivity.run(_cfg(*args, "quant.weight_rounding=nearest"), tmp_path / "n")
+    assert n["rounding"]["method"] == "nearest"
+    n = n["kl"]
+    assert all(g[k]["mxint8_b32"] == pytest.approx(n[k]["mxint8_b32"]) for k in g)
+    assert sum(g[k]["mxint3_b32"] for k in g) < sum(n[k]["mxint3_b32"] for k in g)
 
 
 def _trials(sweep: Path) -> list[Path]:
@@ -126,7 +144,7 @@ def test_tpe_search_end_to_end(cli, tmp_path, one_thread):
     """search=mixed4: sensitivity seeds run first, trials named after their choices, over-budget trials not
     evaluated, the report's table/CSV/plot, and best.yaml loads with --config-dir."""
     sweep = tmp_path / "sweep"
-    r = cli(["-m", *TINY, "search=mixed4", "hydra.sweeper.n_trials=5", "search.references=[mxint4]",
+    r = cli(["-m", *SEARCH, "search=mixed4", "hydra.sweeper.n_trials=5", "search.references=[mxint4]",
              "search.sensitivity.tokens=64", f"hydra.sweep.dir={sweep}"])
     assert r.returncode == 0, r.stderr[-3000:]
     sens = json.loads((sweep / "search" / "sensitivity.json").read_text())
@@ -142,7 +160,7 @@ def test_tpe_search_end_to_end(cli, tmp_path, one_thread):
             assert rec["objectives"]["ppl"] == 1e6 and not (folder / "report.json").exists()
         else:
             rep = json.loads((folder / "report.json").read_text())
-            assert rep["avg_weight_bits"] <= 4.5 and rep["quant"].startswith("mxint8(")  # labelled by its formats
+            assert rep["avg_weight_bits"] <= 4.5 and rep["quant"].startswith("mxint4w8a-gptq(")  # by its formats
             assert rep["extra"]["search"]["picks"] == rec["picks"]
             assert rec["hardware"]["energy_per_token"] > 0 and rec["seconds"]["trial"] > 0  # analytical, every trial
     summary = json.loads((sweep / "search" / "summary.json").read_text())
@@ -155,7 +173,7 @@ def test_tpe_search_end_to_end(cli, tmp_path, one_thread):
     best = summary["best"]
     from mase.pipeline import run  # what `mase --config-dir <sweep>/conf quant=best` composes and runs
 
-    cfg = compose([*TINY, "quant=best", "eval.float_baseline=false", "stages=[quantize,evaluate,report]"],
+    cfg = compose([*SEARCH, "quant=best", "eval.float_baseline=false", "stages=[quantize,evaluate,report]"],
                   config_dir=str(sweep / "conf"))
     torch.manual_seed(cfg.seed)
     rep = run(cfg, tmp_path / "best").results["report"]
