@@ -168,6 +168,17 @@ class TargetConfig:
 
 
 @dataclass
+class TaskConfig:
+    """Zero-shot task accuracy (mase.evaluate.task): each example's prompt is followed by every label's
+    word, and the label whose word the model finds likeliest is its answer."""
+
+    name: str = MISSING  # polarity (gensim's pang_lee_polarity.cor: 200 sentences, pos / neg)
+    prompt: str = MISSING  # `{text}` is replaced by the example; the label word follows after one space
+    labels: Dict[str, str] = field(default_factory=dict)  # dataset label -> word, e.g. pos: positive
+    examples: int = 0  # the first N examples, alternating labels (0: all)
+
+
+@dataclass
 class EvalConfig:
     name: str = MISSING
     dataset: str = "auto"  # auto | wikitext2 | lee | enwiki
@@ -180,6 +191,9 @@ class EvalConfig:
     hardware_tokens: int = 512
     # auto | quantized | hardware (the accelerator's golden model; auto: hardware when stages include emit)
     numerics: str = "auto"
+    # more texts whose perplexity is measured the same way (e.g. [enwiki]): report.json ppl_datasets
+    extra_datasets: List[str] = field(default_factory=list)
+    task: Optional[TaskConfig] = None  # a zero-shot task scored besides perplexity (eval=polarity)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from .schema import NONLINEAR_OPS
 MODEL_SOURCES = ("hf", "gguf", "tiny")
 MODEL_FAMILIES = ("llama", "opt", "gpt2", "auto")
 DATASETS = ("auto", "wikitext2", "lee", "enwiki")
+TASKS = ("polarity",)  # zero-shot tasks of mase.evaluate.task
 # nonlinear modes: "float" (the model's own op) or "hw" (the hardware-exact golden model,
 # mase.golden.nonlinear_patch.apply_hw_nonlinear, wired in mase.quantize.quantizer.apply_nonlinear).
 NONLINEAR_MODES = ("float", "hw")
@@ -211,6 +212,26 @@ def validate_eval(e: Any) -> None:
         raise MaseError(f"eval.tokens={e.tokens}: must be positive")
     _int_range(getattr(e, "hardware_tokens", 0), "eval.hardware_tokens", 0, note=" (0: all of eval.tokens)")
     _choice(getattr(e, "numerics", "auto"), "eval.numerics", NUMERICS)
+    extra = list(getattr(e, "extra_datasets", None) or [])
+    for d in extra:
+        if d not in DATASETS:
+            raise MaseError(f"eval.extra_datasets: {d!r} is not a text; choose among {', '.join(DATASETS)}")
+    if len(set(extra) | {e.dataset}) != len(extra) + 1:
+        raise MaseError(f"eval.extra_datasets={extra} repeats a text (eval.dataset={e.dataset} is measured anyway)")
+    if getattr(e, "task", None) is not None:
+        validate_task(e.task)
+
+
+def validate_task(t: Any) -> None:
+    """eval.task (mase.evaluate.task): a known task, a prompt with {text}, two or more distinct label words."""
+    _choice(t.name, "eval.task.name", TASKS)
+    if "{text}" not in str(t.prompt):
+        raise MaseError(f"eval.task.prompt={str(t.prompt)!r} has no {{text}}: mark where the example goes")
+    words = [str(w).strip() for w in (t.labels or {}).values()]
+    if len(words) < 2 or len(set(words)) != len(words) or not all(words):
+        raise MaseError(f"eval.task.labels={dict(t.labels or {})}: give each label its own non-empty word "
+                        f"(e.g. {{pos: positive, neg: negative}})")
+    _int_range(t.examples, "eval.task.examples", 0, note=" (0: all)")
 
 
 def validate_stages(stages: list[str]) -> None:

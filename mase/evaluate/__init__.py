@@ -10,6 +10,9 @@ Numerics (`numerics` in the result, named in report.json):
 - "hardware": the accelerator's golden model (mase.evaluate.hardware): every re-quantization, the
   fixed-point streams between the cores with their saturation, the integer non-linear cores; the
   default of runs that emit hardware (eval.numerics=auto).
+
+eval.extra_datasets measures more texts the same way (report.json `ppl_datasets`); eval.task adds a
+zero-shot task accuracy (mase.evaluate.task; eval=polarity).
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from mase.models import tokenize
 from .data import load_text
 from .hardware import hardware_perplexity
 from .perplexity import perplexity, windows
+from .task import encode, task_accuracy
 
 log = logging.getLogger("mase.evaluate")
-__all__ = ["eval_tokens", "evaluate", "hardware_perplexity", "load_text", "numerics_mode", "perplexity", "windows"]
+__all__ = ["eval_tokens", "evaluate", "hardware_perplexity", "load_text", "numerics_mode", "perplexity", "task_accuracy",
+           "windows"]
 NUMERICS = ("auto", "quantized", "hardware")
 
 
@@ -54,8 +59,10 @@ def evaluate(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any, numerics: st
              hw: Any = None) -> dict[str, Any]:
     """Perplexity of `model` as it is (numerics "quantized") or as its accelerator computes it
     ("hardware": needs `quant_cfg`, and `hw` for hw.linear_out), and (eval.float_baseline) of the
-    same model in float."""
-    from mase.quantize import quantization_disabled, reset_counters
+    same model in float; the same on each eval.extra_datasets text (`ppl_datasets`), and the zero-shot
+    accuracy of eval.task (always with the quantized PyTorch model: the golden model is too slow for
+    hundreds of prompts)."""
+    from mase.quantize import reset_counters
 
     if isinstance(eval_cfg, str):
         from mase.config import load_group
@@ -64,14 +71,36 @@ def evaluate(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any, numerics: st
     from mase.config.validate import validate_eval
 
     validate_eval(eval_cfg)
-    ids, used = eval_tokens(tokenizer, eval_cfg.dataset, eval_cfg.tokens)
     quantized = getattr(model, "mase_plan", None) is not None
-    out: dict[str, Any] = {"dataset": used, "window": eval_cfg.window, "stride": eval_cfg.stride,
-                           "numerics": numerics, "scored_tokens": [0, int(ids.numel())]}
-    if getattr(model, "mase_calibration", None):
-        out["calibration"] = model.mase_calibration  # disjoint from the scored tokens
     if quantized:
         reset_counters(model)
+    out = _perplexity(model, tokenizer, eval_cfg, eval_cfg.dataset, numerics, quant_cfg, hw, quantized)
+    if getattr(model, "mase_calibration", None):
+        out["calibration"] = model.mase_calibration  # disjoint from the scored tokens
+    extra = list(getattr(eval_cfg, "extra_datasets", None) or [])
+    if extra:  # every text side by side (the first is the one of `ppl`)
+        per = {out["dataset"]: _ppl_summary(out)}
+        for d in extra:
+            r = _perplexity(model, tokenizer, eval_cfg, d, numerics, quant_cfg, hw, quantized)
+            per.setdefault(r["dataset"], _ppl_summary(r))  # `auto` may resolve to the main text
+        out["ppl_datasets"] = per
+    if getattr(eval_cfg, "task", None) is not None:
+        out.update(_task(model, tokenizer, eval_cfg.task, quantized, bool(eval_cfg.float_baseline)))
+    return out
+
+
+def _ppl_summary(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: r[k] for k in ("ppl", "ppl_float", "delta_ppl_pct", "tokens", "numerics") if k in r}
+
+
+def _perplexity(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any, dataset: str, numerics: str, quant_cfg: Any,
+                hw: Any, quantized: bool) -> dict[str, Any]:
+    """Perplexity of one text (eval.tokens of it, eval.window / stride), and of the float model."""
+    from mase.quantize import quantization_disabled
+
+    ids, used = eval_tokens(tokenizer, dataset, eval_cfg.tokens)
+    out: dict[str, Any] = {"dataset": used, "window": eval_cfg.window, "stride": eval_cfg.stride,
+                           "numerics": numerics, "scored_tokens": [0, int(ids.numel())]}
     if numerics == "hardware":
         if quant_cfg is None:
             raise MaseError("evaluate(numerics='hardware') needs the quant config (quant_cfg=cfg.quant)")
@@ -101,4 +130,27 @@ def evaluate(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any, numerics: st
         out["delta_ppl_pct"] = 100.0 * (out["ppl"] - out["ppl_float"]) / out["ppl_float"]
     log.info("perplexity %.4f (%s numerics; float %s) on %d %s tokens", out["ppl"], numerics, out.get("ppl_float"),
              out["tokens"], used)
+    return out
+
+
+def _task(model: torch.nn.Module, tokenizer: Any, task: Any, quantized: bool, float_baseline: bool) -> dict[str, Any]:
+    """report.json's task keys: accuracy (percent) of the model and of its float twin on the same prompts."""
+    from mase.quantize import quantization_disabled
+
+    enc = encode(tokenizer, task)
+    q = task_accuracy(model, tokenizer, task, "task quantized" if quantized else "task", enc)
+    out: dict[str, Any] = {"task": str(task.name), "task_accuracy": q["accuracy"], "task_accuracy_stderr": q["stderr"],
+                           "task_examples": q["n"], "task_numerics": "quantized", "seconds_task": q["seconds"]}
+    if quantized and float_baseline:
+        with quantization_disabled(model):
+            f = task_accuracy(model, tokenizer, task, "task float", enc)
+        out.update(task_accuracy_float=f["accuracy"], task_accuracy_float_stderr=f["stderr"],
+                   # the share of examples answered as the float model answers them (a paired view)
+                   task_agreement=100.0 * sum(a == b for a, b in zip(q["predictions"], f["predictions"])) / q["n"])
+    elif not quantized:
+        out.update(task_accuracy_float=q["accuracy"], task_accuracy_float_stderr=q["stderr"])
+    if "task_accuracy_float" in out:
+        out["delta_task_accuracy"] = out["task_accuracy"] - out["task_accuracy_float"]  # percentage points
+    log.info("%s accuracy %.1f%% +- %.1f (float %s) on %d examples", task.name, q["accuracy"], q["stderr"],
+             out.get("task_accuracy_float"), q["n"])
     return out

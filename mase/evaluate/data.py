@@ -5,6 +5,7 @@
   (`lee.cor`, 50 more articles of the same source, is calibration text only: lee_test_text.)
 - enwiki: gensim's shortened English Wikipedia dump (articles namespace, redirects skipped), with the
   markup stripped by gensim's own `filter_wiki` plus headings and bold/italic quotes.
+- polarity (a task, not a text: mase.evaluate.task): `pang_lee_polarity.cor`, labelled sentences.
 - auto: wikitext2 if it can be loaded, else lee (the report records which one was used).
 """
 
@@ -43,6 +44,17 @@ def lee_test_text() -> str:
     (the calibration text of quant.weight_rounding=gptq: disjoint from the evaluated text)."""
     lines = (gensim_test_data() / "lee.cor").read_text(encoding="latin-1").splitlines()  # one pound sign in latin-1
     return "\n\n".join(line.strip() for line in lines if line.strip())
+
+
+def polarity_examples() -> list[tuple[str, str]]:
+    """gensim's `pang_lee_polarity.cor`: (sentence, label) x 200, labels `pos` / `neg` (100 each), from
+    Pang and Lee's sentence polarity data (the source of SST-2); lower-cased and tokenized as published."""
+    out = []
+    for line in (gensim_test_data() / "pang_lee_polarity.cor").read_text(encoding="cp1252").splitlines():
+        label, _, text = line.strip().partition(" ")
+        if label.startswith("__label__") and text.strip():
+            out.append((text.strip(), label[len("__label__"):]))
+    return out
 
 
 def enwiki_text(max_chars: int = 2_000_000) -> str:

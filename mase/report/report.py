@@ -11,6 +11,9 @@ from mase.files import write_atomic
 
 REQUIRED_KEYS = ("model", "quant", "ppl", "ppl_float", "delta_ppl_pct", "avg_weight_bits", "avg_act_bits",
                  "weight_memory_mb", "tokens")
+# eval.task (mase.evaluate.task): accuracies and their standard errors in percent, deltas in points
+TASK_KEYS = ("task", "task_accuracy", "task_accuracy_stderr", "task_accuracy_float", "task_accuracy_float_stderr",
+             "delta_task_accuracy", "task_agreement", "task_examples", "task_numerics")
 
 
 def build_report(model_name: str, quant_name: str, evaluation: dict[str, Any] | None, bits: dict[str, Any],
@@ -32,11 +35,12 @@ def build_report(model_name: str, quant_name: str, evaluation: dict[str, Any] | 
         "window": ev.get("window"),
         "stride": ev.get("stride"),
         "act_bits_measured": bits.get("act_bits_measured"),
-        "seconds": {k: ev[k] for k in ("seconds", "seconds_float") if k in ev},
+        "seconds": {k: ev[k] for k in ("seconds", "seconds_float", "seconds_task") if k in ev},
         # whose numerics `ppl` is: "hardware" (the accelerator's golden model) or "quantized" (PyTorch)
         "numerics": ev.get("numerics", "quantized"),
     }
-    for k in ("saturations", "calibration", "scored_tokens", "ppl_quantized"):  # clipped values (hardware), calibration text
+    # clipped values (hardware), calibration text, other texts (eval.extra_datasets), the task (eval.task)
+    for k in ("saturations", "calibration", "scored_tokens", "ppl_quantized", "ppl_datasets") + TASK_KEYS:
         if k in ev:
             rep[k] = ev[k]
     rep.update(extra)

@@ -8,7 +8,9 @@ mase.report`, every report.json under the sweep folder gives one row: perplexity
 float, then (when the run has a `hardware` section, i.e. ran hw_report) resources, decode cycles per
 token, tokens/s and energy per token. Rows are compared with the fixed8 row of the same model and
 target (the 8-bit fixed-point baseline): `energy_vs_fixed8` = energy / fixed8 energy (1.03 = 3% more),
-`delta_ppl_vs_fixed8_pct` = (ppl - fixed8 ppl) / fixed8 ppl (negative: more accurate). The rows and
+`delta_ppl_vs_fixed8_pct` = (ppl - fixed8 ppl) / fixed8 ppl (negative: more accurate). Runs that measured
+more texts (eval.extra_datasets) get a perplexity column per text, runs with a task (eval=polarity) the
+accuracy and `delta_task_accuracy_vs_fixed8` (points; the paper's "delta accuracy"). The rows and
 the table are written to `<sweep>/sweep.json`. A run is named by its formats (report.json `quant`:
 `mxint4(w:mxint5)` when the command line changed the preset's settings; the preset in `quant_preset`),
 so only an unchanged fixed8 run is the baseline.
@@ -52,6 +54,10 @@ def sweep_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "quant": r.get("quant"), "quant_preset": r.get("quant_preset"), "target": tname,
             "ppl": r.get("ppl"), "ppl_float": r.get("ppl_float"), "delta_ppl_pct": r.get("delta_ppl_pct"),
             "avg_weight_bits": r.get("avg_weight_bits"), "hardware": bool(hw),
+            "dataset": r.get("dataset"), "ppl_datasets": r.get("ppl_datasets"),
+            "task": r.get("task"), "task_accuracy": r.get("task_accuracy"),
+            "task_accuracy_stderr": r.get("task_accuracy_stderr"), "task_accuracy_float": r.get("task_accuracy_float"),
+            "delta_task_accuracy": r.get("delta_task_accuracy"),
         }
         if hw:
             cyc, tok = hw.get("cycles", {}), hw.get("tokens_per_s", {})
@@ -77,6 +83,10 @@ def sweep_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["dynamic_energy_vs_fixed8"] = _ratio(row.get("dynamic_energy_per_token_uj"), b.get("dynamic_energy_per_token_uj"))
         p, bp = row.get("ppl"), b.get("ppl")
         row["delta_ppl_vs_fixed8_pct"] = 100.0 * (p - bp) / bp if _ratio(p, bp) is not None else None
+        a, ba = row.get("task_accuracy"), b.get("task_accuracy")  # the paper's "delta accuracy" (points)
+        same_task = row.get("task") is not None and row.get("task") == b.get("task")
+        both = isinstance(a, (int, float)) and isinstance(ba, (int, float))
+        row["delta_task_accuracy_vs_fixed8"] = a - ba if same_task and both else None
     return rows
 
 
@@ -86,22 +96,50 @@ def _n(v: Any, fmt: str) -> str:
     return format(v, fmt)
 
 
+def other_texts(rows: list[dict[str, Any]]) -> list[str]:
+    """The texts measured besides each run's main one (eval.extra_datasets), in first-seen order."""
+    names: list[str] = []
+    for r in rows:
+        for d in r.get("ppl_datasets") or {}:
+            if d != r.get("dataset") and d not in names:
+                names.append(d)
+    return names
+
+
+def _text_ppl(r: dict[str, Any], name: str) -> str:
+    rec = (r.get("ppl_datasets") or {}).get(name) or {}
+    if rec.get("ppl") is None:
+        return "-"
+    return f"{rec['ppl']:.3f}" + (f" ({rec['delta_ppl_pct']:+.2f}%)" if rec.get("delta_ppl_pct") is not None else "")
+
+
 def sweep_table(rows: list[dict[str, Any]], title: str = "sweep: accuracy and hardware") -> Table:
     t = Table(title=title, title_justify="left")
-    cols = ("config", "ppl", "d% float", "d% fixed8", "LUT", "DSP", "BRAM", "URAM", "cyc/tok b=1", "cyc/tok batched",
-            "tok/s b=1", "tok/s batched", "uJ/token", "E/fixed8", "E dyn/fixed8")
+    texts = other_texts(rows)  # optional columns: only when a run measured them
+    task = any(r.get("task_accuracy") is not None for r in rows)
+    cols = (("config", "ppl", "d% float", "d% fixed8") + tuple(f"ppl {d}" for d in texts)
+            + (("acc %", "d acc float", "d acc fixed8") if task else ())
+            + ("LUT", "DSP", "BRAM", "URAM", "cyc/tok b=1", "cyc/tok batched", "tok/s b=1", "tok/s batched", "uJ/token",
+               "E/fixed8", "E dyn/fixed8"))
     for c in cols:
         t.add_column(c, justify="left" if c == "config" else "right", no_wrap=c == "config")
     for r in rows:
         res = r.get("resources") or {}
         ratio = r.get("energy_vs_fixed8")
+        acc = r.get("task_accuracy")
+        task_cells = ((f"{acc:.1f} +- {r.get('task_accuracy_stderr') or 0:.1f}" if acc is not None else "-",
+                       _n(r.get("delta_task_accuracy"), "+.1f"), _n(r.get("delta_task_accuracy_vs_fixed8"), "+.1f"))
+                      if task else ())
         t.add_row(escape(str(r["config"])), _n(r.get("ppl"), ".3f"), _n(r.get("delta_ppl_pct"), "+.2f"),
-                  _n(r.get("delta_ppl_vs_fixed8_pct"), "+.2f"), _n(res.get("LUT"), ",.0f"), _n(res.get("DSP"), ",.0f"),
+                  _n(r.get("delta_ppl_vs_fixed8_pct"), "+.2f"), *(_text_ppl(r, d) for d in texts), *task_cells,
+                  _n(res.get("LUT"), ",.0f"), _n(res.get("DSP"), ",.0f"),
                   _n(res.get("BRAM"), ",.0f"), _n(res.get("URAM"), ",.0f"), _n(r.get("decode_cycles_per_token"), ",.0f"),
                   _n(r.get("decode_batched_cycles_per_token"), ",.0f"), _n(r.get("tokens_per_s_decode"), ",.0f"),
                   _n(r.get("tokens_per_s_decode_batched"), ",.0f"), _n(r.get("energy_per_token_uj"), ".2f"),
                   _n(ratio, ".3f"), _n(r.get("dynamic_energy_vs_fixed8"), ".3f"))
-    t.caption = ("d% = perplexity change vs float / vs the fixed8 run (negative: more accurate); E/fixed8: energy "
+    t.caption = ("d% = perplexity change vs float / vs the fixed8 run (negative: more accurate); ppl <text>: the "
+                 "same formats on another text (eval.extra_datasets; d% vs float); acc %: zero-shot task accuracy "
+                 "+- its standard error, d acc: its change in points vs float / vs the fixed8 run; E/fixed8: energy "
                  "per token over the fixed8 run's, total (static power included) and dynamic only; decode figures are analytical (KV-cache model; the RTL is the prefill datapath); uJ/token at the batched rate; '-': "
                  "not measured (no evaluate / hw_report stage, or no fixed8 run)")
     return t

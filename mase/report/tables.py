@@ -79,20 +79,32 @@ def report_table(reports: list[dict[str, Any]], title: str = "accuracy") -> Tabl
     t = Table(title=title, title_justify="left")
     cols = ("model", "quant", "numerics", "ppl", "ppl quantized", "ppl_float", "delta %", "w bits", "a bits",
             "weights MB", "tokens", "dataset")
+    task = any(r.get("task_accuracy") is not None for r in reports)  # eval.task: accuracy columns
+    others = sorted({d for r in reports for d in (r.get("ppl_datasets") or {}) if d != r.get("dataset")})
+    cols += tuple(f"ppl {d}" for d in others) + (("task", "acc %", "acc float %") if task else ())
     for c in cols:
-        t.add_column(c, justify="left" if c in ("model", "quant", "numerics", "dataset") else "right")
+        t.add_column(c, justify="left" if c in ("model", "quant", "numerics", "dataset", "task") else "right")
     for r in reports:
+        per = r.get("ppl_datasets") or {}
+        task_cells = (str(r.get("task") or "-"), _acc(r.get("task_accuracy"), r.get("task_accuracy_stderr")),
+                      _acc(r.get("task_accuracy_float"), r.get("task_accuracy_float_stderr"))) if task else ()
         t.add_row(r["model"], escape(str(r["quant"])), str(r.get("numerics") or "quantized"), _num(r.get("ppl"), ".3f"),
                   _num(r.get("ppl_quantized"), ".3f"), _num(r.get("ppl_float"), ".3f"),
                   _num(r.get("delta_ppl_pct"), "+.2f"), _num(r.get("avg_weight_bits"), ".2f"),
                   _num(r.get("avg_act_bits"), ".2f"), _num(r.get("weight_memory_mb"), ".1f"),
-                  _num(r.get("tokens"), "d"), str(r.get("dataset") or "-"))
+                  _num(r.get("tokens"), "d"), str(r.get("dataset") or "-"),
+                  *(_num((per.get(d) or {}).get("ppl"), ".3f") for d in others), *task_cells)
     return t
+
+
+def _acc(v: Any, err: Any) -> str:
+    return "-" if v is None else f"{v:.1f} +- {err or 0:.1f}"
 
 
 def report_text(r: dict[str, Any]) -> str:
     keys = ("model", "quant", "numerics", "ppl", "ppl_quantized", "ppl_float", "delta_ppl_pct", "avg_weight_bits", "avg_act_bits",
-            "weight_memory_mb", "tokens", "dataset")
+            "weight_memory_mb", "tokens", "dataset") + (("task", "task_accuracy", "task_accuracy_stderr",
+                                                         "task_accuracy_float") if r.get("task") else ())
     return " ".join(f"{k}={r.get(k):.4g}" if isinstance(r.get(k), float) else f"{k}={r.get(k)}" for k in keys)
 
 

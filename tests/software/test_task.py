@@ -1,0 +1,108 @@
+"""Zero-shot task accuracy (eval=polarity), more texts (eval.extra_datasets), their report and sweep columns."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from mase.config import MaseError, compose, load_group
+from mase.config.validate import validate_eval
+from mase.evaluate import evaluate
+from mase.evaluate.data import polarity_examples
+from mase.evaluate.task import examples, task_accuracy
+from mase.models import ByteTokenizer
+from mase.pipeline import run
+from mase.quantize import quantize_model
+from mase.report.sweep import sweep_rows, sweep_table
+
+QUICK = ["eval.tokens=64", "eval.window=32", "eval.stride=16", "eval.task.examples=4", "progress=false"]
+
+
+def test_polarity_is_the_real_labelled_data():
+    rows = polarity_examples()
+    assert len(rows) == 200 and sum(lab == "pos" for _, lab in rows) == 100
+    assert rows[0] == ("simplistic , silly and tedious .", "neg")
+    assert any("clichés" in t for t, _ in rows)  # cp1252 accents decoded
+
+
+def test_short_runs_stay_balanced():
+    task = load_group("eval", "polarity", task={"examples": 6}).task
+    assert [lab for _, lab in examples(task)] == ["neg", "pos"] * 3
+
+
+class FixedPreference(torch.nn.Module):
+    """Byte-level logits that prefer byte `b` everywhere: the label word starting with it wins."""
+
+    def __init__(self, b: int):
+        super().__init__()
+        self.b = b
+
+    def forward(self, input_ids, **_):
+        logits = torch.zeros(*input_ids.shape, 256)
+        logits[..., self.b] = 5.0
+        return type("Out", (), {"logits": logits})()
+
+
+def test_accuracy_and_stderr_of_a_model_that_always_says_one_label():
+    task = load_group("eval", "polarity").task
+    res = task_accuracy(FixedPreference(ord("n")), ByteTokenizer(), task)  # " negative" after the space
+    assert res["n"] == 200 and set(res["predictions"]) == {"neg"}
+    assert res["accuracy"] == 50.0 and res["stderr"] == pytest.approx(100 * math.sqrt(0.25 / 199))
+
+
+@pytest.mark.slow
+def test_evaluate_scores_the_task_for_the_quantized_and_float_model(tiny_llama):
+    model, tok = tiny_llama
+    ev = load_group("eval", "polarity", tokens=64, window=32, stride=32, task={"examples": 4},
+                    extra_datasets=["enwiki"])
+    float_only = evaluate(model, tok, ev)
+    assert float_only["task_accuracy"] == float_only["task_accuracy_float"] and float_only["task_examples"] == 4
+    quantize_model(model, "mxint4")
+    res = evaluate(model, tok, ev)
+    assert res["task"] == "polarity" and res["task_accuracy_float"] == float_only["task_accuracy"]
+    assert res["delta_task_accuracy"] == res["task_accuracy"] - res["task_accuracy_float"]
+    assert 0 <= res["task_agreement"] <= 100 and res["task_accuracy_stderr"] > 0
+    per = res["ppl_datasets"]
+    assert list(per) == ["lee", "enwiki"] and per["lee"]["ppl"] == res["ppl"]
+    assert per["enwiki"]["ppl"] != res["ppl"] and per["enwiki"]["tokens"] == 64
+    assert per["enwiki"]["ppl_float"] == pytest.approx(float_only["ppl_datasets"]["enwiki"]["ppl"], rel=1e-5)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"task": {"prompt": "no slot"}}, "has no {text}"),
+    ({"task": {"labels": {"pos": "good", "neg": "good"}}}, "its own non-empty word"),
+    ({"extra_datasets": ["imdb"]}, "not a text"),
+    ({"extra_datasets": ["lee"]}, "repeats a text"),
+])
+def test_bad_task_settings_are_one_line(override, message):
+    with pytest.raises(MaseError, match=message):
+        validate_eval(load_group("eval", "polarity", **override))
+
+
+def test_a_label_without_a_word_is_named(tiny_llama):
+    task = load_group("eval", "polarity").task
+    task.labels = {"pos": "positive", "bad": "negative"}
+    with pytest.raises(MaseError, match="no word for label.*neg"):
+        task_accuracy(tiny_llama[0], ByteTokenizer(), task)
+
+
+@pytest.mark.slow
+def test_report_and_sweep_show_task_and_both_texts(tmp_path, capsys):
+    for q in ("fixed8", "mxint4"):
+        run(compose(["+model=tiny-llama", f"quant={q}", "eval=polarity", "eval.extra_datasets=[enwiki]",
+                     "stages=[quantize,evaluate,report]", *QUICK]), tmp_path / q)
+    reports = [json.loads((tmp_path / q / "report.json").read_text()) for q in ("fixed8", "mxint4")]
+    for rep in reports:  # the perplexity keys stay, the task keys join them
+        assert {"ppl", "ppl_float", "delta_ppl_pct", "task", "task_accuracy", "task_accuracy_float",
+                "task_accuracy_stderr"} <= set(rep) and set(rep["ppl_datasets"]) == {"lee", "enwiki"}
+    rows = sweep_rows(reports)
+    assert rows[1]["delta_task_accuracy_vs_fixed8"] == reports[1]["task_accuracy"] - reports[0]["task_accuracy"]
+    from rich.console import Console
+
+    console = Console(width=400, record=True)
+    console.print(sweep_table(rows))
+    text = console.export_text()
+    assert "ppl enwiki" in text and "acc %" in text and "d acc fixed8" in text
