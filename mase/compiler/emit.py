@@ -3,7 +3,8 @@ testbench with golden stimulus and expected outputs, .core with lint/sim/synth/p
 
 Layout under the run folder (`hw/`):
 
-    hw/<top>.core                 mase:gen:<top>:<version>, depends on the mase:mx:* cores
+    hw/<top>.core                 hw.vlnv (default mase:gen:<top>:<version>; <top> is hw.top, default mase_top),
+                                  depends on the mase:mx:* cores
     hw/rtl/<top>.sv               top level: nodes wired with valid/ready, forks, FIFOs, width converters
     hw/rtl/mase_width_conv.sv     lane-count converter between stages of different parallelism
     hw/tb/tb_<top>.sv             self-checking testbench (sources, sinks, beat-by-beat comparison)
@@ -820,9 +821,9 @@ def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cf
 
 
 def emit_core(r: Region, deps: list[str], mem_files: list[str], stim_ports: list[str], version: str, cfg_hash: str,
-              target: Any) -> str:
+              target: Any, vlnv: str | None = None) -> str:
     y = ["CAPI=2:", header(version, cfg_hash, f"FuseSoC core of {r.name}", "#").rstrip("\n"),
-         f"name: mase:gen:{r.name}:{version}",
+         f"name: {vlnv or f'mase:gen:{r.name}:{version}'}",
          f"description: generated dataflow accelerator {r.name} (mase)", "", "filesets:", "  rtl:", "    files:",
          *[f"      - rtl/{h}.sv" for h in sorted(HELPERS)], f"      - rtl/{r.name}.sv",
          "    file_type: systemVerilogSource",

@@ -1,7 +1,7 @@
 """Write the generated FuseSoC library of a run (see mase.compiler.emit for the layout).
 
-    >>> man = write_library(graph, plan, vals, out_dir / "hw", version, cfg_hash, target)
-    >>> man["top"], man["coverage"], man["missing"]
+    >>> man = write_library(graph, plan, vals, out_dir / "hw", version, cfg_hash, target, top="accel_a")
+    >>> man["top"], man["core"], man["coverage"], man["missing"]   # accel_a, mase:gen:accel_a:<version>, ...
 """
 
 from __future__ import annotations
@@ -150,9 +150,12 @@ def _norm_image(node, inst, mem_dir: Path) -> str:
 
 
 def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Path, version: str, cfg_hash: str,
-                  target: Any, roots=None, layers: int | None = None) -> dict[str, Any]:
+                  target: Any, roots=None, layers: int | None = None, top: str = TOP,
+                  vlnv: str | None = None) -> dict[str, Any]:
     """Emit the library into hw_dir; returns the manifest (also written as hw/manifest.json).
     With `layers`, only the nodes of the first `layers` decoder layers (a simulation library).
+    `top` names the top module (hw.top), `vlnv` the core (hw.vlnv; default mase:gen:<top>:<version>),
+    so that accelerators of two runs can live in one FuseSoC project.
 
     The tensor work here (quantizing weights, packing images) is many small element-wise ops, on
     which torch's intra-op threads mostly wait for each other (up to ~90 ms per call on a loaded
@@ -160,19 +163,20 @@ def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pat
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _write_library(g, plan, vals, hw_dir, version, cfg_hash, target, roots, layers)
+        return _write_library(g, plan, vals, hw_dir, version, cfg_hash, target, roots, layers, top,
+                              vlnv or f"mase:gen:{top}:{version}")
     finally:
         torch.set_num_threads(threads)
 
 
 def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Path, version: str, cfg_hash: str,
-                   target: Any, roots=None, layers: int | None = None) -> dict[str, Any]:
+                   target: Any, roots, layers: int | None, top: str, vlnv: str) -> dict[str, Any]:
     hw_dir = Path(hw_dir)
     for d in GENERATED_DIRS:
         shutil.rmtree(hw_dir / d, ignore_errors=True)
     only = None if layers is None else {n.name for n in g.nodes if 0 <= n.layer < layers}
     insts, missing = map_graph(g, plan, roots, only)
-    region = make_region(g, TOP, insts)
+    region = make_region(g, top, insts)
     deps = sorted({i.vlnv for i in insts.values()} | {"mase:mx:stream"})
     mem_files: list[str] = []
     for n in g.nodes:
@@ -198,14 +202,16 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
         write_text(hw_dir / "stim" / f"{port}.hex", text)
     for h, text in sorted(HELPERS.items()):
         write_text(hw_dir / "rtl" / f"{h}.sv", header(version, cfg_hash, h) + text)
-    write_text(hw_dir / "rtl" / f"{TOP}.sv", emit_top(g, plan, region, version, cfg_hash))
-    write_text(hw_dir / "tb" / f"tb_{TOP}.sv", emit_tb(g, region, beats, version, cfg_hash))
+    for old in list(hw_dir.glob("*.core")):  # the core of an earlier hw.top: one accelerator per library
+        old.unlink()
+    write_text(hw_dir / "rtl" / f"{top}.sv", emit_top(g, plan, region, version, cfg_hash))
+    write_text(hw_dir / "tb" / f"tb_{top}.sv", emit_tb(g, region, beats, version, cfg_hash))
     period = 1000.0 / plan.clock_mhz
     write_text(hw_dir / "constraints" / "clock.xdc",
                header(version, cfg_hash, "clock constraint", "#") + f"create_clock -period {period:.3f} -name clk [get_ports clk]\n")
     write_text(hw_dir / "constraints" / "clock.sdc",
                header(version, cfg_hash, "clock constraint", "#") + f"create_clock -period {period:.3f} -name clk [get_ports clk]\n")
-    write_text(hw_dir / f"{TOP}.core", emit_core(region, deps, mem_files, stim_ports, version, cfg_hash, target))
+    write_text(hw_dir / f"{top}.core", emit_core(region, deps, mem_files, stim_ports, version, cfg_hash, target, vlnv))
     params = {n: {"op": g.node(n).op, "core": i.vlnv, "module": i.module, "parameters": i.params,
                   "lanes_in": [l for _, _, l in i.inputs], "lanes_out": i.output[2]} for n, i in insts.items()}
     write_text(hw_dir / "params.json", json_text({"header": f"mase {version} config {cfg_hash}", "nodes": params,
@@ -215,7 +221,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     for u in missing.values():
         by_core[u.vlnv] = by_core.get(u.vlnv, 0) + 1
     total = len(g.nodes) if only is None else len(only)
-    man = {"top": TOP, "core": f"mase:gen:{TOP}:{version}", "nodes_total": total, "nodes_mapped": len(insts),
+    man = {"top": top, "core": vlnv, "nodes_total": total, "nodes_mapped": len(insts),
            "layers": g.layers if layers is None else layers, "subset": layers is not None,
            "complete": not missing, "coverage": len(insts) / max(1, total),
            "inputs": [{"port": p, "edge": e, "lanes": l, "beats": beats.get(p)} for p, e, l in region.inputs],

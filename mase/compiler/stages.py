@@ -131,13 +131,16 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     rec = record(cfg, "emit", quantized=ctx.quantized)  # quantized in this run: calibrated stream formats
     h = rec["hash"]
     whole = sim_layers == g.layers
-    man = write_library(g, plan, vals if whole else None, ctx.out_dir / HW_DIR, mase.__version__, h, cfg.target)
+    names = {"top": str(hw_get(ctx, "top", "mase_top")), "vlnv": hw_get(ctx, "vlnv", None)}  # hw.top, hw.vlnv
+    man = write_library(g, plan, vals if whole else None, ctx.out_dir / HW_DIR, mase.__version__, h, cfg.target,
+                        **names)
     _stamp_manifest(ctx, HW_DIR, man, rec)
     import shutil
 
     shutil.rmtree(ctx.out_dir / SIM_DIR, ignore_errors=True)
     if not whole and vals is not None:  # the simulation library: the first sim_layers decoder layers
-        sman = write_library(g, plan, vals, ctx.out_dir / SIM_DIR, mase.__version__, h, cfg.target, layers=sim_layers)
+        sman = write_library(g, plan, vals, ctx.out_dir / SIM_DIR, mase.__version__, h, cfg.target, layers=sim_layers,
+                             **names)
         _stamp_manifest(ctx, SIM_DIR, sman, rec)
         log.info("simulation library %s: decoder layers 0..%d, %d of %d nodes mapped", ctx.out_dir / SIM_DIR,
                  sim_layers - 1, sman["nodes_mapped"], sman["nodes_total"])

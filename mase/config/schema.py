@@ -232,6 +232,8 @@ class HwConfig:
     synth_scope: str = "auto"  # auto | top | nodes
     pnr_scope: str = "auto"  # auto | design | nodes (per-node out of context); auto: design if it fits the part
     overrides: Dict[str, HwOverride] = field(default_factory=dict)
+    top: str = "mase_top"  # module name of the generated top level (its testbench: tb_<top>)
+    vlnv: Optional[str] = None  # FuseSoC name of the generated core; None: mase:gen:<top>:<mase version>
 
 
 # candidate element formats and objectives of a mixed-precision search (mase.search)

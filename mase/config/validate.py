@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,7 @@ def validate_hw(hw: Any, m: Any) -> None:
     _int_range(hw.decode_context, "hw.decode_context", 0, limit, " tokens (0: hw.prompt_tokens)")
     _choice(hw.synth_scope, "hw.synth_scope", SYNTH_SCOPES)
     _choice(hw.pnr_scope, "hw.pnr_scope", PNR_SCOPES)
+    _names(hw)
     for pattern, ov in (hw.overrides or {}).items():
         where = f"hw.overrides[{pattern!r}]"
         if not OmegaConf.is_dict(ov) and not isinstance(ov, dict):
@@ -281,6 +283,22 @@ def validate_hw(hw: Any, m: Any) -> None:
             raise MaseError(f"{where}.fifo_depth={d}: must be a power of two between 2 and {MAX_FIFO} (beats)")
         if ov.get("weights") is not None:
             _choice(ov.weights, f"{where}.weights", WEIGHT_PLACES)
+
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+VLNV = re.compile(r"[\w.-]+:[\w.-]+:[\w.-]+:\d[\w.-]*")
+
+
+def _names(hw: Any) -> None:
+    """hw.top is a module name (not one of the library's or the generated helpers'); hw.vlnv a full
+    FuseSoC vendor:library:name:version."""
+    top = str(hw.top)
+    if not IDENTIFIER.fullmatch(top):
+        raise MaseError(f"hw.top={top!r}: give a SystemVerilog module name (letters, digits, _; e.g. accel_a)")
+    if top.startswith(("mx_", "mase_")) and top != "mase_top":
+        raise MaseError(f"hw.top={top}: the prefixes mx_ and mase_ name the library's modules: choose another name")
+    if hw.vlnv is not None and not VLNV.fullmatch(str(hw.vlnv)):
+        raise MaseError(f"hw.vlnv={hw.vlnv!r}: give vendor:library:name:version, e.g. acme:accel:{top}:1.0.0")
 
 
 def validate_target(t: Any) -> None:
