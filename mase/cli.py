@@ -266,6 +266,11 @@ def _hydra_main(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--version" in argv:  # mase's version (Hydra's own flag would print only Hydra's)
+        import hydra
+
+        print(f"mase {__import__('mase').__version__} (Hydra {hydra.__version__})")
+        return
     try:
         if not any(a in _PASSTHROUGH or a.split("=")[0] in _PASSTHROUGH for a in argv):
             try:
