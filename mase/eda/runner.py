@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,30 +81,47 @@ def _kill_tree(p: subprocess.Popen) -> None:
 
 
 def run_tool(cmd: list[str], cwd=None, timeout: float | None = None, env: dict | None = None,
-             what: str | None = None) -> tuple[int, str]:
+             what: str | None = None, log: Path | None = None) -> tuple[int, str]:
     """Run one tool in its own process group and return (exit status, stdout + stderr).
 
+    With `log`, the output goes into that file as the tool writes it (stdout and stderr merged): the
+    live log that the status line names (mase.report.progress.tool_status) and a raw log kept after.
     Ctrl-C reaches mase only (the tool is not in the terminal's foreground group): the
     KeyboardInterrupt ends the tool's whole group before it propagates, as does a timeout (EdaError).
     A tool killed by SIGINT raises ToolInterrupted, by another signal EdaError."""
+    from mase.report.progress import tool_status
+
     what = what or Path(cmd[0]).name
-    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_big_stack)
+    if log is not None:
+        log = Path(log)
+        log.parent.mkdir(parents=True, exist_ok=True)
+    with tool_status(what, log), (open(log, "w") if log is not None else nullcontext()) as sink:
+        rc, out = _run_to_end(cmd, cwd, env, timeout, what, sink)
+    if log is not None:
+        out = log.read_text(errors="replace")
+    if rc == -signal.SIGINT:
+        raise ToolInterrupted(f"{what} was interrupted")
+    if rc < 0:
+        raise EdaError(f"{what} was killed by signal {-rc} ({signal.Signals(-rc).name}): {' '.join(cmd)}\n{_tail(out)}")
+    return rc, out
+
+
+def _run_to_end(cmd, cwd, env, timeout, what, sink) -> tuple[int, str]:
+    """(exit status, output) of the tool; its output is piped, or goes into the open file `sink`."""
+    stdout, stderr = (sink, subprocess.STDOUT) if sink is not None else (subprocess.PIPE, subprocess.PIPE)
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, text=True,
+                         start_new_session=True, preexec_fn=_big_stack)
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_tree(p)
         out, err = p.communicate()
-        raise EdaError(f"{what} timed out after {timeout:.0f} s: {' '.join(cmd)}\n{_tail(out + err)}") from None
+        tail = f"(log: {sink.name})" if sink is not None else _tail(out + err)
+        raise EdaError(f"{what} timed out after {timeout:.0f} s: {' '.join(cmd)}\n{tail}") from None
     except BaseException:  # KeyboardInterrupt (Ctrl-C), SystemExit
         _kill_tree(p)
         raise
-    if p.returncode == -signal.SIGINT:
-        raise ToolInterrupted(f"{what} was interrupted")
-    if p.returncode < 0:
-        raise EdaError(f"{what} was killed by signal {-p.returncode} "
-                       f"({signal.Signals(-p.returncode).name}): {' '.join(cmd)}\n{_tail(out + err)}")
-    return p.returncode, out + err
+    return p.returncode, (out or "") + (err or "")
 
 
 def _fusesoc_exe() -> list[str]:
@@ -122,6 +140,14 @@ def cores_roots(extra=None) -> list[Path]:
     return roots
 
 
+def _describe(args: list[str]) -> str:
+    """`fusesoc run --target sim --setup --build CORE ...` -> "fusesoc sim (setup, build) CORE": the status line."""
+    target = args[args.index("--target") + 1] if "--target" in args else args[0]
+    phases = [a[2:] for a in args if a in ("--setup", "--build", "--run")]
+    core = next((a for a in args if ":" in a and not a.startswith("-")), "")
+    return " ".join(["fusesoc", target] + ([f"({', '.join(phases)})"] if phases else []) + ([core] if core else []))
+
+
 def fusesoc(args: list[str], roots=None, cwd=None, timeout: float | None = 1800, log: Path | None = None) -> str:
     """Run `fusesoc --cores-root ... <args>` and return its output; raise EdaError on failure."""
     cmd = _fusesoc_exe()
@@ -129,10 +155,7 @@ def fusesoc(args: list[str], roots=None, cwd=None, timeout: float | None = 1800,
         cmd += ["--cores-root", str(r)]
     cmd += args
     cwd = cwd or tempfile.gettempdir()
-    rc, out = run_tool(cmd, cwd=cwd, timeout=timeout, what="fusesoc")
-    if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(out)
+    rc, out = run_tool(cmd, cwd=cwd, timeout=timeout, what=_describe(args), log=log)
     if FUSESOC_ABORTED in out:  # SIGINT to FuseSoC alone: it exits 0 with its tool half done
         raise ToolInterrupted(f"fusesoc was interrupted: {' '.join(cmd)}")
     if rc != 0 or "\nERROR:" in "\n" + out:
@@ -430,8 +453,7 @@ def synth(core: str, parameters: dict | None = None, arch: str = "ice40", roots=
     work = _work_root(build_root, target, "yosys")
     _fix_negative_chparams(work)
     # build with the Makefile Edalize generated (fusesoc --build would set the project up again)
-    rc, out = run_tool(["make"], cwd=work, timeout=timeout, what="Yosys")
-    (build_root / "build.log").write_text(out)
+    rc, out = run_tool(["make"], cwd=work, timeout=timeout, what=f"Yosys synthesis of {core}", log=build_root / "build.log")
     log_path = work / "yosys.log"
     log = log_path.read_text() if log_path.exists() else ""
     if rc != 0:

@@ -127,8 +127,7 @@ def _make(work: Path, goal: str | None, env: dict, what: str, log: Path, timeout
     t0, c0 = time.perf_counter(), _cpu()
     for f in expect:
         (work / f).unlink(missing_ok=True)
-    rc, out = run_tool(["make"] + ([goal] if goal else []), cwd=work, env=env, timeout=timeout, what=what)
-    log.write_text(_tail(out, 400))  # the tools' own logs (yosys.log, next.log) are complete
+    rc, out = run_tool(["make"] + ([goal] if goal else []), cwd=work, env=env, timeout=timeout, what=what, log=log)
     if rc != 0:
         raise EdaError(f"{what} failed (exit {rc}) in {work}\n{_tail(out, 20)}")
     missing = [f for f in expect if not (work / f).is_file()]

@@ -102,8 +102,8 @@ def run(work_root: Path, stim_dir: Path, run_dir: Path, manifest: dict, seed: in
         raise EdaError(f"no testbench executable in {work_root}")
     args = [str(exe), f"+dir={run_dir.resolve()}", f"+exp={stim_dir.resolve()}", f"+seed={seed}", f"+stall={stall}",
             f"+bp={bp}", f"+max_cycles={max_cycles}"] + [f"+{p}_n={n}" for p, n in ports.items()]
-    rc, log = run_tool(args, cwd=work_root, timeout=timeout, what="simulation")
-    (run_dir / "sim.log").write_text(log)
+    rc, log = run_tool(args, cwd=work_root, timeout=timeout, what=f"simulation (seed {seed}, stall {stall}%, bp {bp}%)",
+                       log=run_dir / "sim.log")
     if rc:
         raise EdaError(f"simulation failed (exit {rc}): {exe.name}\n{_tail(log)}")
     if "MASE_TB_TIMEOUT" in log or "MASE_TB_DONE" not in log:
