@@ -77,6 +77,7 @@ def _search_exponent(w: torch.Tensor, d: torch.Tensor, fmt: MXFormat) -> torch.T
     smaller error weighted by d (the H diagonal of the block's columns)."""
     e0 = block_exponent(w, fmt)
     best, best_err = e0, None
+    d = d.unsqueeze(-2)  # (..., 1, c): the same column weights for every row
     for e in (e0, (e0 - 1).clamp(min=-127)):
         err = ((w - _round_block(w, e, fmt)) ** 2 * d).sum(-1)
         if best_err is None:
@@ -106,53 +107,75 @@ def _inverse_cholesky(H: torch.Tensor, damp: float) -> torch.Tensor:
     raise MaseError("GPTQ: the calibration Hessian is singular even with damping: raise quant.gptq.damp")
 
 
-def gptq_mx(w: torch.Tensor, H: torch.Tensor, fmt: MXFormat, opts: GPTQOptions = GPTQOptions()) -> torch.Tensor:
-    """The weights w (out, in) rounded to `fmt` (blocks of fmt.block_size along in) by GPTQ with the
-    input Hessian H (in, in). Returns float32 values on the MX grid (fmt.fake_quantize returns them)."""
-    out_f, n = w.shape
-    k = fmt.block_size
-    orig = w.detach().float()
-    W = orig.clone()
-    diag = torch.diag(H).float()
-    # blocks stay contiguous: a permutation of whole blocks, then of columns inside each block
+def _order(diag: torch.Tensor, n: int, k: int, act_order: bool) -> tuple[torch.Tensor, list[int]]:
+    """The column order (blocks stay contiguous: a permutation of whole blocks, then of columns inside
+    each block, by decreasing H diagonal with act_order) and the block sizes in that order."""
     blocks = [list(range(b, min(b + k, n))) for b in range(0, n, k)]
-    if opts.act_order:
+    if act_order:
         blocks.sort(key=lambda cols: -float(diag[cols].sum()))
         blocks = [sorted(cols, key=lambda c: -float(diag[c])) for cols in blocks]
-    perm = torch.tensor([c for cols in blocks for c in cols])
+    return torch.tensor([c for cols in blocks for c in cols]), [len(cols) for cols in blocks]
+
+
+def gptq_mx(w: torch.Tensor, H: torch.Tensor, fmt: MXFormat, opts: GPTQOptions = GPTQOptions()) -> torch.Tensor:
+    """The weights w (out, in) rounded to `fmt` (blocks of fmt.block_size along in) by GPTQ with the
+    input Hessian H (in, in). Returns float32 values on the MX grid (fmt.fake_quantize returns them).
+
+    Batched: w (L, out, in) and H (L, in, in) round L layers of one shape at once, each with its own H
+    and column order (the same values as L calls; the column loop's Python overhead is paid once)."""
+    batched = w.dim() == 3
+    if not batched:
+        w, H = w[None], H[None]
+    L, out_f, n = w.shape
+    k = fmt.block_size
+    orig = w.detach().float()
+    diag = torch.diagonal(H, dim1=-2, dim2=-1).float()
+    orders = [_order(diag[i], n, k, opts.act_order) for i in range(L)]
+    sizes = orders[0][1]
+    if any(o[1] != sizes for o in orders):  # a short last block sorted to different places: one by one
+        return torch.stack([gptq_mx(w[i], H[i], fmt, opts) for i in range(L)])
+    perm = torch.stack([o[0] for o in orders])  # (L, n)
     if opts.act_order:
-        H, W, orig, diag = H[perm][:, perm], W[:, perm], orig[:, perm], diag[perm]
-    U = _inverse_cholesky(H, opts.damp).float()
-    Q = torch.zeros_like(W)
+        H = torch.stack([H[i][perm[i]][:, perm[i]] for i in range(L)])
+        orig = torch.gather(orig, -1, perm[:, None, :].expand(L, out_f, n))
+        diag = torch.gather(diag, -1, perm)
+    W = orig.clone()
+    U = torch.stack([_inverse_cholesky(H[i], opts.damp) for i in range(L)]).float()
+    if not batched:
+        W, Q, U, orig, diag = W[0], torch.zeros_like(W[0]), U[0], orig[0], diag[0]
+    else:
+        Q = torch.zeros_like(W)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the column loop is many small operations: threads only add overhead (6x)
     try:
-        _gptq_loop(W, Q, U, orig, diag, blocks, fmt, opts)
+        _gptq_loop(W, Q, U, orig, diag, sizes, fmt, opts)
     finally:
         torch.set_num_threads(threads)
     if opts.act_order:
-        Q = Q[:, torch.argsort(perm)]
+        inv = torch.argsort(perm, dim=-1)
+        Q = torch.gather(Q, -1, inv[:, None, :].expand(L, out_f, n)) if batched else Q[:, inv[0]]
     return Q
 
 
-def _gptq_loop(W, Q, U, orig, diag, blocks, fmt, opts) -> None:
-    """The column loop of gptq_mx: fills Q (rounded weights) block by block, updating W in place."""
+def _gptq_loop(W, Q, U, orig, diag, sizes, fmt, opts) -> None:
+    """The column loop of gptq_mx: fills Q (rounded weights) block by block, updating W in place.
+    Every tensor may have a leading layer dimension (W, Q, orig: (..., out, in); U: (..., in, in))."""
     i0 = 0
-    for cols in blocks:
-        i1 = i0 + len(cols)
-        Wb = W[:, i0:i1]  # a view: the updates below land in W
-        src = Wb if opts.scale_from == "updated" else orig[:, i0:i1]
-        exp = _search_exponent(src, diag[i0:i1], fmt) if opts.exp_search else block_exponent(src, fmt)
+    for size in sizes:
+        i1 = i0 + size
+        Wb = W[..., i0:i1]  # a view: the updates below land in W
+        src = Wb if opts.scale_from == "updated" else orig[..., i0:i1]
+        exp = _search_exponent(src, diag[..., i0:i1], fmt) if opts.exp_search else block_exponent(src, fmt)
         rnd = _column_rounder(exp, fmt)
         err = torch.zeros_like(Wb)
-        for j in range(i1 - i0):
-            col = Wb[:, j]
+        for j in range(size):
+            col = Wb[..., j]
             q = rnd(col)
-            Q[:, i0 + j] = q
-            e = (col - q) / U[i0 + j, i0 + j]
-            Wb[:, j + 1:] -= e.unsqueeze(1) * U[i0 + j, i0 + j + 1:i1].unsqueeze(0)
-            err[:, j] = e
-        W[:, i1:] -= err @ U[i0:i1, i1:]
+            Q[..., i0 + j] = q
+            e = (col - q) / U[..., i0 + j, i0 + j].unsqueeze(-1)
+            Wb[..., j + 1:] -= e.unsqueeze(-1) * U[..., i0 + j, i0 + j + 1:i1].unsqueeze(-2)
+            err[..., j] = e
+        W[..., i1:] -= err @ U[..., i0:i1, i1:]
         i0 = i1
 
 

@@ -75,14 +75,15 @@ def _swap(modules: list[Any], choice: str, gptq: "_GPTQProbe | None" = None) -> 
     from mase.config.validate import check_format
 
     fmt, block = sp.parse_choice(choice)
+    w = check_format(fmt, f"search choice {choice}", block)
+    rounded = gptq.round(modules, w) if gptq is not None else {}
     saved = []
     for m in modules:
         saved.append((m, m.spec, m.weight_q))
-        w = check_format(fmt, f"search choice {choice}", block)
         act = check_format(m.spec.act.name, "act", block)
         m.spec = replace(m.spec, weight=w, act=act, block_size=block)
         with torch.no_grad():
-            m.weight_q = gptq.round(m, w) if gptq is not None else w.fake_quantize(m.weight.detach(), axis=-1)
+            m.weight_q = rounded[m] if gptq is not None else w.fake_quantize(m.weight.detach(), axis=-1)
     return saved
 
 
@@ -105,11 +106,20 @@ class _GPTQProbe:
             for h in handles:
                 h.remove()
 
-    def round(self, m: Any, fmt: Any) -> torch.Tensor:
+    def round(self, modules: list[Any], fmt: Any) -> dict[Any, torch.Tensor]:
+        """The modules' weights rounded to fmt by GPTQ, the layers of one shape in one batched call."""
         from mase.quantize.gptq import gptq_mx
 
-        h = self.hess[m]
-        return gptq_mx(m.weight.detach(), h.H / max(h.n, 1.0), fmt, self.opts)
+        by_shape: dict[tuple[int, ...], list[Any]] = {}
+        for m in modules:
+            by_shape.setdefault(tuple(m.weight.shape), []).append(m)
+        out = {}
+        with torch.no_grad():
+            for group in by_shape.values():
+                H = torch.stack([self.hess[m].H / max(self.hess[m].n, 1.0) for m in group])
+                q = gptq_mx(torch.stack([m.weight.detach() for m in group]), H, fmt, self.opts)
+                out.update(zip(group, q))
+        return out
 
 
 def _restore(saved: list[tuple[Any, Any, Any]]) -> None:

@@ -129,3 +129,16 @@ def test_gptq_tiny_llama_bit_exact_in_verilator(tmp_path, monkeypatch):
     assert all(r["passed"] and not any(r["mismatches"].values()) for r in sim["runs"])
     layers = json.loads((tmp_path / "layers.json").read_text())
     assert layers["quantized"] > 0
+
+
+def test_batched_layers_round_like_one_by_one():
+    """gptq_mx on a stack of same-shape layers (the sensitivity pass's probes) gives each layer's own
+    result, bit for bit, act order included (each layer its own column order)."""
+    torch.manual_seed(3)
+    fmt = get_format("mxint3", block_size=16)
+    w = torch.randn(3, 8, 64)
+    x = torch.randn(3, 200, 64) * torch.rand(64) * 4
+    H = (x.transpose(1, 2) @ x).double()
+    opts = GPTQOptions(exp_search=True, act_order=True)
+    one = torch.stack([gptq_mx(w[i], H[i], fmt, opts) for i in range(3)])
+    assert torch.equal(gptq_mx(w, H, fmt, opts), one)
