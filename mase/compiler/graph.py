@@ -451,6 +451,18 @@ def _act_name(mod: nn.Module, mname: str, layer: int) -> str:
     raise MaseError(f"layer {layer}: operator {cls} ({mname}) has no hardware core (activations: ReLU, GELU, SiLU)")
 
 
+def _unmapped(model: nn.Module) -> str:
+    """The refusal of a family without a mapping: the first operator of its layer 0 that no core computes
+    (Gemma 3: the per-head RMSNorm of q and k), else the family."""
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    attn = getattr(layers[0], "self_attn", None) if layers is not None and len(layers) else None
+    if attn is not None and getattr(attn, "q_norm", None) is not None:
+        return (f"layer 0: operator QK-norm ({type(attn.q_norm).__name__} of each query and key head, "
+                f"model.layers.0.self_attn.q_norm) has no hardware core; families mapped: OPT, LLaMA")
+    return (f"layer 0: operator {type(model).__name__} ({getattr(model.config, 'model_type', '?')} family) has no "
+            f"hardware mapping; families: OPT, LLaMA")
+
+
 def capture(model: nn.Module, quant_cfg: Any, seq_len: int = 8, hw: Any = None, model_name: str | None = None,
             structure_only: bool = False) -> DataflowGraph:
     """The dataflow graph of `model`'s decoder under `quant_cfg` (a QuantConfig node or a name).
@@ -474,8 +486,7 @@ def _capture(model: nn.Module, quant_cfg: Any, seq_len: int, hw: Any, model_name
     family = {"llama": "llama", "opt": "opt"}.get(getattr(conf, "model_type", ""), None)
     name = model_name or getattr(conf, "name_or_path", "") or type(model).__name__
     if family is None:
-        raise MaseError(f"layer 0: operator {type(model).__name__} ({getattr(conf, 'model_type', '?')} family) has "
-                        f"no hardware mapping; families: OPT, LLaMA")
+        raise MaseError(_unmapped(model))
     plans = getattr(model, "mase_plan", None) or plan_layers(_unquantized_view(model), quant_cfg, name)
     plans = {p.name: p for p in plans}
     from mase.provenance import quant_label

@@ -16,7 +16,7 @@ from .errors import MaseError
 from .schema import NONLINEAR_OPS
 
 MODEL_SOURCES = ("hf", "gguf", "tiny")
-MODEL_FAMILIES = ("llama", "opt", "gpt2", "auto")
+MODEL_FAMILIES = ("llama", "opt", "gpt2", "gemma3", "auto")
 DATASETS = ("auto", "wikitext2", "lee", "enwiki")
 TASKS = ("polarity",)  # zero-shot tasks of mase.evaluate.task
 # nonlinear modes: "float" (the model's own op) or "hw" (the hardware-exact golden model,

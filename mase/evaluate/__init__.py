@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from mase.config.errors import MaseError
-from mase.models import tokenize
+from mase.models import tokenize, window_prefix
 
 from .data import load_text
 from .hardware import hardware_perplexity
@@ -99,8 +99,11 @@ def _perplexity(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any, dataset: 
     from mase.quantize import quantization_disabled
 
     ids, used = eval_tokens(tokenizer, dataset, eval_cfg.tokens)
+    pre = window_prefix(tokenizer)  # Gemma's <bos> before every window (without it its perplexity triples)
     out: dict[str, Any] = {"dataset": used, "window": eval_cfg.window, "stride": eval_cfg.stride,
                            "numerics": numerics, "scored_tokens": [0, int(ids.numel())]}
+    if pre:
+        out["window_prefix"] = pre
     if numerics == "hardware":
         if quant_cfg is None:
             raise MaseError("evaluate(numerics='hardware') needs the quant config (quant_cfg=cfg.quant)")
@@ -108,21 +111,21 @@ def _perplexity(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any, dataset: 
         if 0 < hw_tokens < ids.numel() - 1:  # the golden model is slow: its own share of the tokens
             ids = ids[: hw_tokens + 1]
             out["scored_tokens"] = [0, int(ids.numel())]
-        q = hardware_perplexity(model, ids, eval_cfg.window, eval_cfg.stride, quant_cfg, hw)
+        q = hardware_perplexity(model, ids, eval_cfg.window, eval_cfg.stride, quant_cfg, hw, prefix=pre)
         out["saturations"] = q["saturations"]
         if quantized:  # the same tokens through the quantized PyTorch model: what the hardware adds
-            pq = perplexity(model, ids, eval_cfg.window, eval_cfg.stride, "evaluating quantized")
+            pq = perplexity(model, ids, eval_cfg.window, eval_cfg.stride, "evaluating quantized", pre)
             out["ppl_quantized"] = pq["ppl"]
         quantized = True  # the float baseline below is the model without the hardware
     elif numerics == "quantized":
         q = perplexity(model, ids, eval_cfg.window, eval_cfg.stride,
-                       "evaluating quantized" if quantized else "evaluating")
+                       "evaluating quantized" if quantized else "evaluating", pre)
     else:
         raise MaseError(f"evaluate: numerics={numerics!r}: choose quantized or hardware")
     out.update(ppl=q["ppl"], nll=q["nll"], tokens=q["tokens"], seconds=q["seconds"])
     if quantized and eval_cfg.float_baseline:
         with quantization_disabled(model):
-            f = perplexity(model, ids, eval_cfg.window, eval_cfg.stride, "evaluating float")
+            f = perplexity(model, ids, eval_cfg.window, eval_cfg.stride, "evaluating float", pre)
         out.update(ppl_float=f["ppl"], nll_float=f["nll"], seconds_float=f["seconds"])
     elif not quantized:
         out.update(ppl_float=q["ppl"], nll_float=q["nll"], seconds_float=q["seconds"])

@@ -37,28 +37,31 @@ def lm_logits(model: torch.nn.Module, final: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def hardware_perplexity(model: torch.nn.Module, ids: torch.Tensor, window: int, stride: int, quant_cfg: Any,
-                        hw: Any = None, description: str = "evaluating (hardware numerics)") -> dict[str, Any]:
-    """exp(mean NLL) of ids[1:] as the accelerator computes them, window by window (as `perplexity`),
-    plus `saturations`: the values clipped on every fixed-point stream over all windows."""
+                        hw: Any = None, description: str = "evaluating (hardware numerics)",
+                        prefix: list[int] | None = None) -> dict[str, Any]:
+    """exp(mean NLL) of ids[1:] as the accelerator computes them, window by window (as `perplexity`, with
+    the same `prefix` before each window), plus `saturations`: the values clipped on every fixed-point
+    stream over all windows."""
     from mase.compiler.golden import host_embeddings, output_float, run_graph, saturation_summary
     from mase.compiler.graph import capture
 
     ids = ids.reshape(-1).to(torch.long)
+    pre = torch.tensor(list(prefix or []), dtype=torch.long)
     graphs: dict[int, Any] = {}
     wq: dict = {}  # quantized weights, shared by the graphs of every window length
     sat: dict[str, list[int]] = {}
     total_nll, total_n, t0 = 0.0, 0, time.perf_counter()
     wins = windows(ids.numel(), window, stride)
     for begin, end, first in track(wins, description, total=len(wins)):
-        inp = ids[begin:end]
-        T = end - begin
+        inp = torch.cat([pre, ids[begin:end]])
+        T = inp.numel()
         if T not in graphs:
             graphs[T] = capture(model, quant_cfg, seq_len=T, hw=hw)
             graphs[T].__dict__["_wq"] = wq
         g = graphs[T]
         vals = run_graph(g, host_embeddings(model, inp), keep=set(g.outputs), sat=sat)
         logits = lm_logits(model, output_float(g, vals))
-        lo, hi = first - begin - 1, T - 1
+        lo, hi = pre.numel() + first - begin - 1, T - 1
         total_nll += float(F.cross_entropy(logits[lo:hi], inp[lo + 1:hi + 1], reduction="sum"))
         total_n += hi - lo
     mean = total_nll / total_n

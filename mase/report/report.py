@@ -40,7 +40,8 @@ def build_report(model_name: str, quant_name: str, evaluation: dict[str, Any] | 
         "numerics": ev.get("numerics", "quantized"),
     }
     # clipped values (hardware), calibration text, other texts (eval.extra_datasets), the task (eval.task)
-    for k in ("saturations", "calibration", "scored_tokens", "ppl_quantized", "ppl_datasets") + TASK_KEYS:
+    for k in ("saturations", "calibration", "scored_tokens", "ppl_quantized", "ppl_datasets", "window_prefix",
+              *TASK_KEYS):
         if k in ev:
             rep[k] = ev[k]
     rep.update(extra)
