@@ -64,7 +64,11 @@ def _row(rec: dict[str, Any], rep: dict[str, Any], folder: Path, num: int | None
             "avg_weight_bits": rep.get("avg_weight_bits", rec.get("avg_weight_bits")),
             "avg_act_bits": None if over else rep.get("avg_act_bits"),
             "energy_per_token": hw.get("energy_per_token", obj.get("energy_per_token")),
-            "objectives": obj, "quant_config": rep.get("quant_config")}
+            "objectives": obj, "quant_config": rep.get("quant_config"),
+            # the same formats on other texts (eval.extra_datasets) and the task accuracy (eval.task), if measured
+            "ppl_other": {d: v.get("ppl") for d, v in (rep.get("ppl_datasets") or {}).items()
+                          if d != rep.get("dataset") and not over},
+            "task_accuracy": None if over else rep.get("task_accuracy")}
 
 
 def _axes(objectives: list[str]) -> list[str]:
@@ -142,10 +146,12 @@ def summarize(sweep: Path | str, console: Any = None) -> dict[str, Any]:
                "over_budget": sum(r["over_budget"] for r in trials), "ppl_float": ppl_float, "target_ppl": target,
                "trials_to_target": reached["trial"] + 1 if reached else None,
                "best": {k: best[k] for k in ("trial", "folder", "ppl", "avg_weight_bits", "avg_act_bits",
-                                             "energy_per_token", "picks", "quant")} if best else None,
-               "pareto": [{k: r[k] for k in ("trial", "ppl", "avg_weight_bits", "energy_per_token", "picks")}
-                          for r in front],
-               "references": [{k: r[k] for k in ("quant", "ppl", "avg_weight_bits", "energy_per_token")} for r in refs],
+                                             "energy_per_token", "picks", "quant", "ppl_other",
+                                             "task_accuracy")} if best else None,
+               "pareto": [{k: r[k] for k in ("trial", "ppl", "avg_weight_bits", "energy_per_token", "picks",
+                                             "ppl_other", "task_accuracy")} for r in front],
+               "references": [{k: r[k] for k in ("quant", "ppl", "avg_weight_bits", "energy_per_token", "ppl_other",
+                                                 "task_accuracy")} for r in refs],
                "plot": str(png) if png else None}
     if best:
         summary["best_yaml"] = str(write_best(sweep, best))
@@ -169,13 +175,20 @@ def _sweep_config(sweep: Path) -> dict[str, Any] | None:
 
 def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
     slots = sorted({k for r in rows for k in r["picks"]})
-    cols = ["trial", "folder", "pareto", "over_budget", "ppl", "avg_weight_bits", "avg_act_bits", "energy_per_token",
-            "quant", *slots]
+    texts = _texts(rows)
+    cols = ["trial", "folder", "pareto", "over_budget", "ppl", *(f"ppl_{d}" for d in texts), "task_accuracy",
+            "avg_weight_bits", "avg_act_bits", "energy_per_token", "quant", *slots]
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(cols)
         for r in rows:
-            w.writerow([r.get(c, "") if c not in slots else r["picks"].get(c, "") for c in cols])
+            other = {f"ppl_{d}": v for d, v in (r.get("ppl_other") or {}).items()}
+            w.writerow([r["picks"].get(c, "") if c in slots else other.get(c, r.get(c, "")) for c in cols])
+
+
+def _texts(rows: list[dict[str, Any]]) -> list[str]:
+    """The other texts any row measured (eval.extra_datasets), in first-seen order."""
+    return list(dict.fromkeys(d for r in rows for d in (r.get("ppl_other") or {})))
 
 
 def plot(path: Path, trials: list[dict[str, Any]], refs: list[dict[str, Any]], target: float | None) -> Path | None:
@@ -222,14 +235,20 @@ def table(trials, refs, front, best, summary):
 
     t = Table(title=f"search: Pareto front ({len(front)} of {summary['evaluated']} evaluated trials; "
                     f"{summary['over_budget']} over budget) and references", title_justify="left")
-    for c in ("trial", "ppl", "d% float", "w bits", "a bits", "uJ/token", "choices"):
+    shown = sorted(front, key=lambda r: r["avg_weight_bits"]) + refs
+    texts = _texts(shown)  # a second text (eval.extra_datasets): is a config tuned on one text good on another?
+    task = any(r.get("task_accuracy") is not None for r in shown)
+    for c in ("trial", "ppl", "d% float", *(f"ppl {d}" for d in texts), *(("acc %",) if task else ()), "w bits",
+              "a bits", "uJ/token", "choices"):
         t.add_column(c, justify="left" if c in ("trial", "choices") else "right")
     pf = summary["ppl_float"]
-    for r in sorted(front, key=lambda r: r["avg_weight_bits"]) + refs:
+    for r in shown:
         d = 100 * (r["ppl"] - pf) / pf if pf and r.get("ppl") else None
         name = (f"{r['trial']}" + (" best" if best is r else "")) if r["trial"] is not None else f"ref {r['quant']}"
         picks = " ".join(f"{k}={v}" for k, v in r["picks"].items()) or r["quant"]
-        t.add_row(escape(name), _f(r["ppl"], ".3f"), _f(d, "+.1f"), _f(r["avg_weight_bits"], ".3f"),
+        t.add_row(escape(name), _f(r["ppl"], ".3f"), _f(d, "+.1f"),
+                  *(_f((r.get("ppl_other") or {}).get(x), ".3f") for x in texts),
+                  *((_f(r.get("task_accuracy"), ".1f"),) if task else ()), _f(r["avg_weight_bits"], ".3f"),
                   _f(r["avg_act_bits"], ".2f"), _f(r["energy_per_token"], ".3f"), escape(picks))
     tt = summary["trials_to_target"]
     t.caption = (f"target ppl {_f(summary['target_ppl'], '.3f')} (float {_f(pf, '.3f')}): "

@@ -106,3 +106,24 @@ def test_report_and_sweep_show_task_and_both_texts(tmp_path, capsys):
     console.print(sweep_table(rows))
     text = console.export_text()
     assert "ppl enwiki" in text and "acc %" in text and "d acc fixed8" in text
+
+
+def test_search_report_shows_the_second_text(tmp_path, capsys):
+    from rich.console import Console
+
+    from mase.search.report import summarize
+
+    for i, (ppl, enw, acc) in enumerate([(30.0, 40.0, 70.0), (33.0, 41.0, 65.0)]):
+        d = tmp_path / f"{i}_trial"
+        d.mkdir()
+        (d / "search.json").write_text(json.dumps({"objectives": {"ppl": ppl}, "picks": {"mlp": f"mxint{4 + i}"},
+                                                   "avg_weight_bits": 4.25 + i}))
+        (d / "report.json").write_text(json.dumps({
+            "ppl": ppl, "dataset": "lee", "avg_weight_bits": 4.25 + i, "avg_act_bits": 8.25, "task_accuracy": acc,
+            "ppl_datasets": {"lee": {"ppl": ppl}, "enwiki": {"ppl": enw}}}))
+    console = Console(width=300, record=True)
+    summary = summarize(tmp_path, console)
+    assert [p["ppl_other"] for p in summary["pareto"]] == [{"enwiki": 40.0}]
+    text = console.export_text()
+    assert "ppl enwiki" in text and "40.000" in text and "acc %" in text
+    assert "ppl_enwiki" in (tmp_path / "search" / "trials.csv").read_text().splitlines()[0]
