@@ -230,21 +230,33 @@ def _run_layer(layer: nn.Module, inputs: list[tuple[Any, dict]]) -> list[tuple[A
 
 
 class _Hessian:
-    """Accumulates H = sum_t w_t x_t x_t^T / sum_t w_t of a linear layer's (quantized) inputs."""
+    """Accumulates H = sum_t w_t x_t x_t^T / sum_t w_t of a linear layer's (quantized) inputs.
 
-    def __init__(self, mod: MXLinear, sink_weight: float):
+    Layers fed the same tensor with the same activation format (q/k/v_proj, gate/up_proj) share one
+    product per call through `shared`: the same values, computed once."""
+
+    def __init__(self, mod: MXLinear, sink_weight: float, shared: dict | None = None):
         self.mod, self.sink = mod, sink_weight
         self.H = torch.zeros(mod.in_features, mod.in_features, dtype=torch.float64)
         self.n = 0.0
+        self.shared = shared if shared is not None else {}
 
     def __call__(self, mod, args):
-        x = mod.spec.act.fake_quantize(args[0].detach(), axis=-1).float()  # what the layer multiplies
-        x = x.reshape(-1, x.shape[-2], x.shape[-1])  # (batch, tokens, in)
-        wt = torch.ones(x.shape[-2])
-        wt[0] = self.sink
-        x = (x * wt.sqrt()[None, :, None]).reshape(-1, x.shape[-1])
-        self.H += (x.T @ x).double()  # float32 products per window, summed in float64
-        self.n += float(wt.sum()) * (x.shape[0] // wt.numel())
+        key = (mod.spec.act, self.sink)
+        last = self.shared.get("last")
+        if last is not None and last[0] is args[0] and last[1] == key:
+            _, _, xtx, n = last
+        else:
+            x = mod.spec.act.fake_quantize(args[0].detach(), axis=-1).float()  # what the layer multiplies
+            x = x.reshape(-1, x.shape[-2], x.shape[-1])  # (batch, tokens, in)
+            wt = torch.ones(x.shape[-2])
+            wt[0] = self.sink
+            x = (x * wt.sqrt()[None, :, None]).reshape(-1, x.shape[-1])
+            xtx = (x.T @ x).double()  # float32 products per window, summed in float64
+            n = float(wt.sum()) * (x.shape[0] // wt.numel())
+            self.shared["last"] = (args[0], key, xtx, n)  # holds the tensor: its id is not reused meanwhile
+        self.H += xtx
+        self.n += n
 
 
 class _Inputs:
@@ -293,7 +305,8 @@ def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptio
             mods = [m for m in layer.modules() if isinstance(m, MXLinear) and isinstance(m.spec.weight, MXFormat)]
             todo = [m for m in mods if not any(fnmatchcase(names[m], p) for p in opts.skip)]
             skipped += [names[m] for m in mods if m not in todo]
-            hess = {m: _Hessian(m, opts.sink_weight) for m in todo}
+            shared: dict = {}
+            hess = {m: _Hessian(m, opts.sink_weight, shared) for m in todo}
             _with_hooks(layer, inputs, hess)
             for m in todo:
                 hs = hess[m]

@@ -95,7 +95,8 @@ class _GPTQProbe:
 
         self.opts = options(quant.gptq)
         ids, self.calibration = calibration_text_ids(tokenizer, quant, eval_cfg)
-        self.hess = {m: _Hessian(m, self.opts.sink_weight) for m in modules}
+        shared: dict = {}
+        self.hess = {m: _Hessian(m, self.opts.sink_weight, shared) for m in modules}
         handles = [m.register_forward_pre_hook(h) for m, h in self.hess.items()]
         window = int(eval_cfg.window)
         try:
