@@ -16,7 +16,7 @@ from mase.eda.mx_linear import pad_weights
 from mase.formats import get_format
 
 from .cores import safe
-from .emit import (HELPERS, edge_beats, emit_core, emit_tb, emit_top, header, json_text, make_region,
+from .emit import (GLUE, edge_beats, emit_core, emit_tb, emit_top, header, json_text, make_region,
                    map_graph, write_text)
 from .golden import L, acc_spec
 from .graph import DataflowGraph
@@ -149,6 +149,18 @@ def _norm_image(node, inst, mem_dir: Path) -> str:
     return name
 
 
+def _own_file_names(insts: dict, top: str) -> None:
+    """Memory images named <top>.<file>: FuseSoC copies every image into one build folder, so the
+    images of two accelerators in a project must not share names (the default top keeps its names)."""
+    for inst in insts.values():
+        for k in ("W_FILE", "S_FILE", "B_FILE"):
+            if k in inst.params:
+                inst.params[k] = f"{top}.{inst.params[k]}"
+        inst.weights = {kind: f"{top}.{name}" for kind, name in inst.weights.items()}
+        if inst.rom:
+            inst.rom = (inst.rom[0], f"{top}.{inst.rom[1]}", *inst.rom[2:])
+
+
 def write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Path, version: str, cfg_hash: str,
                   target: Any, roots=None, layers: int | None = None, top: str = TOP,
                   vlnv: str | None = None) -> dict[str, Any]:
@@ -176,8 +188,10 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
         shutil.rmtree(hw_dir / d, ignore_errors=True)
     only = None if layers is None else {n.name for n in g.nodes if 0 <= n.layer < layers}
     insts, missing = map_graph(g, plan, roots, only)
+    if top != TOP:
+        _own_file_names(insts, top)
     region = make_region(g, top, insts)
-    deps = sorted({i.vlnv for i in insts.values()} | {"mase:mx:stream"})
+    deps = sorted({i.vlnv for i in insts.values()} | {"mase:mx:stream", GLUE})
     mem_files: list[str] = []
     for n in g.nodes:
         if n.name in insts and insts[n.name].weights:
@@ -200,8 +214,6 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
         stim_ports.append(port)
         text, beats[port] = _w_stream_text(g, g.node(node), insts[node], g.seq_len)
         write_text(hw_dir / "stim" / f"{port}.hex", text)
-    for h, text in sorted(HELPERS.items()):
-        write_text(hw_dir / "rtl" / f"{h}.sv", header(version, cfg_hash, h) + text)
     for old in list(hw_dir.glob("*.core")):  # the core of an earlier hw.top: one accelerator per library
         old.unlink()
     write_text(hw_dir / "rtl" / f"{top}.sv", emit_top(g, plan, region, version, cfg_hash))

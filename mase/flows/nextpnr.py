@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from mase.config.errors import MaseError
-from mase.eda.runner import EdaError, _fix_negative_chparams, _tail, fusesoc, run_tool
+from mase.eda.runner import EdaError, _fix_negative_chparams, _tail, cores_roots, fusesoc, run_tool
 
 from . import YOWASP, require, which
 
@@ -445,9 +445,9 @@ def pnr_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: str 
     else:
         per, skipped = {}, {}
         pnodes = plan["nodes"]
-        # the node's core plus the generated helper modules, without the design's top (whose parsing
+        # the node's core plus the glue modules (mase:mx:glue), without the design's top (whose parsing
         # would dominate Yosys' time on a single node)
-        helpers = sorted(p for p in (hw_dir / "rtl").glob("*.sv") if p.stem != man["top"])
+        helpers = sorted((cores_roots()[0] / "glue" / "rtl").glob("*.sv"))
         for i, g in enumerate(_groups(hw_dir)):
             rep = g["nodes"][0]
             unit = f"n{i:03d}"

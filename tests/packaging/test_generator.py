@@ -87,3 +87,48 @@ def test_example_project_lints_and_simulates(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and "MASE_TB_PASS" in res.stdout, res.stdout[-3000:] + res.stderr[-2000:]
     assert f"beats={n_out} errors=0" in res.stdout
+
+
+def _wrapper(tops: dict[str, Path]) -> str:
+    """A top instantiating each generated accelerator, its ports on the wrapper prefixed by the top's name."""
+    ports, insts = ["    input logic clk", "    input logic rst"], []
+    for top, sv in tops.items():
+        decl = re.findall(r"^\s+(input|output)\s+logic\s+(\[[^\]]+\]\s+)?(\w+),?$", sv.read_text().split(");")[0], re.M)
+        conns = [".clk", ".rst"]
+        for d, rng, name in decl:
+            if name not in ("clk", "rst"):
+                ports.append(f"    {d} logic {rng or ''}{top}_{name}")
+                conns.append(f".{name}({top}_{name})")
+        insts.append(f"    {top} u_{top} ({', '.join(conns)});")
+    return "module two_top (\n" + ",\n".join(ports) + "\n);\n" + "\n".join(insts) + "\nendmodule\n"
+
+
+@pytest.mark.slow
+def test_two_accelerators_share_a_project(tmp_path):
+    """hw.top / hw.vlnv: two generated accelerators (and their shared glue) lint clean in one top."""
+    res = subprocess.run([sys.executable, "-m", "mase.cli", "-m", "+model=tiny-llama", "model.tiny.num_layers=1",
+                          "quant=mxint4", "target=sim", "stages=[quantize,emit]", "hw.golden=false",
+                          "hw.top=accel_a,accel_b", "hw.vlnv=acme:demo:${hw.top}:1.0", "progress=false",
+                          "hydra.sweep.dir=runs", "hydra.sweep.subdir=${hw.top}"],
+                         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    tops = {t: tmp_path / "runs" / t / "hw" / "rtl" / f"{t}.sv" for t in ("accel_a", "accel_b")}
+    # FuseSoC copies every memory image into one build folder: the names of the two must not collide
+    mems = {t: {f.name for f in (sv.parents[1] / "mem").iterdir()} for t, sv in tops.items()}
+    assert mems["accel_a"] and all(m.startswith("accel_a.") for m in mems["accel_a"])
+    assert not mems["accel_a"] & mems["accel_b"]
+    two = tmp_path / "two"
+    two.mkdir()
+    (two / "two_top.sv").write_text(_wrapper(tops))
+    (two / "two.core").write_text(
+        "CAPI=2:\nname: acme:demo:two:1.0\nfilesets:\n  rtl:\n    files: [two_top.sv]\n    file_type: systemVerilogSource\n"
+        "    depend: [acme:demo:accel_a, acme:demo:accel_b]\ntargets:\n  lint:\n    default_tool: verilator\n"
+        "    filesets: [rtl]\n    toplevel: two_top\n    tools:\n      verilator:\n        mode: lint-only\n"
+        "        verilator_options: [-Wall]\n")
+    exe = Path(sys.executable).with_name("fusesoc")
+    roots = [CORES_DIR, two] + [sv.parents[1] for sv in tops.values()]  # run folders hold FUSESOC_IGNORE: their hw/
+    res = subprocess.run([str(exe), *[a for r in roots for a in ("--cores-root", str(r))], "run", "--target",
+                          "lint", "--build-root", str(tmp_path / "build"), "acme:demo:two"], cwd=tmp_path, env=_env(),
+                         capture_output=True, text=True, timeout=600)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "%Warning" not in out and "%Error" not in out, out[-3000:]

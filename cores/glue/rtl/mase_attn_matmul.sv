@@ -1,0 +1,139 @@
+// One attention matrix product for all heads: HEADS instances of mx_matmul (C = A B^T per head),
+// grouped-query attention by sharing each of the KV_HEADS B operands with HEADS/KV_HEADS heads.
+//   a: rows of A token by token, the HEADS head segments of a token one after the other (D/PAR_D
+//      beats each); b: B rows, token by token with KV_HEADS segments (B_GROUP_MAJOR = 0, keys) or
+//      group by group, N rows each (B_GROUP_MAJOR = 1, V transposed); out: rows of C (N_PAD beats
+//      each), token by token, head after head.
+// N_PAD > N: each group's B gets N_PAD - N zero rows after its N rows, so that a row of C is whole
+// blocks of K_OUT (the zero outputs are the MX padding of the row; a prompt of any length).
+module mase_attn_matmul #(
+    parameter int HEADS         = 4,
+    parameter int KV_HEADS      = 2,
+    parameter int ROWS          = 8,
+    parameter int N             = 8,
+    parameter int N_PAD         = 8,
+    parameter int D             = 32,
+    parameter int K             = 32,
+    parameter int K_OUT         = 8,
+    parameter int PAR_D         = 1,
+    parameter int A_WIDTH       = 4,
+    parameter int A_EBITS       = 0,
+    parameter int B_WIDTH       = 4,
+    parameter int B_EBITS       = 0,
+    parameter int O_WIDTH       = 8,
+    parameter int O_EBITS       = 0,
+    parameter int ACC_LSB       = -20,
+    parameter int ACC_W         = 32,
+    parameter int B_GROUP_MAJOR = 0,
+    parameter int A_FIXED_SCALE = -1,  // fixed8 operands / output: constant scale bytes
+    parameter int B_FIXED_SCALE = -1,
+    parameter int O_FIXED_SCALE = -1
+) (
+    input  logic                       clk,
+    input  logic                       rst,
+    input  logic [8+PAR_D*A_WIDTH-1:0] a_data,
+    input  logic                       a_valid,
+    output logic                       a_ready,
+    input  logic [8+PAR_D*B_WIDTH-1:0] b_data,
+    input  logic                       b_valid,
+    output logic                       b_ready,
+    output logic [8+O_WIDTH-1:0]       out_data,
+    output logic                       out_valid,
+    input  logic                       out_ready
+);
+    localparam int OW  = 8 + O_WIDTH;
+    localparam int BW  = 8 + PAR_D * B_WIDTH;
+    localparam int RB  = D / PAR_D;
+    localparam int REP = HEADS / KV_HEADS;
+    localparam int HW  = (HEADS > 1) ? $clog2(HEADS) : 1;
+    localparam int GW  = (KV_HEADS > 1) ? $clog2(KV_HEADS) : 1;
+    logic [HW-1:0]       a_head, o_head;
+    logic [GW-1:0]       b_grp;
+    logic [HEADS-1:0]    ha_valid, ha_ready, hb_valid, hb_ready, ho_valid, ho_ready;
+    logic [KV_HEADS-1:0] grp_ready;
+    logic [HEADS*OW-1:0] ho_data;
+    logic [BW-1:0]       bi_data;
+    logic                bi_valid, bi_fire, b_pad;
+    int a_beat, b_beat, b_row, o_beat;
+    // B rows N..N_PAD-1 of every group are zeros made here (zero codes decode to zero at any scale)
+    assign b_pad     = b_row >= N;
+    assign bi_data   = b_pad ? '0 : b_data;
+    assign bi_valid  = b_pad || b_valid;
+    assign bi_fire   = bi_valid && grp_ready[b_grp];
+    assign a_ready   = ha_ready[a_head];
+    assign b_ready   = !b_pad && grp_ready[b_grp];
+    assign out_data  = ho_data[o_head*OW +: OW];
+    assign out_valid = ho_valid[o_head];
+    for (genvar g = 0; g < KV_HEADS; g++) begin : g_grp
+        assign grp_ready[g] = &hb_ready[g*REP +: REP];
+    end
+    for (genvar h = 0; h < HEADS; h++) begin : g_head
+        assign ha_valid[h] = a_valid && (a_head == HW'(h));
+        assign hb_valid[h] = bi_valid && (b_grp == GW'(h / REP)) && grp_ready[h / REP];
+        assign ho_ready[h] = out_ready && (o_head == HW'(h));
+        logic [OW-1:0] mm_data;
+        logic          mm_valid, mm_ready;
+        mx_matmul #(.ROWS(ROWS), .N(N_PAD), .D(D), .K(K), .K_OUT(K_OUT), .PAR_D(PAR_D), .PAR_N(1),
+                    .A_WIDTH(A_WIDTH), .A_EBITS(A_EBITS), .B_WIDTH(B_WIDTH), .B_EBITS(B_EBITS),
+                    .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W),
+                    .A_FIXED_SCALE(A_FIXED_SCALE), .B_FIXED_SCALE(B_FIXED_SCALE),
+                    .O_FIXED_SCALE(O_FIXED_SCALE)) u_mm (
+            .clk, .rst, .a_data, .a_valid(ha_valid[h]), .a_ready(ha_ready[h]), .b_data(bi_data),
+            .b_valid(hb_valid[h]), .b_ready(hb_ready[h]), .out_data(mm_data), .out_valid(mm_valid),
+            .out_ready(mm_ready));
+        if (O_FIXED_SCALE >= 0) begin : g_obuf
+            // the heads are read in turn; an MX output stage buffers two blocks (mx_quantize), a fixed8
+            // one none: this FIFO of the same size keeps each head computing while the others are read
+            mx_fifo #(.WIDTH(OW), .DEPTH(1 << $clog2(2 * K_OUT + 2))) u_ob (
+                .clk, .rst, .in_data(mm_data), .in_valid(mm_valid), .in_ready(mm_ready),
+                .out_data(ho_data[h*OW +: OW]), .out_valid(ho_valid[h]), .out_ready(ho_ready[h]));
+        end else begin : g_odirect
+            assign ho_data[h*OW +: OW] = mm_data;
+            assign ho_valid[h]         = mm_valid;
+            assign mm_ready            = ho_ready[h];
+        end
+    end
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            a_beat <= 0;
+            b_beat <= 0;
+            b_row  <= 0;
+            o_beat <= 0;
+            a_head <= '0;
+            b_grp  <= '0;
+            o_head <= '0;
+        end else begin
+            if (a_valid && a_ready) begin
+                if (a_beat == RB - 1) begin
+                    a_beat <= 0;
+                    a_head <= (a_head == HW'(HEADS - 1)) ? '0 : a_head + 1'b1;
+                end else begin
+                    a_beat <= a_beat + 1;
+                end
+            end
+            // B order: beat, then group, then row (keys, token-major) or beat, row, group (V^T)
+            if (bi_fire) begin
+                if (b_beat != RB - 1) begin
+                    b_beat <= b_beat + 1;
+                end else begin
+                    b_beat <= 0;
+                    if (B_GROUP_MAJOR == 0) begin
+                        b_grp <= (b_grp == GW'(KV_HEADS - 1)) ? '0 : b_grp + 1'b1;
+                        if (b_grp == GW'(KV_HEADS - 1)) b_row <= (b_row == N_PAD - 1) ? 0 : b_row + 1;
+                    end else begin
+                        b_row <= (b_row == N_PAD - 1) ? 0 : b_row + 1;
+                        if (b_row == N_PAD - 1) b_grp <= (b_grp == GW'(KV_HEADS - 1)) ? '0 : b_grp + 1'b1;
+                    end
+                end
+            end
+            if (out_valid && out_ready) begin
+                if (o_beat == N_PAD - 1) begin
+                    o_beat <= 0;
+                    o_head <= (o_head == HW'(HEADS - 1)) ? '0 : o_head + 1'b1;
+                end else begin
+                    o_beat <= o_beat + 1;
+                end
+            end
+        end
+    end
+endmodule

@@ -1,0 +1,35 @@
+// Adds the token position above the data of every beat: pos counts tokens, BEATS beats per token
+// (softmax rows carry the position of their query token for the causal mask).
+module mase_pos_tag #(
+    parameter int WIDTH = 20,
+    parameter int POS_W = 16,
+    parameter int BEATS = 8
+) (
+    input  logic                   clk,
+    input  logic                   rst,
+    input  logic [WIDTH-1:0]       in_data,
+    input  logic                   in_valid,
+    output logic                   in_ready,
+    output logic [POS_W+WIDTH-1:0] out_data,
+    output logic                   out_valid,
+    input  logic                   out_ready
+);
+    logic [POS_W-1:0] pos;
+    int cnt;
+    assign out_data  = {pos, in_data};
+    assign out_valid = in_valid;
+    assign in_ready  = out_ready;
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            cnt <= 0;
+            pos <= '0;
+        end else if (in_valid && out_ready) begin
+            if (cnt == BEATS - 1) begin
+                cnt <= 0;
+                pos <= pos + 1'b1;
+            end else begin
+                cnt <= cnt + 1;
+            end
+        end
+    end
+endmodule

@@ -1,0 +1,58 @@
+// Buffers T vectors of F fixed-point elements (LANES a beat, token by token), then streams them
+// feature by feature: for each f, the T values of the tokens followed by T_PAD - T zeros (LANES
+// tokens a beat), so that a quantizer blocks V along the tokens for the scores x V product.
+module mase_transpose_pad #(
+    parameter int W     = 16,
+    parameter int LANES = 1,
+    parameter int F     = 32,
+    parameter int T     = 8,
+    parameter int T_PAD = 32
+) (
+    input  logic               clk,
+    input  logic               rst,
+    input  logic [LANES*W-1:0] in_data,
+    input  logic               in_valid,
+    output logic               in_ready,
+    output logic [LANES*W-1:0] out_data,
+    output logic               out_valid,
+    input  logic               out_ready
+);
+    logic [W-1:0] mem [T*F];
+    logic drain;
+    int wi, rf, rt;
+    assign in_ready  = !drain;
+    assign out_valid = drain;
+    for (genvar i = 0; i < LANES; i++) begin : g_lane
+        assign out_data[i*W +: W] = (rt + i < T) ? mem[(rt + i) * F + rf] : '0;
+    end
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            wi    <= 0;
+            rf    <= 0;
+            rt    <= 0;
+            drain <= 1'b0;
+        end else if (!drain) begin
+            if (in_valid) begin
+                for (int i = 0; i < LANES; i++) mem[wi + i] <= in_data[i*W +: W];
+                if (wi + LANES == T * F) begin
+                    wi    <= 0;
+                    drain <= 1'b1;
+                end else begin
+                    wi <= wi + LANES;
+                end
+            end
+        end else if (out_ready) begin
+            if (rt + LANES == T_PAD) begin
+                rt <= 0;
+                if (rf == F - 1) begin
+                    rf    <= 0;
+                    drain <= 1'b0;
+                end else begin
+                    rf <= rf + 1;
+                end
+            end else begin
+                rt <= rt + LANES;
+            end
+        end
+    end
+endmodule
