@@ -72,6 +72,9 @@ def generate(gen: dict, cwd: Path) -> Path:
     cores = list(cwd.rglob("*.core"))
     if len(cores) != 1:
         raise GeneratorError(f"expected one generated core in {cwd}, found {len(cores)}: {cores}")
+    # FuseSoC finds the generated core by walking this folder; a library scan of a cores root that
+    # holds the build folder must not find it a second time
+    (cwd / "FUSESOC_IGNORE").touch()
     return lib
 
 
