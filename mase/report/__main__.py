@@ -1,6 +1,6 @@
-"""python -m mase.report DIR...: one accuracy table over every report.json under the folders; with
-one folder whose runs have hardware sections (a sweep), also the sweep summary (mase.report.sweep),
-written to DIR/sweep.json."""
+"""python -m mase.report DIR...: one accuracy table over every report.json under the folders; for a
+folder that is a sweep (multirun.yaml) or whose runs have hardware sections, also the sweep summary
+(mase.report.sweep), written again to DIR/sweep.json, sweep.csv, sweep.png and sweep.svg."""
 
 from __future__ import annotations
 
@@ -21,10 +21,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     con = make_console()
     con.print(report_table(reports, "accuracy"))
-    if any(r.get("hardware") for r in reports):
-        from .sweep import summarize
+    from pathlib import Path
 
-        for d in args:
+    from .sweep import summarize
+
+    for d in args:  # a sweep (Hydra's multirun.yaml) or runs with hardware: the summary, CSV and plots again
+        if (Path(d) / "multirun.yaml").is_file() or any(r.get("hardware") for r in collect_reports(d)):
             summarize(d)
     return 0
 

@@ -11,7 +11,8 @@ target (the 8-bit fixed-point baseline): `energy_vs_fixed8` = energy / fixed8 en
 `delta_ppl_vs_fixed8_pct` = (ppl - fixed8 ppl) / fixed8 ppl (negative: more accurate). Runs that measured
 more texts (eval.extra_datasets) get a perplexity column per text, runs with a task (eval=polarity) the
 accuracy and `delta_task_accuracy_vs_fixed8` (points; the paper's "delta accuracy"). The rows and
-the table are written to `<sweep>/sweep.json`. A run is named by its formats (report.json `quant`:
+the table are written to `<sweep>/sweep.json`, the rows also to `sweep.csv`, and plotted in
+`sweep.png` / `sweep.svg` (mase.report.sweep_files). A run is named by its formats (report.json `quant`:
 `mxint4(w:mxint5)` when the command line changed the preset's settings; the preset in `quant_preset`),
 so only an unchanged fixed8 run is the baseline.
 """
@@ -158,8 +159,14 @@ def summarize(root: Path | str, console=None, write: bool = True) -> list[dict[s
         console = make_console()
     console.print(sweep_table(rows, f"sweep {root}: accuracy and hardware"))
     if write:
+        from .sweep_files import write_files
+
         write_json(root / SWEEP_FILE, {"baseline_quant": BASELINE_QUANT, "rows": rows})
         log.info("sweep summary written to %s", root / SWEEP_FILE)
+        try:
+            log.info("sweep table and plot: %s", ", ".join(str(p) for p in write_files(rows, root)))
+        except Exception as exc:  # a plot must never turn a finished sweep into a failure
+            log.warning("sweep plot failed: %s", exc)
     return rows
 
 
