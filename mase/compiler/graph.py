@@ -458,7 +458,8 @@ def _unmapped(model: nn.Module) -> str:
     attn = getattr(layers[0], "self_attn", None) if layers is not None and len(layers) else None
     if attn is not None and getattr(attn, "q_norm", None) is not None:
         return (f"layer 0: operator QK-norm ({type(attn.q_norm).__name__} of each query and key head, "
-                f"model.layers.0.self_attn.q_norm) has no hardware core; families mapped: OPT, LLaMA")
+                f"model.layers.0.self_attn.q_norm) has no hardware core (families mapped: OPT, LLaMA); for its "
+                f"accuracy alone: stages=[quantize,evaluate,report]")
     return (f"layer 0: operator {type(model).__name__} ({getattr(model.config, 'model_type', '?')} family) has no "
             f"hardware mapping; families: OPT, LLaMA")
 

@@ -127,3 +127,19 @@ def test_search_report_shows_the_second_text(tmp_path, capsys):
     text = console.export_text()
     assert "ppl enwiki" in text and "40.000" in text and "acc %" in text
     assert "ppl_enwiki" in (tmp_path / "search" / "trials.csv").read_text().splitlines()[0]
+
+
+def test_one_token_label_words_are_scored_from_one_forward(tiny_llama):
+    """With one-token words, the prompt's next-token distribution decides, as per-label scoring would."""
+    from mase.evaluate.task import _label_logprob, encode
+
+    class OneTokenWords(ByteTokenizer):
+        def encode(self, text, **kw):
+            return [ord(text.strip()[0])] if text.strip() in ("positive", "negative") else super().encode(text)
+
+    task = load_group("eval", "polarity", task={"examples": 6}).task
+    tok = OneTokenWords()
+    res = task_accuracy(tiny_llama[0], tok, task)
+    items, words = encode(tok, task)
+    slow = [max(words, key=lambda lab: _label_logprob(tiny_llama[0], ctx, words[lab])) for ctx, _ in items]
+    assert res["predictions"] == slow
