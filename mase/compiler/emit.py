@@ -10,6 +10,7 @@ Layout under the run folder (`hw/`):
     hw/mem/<node>.{w,s,b}.hex     weight / scale / bias images of every on-chip linear layer
     hw/stim/<port>.hex|.exp       stimulus and expected beats from the golden graph run
     hw/params.json                every node's parameters (and the chosen lanes, FIFOs, placement)
+    hw/dataflow.svg               the design at a glance (mase.compiler.diagram): a box per node, the bottleneck marked
     hw/constraints/               clock constraints for the Vivado and nextpnr flows
 
 Everything is deterministic: same config -> byte-identical files. Each text file starts with a

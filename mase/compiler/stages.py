@@ -147,6 +147,7 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     cyc = cycle_model(g, plan, int(hw_get(ctx, "decode_context", 0)) or None)
     ctx.console.print(params_table(g, plan, f"{cfg.model.name} on {cfg.target.name}: hardware parameters (II {plan.ii} cycles/token)"))
     log.info("%s", g.summary())
+    log.info("dataflow diagram: %s", ctx.out_dir / HW_DIR / "dataflow.svg")
     log.info("generated %s: %d of %d nodes mapped onto cores%s", man["core"], man["nodes_mapped"], man["nodes_total"],
              "" if man["complete"] else "; not mapped yet: " + ", ".join(f"{c} ({n})" for c, n in man["missing_by_core"].items()))
     for note in plan.notes:
