@@ -17,7 +17,7 @@ import sys
 from itertools import product
 from pathlib import Path
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 
 log = logging.getLogger("mase")
 EXIT_USAGE = 2

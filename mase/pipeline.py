@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 import mase
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 
 log = logging.getLogger("mase")
 STAGES: dict[str, Callable[["RunContext"], dict[str, Any]]] = {}

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 from omegaconf import OmegaConf
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 
 # hw knobs of the tools that run on the emitted library, not of the library itself
 SIM_KEYS, SYNTH_KEYS, PNR_KEYS = ("sim_seed", "sim_stall", "sim_bp"), ("synth_scope",), ("pnr_scope",)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.formats import get_format
 import importlib
 

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 
 # the fixed-point formats of the non-linear cores (golden defaults, sized on smollm2-135m)
 RESID = ("fixed", 32, 16)  # residual stream, norm input

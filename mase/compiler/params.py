@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.formats import get_format
 
 from .graph import DataflowGraph, Edge, Node

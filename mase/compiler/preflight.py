@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.eda.mx_linear import FORMAT_PARAMS
 
 HW_STAGES = ("emit", "lint", "sim", "synth", "pnr")

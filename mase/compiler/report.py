@@ -115,7 +115,7 @@ def build_hw_report(ctx) -> dict[str, Any]:
 
     emit = ctx.result("emit")
     if emit is None:
-        from mase.config.errors import MaseError
+        from mase.errors import MaseError
 
         raise MaseError("no hardware results in this run folder: run the emit stage first")
     plan = json.loads((ctx.out_dir / "hw" / "params.json").read_text())["plan"]

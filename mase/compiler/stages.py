@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import mase
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.pipeline import RunContext, stage
 from mase.provenance import check, record
 

@@ -1,6 +1,6 @@
 """Structured configs (Hydra ConfigStore schemas), their validation, and config loading helpers."""
 
-from .errors import MaseError
+from mase.errors import MaseError
 from .schema import (
     AttentionFormats, EvalConfig, LayerOverride, LinearFormats, MaseConfig, ModelConfig, NONLINEAR_OPS,
     OutputConfig, QuantConfig, Resources, TargetConfig, TinyArch, register_configs,

@@ -1,7 +1,3 @@
-"""The one exception type for mistakes a user can fix: the CLI prints it as one line, no traceback."""
+"""The old home of MaseError (now mase.errors, at the package root); kept for imports written against it."""
 
-
-class MaseError(Exception):
-    """A user-fixable error. The message is one line that says what is wrong and how to fix it."""
-
-    exit_code = 2
+from mase.errors import MaseError  # noqa: F401

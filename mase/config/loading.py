@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from .errors import MaseError
+from mase.errors import MaseError
 from .schema import register_configs
 
 CONFIG_MODULE = "mase.conf"

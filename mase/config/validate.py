@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mase.formats import BLOCK_SIZES, get_format
 
-from .errors import MaseError
+from mase.errors import MaseError
 from .schema import NONLINEAR_OPS
 
 MODEL_SOURCES = ("hf", "gguf", "tiny")

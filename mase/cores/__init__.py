@@ -28,7 +28,7 @@ def require_library() -> Path:
     d = library_dir()
     if d.is_dir() and next(d.glob("*/*.core"), None) is not None:
         return d
-    from mase.config.errors import MaseError
+    from mase.errors import MaseError
 
     if os.environ.get("MASE_CORES_DIR"):
         raise MaseError(f"MASE_CORES_DIR={os.environ['MASE_CORES_DIR']} holds no mase:mx cores (*/*.core): "

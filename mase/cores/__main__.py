@@ -2,7 +2,7 @@
 
 import sys
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.cores import require_library
 
 try:

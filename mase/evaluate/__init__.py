@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.models import tokenize, window_prefix
 
 from .data import load_text

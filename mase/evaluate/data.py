@@ -18,7 +18,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 
 log = logging.getLogger("mase.evaluate")
 ENWIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"

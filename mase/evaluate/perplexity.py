@@ -9,7 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.report.progress import track
 
 

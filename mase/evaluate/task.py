@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.models import ByteTokenizer, tokenize
 from mase.report.progress import track
 

@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 
 TOOL_FIX = {
     "verilator": "apt install verilator (Debian 12 ships 5.006)",

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.eda.runner import EdaError, _fix_negative_chparams, _tail, cores_roots, fusesoc, run_tool
 
 from . import YOWASP, require, which

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.eda.runner import EdaError, _tail, fusesoc
 
 from . import which

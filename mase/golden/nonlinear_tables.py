@@ -95,7 +95,7 @@ def rope_freqs(rotary, phase_f: int = 32) -> tuple[int, ...]:
     longrope) or depend on the sequence length (dynamic) raise a one-line MaseError."""
     from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-    from mase.config.errors import MaseError
+    from mase.errors import MaseError
 
     rtype = getattr(rotary, "rope_type", "default")
     where = f"layer 0: operator RoPE of type {rtype!r} ({type(rotary).__name__})"

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 
 log = logging.getLogger("mase.models")
 MANIFEST = "mase_source.json"

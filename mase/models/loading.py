@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.config.validate import check_local_folder, local_folder
 from mase.models import cache
 from mase.report.progress import steps

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.formats.fixed import FixedFormat
 
 from .modules import MXLinear

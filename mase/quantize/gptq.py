@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.formats.bits import exp2i, floor_log2
 from mase.formats.elements import IntElement
 from mase.formats.mx import MXFormat

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.config.validate import check_format, validate_quant
 
 LINEAR_FIELDS = ("weight", "act", "bias")

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.report.progress import track
 
 from .calibrate import calibrate_on_text

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 
 log = logging.getLogger("mase.quantize")
 

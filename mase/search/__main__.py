@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 
 from .trial import TRIAL_FILE
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.config.validate import SEARCH_GRANULARITIES as GRANULARITIES  # noqa: F401
 
 SPACE_FILE = "search/space.json"

@@ -22,7 +22,7 @@ from typing import Any
 
 from omegaconf import OmegaConf, open_dict
 
-from mase.config.errors import MaseError
+from mase.errors import MaseError
 from mase.config.validate import SEARCH_HW_OBJECTIVES as HW_OBJECTIVES, SEARCH_REPORT_OBJECTIVES as REPORT_OBJECTIVES
 
 from . import space as sp
