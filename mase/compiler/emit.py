@@ -364,7 +364,7 @@ def emit_core(r: Region, deps: list[str], mem_files: list[str], stim_ports: list
           "        arch: ice40", "        output_format: json",
           "  synth_xcup:", "    <<: *default", "    default_tool: yosys", "    tools:", "      yosys:",
           "        arch: xilinx", "        output_format: json", "        yosys_synth_options: [-family xcup]",
-          # place and route: mase.flows.nextpnr writes a wrapper core per unit (the ports of the design
+          # place and route: mase.eda.nextpnr writes a wrapper core per unit (the ports of the design
           # need nextpnr-ecp5's --out-of-context or, on iCE40, a shift-register I/O harness)
           "  vivado:", "    default_tool: vivado", f"    filesets: [rtl{mem}, xdc]", f"    toplevel: {r.name}",
           "    tools:", "      vivado:", f"        part: {part}", "", "parameters:"]

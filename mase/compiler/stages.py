@@ -165,7 +165,7 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
 @stage("lint", after="emit", result_file="hw/lint.json", needs=("emit",))
 def lint_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.eda.runner import EdaError
-    from mase.flows import verilator
+    from mase.eda import verilator
 
     man = _manifest(ctx)
     try:
@@ -180,7 +180,7 @@ def lint_stage(ctx: RunContext) -> dict[str, Any]:
 @stage("sim", after="lint", result_file="hw/sim.json", needs=("emit",))
 def sim_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.eda.runner import EdaError
-    from mase.flows import verilator
+    from mase.eda import verilator
 
     folder = SIM_DIR if (ctx.out_dir / SIM_DIR / "manifest.json").is_file() else HW_DIR
     man = _manifest(ctx, folder)
@@ -247,7 +247,7 @@ def _sim_performance(ctx: RunContext, man: dict, run: dict) -> dict[str, Any]:
 
 @stage("synth", after="sim", result_file="hw/synth.json", needs=("emit",))
 def synth_stage(ctx: RunContext) -> dict[str, Any]:
-    from mase.flows import yosys
+    from mase.eda import yosys
 
     t = ctx.cfg.target
     man = _manifest(ctx)
@@ -260,7 +260,7 @@ def synth_stage(ctx: RunContext) -> dict[str, Any]:
 
 @stage("pnr", after="synth", result_file="hw/pnr.json", reads=("synth",), needs=("emit",))
 def pnr_stage(ctx: RunContext) -> dict[str, Any]:
-    from mase.flows import nextpnr, vivado
+    from mase.eda import nextpnr, vivado
 
     t = ctx.cfg.target
     man = _manifest(ctx)

@@ -47,7 +47,7 @@ def test_lint_clean_and_resumable(tmp_path):
 
 
 def test_missing_tool_is_one_line(tmp_path):
-    from mase.flows import require
+    from mase.eda.tools import require
 
     with pytest.raises(MaseError, match=r"target ecp5-85k needs nextpnr-ecp5-missing, which is not on PATH") as e:
         require(["nextpnr-ecp5-missing"], "ecp5-85k")

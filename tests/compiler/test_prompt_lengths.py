@@ -43,7 +43,7 @@ def test_graph_fifo_holds_the_prompt_at_the_producer_lanes(tiny_llama):
 def test_testbench_fails_with_beats_missing(tmp_path):
     """A run cut short (here by max_cycles) is a failure, never a PASS with the outputs missing."""
     from mase.eda.runner import EdaError
-    from mase.flows import verilator
+    from mase.eda import verilator
 
     cfg = compose(["+model=tiny-llama", "quant=mxint4", "target=sim", "model.tiny.num_layers=1"])
     run(cfg, tmp_path, stages=["emit"])

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from mase.eda.runner import SimBuild, ToolInterrupted
-from mase.flows import verilator
+from mase.eda import verilator
 
 pytestmark = pytest.mark.skipif(shutil.which("verilator") is None, reason="needs verilator")
 LINT_RUN = ["+model=tiny-llama", "quant=mxint4", "stages=[quantize,emit,lint]", "progress=false"]
