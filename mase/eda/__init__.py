@@ -1,4 +1,18 @@
-"""FuseSoC/Edalize flows for the mase:mx cores (lint, Verilator simulation, Yosys synthesis).
+"""Every EDA flow of mase, all through FuseSoC/Edalize (README.md in this folder).
+
+The runner (`runner`) runs FuseSoC and the tools on any core (lint, Verilator simulation, Yosys
+synthesis), checking every exit status. On a generated library, one module per toolchain (LiteX
+style), each building under the run folder (`<run>/build/<flow>/`), keeping the raw tool reports and
+returning a JSON-able summary:
+
+    verilator: lint (verilator --lint-only -Wall), sim (build + run the self-checking testbench)
+    yosys:     synth (synth_ice40 / synth_xilinx -family xcup) -> LUT/FF/DSP/BRAM
+    nextpnr:   pnr for iCE40 (Debian nextpnr-ice40) and ECP5 (nextpnr-ecp5 or YoWASP)
+    vivado:    the complete Vivado project through Edalize; built only where `vivado` is on PATH
+    tools:     which tool, native or YoWASP; the fix when one is missing
+    generator: the FuseSoC generator mase_accel (cores/generators)
+
+On the library cores:
 
     >>> from mase.eda import build_sim, lint, synth
     >>> lint("mase:mx:mx_linear")

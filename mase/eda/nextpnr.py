@@ -38,7 +38,7 @@ from typing import Any
 from mase.errors import MaseError
 from mase.eda.runner import EdaError, _fix_negative_chparams, _tail, cores_roots, fusesoc, run_tool
 
-from . import YOWASP, require, which
+from .tools import YOWASP, require, which
 
 log = logging.getLogger("mase")
 

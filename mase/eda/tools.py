@@ -1,14 +1,5 @@
-"""EDA flows on a generated library, one module per toolchain (LiteX style), all through FuseSoC/Edalize.
-
-Every flow builds under the run folder (`<run>/build/<flow>/`), checks every tool's exit status
-(mase.eda.runner raises EdaError with the log's last lines), keeps the raw tool reports and returns
-a JSON-able summary.
-
-    verilator: lint (verilator --lint-only -Wall), sim (build + run the self-checking testbench)
-    yosys:     synth (synth_ice40 / synth_xilinx -family xcup) -> LUT/FF/DSP/BRAM
-    nextpnr:   pnr for iCE40 (Debian nextpnr-ice40) and ECP5 (nextpnr-ecp5 or YoWASP)
-    vivado:    the complete Vivado project through Edalize; built only where `vivado` is on PATH
-"""
+"""The tools a flow runs: `which` finds a native build or its YoWASP one, `require` is a one-line
+MaseError naming the fix when one is missing (TOOL_FIX)."""
 
 from __future__ import annotations
 

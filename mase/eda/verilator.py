@@ -17,7 +17,7 @@ from typing import Any
 
 from mase.eda.runner import EdaError, _tail, completed, fusesoc, run_tool, write_atomic
 
-from . import require
+from .tools import require
 
 
 def lint(hw_dir: Path, core: str, build_dir: Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 from mase.errors import MaseError
 from mase.eda.runner import EdaError, _tail, fusesoc
 
-from . import which
+from .tools import which
 
 
 def project(hw_dir: Path, man: dict, build_dir: Path) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from mase.errors import MaseError
 from mase.eda.runner import EdaError, _tail, parse_yosys_stat, synth
 
-from . import require
+from .tools import require
 
 ARCH = {"ice40": "ice40", "virtexuplus": "xcup", "ultrascaleplus": "xcup", "ecp5": "ecp5"}
 KEYS = ("LUT", "FF", "DSP", "BRAM", "URAM")
