@@ -250,6 +250,9 @@ class SensitivityConfig:
     seeds: int = 3  # greedy configs from the sensitivity table run as the first trials
     # with quant.weight_rounding=gptq, choices of at most this many bits are probed with GPTQ rounding
     gptq_max_bits: float = 5.5
+    # kl: one forward pass per slot and choice | fisher: a Fisher-weighted output error per layer, no
+    # forward pass per probe (every granularity) | auto: kl up to 150 probes, else fisher
+    method: str = "auto"
 
 
 @dataclass

@@ -346,6 +346,7 @@ def validate_search(s: Any) -> None:
     _int_range(s.sensitivity.seeds, "search.sensitivity.seeds", 0)
     _positive(s.sensitivity.gptq_max_bits, "search.sensitivity.gptq_max_bits", zero_ok=True,
               note=" (0: probe every choice with nearest rounding)")
+    _choice(s.sensitivity.method, "search.sensitivity.method", ("auto", "kl", "fisher"))
     from .loading import available
 
     for ref in s.references:  # run after the sweep: a typo must not wait for the end of the search

@@ -13,6 +13,13 @@ Hessians taken once from the all-high model on GPTQ's calibration text: nearest 
 for gate/up_proj on smollm2-135m). Wider choices are probed with nearest rounding (GPTQ gains little
 there, and each GPTQ probe costs a column loop over the slot's weights).
 
+That is search.sensitivity.method=kl: one forward pass per slot and choice, too many for
+granularity=layer (210 slots on smollm2-135m). method=fisher prices a choice per layer without a forward
+pass: the second-order estimate of the loss it adds, 1/2 sum_j F_j (dW H dW^T)_jj, with H the layer's
+input Hessian (as GPTQ's) and F_j the mean squared gradient of the next-token loss with respect to output
+j (one backward pass of the float model on the same calibration tokens); a slot's cost is the sum
+over its layers, so every granularity costs the same. method=auto: kl up to KL_PROBES probes, else fisher.
+
 From the table:
 - pruning: a slot's choice is dropped when another of its choices costs no more bits and no more KL
   (one of them strictly less): with costs adding up across slots, it can never be the better pick;
@@ -42,6 +49,7 @@ SENSITIVITY_FILE = "search/sensitivity.json"
 # a choice whose own KL exceeds this many times the greedy seed's total at the budget is dropped: with
 # costs that add up, any config holding it is worse than the seed (the margin allows for interactions)
 HOPELESS = 1.5
+KL_PROBES = 150  # method=auto: the KL pass up to this many slot x choice probes (type: 7 x 18 = 126)
 
 
 def load_or_run(cfg: Any, sweep: Path) -> dict[str, Any]:
@@ -66,6 +74,7 @@ def _key(cfg: Any) -> dict[str, Any]:
             "choices": sp.all_choices(s), "high": s.high, "tokens": int(s.sensitivity.tokens),
             "budget": s.budget, "seeds": int(s.sensitivity.seeds), "prune": bool(s.sensitivity.prune),
             "gptq_max_bits": float(s.sensitivity.gptq_max_bits),
+            "method": str(s.sensitivity.method),
             "quant": OmegaConf.to_container(cfg.quant, resolve=True), "eval": OmegaConf.to_container(cfg.eval, resolve=True)}
 
 
@@ -88,7 +97,8 @@ def _swap(modules: list[Any], choice: str, gptq: "_GPTQProbe | None" = None) -> 
 
 
 class _GPTQProbe:
-    """GPTQ rounding for probes: each module's input Hessian, accumulated once on the all-high model."""
+    """GPTQ rounding for probes: each module's input Hessian, accumulated once on the all-high model
+    (on quant.gptq's calibration text; also the H of method=fisher)."""
 
     def __init__(self, model: Any, modules: list[Any], tokenizer: Any, quant: Any, eval_cfg: Any):
         from mase.quantize.gptq import _Hessian, calibration_text_ids, options
@@ -121,6 +131,66 @@ class _GPTQProbe:
                 q = gptq_mx(torch.stack([m.weight.detach() for m in group]), H, fmt, self.opts)
                 out.update(zip(group, q))
         return out
+
+
+def _output_fisher(model: Any, modules: list[Any], ids: torch.Tensor) -> dict[Any, torch.Tensor]:
+    """Per module, F_j = mean over tokens of (d CE_t / d y_tj)^2: the next-token loss's squared gradient
+    with respect to each output of the layer, from one backward pass of the float model (the quantized
+    one rounds, and rounding passes no gradient)."""
+    from mase.quantize import quantization_disabled
+
+    acc = {m: torch.zeros(m.out_features, dtype=torch.float64) for m in modules}
+
+    def hook(m):
+        def add(g):
+            acc[m].add_(g.detach().double().pow(2).reshape(-1, g.shape[-1]).sum(0))  # returns None: g unchanged
+
+        def grab(mod, args, out):
+            out.register_hook(add)
+        return grab
+
+    handles = [m.register_forward_hook(hook(m)) for m in modules]
+    grads = [(m.weight, m.weight.requires_grad) for m in modules]
+    for w, _ in grads:
+        w.requires_grad_(True)  # so every layer's output is in the graph
+    n = ids.numel() - 1
+    try:
+        with quantization_disabled(model), torch.enable_grad():
+            logits = model(ids.view(1, -1)).logits.float()[0, :-1]
+            # the mean loss's gradient is 1/n of each token's: n * sum_t g^2 = mean_t (n g)^2
+            torch.nn.functional.cross_entropy(logits, ids[1:]).backward()
+    finally:
+        for h in handles:
+            h.remove()
+        for w, req in grads:
+            w.requires_grad_(req)
+            w.grad = None
+    return {m: a * n for m, a in acc.items()}
+
+
+def fisher_costs(space: sp.Space, by_name: dict[str, Any], probe: "_GPTQProbe", fisher: dict[Any, torch.Tensor],
+                 gptq_max: float, use_gptq: bool) -> dict[str, dict[str, float]]:
+    """method=fisher: per slot and choice, the sum over the slot's layers of 1/2 sum_j F_j (dW H dW^T)_jj
+    (nats per token, estimated); each choice rounds all layers of one shape in one batched call."""
+    from mase.config.validate import check_format
+
+    mods = [by_name[n] for sl in space.slots.values() for n in sl.layers]
+    per_layer: dict[Any, dict[str, float]] = {m: {} for m in mods}
+    for choice in space.choices:
+        fmt, block = sp.parse_choice(choice)
+        w = check_format(fmt, f"search choice {choice}", block)
+        if use_gptq and sp.choice_bits(choice) <= gptq_max:
+            rounded = probe.round(mods, w)
+        else:
+            with torch.no_grad():
+                rounded = {m: w.fake_quantize(m.weight.detach(), axis=-1) for m in mods}
+        for m in mods:
+            h = probe.hess[m]
+            dw = (m.weight.detach().double() - rounded[m].double())
+            err = ((dw @ (h.H / max(h.n, 1.0))) * dw).sum(-1)  # (out,): E[dy_j^2]
+            per_layer[m][choice] = 0.5 * float((fisher[m] * err).sum())
+    return {sl.name: {c: sum(per_layer[by_name[n]][c] for n in sl.layers) for c in space.choices}
+            for sl in space.slots.values()}
 
 
 def _restore(saved: list[tuple[Any, Any, Any]]) -> None:
@@ -164,18 +234,24 @@ def run(cfg: Any, sweep: Path | None = None) -> dict[str, Any]:
     ref = _logprobs(model, ids)
     p_ref = ref.exp()
     by_name = dict(model.named_modules())
+    method = str(s.sensitivity.method)
+    if method == "auto":
+        method = "kl" if len(space.slots) * len(space.choices) <= KL_PROBES else "fisher"
+    mods = [by_name[n] for sl in space.slots.values() for n in sl.layers]
     gptq = None
-    if use_gptq:
+    if use_gptq or method == "fisher":
         t1 = time.perf_counter()
-        gptq = _GPTQProbe(model, [by_name[n] for sl in space.slots.values() for n in sl.layers], tok, quant, cfg.eval)
-        log.info("sensitivity: GPTQ Hessians of %d layers in %.1f s", len(gptq.hess), time.perf_counter() - t1)
+        gptq = _GPTQProbe(model, mods, tok, quant, cfg.eval)
+        log.info("sensitivity: Hessians of %d layers in %.1f s", len(gptq.hess), time.perf_counter() - t1)
     gptq_max = float(s.sensitivity.gptq_max_bits)
     cost: dict[str, dict[str, float]] = {}
-    for slot in space.slots.values():
-        mods = [by_name[n] for n in slot.layers]
+    if method == "fisher":
+        cost = fisher_costs(space, by_name, gptq, _output_fisher(model, mods, ids), gptq_max, use_gptq)
+    for slot in space.slots.values() if method == "kl" else ():
+        slot_mods = [by_name[n] for n in slot.layers]
         cost[slot.name] = {}
         for choice in space.choices:
-            saved = _swap(mods, choice, gptq if gptq is not None and sp.choice_bits(choice) <= gptq_max else None)
+            saved = _swap(slot_mods, choice, gptq if use_gptq and sp.choice_bits(choice) <= gptq_max else None)
             try:
                 kl = (p_ref * (ref - _logprobs(model, ids))).sum(-1).mean().item()
             finally:
@@ -204,7 +280,8 @@ def run(cfg: Any, sweep: Path | None = None) -> dict[str, Any]:
                 allowed[slot].append(v)
     data = {"key": _key(cfg), "ppl_float": ppl_float, "eval": {"dataset": ev["dataset"], "tokens": ev["tokens"]},
             "calibration": {**where, "tokens_used": int(ids.numel())}, "kl": cost,
-            "rounding": {"method": "gptq" if gptq else "nearest", "gptq_max_bits": gptq_max if gptq else None,
+            "method": method,
+            "rounding": {"method": "gptq" if use_gptq else "nearest", "gptq_max_bits": gptq_max if use_gptq else None,
                          "gptq_calibration": gptq.calibration if gptq else None}, "allowed": allowed,
             "seeds": seeds, "seed_stats": seed_rows,
             "pruned": sum(len(space.choices) - len(v) for v in allowed.values()),
@@ -255,13 +332,15 @@ def table(data: dict[str, Any], space: sp.Space):
 
     rnd = data.get("rounding") or {}
     how = (f", GPTQ up to {rnd['gptq_max_bits']:g} bits" if rnd.get("method") == "gptq" else "")
-    t = Table(title=f"sensitivity: KL (nats/token) of one slot lowered, the rest at {data['key']['high']}{how}",
+    what = ("Fisher-weighted output error (nats/token, estimated)" if data.get("method") == "fisher"
+            else "KL (nats/token)")
+    t = Table(title=f"sensitivity: {what} of one slot lowered, the rest at {data['key']['high']}{how}",
               title_justify="left")
     t.add_column("slot")
     for c in space.choices:
         t.add_column(c.replace("_b", "/"), justify="right")
     for slot, row in data["kl"].items():
-        t.add_row(slot, *[f"{row[c]:.4f}" if c in data["allowed"][slot] else f"[dim]{row[c]:.4f}[/dim]"
+        t.add_row(slot, *[f"{row[c]:.4g}" if c in data["allowed"][slot] else f"[dim]{row[c]:.4g}[/dim]"
                           for c in space.choices])
     t.caption = (f"dim: pruned (another choice has no more bits and no more KL, or hopeless); float ppl {data['ppl_float']:.3f}; "
                  f"{len(data['seeds'])} greedy seeds; calibration tokens {data['calibration']['tokens']}")

@@ -217,3 +217,18 @@ def test_a_search_needs_multirun():
     with pytest.raises(MaseError, match=r"search=mixed4 is a search: add -m \(--multirun\) to run its trials"):
         prevalidate([*TINY, "search=mixed4"])
     prevalidate(["-m", *TINY, "search=mixed4"])
+
+
+def test_fisher_sensitivity_prices_every_layer_without_probes(tmp_path, one_thread):
+    """granularity=layer with method=fisher (what auto takes above 150 probes, e.g. 210 smollm2 layers x 18
+    choices): every layer is priced without a forward pass per probe, narrower formats cost more, and the
+    seeds fit the budget."""
+    from mase.search import sensitivity
+
+    cfg = _cfg("search.granularity=layer", "search.sensitivity.tokens=64", "search.formats=[mxint2,mxint4,mxint8]",
+               "search.block_sizes=[32]", "search.sensitivity.method=fisher")
+    data = sensitivity.run(cfg, tmp_path)
+    assert data["method"] == "fisher" and len(data["kl"]) == 14  # 2 decoder layers x 7 projections
+    for slot, row in data["kl"].items():
+        assert row["mxint2_b32"] > row["mxint4_b32"] > row["mxint8_b32"] >= 0, slot
+    assert data["seeds"] and data["seed_stats"][0]["avg_weight_bits"] <= 4.5 + 1e-9
