@@ -3,6 +3,11 @@
 For each example the prompt (eval.task.prompt, `{text}` replaced by the example) is followed by each
 label's word (eval.task.labels) after one space; the answer is the label whose word has the highest
 summed log-likelihood given the prompt. No answer is generated and nothing is tuned on the examples.
+With eval.task.content_free (e.g. "N/A"), each label's score is taken relative to its score after the
+prompt holding that content-free text instead of an example (contextual calibration, Zhao et al. 2021,
+"Calibrate before use"), computed by the same model, quantized or float: a small base model that says
+one label after any review (Gemma 3 270M: 198 of 200 "positive") is then scored on what the review
+changes, not on its prior.
 
     polarity: gensim's pang_lee_polarity.cor, 200 movie-review sentences, pos / neg (100 each)
 
@@ -70,28 +75,35 @@ def _next_logprobs(model: torch.nn.Module, ctx: torch.Tensor) -> torch.Tensor:
     return F.log_softmax(out.logits[0, -1].float(), dim=-1)
 
 
-def encode(tokenizer: Any, task: Any) -> tuple[list[tuple[torch.Tensor, str]], dict[str, torch.Tensor]]:
-    """(prompt ids and gold label per example, label -> its word's ids)."""
+def encode(tokenizer: Any, task: Any) -> tuple[list[tuple[torch.Tensor, str]], dict[str, torch.Tensor],
+                                               torch.Tensor | None]:
+    """(prompt ids and gold label per example, label -> its word's ids, the content-free prompt's ids)."""
     rows = examples(task)
     words = {lab: tokenize(tokenizer, " " + str(w).strip()) for lab, w in task.labels.items()}
     if any(v.numel() == 0 for v in words.values()):
         raise MaseError(f"eval.task.labels: a label word has no tokens for this tokenizer ({dict(task.labels)})")
     prompt = str(task.prompt)
-    return [(_context_ids(tokenizer, prompt.replace("{text}", text)), lab) for text, lab in rows], words
+    free = getattr(task, "content_free", None)
+    cf = _context_ids(tokenizer, prompt.replace("{text}", str(free))) if free is not None else None
+    return [(_context_ids(tokenizer, prompt.replace("{text}", text)), lab) for text, lab in rows], words, cf
 
 
 def task_accuracy(model: torch.nn.Module, tokenizer: Any, task: Any, description: str = "task",
                   encoded: tuple | None = None) -> dict[str, Any]:
     """{"accuracy", "stderr" (percent), "n", "predictions" (label per example), "seconds"}."""
-    items, words = encoded if encoded is not None else encode(tokenizer, task)
+    items, words, cf = encoded if encoded is not None else encode(tokenizer, task)
     labels = list(words)
     t0, correct, preds = time.perf_counter(), 0, []
     single = torch.stack([words[lab][0] for lab in labels]) if all(w.numel() == 1 for w in words.values()) else None
-    for ctx, gold in track(items, f"{description} ({task.name})", total=len(items)):
+
+    def score(ctx: torch.Tensor) -> list[float]:
         if single is not None:  # one-token words: one forward of the prompt scores them all
-            scores = _next_logprobs(model, ctx)[single].tolist()
-        else:
-            scores = [_label_logprob(model, ctx, words[lab]) for lab in labels]
+            return _next_logprobs(model, ctx)[single].tolist()
+        return [_label_logprob(model, ctx, words[lab]) for lab in labels]
+
+    prior = score(cf) if cf is not None else [0.0] * len(labels)
+    for ctx, gold in track(items, f"{description} ({task.name})", total=len(items)):
+        scores = [s - b for s, b in zip(score(ctx), prior)]
         pred = labels[max(range(len(labels)), key=scores.__getitem__)]
         preds.append(pred)
         correct += pred == gold

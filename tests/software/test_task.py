@@ -47,10 +47,20 @@ class FixedPreference(torch.nn.Module):
 
 
 def test_accuracy_and_stderr_of_a_model_that_always_says_one_label():
-    task = load_group("eval", "polarity").task
+    task = load_group("eval", "polarity", task={"content_free": None}).task
     res = task_accuracy(FixedPreference(ord("n")), ByteTokenizer(), task)  # " negative" after the space
     assert res["n"] == 200 and set(res["predictions"]) == {"neg"}
     assert res["accuracy"] == 50.0 and res["stderr"] == pytest.approx(100 * math.sqrt(0.25 / 199))
+
+
+def test_content_free_calibration_removes_the_label_prior():
+    """A model whose preference ignores the review has nothing left once its content-free scores are
+    subtracted: every example ties, and the first label wins (without calibration: always neg)."""
+    task = load_group("eval", "polarity", task={"examples": 4}).task
+    assert task.content_free == "N/A"
+    assert set(task_accuracy(FixedPreference(ord("n")), ByteTokenizer(), task)["predictions"]) == {"pos"}
+    task.content_free = None
+    assert set(task_accuracy(FixedPreference(ord("n")), ByteTokenizer(), task)["predictions"]) == {"neg"}
 
 
 @pytest.mark.slow
@@ -90,22 +100,28 @@ def test_a_label_without_a_word_is_named(tiny_llama):
 
 
 @pytest.mark.slow
-def test_report_and_sweep_show_task_and_both_texts(tmp_path, capsys):
-    for q in ("fixed8", "mxint4"):
-        run(compose(["+model=tiny-llama", f"quant={q}", "eval=polarity", "eval.extra_datasets=[enwiki]",
-                     "stages=[quantize,evaluate,report]", *QUICK]), tmp_path / q)
-    reports = [json.loads((tmp_path / q / "report.json").read_text()) for q in ("fixed8", "mxint4")]
-    for rep in reports:  # the perplexity keys stay, the task keys join them
-        assert {"ppl", "ppl_float", "delta_ppl_pct", "task", "task_accuracy", "task_accuracy_float",
-                "task_accuracy_stderr"} <= set(rep) and set(rep["ppl_datasets"]) == {"lee", "enwiki"}
-    rows = sweep_rows(reports)
-    assert rows[1]["delta_task_accuracy_vs_fixed8"] == reports[1]["task_accuracy"] - reports[0]["task_accuracy"]
+def test_report_keeps_perplexity_and_adds_task_and_second_text(tmp_path):
+    run(compose(["+model=tiny-llama", "quant=mxint4", "eval=polarity", "eval.extra_datasets=[enwiki]",
+                 "stages=[quantize,evaluate,report]", *QUICK]), tmp_path)
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert {"ppl", "ppl_float", "delta_ppl_pct", "task", "task_accuracy", "task_accuracy_float",
+            "task_accuracy_stderr"} <= set(rep) and set(rep["ppl_datasets"]) == {"lee", "enwiki"}
+
+
+def test_sweep_table_shows_task_and_both_texts():
     from rich.console import Console
 
+    def rep(quant, acc, enwiki):
+        return {"model": "m", "quant": quant, "target": "sim", "ppl": 30.0, "dataset": "lee", "task": "polarity",
+                "task_accuracy": acc, "task_accuracy_stderr": 3.2, "delta_task_accuracy": acc - 70.0,
+                "ppl_datasets": {"lee": {"ppl": 30.0}, "enwiki": {"ppl": enwiki, "delta_ppl_pct": 1.0}}}
+
+    rows = sweep_rows([rep("fixed8", 60.0, 25.0), rep("mxint4", 66.5, 27.0)])
+    assert rows[1]["delta_task_accuracy_vs_fixed8"] == 6.5 and rows[0]["delta_task_accuracy_vs_fixed8"] == 0.0
     console = Console(width=400, record=True)
     console.print(sweep_table(rows))
     text = console.export_text()
-    assert "ppl enwiki" in text and "acc %" in text and "d acc fixed8" in text
+    assert "ppl enwiki" in text and "27.000 (+1.00%)" in text and "66.5 +- 3.2" in text and "d acc fixed8" in text
 
 
 def test_search_report_shows_the_second_text(tmp_path, capsys):
@@ -140,6 +156,6 @@ def test_one_token_label_words_are_scored_from_one_forward(tiny_llama):
     task = load_group("eval", "polarity", task={"examples": 6}).task
     tok = OneTokenWords()
     res = task_accuracy(tiny_llama[0], tok, task)
-    items, words = encode(tok, task)
+    items, words, _ = encode(tok, task)
     slow = [max(words, key=lambda lab: _label_logprob(tiny_llama[0], ctx, words[lab])) for ctx, _ in items]
     assert res["predictions"] == slow
