@@ -272,6 +272,8 @@ class SearchConfig:
     high: str = "mxint8_b32"  # the choice every other slot keeps in the sensitivity pass
     budget: Optional[float] = None  # most average weight bits (scale overhead included); over: penalty
     penalty: float = 1.0e6  # objective value of a trial over budget (not evaluated)
+    # a trial over budget is lowered to it by the sensitivity table's greedy rule and run (else: penalty)
+    repair: bool = True
     target_delta_pct: float = 10.0  # "reached" = ppl within this % of float, within budget (trials-to-target)
     references: List[str] = field(default_factory=list)  # quant presets run once as reference points
     sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)

@@ -307,10 +307,12 @@ def prune(space: sp.Space, cost: dict[str, dict[str, float]]) -> dict[str, list[
 
 
 def greedy(space: sp.Space, cost: dict[str, dict[str, float]], allowed: dict[str, list[str]], budget: float,
-           high: str) -> dict[str, str] | None:
+           high: str, start: dict[str, str] | None = None) -> dict[str, str] | None:
     """Lower the slot whose move adds the least KL per weight bit saved until the average fits the
-    budget; None when even the cheapest choices do not fit."""
-    picks = {k: min(allowed[k], key=lambda c: (cost[k][c], -sp.choice_bits(c))) for k in space.slots}
+    budget, from `start` (default: every slot at its cheapest choice); None when even the cheapest
+    choices do not fit."""
+    picks = dict(start) if start else {k: min(allowed[k], key=lambda c: (cost[k][c], -sp.choice_bits(c)))
+                                       for k in space.slots}
     while sp.avg_weight_bits(space, picks, high) > budget + 1e-9:
         best = None
         for k, slot in space.slots.items():
@@ -345,3 +347,15 @@ def table(data: dict[str, Any], space: sp.Space):
     t.caption = (f"dim: pruned (another choice has no more bits and no more KL, or hopeless); float ppl {data['ppl_float']:.3f}; "
                  f"{len(data['seeds'])} greedy seeds; calibration tokens {data['calibration']['tokens']}")
     return t
+
+
+def repair(sweep: Path | None, space: sp.Space, picks: dict[str, str], budget: float, high: str) -> dict[str, str] | None:
+    """An over-budget trial's picks lowered to the budget by the greedy rule, on the sweep's sensitivity
+    table (any choice of the space); None without a table."""
+    path = Path(sweep) / SENSITIVITY_FILE if sweep else None
+    if not path or not path.is_file():
+        return None
+    cost = json.loads(path.read_text())["kl"]
+    if set(cost) != set(space.slots):
+        return None
+    return greedy(space, cost, {k: list(space.choices) for k in space.slots}, budget, high, start=picks)

@@ -2,8 +2,11 @@
 
 `mase.cli.app` calls `prepare` before the run and `objectives` after it; what `objectives` returns is
 the task function's return value, so any Hydra sweeper (Optuna's here) can drive mase. A trial over
-the budget is not run: it returns search.penalty for every objective except avg_weight_bits (its real
-value, computed from the layer shapes), and leaves search.json in its folder.
+the budget is repaired (search.repair, with a sensitivity table): the greedy rule of the sensitivity
+pass lowers its slots until it fits, and the repaired config runs (the sampler learns the value of what
+it suggested, through a fixed map; search.json keeps both); without a table it is not run: it returns
+search.penalty for every objective except avg_weight_bits (its real value, computed from the layer
+shapes), and leaves search.json in its folder.
 
 Objectives (all minimised): ppl, delta_ppl_pct, avg_weight_bits, avg_act_bits, weight_memory_mb, and
 from the analytical hardware model (mase.compiler: graph capture, parameters, cycle and energy model,
@@ -39,6 +42,7 @@ class TrialInfo:
     over_budget: bool
     seconds: dict[str, float] = field(default_factory=dict)
     t0: float = field(default_factory=time.perf_counter)
+    suggested: dict[str, str] | None = None  # the sampler's picks, when over budget and repaired into `picks`
 
 
 def sweep_dir() -> Path | None:
@@ -61,12 +65,22 @@ def prepare(cfg: Any, model: Any = None) -> TrialInfo | None:
     default = sp.choice_name(str(cfg.quant.default.weight), int(cfg.quant.block_size))
     bits = sp.avg_weight_bits(space, picks, default)
     budget = cfg.search.budget
+    suggested = None
+    if budget is not None and bits > float(budget) + 1e-9 and cfg.search.repair:
+        from .sensitivity import repair
+
+        fixed = repair(sweep_dir(), space, {k: picks.get(k, default) for k in space.slots}, float(budget), cfg.search.high)
+        if fixed is not None:
+            log.info("trial over budget (%.3f average weight bits): lowered to %.3f by the sensitivity table's greedy "
+                     "rule", bits, sp.avg_weight_bits(space, fixed, default))
+            suggested, picks = picks, fixed
+            bits = sp.avg_weight_bits(space, picks, default)
     with_overrides(cfg.quant, sp.overrides(space, picks))
     extra = OmegaConf.to_container(cfg.extra, resolve=True) if cfg.extra else {}
-    extra["search"] = {"picks": picks, "avg_weight_bits_planned": bits}
+    extra["search"] = {"picks": picks, "avg_weight_bits_planned": bits, **({"suggested": suggested} if suggested else {})}
     cfg.extra = extra  # report.json records the picks next to the formats they gave
     return TrialInfo(picks, bits, budget is not None and bits > float(budget) + 1e-9,
-                     {"prepare": time.perf_counter() - t0}, t0)
+                     {"prepare": time.perf_counter() - t0}, t0, suggested)
 
 
 def with_overrides(quant: Any, entries: dict[str, dict[str, Any]]) -> None:
@@ -92,7 +106,8 @@ def _write(out_dir: Path, cfg: Any, info: TrialInfo | None, values: dict[str, An
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rec = {"objectives": values, "over_budget": bool(info and info.over_budget),
-           "picks": info.picks if info else {}, "avg_weight_bits": info.avg_weight_bits if info else None,
+           "picks": info.picks if info else {}, "suggested": info.suggested if info else None,
+           "avg_weight_bits": info.avg_weight_bits if info else None,
            "budget": cfg.search.budget, "seconds": info.seconds if info else {}, **(extra or {})}
     write_atomic(out_dir / TRIAL_FILE, json.dumps(rec, indent=1, default=float))
 

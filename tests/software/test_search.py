@@ -155,7 +155,7 @@ def test_tpe_search_end_to_end(cli, tmp_path, one_thread):
         assert {f"++search.pick.{k}": v for k, v in picks.items()} == seed
     for folder in trials:
         rec = json.loads((folder / "search.json").read_text())
-        assert folder.name.split("_", 1)[1] == name_of(rec["picks"])
+        assert folder.name.split("_", 1)[1] == name_of(rec["suggested"] or rec["picks"])  # the swept choices
         if rec["over_budget"]:
             assert rec["objectives"]["ppl"] == 1e6 and not (folder / "report.json").exists()
         else:
@@ -232,3 +232,24 @@ def test_fisher_sensitivity_prices_every_layer_without_probes(tmp_path, one_thre
     for slot, row in data["kl"].items():
         assert row["mxint2_b32"] > row["mxint4_b32"] > row["mxint8_b32"] >= 0, slot
     assert data["seeds"] and data["seed_stats"][0]["avg_weight_bits"] <= 4.5 + 1e-9
+
+
+def test_over_budget_trial_is_repaired_with_the_sensitivity_table(tmp_path, monkeypatch):
+    """With a sensitivity table in the sweep, a trial over budget is lowered by the greedy rule (the slot
+    whose lowering costs least per bit first) and run; search.json keeps what the sampler suggested."""
+    from mase.search import sensitivity, trial
+
+    cfg = _cfg()
+    space = sp.space_for(cfg, tmp_path)
+    cost = {k: {c: (0.0 if c == "mxint8_b32" else 1.0 / sp.choice_bits(c)) for c in space.choices} for k in space.slots}
+    cost["down_proj"] = {c: 10.0 / sp.choice_bits(c) for c in space.choices}  # the costly slot to lower
+    (tmp_path / "search").mkdir(exist_ok=True)
+    (tmp_path / sensitivity.SENSITIVITY_FILE).write_text(json.dumps({"kl": cost}))
+    monkeypatch.setattr(trial, "sweep_dir", lambda: tmp_path)
+    picks = [f"++search.pick.{k}=mxint8_b32" for k in space.slots]
+    info = trial.prepare(_cfg(*picks))
+    assert not info.over_budget and info.avg_weight_bits <= 4.5 + 1e-9
+    assert info.suggested == {k: "mxint8_b32" for k in space.slots}
+    assert info.picks["down_proj"] == "mxint8_b32" and info.picks["q_proj"] != "mxint8_b32"
+    info = trial.prepare(_cfg(*picks, "search.repair=false"))
+    assert info.over_budget and info.suggested is None
