@@ -15,10 +15,9 @@ there, and each GPTQ probe costs a column loop over the slot's weights).
 
 That is search.sensitivity.method=kl: one forward pass per slot and choice, too many for
 granularity=layer (210 slots on smollm2-135m). method=fisher prices a choice per layer without a forward
-pass: the second-order estimate of the loss it adds, 1/2 sum_j F_j (dW H dW^T)_jj, with H the layer's
-input Hessian (as GPTQ's) and F_j the mean squared gradient of the next-token loss with respect to output
-j (one backward pass of the float model on the same calibration tokens); a slot's cost is the sum
-over its layers, so every granularity costs the same. method=auto: kl up to KL_PROBES probes, else fisher.
+pass: the second-order (Fisher) estimate of the loss it adds, from each layer's inputs and the loss's
+gradients with respect to its outputs, token by token (one backward pass of the float model on the same
+calibration tokens); a slot's cost is the sum over its layers, so every granularity costs the same. method=auto: kl up to KL_PROBES probes, else fisher.
 
 From the table:
 - pruning: a slot's choice is dropped when another of its choices costs no more bits and no more KL
@@ -133,31 +132,31 @@ class _GPTQProbe:
         return out
 
 
-def _output_fisher(model: Any, modules: list[Any], ids: torch.Tensor) -> dict[Any, torch.Tensor]:
-    """Per module, F_j = mean over tokens of (d CE_t / d y_tj)^2: the next-token loss's squared gradient
-    with respect to each output of the layer, from one backward pass of the float model (the quantized
-    one rounds, and rounding passes no gradient)."""
+def _output_fisher(model: Any, modules: list[Any], ids: torch.Tensor) -> dict[Any, tuple[torch.Tensor, torch.Tensor]]:
+    """Per module, its inputs X (tokens, in) and the gradients G (tokens, out) of the mean next-token
+    loss with respect to its outputs, from one forward and backward pass of the float model on ids (the
+    quantized one rounds, and rounding passes no gradient)."""
     from mase.quantize import quantization_disabled
 
-    acc = {m: torch.zeros(m.out_features, dtype=torch.float64) for m in modules}
+    xs: dict[Any, torch.Tensor] = {}
+    gs: dict[Any, torch.Tensor] = {}
 
     def hook(m):
-        def add(g):
-            acc[m].add_(g.detach().double().pow(2).reshape(-1, g.shape[-1]).sum(0))  # returns None: g unchanged
+        def keep(g):
+            gs[m] = g.detach().reshape(-1, g.shape[-1]).double()  # returns None: g unchanged
 
         def grab(mod, args, out):
-            out.register_hook(add)
+            xs[m] = args[0].detach().reshape(-1, args[0].shape[-1]).double()
+            out.register_hook(keep)
         return grab
 
     handles = [m.register_forward_hook(hook(m)) for m in modules]
     grads = [(m.weight, m.weight.requires_grad) for m in modules]
     for w, _ in grads:
         w.requires_grad_(True)  # so every layer's output is in the graph
-    n = ids.numel() - 1
     try:
         with quantization_disabled(model), torch.enable_grad():
             logits = model(ids.view(1, -1)).logits.float()[0, :-1]
-            # the mean loss's gradient is 1/n of each token's: n * sum_t g^2 = mean_t (n g)^2
             torch.nn.functional.cross_entropy(logits, ids[1:]).backward()
     finally:
         for h in handles:
@@ -165,13 +164,16 @@ def _output_fisher(model: Any, modules: list[Any], ids: torch.Tensor) -> dict[An
         for w, req in grads:
             w.requires_grad_(req)
             w.grad = None
-    return {m: a * n for m, a in acc.items()}
+    return {m: (xs[m], gs[m]) for m in modules}
 
 
-def fisher_costs(space: sp.Space, by_name: dict[str, Any], probe: "_GPTQProbe", fisher: dict[Any, torch.Tensor],
-                 gptq_max: float, use_gptq: bool) -> dict[str, dict[str, float]]:
-    """method=fisher: per slot and choice, the sum over the slot's layers of 1/2 sum_j F_j (dW H dW^T)_jj
-    (nats per token, estimated); each choice rounds all layers of one shape in one batched call."""
+def fisher_costs(space: sp.Space, by_name: dict[str, Any], probe: "_GPTQProbe | None",
+                 fisher: dict[Any, tuple[torch.Tensor, torch.Tensor]], gptq_max: float) -> dict[str, dict[str, float]]:
+    """method=fisher: per slot and choice, the sum over the slot's layers of the second-order estimate
+    of the mean loss added, 1/2 n sum_t sum_j g_tj^2 dy_tj^2 (g: the mean loss's gradient, dy = x_t dW^T,
+    n tokens; the Fisher approximation of each token's loss Hessian, token by token, so the attention
+    sink's massive activations are weighted by their own small gradients). Each choice rounds all layers
+    of one shape in one batched call (GPTQ with `probe` up to gptq_max bits)."""
     from mase.config.validate import check_format
 
     mods = [by_name[n] for sl in space.slots.values() for n in sl.layers]
@@ -179,16 +181,15 @@ def fisher_costs(space: sp.Space, by_name: dict[str, Any], probe: "_GPTQProbe", 
     for choice in space.choices:
         fmt, block = sp.parse_choice(choice)
         w = check_format(fmt, f"search choice {choice}", block)
-        if use_gptq and sp.choice_bits(choice) <= gptq_max:
+        if probe is not None and sp.choice_bits(choice) <= gptq_max:
             rounded = probe.round(mods, w)
         else:
             with torch.no_grad():
                 rounded = {m: w.fake_quantize(m.weight.detach(), axis=-1) for m in mods}
         for m in mods:
-            h = probe.hess[m]
-            dw = (m.weight.detach().double() - rounded[m].double())
-            err = ((dw @ (h.H / max(h.n, 1.0))) * dw).sum(-1)  # (out,): E[dy_j^2]
-            per_layer[m][choice] = 0.5 * float((fisher[m] * err).sum())
+            x, g = fisher[m]
+            dy = x @ (m.weight.detach().double() - rounded[m].double()).T  # (tokens, out)
+            per_layer[m][choice] = 0.5 * g.shape[0] * float((g.pow(2) * dy.pow(2)).sum())
     return {sl.name: {c: sum(per_layer[by_name[n]][c] for n in sl.layers) for c in space.choices}
             for sl in space.slots.values()}
 
@@ -239,14 +240,14 @@ def run(cfg: Any, sweep: Path | None = None) -> dict[str, Any]:
         method = "kl" if len(space.slots) * len(space.choices) <= KL_PROBES else "fisher"
     mods = [by_name[n] for sl in space.slots.values() for n in sl.layers]
     gptq = None
-    if use_gptq or method == "fisher":
+    if use_gptq:
         t1 = time.perf_counter()
         gptq = _GPTQProbe(model, mods, tok, quant, cfg.eval)
         log.info("sensitivity: Hessians of %d layers in %.1f s", len(gptq.hess), time.perf_counter() - t1)
     gptq_max = float(s.sensitivity.gptq_max_bits)
     cost: dict[str, dict[str, float]] = {}
     if method == "fisher":
-        cost = fisher_costs(space, by_name, gptq, _output_fisher(model, mods, ids), gptq_max, use_gptq)
+        cost = fisher_costs(space, by_name, gptq, _output_fisher(model, mods, ids), gptq_max)
     for slot in space.slots.values() if method == "kl" else ():
         slot_mods = [by_name[n] for n in slot.layers]
         cost[slot.name] = {}
