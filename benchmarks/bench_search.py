@@ -7,16 +7,18 @@ the figures the issue asks for.
 
 Prints the search's Pareto table (the sweep's own), then: the sensitivity pass and per-trial times, the
 trials needed to reach the target (perplexity within search.target_delta_pct of float, within budget),
-whether the best config beats every uniform reference of equal or more average weight bits, and its
-analytical energy per token against fixed8 (mase.compiler's cost model, no simulation). The last line is
-machine-readable: `search trials=<n> trials_to_target=<n|none> best_ppl=<p> best_bits=<b> ...`.
+whether the best config beats every uniform reference of equal or more average weight bits, and the
+paper's comparison: the best config and fixed8 through the hardware flow in one sweep
+(`mase -m --config-dir <sweep>/conf quant=fixed8,best target=u250` with emit, lint, Verilator
+simulation and hw_report; --hw-stages to change), its table with the perplexity change and the energy
+per token ratio vs fixed8. The last line is machine-readable:
+`search trials=<n> trials_to_target=<n|none> best_ppl=<p> best_bits=<b> ...`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -39,22 +41,46 @@ def _args() -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=2, help="trials at once (joblib launcher; 1: one after another)")
     p.add_argument("--sweep-dir", default=None)
     p.add_argument("--smoke", action="store_true", help="3 trials on eval=quick, references mxint4w8a only")
+    p.add_argument("--target", default="u250", help="the hardware comparison's target")
+    p.add_argument("--other-text", default="enwiki",
+                   help="a text the search never saw: the best config and the uniform GPTQ configs scored on it "
+                        "(empty: skip)")
+    p.add_argument("--hw-stages", default="quantize,evaluate,emit,lint,sim,report,hw_report",
+                   help="stages of the hardware comparison (empty: skip it)")
     return p.parse_args()
 
 
-def _energy(model: str, quant_args: list[str], config_dir: str | None, threads: int) -> float:
-    """Analytical energy per token (uJ) of a quant config: quantize, then the compiler's cost model."""
-    import torch
+def _hardware_sweep(a: argparse.Namespace, sweep: Path, evals: list[str]) -> dict | None:
+    """The best config and fixed8 through the hardware flow, one multirun; returns the best's sweep row."""
+    hw_dir = sweep / "hardware"
+    cmd = [sys.executable, "-m", "mase.cli", "-m", f"+model={a.model}", "--config-dir", str(sweep / "conf"),
+           "quant=fixed8,best", f"target={a.target}", f"stages=[{a.hw_stages}]", *evals, f"threads={a.threads}",
+           "progress=false", f"hydra.sweep.dir={hw_dir}"]
+    print("$", " ".join(cmd), flush=True)
+    t0 = time.perf_counter()
+    if subprocess.run(cmd).returncode:
+        print("bench_search: the hardware comparison failed", file=sys.stderr)
+        return None
+    rows = json.loads((hw_dir / "sweep.json").read_text())["rows"]
+    print(f"hardware comparison: {(time.perf_counter() - t0) / 60:.1f} min, table above ({hw_dir}/sweep.json)")
+    return next((r for r in rows if r.get("quant") != "fixed8"), None)
 
-    from mase.config import compose
-    from mase.pipeline import run
-    from mase.search.trial import hw_cost
 
-    if threads:
-        torch.set_num_threads(threads)
-    cfg = compose([f"+model={model}", *quant_args, "stages=[quantize]", "progress=false"], config_dir=config_dir)
-    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_search_energy_{os.getpid()}"
-    return hw_cost(run(cfg, out))["energy_per_token"]
+def _other_text(a: argparse.Namespace, sweep: Path, evals: list[str]) -> list[dict]:
+    """The best config and the uniform W4A8 GPTQ configs (blocks of 32 and 16) on a text the search did
+    not select on: is the best config better there too?"""
+    out = sweep / f"text_{a.other_text}"
+    ev = [e for e in evals if not e.startswith("eval.dataset=")] + [f"eval.dataset={a.other_text}"]
+    cmd = [sys.executable, "-m", "mase.cli", "-m", f"+model={a.model}", "--config-dir", str(sweep / "conf"),
+           "quant=best,mxint4w8a-gptq-b16,mxint4w8a-gptq", "stages=[quantize,evaluate,report]", *ev,
+           f"threads={a.threads}", "progress=false", f"hydra.sweep.dir={out}"]
+    if a.jobs > 1:
+        cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={a.jobs}"]
+    print("$", " ".join(cmd), flush=True)
+    if subprocess.run(cmd).returncode:
+        print(f"bench_search: scoring on {a.other_text} failed", file=sys.stderr)
+        return []
+    return json.loads((out / "sweep.json").read_text())["rows"]
 
 
 def main() -> int:
@@ -96,10 +122,17 @@ def main() -> int:
               + ("beats every uniform reference of equal or more bits" if beats else
                  "NOT better than " + ", ".join(f"{r['quant']} ({r['ppl']:.3f} at {r['avg_weight_bits']:.2f} bits)"
                                                for r in worse)))
-        e_best = _energy(a.model, ["quant=best"], str(sweep / "conf"), a.threads)
-        e_fixed8 = _energy(a.model, ["quant=fixed8"], None, a.threads)
-        print(f"energy per token (analytical): best {e_best:.1f} uJ, fixed8 {e_fixed8:.1f} uJ, "
-              f"ratio {e_best / e_fixed8:.3f}")
+        if a.other_text:
+            rows = _other_text(a, sweep, evals)
+            for r in rows:
+                print(f"on {a.other_text}: {r['quant']:40s} ppl {r['ppl']:.3f} ({r['delta_ppl_pct']:+.2f}% vs float) "
+                      f"at {r['avg_weight_bits']:.3f} weight bits")
+        if a.hw_stages:
+            hw = _hardware_sweep(a, sweep, evals)
+            if hw:
+                print(f"vs fixed8 through the hardware flow ({a.target}): perplexity {hw['delta_ppl_vs_fixed8_pct']:+.2f}%, "
+                      f"energy per token x{hw['energy_vs_fixed8']:.3f} (dynamic x{hw['dynamic_energy_vs_fixed8']:.3f}); "
+                      f"simulation: {hw['sim']}")
     print(f"search trials={summary['trials']} trials_to_target={tt or 'none'} "
           f"best_ppl={best['ppl'] if best else 'none'} best_bits={best['avg_weight_bits'] if best else 'none'} "
           f"beats_uniform={beats} wall_min={wall / 60:.1f}")
