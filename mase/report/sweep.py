@@ -123,7 +123,7 @@ def sweep_table(rows: list[dict[str, Any]], title: str = "sweep: accuracy and ha
             + ("LUT", "DSP", "BRAM", "URAM", "cyc/tok b=1", "cyc/tok batched", "tok/s b=1", "tok/s batched", "uJ/token",
                "E/fixed8", "E dyn/fixed8"))
     for c in cols:
-        t.add_column(c, justify="left" if c == "config" else "right", no_wrap=c == "config")
+        t.add_column(c, justify="left" if c == "config" else "right", no_wrap=c == "config" or c.startswith("ppl "))
     for r in rows:
         res = r.get("resources") or {}
         ratio = r.get("energy_vs_fixed8")
