@@ -48,6 +48,7 @@ SENSITIVITY_FILE = "search/sensitivity.json"
 # a choice whose own KL exceeds this many times the greedy seed's total at the budget is dropped: with
 # costs that add up, any config holding it is worse than the seed (the margin allows for interactions)
 HOPELESS = 1.5
+TABLE_ROWS = 30  # slots printed (the costliest); sensitivity.json has every one
 KL_PROBES = 150  # method=auto: the KL pass up to this many slot x choice probes (type: 7 x 18 = 126)
 
 
@@ -342,11 +343,16 @@ def table(data: dict[str, Any], space: sp.Space):
     t.add_column("slot")
     for c in space.choices:
         t.add_column(c.replace("_b", "/"), justify="right")
-    for slot, row in data["kl"].items():
+    rows = list(data["kl"].items())
+    if len(rows) > TABLE_ROWS:  # granularity=layer: the costliest slots (summed over choices), the rest in the file
+        rows = sorted(rows, key=lambda kv: -sum(kv[1].values()))[:TABLE_ROWS]
+    for slot, row in rows:
         t.add_row(slot, *[f"{row[c]:.4g}" if c in data["allowed"][slot] else f"[dim]{row[c]:.4g}[/dim]"
                           for c in space.choices])
-    t.caption = (f"dim: pruned (another choice has no more bits and no more KL, or hopeless); float ppl {data['ppl_float']:.3f}; "
-                 f"{len(data['seeds'])} greedy seeds; calibration tokens {data['calibration']['tokens']}")
+    more = len(data["kl"]) - len(rows)
+    t.caption = (f"dim: pruned (another choice has no more bits and no more cost, or hopeless); float ppl {data['ppl_float']:.3f}; "
+                 f"{len(data['seeds'])} greedy seeds; calibration tokens {data['calibration']['tokens']}"
+                 + (f"; the {len(rows)} costliest of {len(data['kl'])} slots ({SENSITIVITY_FILE} has all)" if more else ""))
     return t
 
 
