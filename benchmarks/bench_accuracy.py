@@ -3,6 +3,8 @@ average bits and the analytical energy per token, for each model and format.
 
     .venv/bin/python benchmarks/bench_accuracy.py [--models smollm2-135m,gemma3-270m] [--tokens 4096]
         [--quants float,fixed8,mxint8,mxint6,mxint4,mxint4w8a,mxint4w8a-gptq] [--jsonl rows.jsonl]
+    # a search's best config as one more row (searched on one model: its row for that model)
+    ... --models smollm2-135m --quants float,fixed8,best --config-dir multirun/<search>/conf
 
 Per model the float model is loaded once; each format quantizes a copy (mase.quantize.quantize_model with
 the run's calibration: fixed8 on the tokens after the scored lee text, GPTQ on gensim lee.cor) and is
@@ -39,7 +41,7 @@ def _config(model: str, quant: str, a: argparse.Namespace):
     return compose([f"+model={model}", f"quant={'fp32' if quant == 'float' else quant}", f"target={a.target}",
                     "eval=polarity", "eval.dataset=lee", f"eval.tokens={a.tokens}", "eval.extra_datasets=[enwiki]",
                     f"eval.task.examples={a.examples}", "eval.numerics=quantized", "eval.float_baseline=false",
-                    "progress=false"])
+                    "progress=false"], config_dir=a.config_dir)
 
 
 class _Ctx:
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--examples", type=int, default=0, help="polarity examples (0: all 200)")
     p.add_argument("--target", default="u250", help="target of the energy model")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--config-dir", help="more configs, e.g. a search's <sweep>/conf (quant=best)")
     p.add_argument("--jsonl", type=Path, help="append each row as it is measured; rows already there are kept")
     a = p.parse_args(argv)
     import torch
