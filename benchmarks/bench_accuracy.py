@@ -55,7 +55,7 @@ class _Ctx:
 
 
 def energy(cfg, model) -> tuple[float | None, str]:
-    from mase.config.errors import MaseError
+    from mase.errors import MaseError
     from mase.search.trial import hw_cost
 
     try:
