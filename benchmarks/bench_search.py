@@ -53,7 +53,7 @@ def _args() -> argparse.Namespace:
 def _hardware_sweep(a: argparse.Namespace, sweep: Path, evals: list[str]) -> dict | None:
     """The best config and fixed8 through the hardware flow, one multirun; returns the best's sweep row."""
     hw_dir = sweep / "hardware"
-    cmd = [sys.executable, "-m", "mase.cli", "-m", f"+model={a.model}", "--config-dir", str(sweep / "conf"),
+    cmd = [sys.executable, "-m", "mase.cli", "--config-dir", str(sweep / "conf"), "-m", f"+model={a.model}",
            "quant=fixed8,best", f"target={a.target}", f"stages=[{a.hw_stages}]", *evals, f"threads={a.threads}",
            "progress=false", f"hydra.sweep.dir={hw_dir}"]
     print("$", " ".join(cmd), flush=True)
@@ -71,7 +71,7 @@ def _other_text(a: argparse.Namespace, sweep: Path, evals: list[str]) -> list[di
     not select on: is the best config better there too?"""
     out = sweep / f"text_{a.other_text}"
     ev = [e for e in evals if not e.startswith("eval.dataset=")] + [f"eval.dataset={a.other_text}"]
-    cmd = [sys.executable, "-m", "mase.cli", "-m", f"+model={a.model}", "--config-dir", str(sweep / "conf"),
+    cmd = [sys.executable, "-m", "mase.cli", "--config-dir", str(sweep / "conf"), "-m", f"+model={a.model}",
            "quant=best,mxint4w8a-gptq-b16,mxint4w8a-gptq", "stages=[quantize,evaluate,report]", *ev,
            f"threads={a.threads}", "progress=false", f"hydra.sweep.dir={out}"]
     if a.jobs > 1:
