@@ -264,8 +264,27 @@ def _hydra_main(argv: list[str]) -> None:
         sys.argv = saved
 
 
+# Hydra options that take a value: argparse refuses them after the first override (`mase -m
+# +model=x --config-dir d quant=best` fails with "unrecognized arguments"), so they are moved first
+_VALUE_OPTIONS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn")
+
+
+def options_first(argv: list[str]) -> list[str]:
+    """argv with Hydra's valued options (and their values) before everything else, order kept."""
+    front, rest, i = [], [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a in _VALUE_OPTIONS and i + 1 < len(argv):
+            front += argv[i:i + 2]
+            i += 2
+            continue
+        (front if a.split("=", 1)[0] in _VALUE_OPTIONS else rest).append(a)
+        i += 1
+    return front + rest
+
+
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = options_first(list(sys.argv[1:] if argv is None else argv))
     if "--version" in argv:  # mase's version (Hydra's own flag would print only Hydra's)
         import hydra
 

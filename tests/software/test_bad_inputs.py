@@ -91,6 +91,7 @@ GOOD = [
     ["--config-dir=<cfg>", "+model=tiny-llama", "quant=my4", "hydra.searchpath=[pkg://mase.conf]"],
     ["+model=tiny-llama", "quant=my4", "hydra.searchpath=[file://<cfg>]"],
     ["-m", "+model=tiny-llama", "quant=my4,mxint8", "hydra.searchpath=[file://<cfg>]"],
+    ["-m", "+model=tiny-llama", "--config-dir", "<cfg>", "quant=my4,mxint8"],  # options after overrides
     T + [Q, "hydra.run.dir='<tmp>/a b'"],  # spaces are fine without the sim stage
     T + ["hw.sim_layers=2", "hydra.run.dir=<tmp>"],
 ]
@@ -213,3 +214,12 @@ def test_user_config_dir_runs(world, cli):
     assert res.returncode == 0, res.stderr
     text = (world / "run" / "mase_config.yaml").read_text()
     assert "name: my4" in text and "weight: mxint4" in text
+
+
+def test_hydra_options_move_before_the_overrides():
+    """argparse refuses Hydra's valued options after the first override; mase moves them first."""
+    from mase.cli import options_first
+
+    assert options_first(["-m", "+model=x", "--config-dir", "d", "quant=best", "-cn=c"]) == \
+        ["--config-dir", "d", "-cn=c", "-m", "+model=x", "quant=best"]
+    assert options_first(["+model=x", "quant=q"]) == ["+model=x", "quant=q"]
