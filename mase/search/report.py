@@ -75,6 +75,17 @@ def _axes(objectives: list[str]) -> list[str]:
     return objectives if len(objectives) > 1 else ["ppl", "avg_weight_bits"]
 
 
+def _picks_text(picks: dict[str, str], most: int = 12) -> str:
+    """slot=choice for up to `most` slots; beyond (granularity=layer), how many slots took each choice
+    (trials.csv and summary.json keep every pick)."""
+    if len(picks) <= most:
+        return " ".join(f"{k}={v}" for k, v in picks.items())
+    counts: dict[str, int] = {}
+    for v in picks.values():
+        counts[v] = counts.get(v, 0) + 1
+    return f"{len(picks)} slots: " + " ".join(f"{c}x{n}" for c, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def pareto(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
     pts = [r for r in rows if not r["over_budget"] and all(isinstance(r.get(k), (int, float)) for k in keys)]
 
@@ -245,7 +256,7 @@ def table(trials, refs, front, best, summary):
     for r in shown:
         d = 100 * (r["ppl"] - pf) / pf if pf and r.get("ppl") else None
         name = (f"{r['trial']}" + (" best" if best is r else "")) if r["trial"] is not None else f"ref {r['quant']}"
-        picks = " ".join(f"{k}={v}" for k, v in r["picks"].items()) or r["quant"]
+        picks = _picks_text(r["picks"]) or r["quant"]
         t.add_row(escape(name), _f(r["ppl"], ".3f"), _f(d, "+.1f"),
                   *(_f((r.get("ppl_other") or {}).get(x), ".3f") for x in texts),
                   *((_f(r.get("task_accuracy"), ".1f"),) if task else ()), _f(r["avg_weight_bits"], ".3f"),
