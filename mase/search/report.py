@@ -287,12 +287,14 @@ def run_references(config: Any) -> None:
             continue
         cfg = OmegaConf.merge(OmegaConf.structured(_schema()), base)
         cfg.quant = load_group("quant", str(name))
+        if cfg.quant.weight_rounding == "gptq":  # calibrated as the trials are (e.g. mixed4's after_eval text)
+            cfg.quant.merge_with({"gptq": base["quant"]["gptq"]})
         cfg.search.pick = {}
         log.info("search reference %s -> %s", name, folder)
         try:
             objectives(cfg, run(cfg, folder), None)
-        except MaseError as exc:  # one reference that cannot run leaves the others and the report
-            log.warning("search reference %s not run: %s", name, exc)
+        except Exception as exc:  # one reference that cannot run leaves the others and the report
+            log.warning("search reference %s not run: %s: %s", name, type(exc).__name__, exc)
 
 
 def _schema():

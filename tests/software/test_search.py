@@ -145,7 +145,7 @@ def test_tpe_search_end_to_end(cli, tmp_path, one_thread):
     """search=mixed4: sensitivity seeds run first, trials named after their choices, over-budget trials not
     evaluated, the report's table/CSV/plot, and best.yaml loads with --config-dir."""
     sweep = tmp_path / "sweep"
-    r = cli(["-m", *SEARCH, "search=mixed4", "hydra.sweeper.n_trials=5", "search.references=[mxint4]",
+    r = cli(["-m", *SEARCH, "search=mixed4", "hydra.sweeper.n_trials=5", "search.references=[mxint4,mxint4w8a-gptq]",
              "search.sensitivity.tokens=64", f"hydra.sweep.dir={sweep}"])
     assert r.returncode == 0, r.stderr[-3000:]
     sens = json.loads((sweep / "search" / "sensitivity.json").read_text())
@@ -167,8 +167,10 @@ def test_tpe_search_end_to_end(cli, tmp_path, one_thread):
     summary = json.loads((sweep / "search" / "summary.json").read_text())
     assert summary["trials"] == 5 and summary["best"] and summary["references"][0]["quant"] == "mxint4"
     assert summary["trials_to_target"] is not None
+    gptq_ref = json.loads((sweep / "references" / "mxint4w8a-gptq" / "report.json").read_text())
+    assert gptq_ref["quant_config"]["gptq"]["tokens"] == 256  # calibrated as the trials are
     rows = list(csv.DictReader((sweep / "search" / "trials.csv").open()))
-    assert len(rows) == 6 and "q_proj" in rows[0]
+    assert len(rows) == 7 and "q_proj" in rows[0]  # 5 trials, 2 references
     assert (sweep / "search" / "pareto.png").stat().st_size > 1000
     assert "Pareto front" in r.stdout
     best = summary["best"]
