@@ -85,15 +85,22 @@ def _swap(modules: list[Any], choice: str, gptq: "_GPTQProbe | None" = None) -> 
 
     fmt, block = sp.parse_choice(choice)
     w = check_format(fmt, f"search choice {choice}", block)
-    rounded = gptq.round(modules, w) if gptq is not None else {}
+    rounded = _rounded(modules, w, gptq)
     saved = []
     for m in modules:
         saved.append((m, m.spec, m.weight_q))
         act = check_format(m.spec.act.name, "act", block)
         m.spec = replace(m.spec, weight=w, act=act, block_size=block)
-        with torch.no_grad():
-            m.weight_q = rounded[m] if gptq is not None else w.fake_quantize(m.weight.detach(), axis=-1)
+        m.weight_q = rounded[m]
     return saved
+
+
+def _rounded(modules: list[Any], fmt: Any, gptq: "_GPTQProbe | None") -> dict[Any, torch.Tensor]:
+    """The modules' weights on fmt's grid: by GPTQ when `gptq` is given, else to nearest."""
+    if gptq is not None:
+        return gptq.round(modules, fmt)
+    with torch.no_grad():
+        return {m: fmt.fake_quantize(m.weight.detach(), axis=-1) for m in modules}
 
 
 class _GPTQProbe:
@@ -182,11 +189,7 @@ def fisher_costs(space: sp.Space, by_name: dict[str, Any], probe: "_GPTQProbe | 
     for choice in space.choices:
         fmt, block = sp.parse_choice(choice)
         w = check_format(fmt, f"search choice {choice}", block)
-        if probe is not None and sp.choice_bits(choice) <= gptq_max:
-            rounded = probe.round(mods, w)
-        else:
-            with torch.no_grad():
-                rounded = {m: w.fake_quantize(m.weight.detach(), axis=-1) for m in mods}
+        rounded = _rounded(mods, w, probe if sp.choice_bits(choice) <= gptq_max else None)
         for m in mods:
             x, g = fisher[m]
             dy = x @ (m.weight.detach().double() - rounded[m].double()).T  # (tokens, out)
