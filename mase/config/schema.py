@@ -247,7 +247,9 @@ class SensitivityConfig:
     """The per-slot pass that seeds and prunes a search (mase.search.sensitivity)."""
 
     enabled: bool = True
-    tokens: int = 128  # calibration tokens: the ones right after the evaluated text (disjoint from it)
+    tokens: int = 128  # method=kl: calibration tokens, the ones right after the evaluated text (disjoint from it)
+    # method=fisher: calibration tokens from the same place, one backward pass per eval.window of them
+    fisher_tokens: int = 2048
     prune: bool = True  # drop a slot's choices that another choice beats on both bits and cost
     seeds: int = 3  # greedy configs from the sensitivity table run as the first trials
     # with quant.weight_rounding=gptq, choices of at most this many bits are probed with GPTQ rounding

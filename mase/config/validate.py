@@ -343,6 +343,7 @@ def validate_search(s: Any) -> None:
         raise MaseError(f"search.penalty={s.penalty}: must be a finite number")
     _positive(s.target_delta_pct, "search.target_delta_pct", zero_ok=True, note=" (percent over float perplexity)")
     _int_range(s.sensitivity.tokens, "search.sensitivity.tokens", 2)
+    _int_range(s.sensitivity.fisher_tokens, "search.sensitivity.fisher_tokens", 2)
     _int_range(s.sensitivity.seeds, "search.sensitivity.seeds", 0)
     _positive(s.sensitivity.gptq_max_bits, "search.sensitivity.gptq_max_bits", zero_ok=True,
               note=" (0: probe every choice with nearest rounding)")

@@ -16,8 +16,9 @@ there, and each GPTQ probe costs a column loop over the slot's weights).
 That is search.sensitivity.method=kl: one forward pass per slot and choice, too many for
 granularity=layer (210 slots on smollm2-135m). method=fisher prices a choice per layer without a forward
 pass: the second-order (Fisher) estimate of the loss it adds, from each layer's inputs and the loss's
-gradients with respect to its outputs, token by token (one backward pass of the float model on the same
-calibration tokens); a slot's cost is the sum over its layers, so every granularity costs the same. method=auto: kl up to KL_PROBES probes, else fisher.
+gradients with respect to its outputs, token by token (one backward pass of the float model per window of search.sensitivity.fisher_tokens
+calibration tokens, from the same place); a slot's cost is the sum over its layers, so every granularity
+costs the same. method=auto: kl up to KL_PROBES probes, else fisher.
 
 From the table:
 - pruning: a slot's choice is dropped when another of its choices costs no more bits and no more KL
@@ -73,6 +74,7 @@ def _key(cfg: Any) -> dict[str, Any]:
     return {"model": cfg.model.name, "granularity": s.granularity, "groups": int(s.groups),
             "choices": sp.all_choices(s), "high": s.high, "tokens": int(s.sensitivity.tokens),
             "budget": s.budget, "seeds": int(s.sensitivity.seeds), "prune": bool(s.sensitivity.prune),
+            "fisher_tokens": int(s.sensitivity.fisher_tokens),
             "gptq_max_bits": float(s.sensitivity.gptq_max_bits),
             "method": str(s.sensitivity.method),
             "quant": OmegaConf.to_container(cfg.quant, resolve=True), "eval": OmegaConf.to_container(cfg.eval, resolve=True)}
@@ -140,21 +142,23 @@ class _GPTQProbe:
         return out
 
 
-def _output_fisher(model: Any, modules: list[Any], ids: torch.Tensor) -> dict[Any, tuple[torch.Tensor, torch.Tensor]]:
-    """Per module, its inputs X (tokens, in) and the gradients G (tokens, out) of the mean next-token
-    loss with respect to its outputs, from one forward and backward pass of the float model on ids (the
-    quantized one rounds, and rounding passes no gradient)."""
+def _output_fisher(model: Any, modules: list[Any], ids: torch.Tensor, window: int
+                   ) -> dict[Any, tuple[torch.Tensor, torch.Tensor]]:
+    """Per module, its inputs X (tokens, in) and the gradients G (tokens, out) of the summed next-token
+    loss of each window with respect to its outputs, from one forward and backward pass of the float
+    model per window of ids (the quantized one rounds, and rounding passes no gradient). Float32: the
+    costs are sums of squares, and X of 2048 tokens over smollm2's 210 layers is 1.2 GB as it is."""
     from mase.quantize import quantization_disabled
 
-    xs: dict[Any, torch.Tensor] = {}
-    gs: dict[Any, torch.Tensor] = {}
+    xs: dict[Any, list[torch.Tensor]] = {m: [] for m in modules}
+    gs: dict[Any, list[torch.Tensor]] = {m: [] for m in modules}
 
     def hook(m):
         def keep(g):
-            gs[m] = g.detach().reshape(-1, g.shape[-1]).double()  # returns None: g unchanged
+            gs[m].append(g.detach().reshape(-1, g.shape[-1]).float())  # returns None: g unchanged
 
         def grab(mod, args, out):
-            xs[m] = args[0].detach().reshape(-1, args[0].shape[-1]).double()
+            xs[m].append(args[0].detach().reshape(-1, args[0].shape[-1]).float())
             out.register_hook(keep)
         return grab
 
@@ -164,23 +168,29 @@ def _output_fisher(model: Any, modules: list[Any], ids: torch.Tensor) -> dict[An
         w.requires_grad_(True)  # so every layer's output is in the graph
     try:
         with quantization_disabled(model), torch.enable_grad():
-            logits = model(ids.view(1, -1)).logits.float()[0, :-1]
-            torch.nn.functional.cross_entropy(logits, ids[1:]).backward()
+            for start in range(0, ids.numel() - 1, window):
+                w_ids = ids[start:start + window]
+                if w_ids.numel() < 2:
+                    break
+                logits = model(w_ids.view(1, -1)).logits.float()[0, :-1]
+                torch.nn.functional.cross_entropy(logits, w_ids[1:], reduction="sum").backward()
+                for w, _ in grads:
+                    w.grad = None
     finally:
         for h in handles:
             h.remove()
         for w, req in grads:
             w.requires_grad_(req)
             w.grad = None
-    return {m: (xs[m], gs[m]) for m in modules}
+    return {m: (torch.cat(xs[m]), torch.cat(gs[m])) for m in modules}
 
 
 def fisher_costs(space: sp.Space, by_name: dict[str, Any], probe: "_GPTQProbe | None",
                  fisher: dict[Any, tuple[torch.Tensor, torch.Tensor]], gptq_max: float) -> dict[str, dict[str, float]]:
     """method=fisher: per slot and choice, the sum over the slot's layers of the second-order estimate
-    of the mean loss added, 1/2 n sum_t sum_j g_tj^2 dy_tj^2 (g: the mean loss's gradient, dy = x_t dW^T,
-    n tokens; the Fisher approximation of each token's loss Hessian, token by token, so the attention
-    sink's massive activations are weighted by their own small gradients). Each choice rounds all layers
+    of the mean loss added, 1/(2n) sum_t sum_j g_tj^2 dy_tj^2 (g: the gradient of the window's summed loss,
+    dy = x_t dW^T, n tokens; the Fisher approximation of each token's loss Hessian, token by token, so the
+    attention sink's massive activations are weighted by their own small gradients). Each choice rounds all layers
     of one shape in one batched call (GPTQ with `probe` up to gptq_max bits)."""
     from mase.config.validate import check_format
 
@@ -192,8 +202,8 @@ def fisher_costs(space: sp.Space, by_name: dict[str, Any], probe: "_GPTQProbe | 
         rounded = _rounded(mods, w, probe if sp.choice_bits(choice) <= gptq_max else None)
         for m in mods:
             x, g = fisher[m]
-            dy = x @ (m.weight.detach().double() - rounded[m].double()).T  # (tokens, out)
-            per_layer[m][choice] = 0.5 * g.shape[0] * float((g.pow(2) * dy.pow(2)).sum())
+            dy = x @ (m.weight.detach().float() - rounded[m].float()).T  # (tokens, out)
+            per_layer[m][choice] = 0.5 / g.shape[0] * float((g * dy).pow(2).sum(dtype=torch.float64))
     return {sl.name: {c: sum(per_layer[by_name[n]][c] for n in sl.layers) for c in space.choices}
             for sl in space.slots.values()}
 
@@ -234,14 +244,17 @@ def run(cfg: Any, sweep: Path | None = None) -> dict[str, Any]:
     use_gptq = quant.weight_rounding == "gptq"
     quant.weight_rounding = "nearest"  # the all-high reference: GPTQ probes round their own slot only
     quantize_model(model, quant, cfg.model.name)
-    ids, where = calibration_ids(tok, cfg.eval, int(s.sensitivity.tokens))
-    ids = ids[: int(cfg.eval.window)]
-    ref = _logprobs(model, ids)
-    p_ref = ref.exp()
     by_name = dict(model.named_modules())
     method = str(s.sensitivity.method)
     if method == "auto":
         method = "kl" if len(space.slots) * len(space.choices) <= KL_PROBES else "fisher"
+    window = int(cfg.eval.window)
+    ids, where = calibration_ids(tok, cfg.eval, int(s.sensitivity.fisher_tokens if method == "fisher"
+                                                   else s.sensitivity.tokens))
+    if method == "kl":  # one window: every probe is a forward pass over it
+        ids = ids[:window]
+        ref = _logprobs(model, ids)
+        p_ref = ref.exp()
     mods = [by_name[n] for sl in space.slots.values() for n in sl.layers]
     gptq = None
     if use_gptq:
@@ -251,7 +264,7 @@ def run(cfg: Any, sweep: Path | None = None) -> dict[str, Any]:
     gptq_max = float(s.sensitivity.gptq_max_bits)
     cost: dict[str, dict[str, float]] = {}
     if method == "fisher":
-        cost = fisher_costs(space, by_name, gptq, _output_fisher(model, mods, ids), gptq_max)
+        cost = fisher_costs(space, by_name, gptq, _output_fisher(model, mods, ids, window), gptq_max)
     for slot in space.slots.values() if method == "kl" else ():
         slot_mods = [by_name[n] for n in slot.layers]
         cost[slot.name] = {}

@@ -228,7 +228,7 @@ def test_fisher_sensitivity_prices_every_layer_without_probes(tmp_path, one_thre
     seeds fit the budget."""
     from mase.search import sensitivity
 
-    cfg = _cfg("search.granularity=layer", "search.sensitivity.tokens=64", "search.formats=[mxint2,mxint4,mxint8]",
+    cfg = _cfg("search.granularity=layer", "search.sensitivity.fisher_tokens=256", "search.formats=[mxint2,mxint4,mxint8]",
                "search.block_sizes=[32]", "search.sensitivity.method=fisher")
     data = sensitivity.run(cfg, tmp_path)
     assert data["method"] == "fisher" and len(data["kl"]) == 14  # 2 decoder layers x 7 projections
