@@ -32,6 +32,10 @@ def random_fixed(nblk: int, k: int, in_w: int, gen: torch.Generator) -> torch.Te
     a[4, 0] = lim - 1                     # one big value, the rest small
     a[4, 1:] = torch.arange(1, k) - k // 2
     a[5] = (torch.arange(k) - k // 2) * 3 << 2  # ties at other positions
+    a[6] = torch.arange(k) - k // 2             # the block maximum in its last beat
+    a[6, -1] = -(lim // 3)
+    a[7] = 1                                    # the maximum in the first beat only
+    a[7, 0] = lim // 5
     return a
 
 

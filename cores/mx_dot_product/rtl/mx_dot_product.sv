@@ -4,7 +4,8 @@
 //   in_data  = {b_scale[7:0], a_scale[7:0], b elements (PAR x B_WIDTH), a elements (PAR x A_WIDTH)}
 //              (lane j in the j-th field from bit 0; scales taken from the block's first beat)
 //   out_data = {E[8:0], S[SUM_W-1:0]}, one beat per block
-// Latency 2 cycles after the block's last beat; one beat per cycle.
+// Latency 3 cycles after the block's last beat (products, sums of 4 products, block sum); one beat
+// per cycle.
 module mx_dot_product #(
     parameter int PAR     = 4,
     parameter int K       = 32,
@@ -30,9 +31,9 @@ module mx_dot_product #(
     localparam int BPB = K / PAR;
     localparam int CW  = (BPB > 1) ? $clog2(BPB) : 1;
 
-    logic                    ce, first, last, v1, last1;
+    logic                    ce, first, last, v1, last1, v2, last2;
     logic [CW-1:0]           beat;
-    logic [8:0]              e_hold, e_beat, e1, e_out;
+    logic [8:0]              e_hold, e_beat, e1, e2, e_out;
     logic signed [SUM_W-1:0] s_out;
 
     assign ce       = !out_valid || out_ready;
@@ -46,9 +47,13 @@ module mx_dot_product #(
             beat  <= '0;
             v1    <= 1'b0;
             last1 <= 1'b0;
+            v2    <= 1'b0;
+            last2 <= 1'b0;
         end else if (ce) begin
             v1    <= in_valid;
             last1 <= last;
+            v2    <= v1;
+            last2 <= last1;
             if (in_valid) begin
                 beat   <= last ? '0 : beat + 1'b1;
                 e_hold <= e_beat;
@@ -56,16 +61,17 @@ module mx_dot_product #(
         end
     end
 
-    // E travels with the block's last beat through the 2-stage lane pipeline
+    // E travels with the block's last beat through the 3-stage lane pipeline
     always_ff @(posedge clk) begin
         if (ce) begin
             if (in_valid && last) e1 <= e_beat;
-            if (v1 && last1) e_out <= e1;
+            if (v1 && last1) e2 <= e1;
+            if (v2 && last2) e_out <= e2;
         end
     end
 
     mx_dot_lane #(.PAR(PAR), .A_WIDTH(A_WIDTH), .A_EBITS(A_EBITS), .B_WIDTH(B_WIDTH), .B_EBITS(B_EBITS),
-                  .SUM_W(SUM_W)) lane (
+                  .SUM_W(SUM_W), .TREE_REG(1)) lane (
         .clk, .rst, .ce, .in_valid, .in_last(last),
         .in_a(in_data[0 +: PAR*A_WIDTH]), .in_b(in_data[PAR*A_WIDTH +: PAR*B_WIDTH]),
         .out_valid, .out_sum(s_out));

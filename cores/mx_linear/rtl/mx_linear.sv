@@ -16,6 +16,7 @@
 // 2**ACC_LSB (floor, saturation to ACC_W bits), exact accumulation of the NB blocks and the bias,
 // then mx_quantize. Each vector is computed in OUT_FEATURES/OUT_PAR passes over a double-buffered
 // copy of it: IN_FEATURES*OUT_FEATURES/(IN_PAR*OUT_PAR) cycles per vector, one MAC beat per cycle.
+// Pipeline: 9 register stages from a row group's issue to its sum (see "lanes"), then mx_quantize's.
 // *_FIXED_SCALE >= 0 makes that operand fixed point (fixed8): a constant scale, no scale datapath.
 module mx_linear #(
     parameter int    IN_FEATURES   = 64,
@@ -324,32 +325,43 @@ module mx_linear #(
     endgenerate
 
     // ---------------------------------------------------------------- lanes
-    logic                      v2, lib2, lb2, lb3, tv4, lb4, sv5;
-    logic [RW-1:0]             rg2, rg3;
+    // Stages under one enable `ce` (the pipeline moves when the output quantizer takes a sum):
+    // 1 operands read (x1, w1: memory outputs), 2 operands registered, 3 products, 4 sums of 4
+    // products, 5 block sum S (mx_dot_lane, IN_REG, TREE_REG), 6-8 alignment of S (mx_align_pipe;
+    // its shift is computed from the scales at stage 2 and delayed along), 9 accumulation of the NB
+    // terms onto the bias (one adder), then mx_quantize.
+    localparam int DLY = 7;  // stages 1 -> 8: the row group's tags travel to the accumulator
+    logic [DLY:1]              tg_lb;
+    logic [RW-1:0]             tg_rg [DLY:1];
     logic [OUT_PAR-1:0]        lane_valid;
+    logic                      tv6, tv7, tv8, tfirst, sv9;
     logic [OUT_PAR*TOT_W-1:0]  sums;
     logic [OUT_PAR*ACC_W-1:0]  bias_q;
     logic                      sum_ready;
 
-    assign ce = !sv5 || sum_ready;
+    assign ce = !sv9 || sum_ready;
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            v2  <= 1'b0;
-            tv4 <= 1'b0;
-            sv5 <= 1'b0;
+            tv6    <= 1'b0;
+            tv7    <= 1'b0;
+            tv8    <= 1'b0;
+            sv9    <= 1'b0;
+            tfirst <= 1'b1;
         end else if (ce) begin
-            v2  <= v1;
-            tv4 <= lane_valid[0];
-            sv5 <= tv4 && lb4;
+            tv6 <= lane_valid[0];
+            tv7 <= tv6;
+            tv8 <= tv7;
+            sv9 <= tv8 && tg_lb[DLY];
+            if (tv8) tfirst <= tg_lb[DLY];
         end
         if (ce) begin
-            lib2 <= lib1;
-            lb2  <= lb1;
-            rg2  <= rg1;
-            lb3  <= lb2;
-            rg3  <= rg2;
-            lb4  <= lb3;
+            tg_lb[1] <= lb1;
+            tg_rg[1] <= rg1;
+            for (int i = 2; i <= DLY; i++) begin
+                tg_lb[i] <= tg_lb[i-1];
+                tg_rg[i] <= tg_rg[i-1];
+            end
         end
     end
 
@@ -361,56 +373,50 @@ module mx_linear #(
 `else
             initial $readmemh(B_FILE, bmem);
 `endif
-            always_ff @(posedge clk) if (ce) bias_q <= bmem[rg3];
+            always_ff @(posedge clk) if (ce) bias_q <= bmem[tg_rg[DLY-1]];
         end else begin : g_nobias
             assign bias_q = '0;
             logic unused_rg;
-            assign unused_rg = ^rg3;
+            assign unused_rg = ^tg_rg[DLY-1];
         end
     endgenerate
 
     genvar p;
     generate
         for (p = 0; p < OUT_PAR; p++) begin : g_lane
-            logic signed [S_W-1:0]   s3;
-            logic [8:0]              e1, e2, e3;
-            logic signed [11:0]      shift;
-            logic signed [ACC_W-1:0] term, term4;
-            logic signed [TOT_W-1:0] tacc;
+            logic signed [S_W-1:0]   s5;
+            logic signed [11:0]      sh2, sh3, sh4, sh5;
+            logic signed [ACC_W-1:0] term8;
+            logic signed [TOT_W-1:0] tacc, tsum;
 
             mx_dot_lane #(.PAR(IN_PAR), .A_WIDTH(X_WIDTH), .A_EBITS(X_EBITS), .B_WIDTH(W_WIDTH),
-                          .B_EBITS(W_EBITS), .SUM_W(S_W)) lane (
+                          .B_EBITS(W_EBITS), .SUM_W(S_W), .TREE_REG(1), .IN_REG(1)) lane (
                 .clk, .rst, .ce, .in_valid(v1), .in_last(lib1), .in_a(x1),
-                .in_b(w1[p*IN_PAR*W_WIDTH +: IN_PAR*W_WIDTH]), .out_valid(lane_valid[p]), .out_sum(s3));
-
-            assign e1 = {1'b0, (X_FIXED_SCALE < 0) ? xs1 : 8'(X_FIXED_SCALE)} + {1'b0, ws1[p*8 +: 8]};
-            always_ff @(posedge clk) begin
-                if (ce) begin
-                    e2 <= e1;
-                    e3 <= e2;
-                end
-            end
-            assign shift = 12'($signed({3'd0, e3}) + 12'(SHIFT0));
-            mx_align #(.IN_W(S_W), .SH_W(12), .OUT_W(ACC_W)) al (.in(s3), .shift, .out(term));
+                .in_b(w1[p*IN_PAR*W_WIDTH +: IN_PAR*W_WIDTH]), .out_valid(lane_valid[p]), .out_sum(s5));
 
             always_ff @(posedge clk) begin
-                if (rst) tacc <= '0;
-                else if (ce && tv4) tacc <= lb4 ? '0 : tacc + TOT_W'(term4);
                 if (ce) begin
-                    term4 <= term;
-                    if (tv4 && lb4)
-                        sums[p*TOT_W +: TOT_W] <= tacc + TOT_W'(term4) + TOT_W'($signed(bias_q[p*ACC_W +: ACC_W]));
+                    sh2 <= 12'({4'd0, (X_FIXED_SCALE < 0) ? xs1 : 8'(X_FIXED_SCALE)}) + 12'({4'd0, ws1[p*8 +: 8]})
+                           + 12'(SHIFT0);
+                    sh3 <= sh2;
+                    sh4 <= sh3;
+                    sh5 <= sh4;
                 end
             end
+            mx_align_pipe #(.IN_W(S_W), .SH_W(12), .OUT_W(ACC_W)) al (.clk, .ce, .in(s5), .shift(sh5), .out(term8));
+
+            assign tsum = (tfirst ? TOT_W'($signed(bias_q[p*ACC_W +: ACC_W])) : tacc) + TOT_W'(term8);
+            always_ff @(posedge clk) if (ce && tv8) tacc <= tsum;
+            assign sums[p*TOT_W +: TOT_W] = tacc;  // read by the quantizer while sv9 (ce holds it)
         end
     endgenerate
 
     // ---------------------------------------------------------------- output re-quantization
     mx_quantize #(.PAR(OUT_PAR), .K(K_OUT), .IN_W(TOT_W), .IN_LSB(ACC_LSB), .WIDTH(O_WIDTH),
                   .EBITS(O_EBITS), .FIXED_SCALE(O_FIXED_SCALE)) quant (
-        .clk, .rst, .in_data(sums), .in_valid(sv5), .in_ready(sum_ready), .out_data, .out_valid,
+        .clk, .rst, .in_data(sums), .in_valid(sv9), .in_ready(sum_ready), .out_data, .out_valid,
         .out_ready);
 
     logic unused;
-    assign unused = ^{v2, lib2, lane_valid[OUT_PAR-1:0], lb2};
+    assign unused = ^{lane_valid[OUT_PAR-1:0]};
 endmodule

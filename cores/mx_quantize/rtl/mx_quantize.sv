@@ -4,8 +4,10 @@
 //   in_data  = PAR values (lane j in bits [j*IN_W +: IN_W])
 //   out_data = {scale[7:0], PAR element codes}; every beat of a block carries its scale
 // FIXED_SCALE >= 0: fixed-point output (fixed8 baseline), constant scale byte, no block buffer.
-// Throughput one beat per cycle. Latency: MX: K/PAR + 3 cycles (the whole block is needed before
-// its scale is known; a FIFO of 2K/PAR+ beats keeps the input flowing); fixed: 1 cycle.
+// Throughput one beat per cycle. Latency (first beat in to first beat out, no stalls): MX:
+// K/PAR + 7 cycles (the whole block is needed before its scale is known: 3 stages for the block's
+// shared exponent, the scale FIFO, 3 quantizer stages; a FIFO of 2K/PAR + 8 beats keeps the input
+// flowing); fixed: 3 cycles (the quantizer stages).
 module mx_quantize #(
     parameter int PAR         = 4,
     parameter int K           = 32,
@@ -24,84 +26,121 @@ module mx_quantize #(
     output logic                     out_valid,
     input  logic                     out_ready
 );
-    localparam int M    = WIDTH - 1 - EBITS;
     localparam int BIAS = (EBITS == 0) ? 0 : (1 << (EBITS - 1)) - 1;
     localparam int TOP  = (1 << EBITS) - 1;
     localparam int EMAX = (EBITS == 0) ? 0 : ((EBITS == 5) ? TOP - 1 : TOP) - BIAS;
     localparam int BPB  = K / PAR;
     localparam int CW   = (BPB > 1) ? $clog2(BPB) : 1;
 
-    logic                    take;        // output register can load
-    logic [PAR*IN_W-1:0]     q_data;      // values being quantized
+    // Output side: a 4-stage element quantizer (mx_quant_elem_pipe) under one enable `adv`: the
+    // pipeline moves when its output register can load.
+    logic                    adv, fire, v_a, v_b, v_c;
+    logic [PAR*IN_W-1:0]     q_data;      // values entering the quantizer
     logic signed [8:0]       q_shared;
+    logic [7:0]              sc_a, sc_b, sc_c, sc_d;
     logic [PAR*WIDTH-1:0]    codes;
 
-    assign take = !out_valid || out_ready;
+    assign adv = !out_valid || out_ready;
 
     genvar g;
     generate
         for (g = 0; g < PAR; g++) begin : g_lane
-            mx_quant_elem #(.IN_W(IN_W), .IN_LSB(IN_LSB), .WIDTH(WIDTH), .EBITS(EBITS)) qe (
-                .value(q_data[g*IN_W +: IN_W]), .shared(q_shared), .code(codes[g*WIDTH +: WIDTH]));
+            mx_quant_elem_pipe #(.IN_W(IN_W), .IN_LSB(IN_LSB), .WIDTH(WIDTH), .EBITS(EBITS)) qe (
+                .clk, .ce(adv), .value(q_data[g*IN_W +: IN_W]), .shared(q_shared),
+                .code(codes[g*WIDTH +: WIDTH]));
         end
 
         if (FIXED_SCALE >= 0) begin : g_fixed
             logic unused;
-            assign unused   = ^{M, EMAX, CW};
+            assign unused   = ^{EMAX, CW};
             assign q_data   = in_data;
             assign q_shared = 9'(FIXED_SCALE - 127);
-            assign in_ready = take;
-            always_ff @(posedge clk) begin
-                if (rst) out_valid <= 1'b0;
-                else if (take) out_valid <= in_valid;
-                if (take) out_data <= {8'(FIXED_SCALE), codes};
-            end
+            assign in_ready = adv;
+            assign fire     = adv && in_valid;
         end else begin : g_mx
-            localparam int DDEPTH = 1 << $clog2(2 * BPB + 2);
-            logic [IN_W-1:0]     runmax, bmax, lane_abs;
+            // Input side, never stalled: |value| of each lane (stage 1), their OR accumulated over
+            // the block (stage 2; msb(max |A|) = msb(OR |A|)), the shared exponent (stages 3-5,
+            // mx_shared_exp_pipe) into a FIFO of scales. The block's values wait in a FIFO of DDEPTH beats meanwhile.
+            localparam int DDEPTH = 1 << $clog2(2 * BPB + 10);
+            // every scale in flight or queued belongs to a block still (partly) in the data FIFO
+            localparam int SDEPTH = (DDEPTH / BPB > 2) ? 1 << $clog2(DDEPTH / BPB) : 2;
+            logic [IN_W-1:0]     mag1 [PAR];
+            logic [IN_W-1:0]     run2, lane_or;
             logic [CW-1:0]       ib, ob;
-            logic                ilast, olast, d_in_ready, s_in_ready, d_valid, s_valid, fire;
-            logic signed [8:0]   shared_in;
+            logic                ilast, olast, d_valid, s_valid, acc1, first1, last1, bv2, sv3, sv4, sv5, s_in_ready;
+            logic signed [8:0]   sh5;
             logic [8:0]          s_data;
 
-            always_comb begin
-                bmax = (ib == '0) ? '0 : runmax;
-                for (int i = 0; i < PAR; i++) begin
-                    lane_abs = in_data[i*IN_W + IN_W - 1] ? IN_W'(-$signed(in_data[i*IN_W +: IN_W]))
-                                                          : in_data[i*IN_W +: IN_W];
-                    if (lane_abs > bmax) bmax = lane_abs;
-                end
-            end
             assign ilast    = ib == CW'(BPB - 1);
             assign olast    = ob == CW'(BPB - 1);
-            assign in_ready = d_in_ready && s_in_ready;
 
-            mx_shared_exp #(.IN_W(IN_W), .IN_LSB(IN_LSB), .EMAX(EMAX)) se (.amax(bmax), .shared(shared_in));
+            always_ff @(posedge clk) begin
+                for (int i = 0; i < PAR; i++)
+                    mag1[i] <= in_data[i*IN_W + IN_W - 1] ? IN_W'(-$signed(in_data[i*IN_W +: IN_W]))
+                                                          : in_data[i*IN_W +: IN_W];
+                first1 <= ib == '0;
+                last1  <= ilast;
+                if (acc1) run2 <= (first1 ? '0 : run2) | lane_or;
+            end
+            always_comb begin
+                lane_or = '0;
+                for (int i = 0; i < PAR; i++) lane_or = lane_or | mag1[i];
+            end
+
+            mx_shared_exp_pipe #(.IN_W(IN_W), .IN_LSB(IN_LSB), .EMAX(EMAX)) se (.clk, .ce(1'b1), .amax(run2),
+                .shared(sh5));
 
             mx_fifo #(.WIDTH(PAR*IN_W), .DEPTH(DDEPTH)) dfifo (.clk, .rst, .in_data,
-                .in_valid(in_valid && s_in_ready), .in_ready(d_in_ready), .out_data(q_data),
-                .out_valid(d_valid), .out_ready(take && s_valid));
-            mx_fifo #(.WIDTH(9), .DEPTH(2)) sfifo (.clk, .rst, .in_data(shared_in),
-                .in_valid(in_valid && in_ready && ilast), .in_ready(s_in_ready), .out_data(s_data),
+                .in_valid, .in_ready, .out_data(q_data),
+                .out_valid(d_valid), .out_ready(adv && s_valid));
+            mx_fifo #(.WIDTH(9), .DEPTH(SDEPTH)) sfifo (.clk, .rst, .in_data(sh5),
+                .in_valid(sv5), .in_ready(s_in_ready), .out_data(s_data),
                 .out_valid(s_valid), .out_ready(fire && olast));
             assign q_shared = $signed(s_data);
-            assign fire     = take && s_valid && d_valid;
+            assign fire     = adv && s_valid && d_valid;
 
             always_ff @(posedge clk) begin
                 if (rst) begin
-                    ib        <= '0;
-                    ob        <= '0;
-                    out_valid <= 1'b0;
+                    ib   <= '0;
+                    ob   <= '0;
+                    acc1 <= 1'b0;
+                    bv2  <= 1'b0;
+                    sv3  <= 1'b0;
+                    sv4  <= 1'b0;
+                    sv5  <= 1'b0;
                 end else begin
-                    if (in_valid && in_ready) begin
-                        ib     <= ilast ? '0 : ib + 1'b1;
-                        runmax <= bmax;
-                    end
+                    acc1 <= in_valid && in_ready;
+                    bv2  <= acc1 && last1;
+                    sv3  <= bv2;
+                    sv4  <= sv3;
+                    sv5  <= sv4;
+                    if (in_valid && in_ready) ib <= ilast ? '0 : ib + 1'b1;
                     if (fire) ob <= olast ? '0 : ob + 1'b1;
-                    if (take) out_valid <= fire;
                 end
-                if (fire) out_data <= {8'(s_data + 9'd127), codes};
             end
+            logic unused_s;
+            assign unused_s = s_in_ready;  // never full: SDEPTH covers the blocks the data FIFO holds
         end
     endgenerate
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            v_a       <= 1'b0;
+            v_b       <= 1'b0;
+            v_c       <= 1'b0;
+            out_valid <= 1'b0;
+        end else if (adv) begin
+            v_a       <= fire;
+            v_b       <= v_a;
+            v_c       <= v_b;
+            out_valid <= v_c;
+        end
+        if (adv) begin
+            sc_a <= 8'(q_shared + 9'sd127);
+            sc_b <= sc_a;
+            sc_c <= sc_b;
+            sc_d <= sc_c;
+        end
+    end
+    assign out_data = {sc_d, codes};
 endmodule
