@@ -176,8 +176,9 @@ class TaskConfig:
     prompt: str = MISSING  # `{text}` is replaced by the example; the label word follows after one space
     labels: Dict[str, str] = field(default_factory=dict)  # dataset label -> word, e.g. pos: positive
     examples: int = 0  # the first N examples, alternating labels (0: all)
-    # a text without content (e.g. "N/A"): label scores relative to theirs after it (contextual calibration)
-    content_free: Optional[str] = None
+    # texts without content (e.g. ["N/A", "", "[MASK]"]): label scores relative to their mean score after
+    # these texts (contextual calibration); null or []: off
+    content_free: Optional[List[str]] = None
 
 
 @dataclass

@@ -57,7 +57,7 @@ def test_content_free_calibration_removes_the_label_prior():
     """A model whose preference ignores the review has nothing left once its content-free scores are
     subtracted: every example ties, and the first label wins (without calibration: always neg)."""
     task = load_group("eval", "polarity", task={"examples": 4}).task
-    assert task.content_free == "N/A"
+    assert list(task.content_free) == ["N/A", "", "[MASK]"]
     assert set(task_accuracy(FixedPreference(ord("n")), ByteTokenizer(), task)["predictions"]) == {"pos"}
     task.content_free = None
     assert set(task_accuracy(FixedPreference(ord("n")), ByteTokenizer(), task)["predictions"]) == {"neg"}
