@@ -67,6 +67,7 @@ def energy(cfg, model) -> tuple[float | None, str]:
 
 def measure(name: str, quant: str, base, tok, a: argparse.Namespace) -> dict[str, Any]:
     from mase.evaluate import evaluate
+    from mase.evaluate.task import examples
     from mase.quantize import bit_stats, quantize_model
 
     t0 = time.perf_counter()
@@ -83,7 +84,9 @@ def measure(name: str, quant: str, base, tok, a: argparse.Namespace) -> dict[str
             "acc_stderr": ev.get("task_accuracy_stderr"), "examples": ev.get("task_examples"),
             "avg_weight_bits": bits.get("avg_weight_bits"), "avg_act_bits": bits.get("avg_act_bits"),
             "energy_uj": uj, "note": note, "tokens": a.tokens, "examples_asked": a.examples, "target": a.target,
-            "seconds": round(time.perf_counter() - t0, 1), "load": round(os.getloadavg()[0], 1)}
+            "seconds": round(time.perf_counter() - t0, 1), "load": round(os.getloadavg()[0], 1),
+            "preds": ev.get("task_predictions"),
+            "gold": [lab for _, lab in examples(cfg.eval.task)] if quant == "float" else None}
 
 
 def _f(v: Any, fmt: str) -> str:
@@ -91,8 +94,11 @@ def _f(v: Any, fmt: str) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    from mase.evaluate import paired_change
+
     out = ["| model | format | ppl lee (d% float) | ppl enwiki (d% float) | polarity acc % +- se (d float, d fixed8) "
-           "| w bits | a bits | uJ/token |", "|---|---|---|---|---|---|---|---|"]
+           "| answers vs float: fixed / broken (McNemar p) | w bits | a bits | uJ/token |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ref = {q: next((x for x in rows if x["model"] == r["model"] and x["quant"] == q), {}) for q in ("float", "fixed8")}
 
@@ -106,8 +112,12 @@ def table(rows: list[dict[str, Any]]) -> str:
 
         acc = (f"{r['acc']:.1f} +- {r['acc_stderr']:.1f} ({d_pts('float')}, {d_pts('fixed8')})"
                if r.get("acc") is not None else "-")
+        fl, pair = ref["float"], "-"
+        if r["quant"] != "float" and r.get("preds") and fl.get("preds") and fl.get("gold"):
+            c = paired_change(fl["gold"], fl["preds"], r["preds"])
+            pair = f"{c['task_fixed']} / {c['task_broken']} ({c['task_mcnemar_p']:.2g})"
         out.append(f"| {r['model']} | {r['quant']} | {_f(r['ppl_lee'], '.3f')}{d_pct('ppl_lee')} | "
-                   f"{_f(r['ppl_enwiki'], '.3f')}{d_pct('ppl_enwiki')} | {acc} | {_f(r['avg_weight_bits'], '.2f')} | "
+                   f"{_f(r['ppl_enwiki'], '.3f')}{d_pct('ppl_enwiki')} | {acc} | {pair} | {_f(r['avg_weight_bits'], '.2f')} | "
                    f"{_f(r['avg_act_bits'], '.2f')} | {_f(r['energy_uj'], '.2f') if r['energy_uj'] else r['note'] or '-'} |")
     return "\n".join(out)
 

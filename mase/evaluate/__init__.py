@@ -18,6 +18,7 @@ zero-shot task accuracy (mase.evaluate.task; eval=polarity).
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import torch
@@ -136,6 +137,17 @@ def _perplexity(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any, dataset: 
     return out
 
 
+def paired_change(gold: list[str], before: list[str], after: list[str]) -> dict[str, Any]:
+    """What quantization changed, answer by answer: answers it made right (fixed) and wrong (broken),
+    and the exact two-sided McNemar p-value of that split (binomial, p=1/2 over the changed answers): a
+    small p says the accuracy change is more than the usual reshuffle of answers near the boundary."""
+    fixed = sum(b != g and a == g for g, b, a in zip(gold, before, after))
+    broken = sum(b == g and a != g for g, b, a in zip(gold, before, after))
+    n, k = fixed + broken, min(fixed, broken)
+    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n) if n else 1.0
+    return {"task_fixed": fixed, "task_broken": broken, "task_mcnemar_p": p}
+
+
 def _task(model: torch.nn.Module, tokenizer: Any, task: Any, quantized: bool, float_baseline: bool) -> dict[str, Any]:
     """report.json's task keys: accuracy (percent) of the model and of its float twin on the same prompts."""
     from mase.quantize import quantization_disabled
@@ -143,13 +155,15 @@ def _task(model: torch.nn.Module, tokenizer: Any, task: Any, quantized: bool, fl
     enc = encode(tokenizer, task)
     q = task_accuracy(model, tokenizer, task, "task quantized" if quantized else "task", enc)
     out: dict[str, Any] = {"task": str(task.name), "task_accuracy": q["accuracy"], "task_accuracy_stderr": q["stderr"],
-                           "task_examples": q["n"], "task_numerics": "quantized", "seconds_task": q["seconds"]}
+                           "task_examples": q["n"], "task_numerics": "quantized", "seconds_task": q["seconds"],
+                           "task_predictions": q["predictions"]}
     if quantized and float_baseline:
         with quantization_disabled(model):
             f = task_accuracy(model, tokenizer, task, "task float", enc)
         out.update(task_accuracy_float=f["accuracy"], task_accuracy_float_stderr=f["stderr"],
                    # the share of examples answered as the float model answers them (a paired view)
-                   task_agreement=100.0 * sum(a == b for a, b in zip(q["predictions"], f["predictions"])) / q["n"])
+                   task_agreement=100.0 * sum(a == b for a, b in zip(q["predictions"], f["predictions"])) / q["n"],
+                   **paired_change([g for _, g in enc[0]], f["predictions"], q["predictions"]))
     elif not quantized:
         out.update(task_accuracy_float=q["accuracy"], task_accuracy_float_stderr=q["stderr"])
     if "task_accuracy_float" in out:

@@ -13,7 +13,8 @@ REQUIRED_KEYS = ("model", "quant", "ppl", "ppl_float", "delta_ppl_pct", "avg_wei
                  "weight_memory_mb", "tokens")
 # eval.task (mase.evaluate.task): accuracies and their standard errors in percent, deltas in points
 TASK_KEYS = ("task", "task_accuracy", "task_accuracy_stderr", "task_accuracy_float", "task_accuracy_float_stderr",
-             "delta_task_accuracy", "task_agreement", "task_examples", "task_numerics")
+             "delta_task_accuracy", "task_agreement", "task_fixed", "task_broken", "task_mcnemar_p", "task_examples",
+             "task_numerics")
 
 
 def build_report(model_name: str, quant_name: str, evaluation: dict[str, Any] | None, bits: dict[str, Any],

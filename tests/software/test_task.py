@@ -159,3 +159,15 @@ def test_one_token_label_words_are_scored_from_one_forward(tiny_llama):
     items, words, _ = encode(tok, task)
     slow = [max(words, key=lambda lab: _label_logprob(tiny_llama[0], ctx, words[lab])) for ctx, _ in items]
     assert res["predictions"] == slow
+
+
+def test_paired_change_counts_fixed_and_broken_answers_with_mcnemar_p():
+    """gemma3-270m mxint8 with one content-free text: 23 answers made right, 19 made wrong (p 0.64): a
+    reshuffle near the boundary, not a change in accuracy; all changes one way is significant."""
+    from mase.evaluate import paired_change
+
+    c = paired_change(["pos"] * 42, ["pos"] * 19 + ["neg"] * 23, ["neg"] * 19 + ["pos"] * 23)
+    assert (c["task_fixed"], c["task_broken"]) == (23, 19) and c["task_mcnemar_p"] == pytest.approx(0.644, abs=1e-3)
+    c = paired_change(["pos"] * 10, ["neg"] * 10, ["pos"] * 10)
+    assert (c["task_fixed"], c["task_broken"]) == (10, 0) and c["task_mcnemar_p"] == pytest.approx(2 / 2 ** 10)
+    assert paired_change(["pos"], ["pos"], ["pos"])["task_mcnemar_p"] == 1.0
