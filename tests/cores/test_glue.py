@@ -167,8 +167,9 @@ def test_transpose_pad(cfg):
     for stall, bp, seed in STALLS:
         res = run(cfg, {"tp_in": beats}, {"tp_out": len(exp)}, {"tp_in": lanes * w}, stall, bp, seed)
         assert res.outputs["tp_out"] == exp, f"stall={stall} bp={bp}"
-        if stall == bp == 0:  # fill (a beat a cycle), then drain (a beat a cycle), per prompt
-            assert res.stats["tp_out_last"] - res.stats["tp_in_first"] == len(beats) + len(exp) - 1
+        if stall == bp == 0:  # per prompt: fill and drain a beat a cycle, one cycle from the last write to
+            # the first beat (the read register); the next fill starts with the last beat of the drain
+            assert res.stats["tp_out_last"] - res.stats["tp_in_first"] == len(beats) + len(exp)
 
 
 @pytest.mark.parametrize("cfg", CONFIGS)

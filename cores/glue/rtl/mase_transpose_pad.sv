@@ -1,6 +1,9 @@
 // Buffers T vectors of F fixed-point elements (LANES a beat, token by token), then streams them
 // feature by feature: for each f, the T values of the tokens followed by T_PAD - T zeros (LANES
 // tokens a beat), so that a quantizer blocks V along the tokens for the scores x V product.
+// The buffer is read synchronously into the output register (with LANES = 1 one write and one read
+// port: block RAM); the drain moves a beat every cycle and the next fill may start while the last
+// beat of the drain waits in the output register.
 module mase_transpose_pad #(
     parameter int W     = 16,
     parameter int LANES = 1,
@@ -17,13 +20,21 @@ module mase_transpose_pad #(
     output logic               out_valid,
     input  logic               out_ready
 );
-    logic [W-1:0] mem [T*F];
-    logic drain;
+    logic [W-1:0]       mem [T*F];
+    logic [LANES*W-1:0] rd;     // the buffer's read register (the output beat, before padding)
+    logic [LANES-1:0]   zq;     // lanes of the output beat that are padding (token >= T)
+    logic               drain, ov, adv;
     int wi, rf, rt;
     assign in_ready  = !drain;
-    assign out_valid = drain;
+    assign adv       = drain && (!ov || out_ready);  // read the next beat of the drain
+    assign out_valid = ov;
     for (genvar i = 0; i < LANES; i++) begin : g_lane
-        assign out_data[i*W +: W] = (rt + i < T) ? mem[(rt + i) * F + rf] : '0;
+        assign out_data[i*W +: W] = zq[i] ? '0 : rd[i*W +: W];
+        always_ff @(posedge clk) if (adv) rd[i*W +: W] <= mem[(rt + i < T) ? (rt + i) * F + rf : rf];
+    end
+    always_ff @(posedge clk) begin
+        if (!rst && !drain && in_valid)
+            for (int i = 0; i < LANES; i++) mem[wi + i] <= in_data[i*W +: W];
     end
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -31,27 +42,32 @@ module mase_transpose_pad #(
             rf    <= 0;
             rt    <= 0;
             drain <= 1'b0;
-        end else if (!drain) begin
-            if (in_valid) begin
-                for (int i = 0; i < LANES; i++) mem[wi + i] <= in_data[i*W +: W];
-                if (wi + LANES == T * F) begin
-                    wi    <= 0;
-                    drain <= 1'b1;
-                end else begin
-                    wi <= wi + LANES;
+            ov    <= 1'b0;
+        end else begin
+            if (out_ready) ov <= 1'b0;
+            if (!drain) begin
+                if (in_valid) begin
+                    if (wi + LANES == T * F) begin
+                        wi    <= 0;
+                        drain <= 1'b1;
+                    end else begin
+                        wi <= wi + LANES;
+                    end
                 end
-            end
-        end else if (out_ready) begin
-            if (rt + LANES == T_PAD) begin
-                rt <= 0;
-                if (rf == F - 1) begin
-                    rf    <= 0;
-                    drain <= 1'b0;
+            end else if (adv) begin
+                ov <= 1'b1;
+                for (int i = 0; i < LANES; i++) zq[i] <= rt + i >= T;
+                if (rt + LANES == T_PAD) begin
+                    rt <= 0;
+                    if (rf == F - 1) begin
+                        rf    <= 0;
+                        drain <= 1'b0;
+                    end else begin
+                        rf <= rf + 1;
+                    end
                 end else begin
-                    rf <= rf + 1;
+                    rt <= rt + LANES;
                 end
-            end else begin
-                rt <= rt + LANES;
             end
         end
     end
