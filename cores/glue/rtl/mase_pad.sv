@@ -17,14 +17,15 @@ module mase_pad #(
 );
     localparam int IB = SEG / LANES;
     localparam int TB = SEG_PAD / LANES;
-    int  cnt;
-    logic pad;
-    assign pad       = cnt >= IB;
+    localparam int CW = $clog2(TB + 1);  // holds 0..TB
+    logic [CW-1:0] cnt;
+    logic          pad;
+    assign pad       = cnt >= CW'(IB);
     assign out_data  = pad ? '0 : in_data;
     assign out_valid = pad || in_valid;
     assign in_ready  = !pad && out_ready;
     always_ff @(posedge clk) begin
         if (rst) cnt <= 0;
-        else if (out_valid && out_ready) cnt <= (cnt == TB - 1) ? 0 : cnt + 1;
+        else if (out_valid && out_ready) cnt <= (cnt == CW'(TB - 1)) ? '0 : cnt + 1'b1;
     end
 endmodule

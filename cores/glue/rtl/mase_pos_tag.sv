@@ -14,21 +14,22 @@ module mase_pos_tag #(
     output logic                   out_valid,
     input  logic                   out_ready
 );
+    localparam int CW = $clog2(BEATS + 1);  // holds 0..BEATS
     logic [POS_W-1:0] pos;
-    int cnt;
+    logic [CW-1:0]    cnt;
     assign out_data  = {pos, in_data};
     assign out_valid = in_valid;
     assign in_ready  = out_ready;
     always_ff @(posedge clk) begin
         if (rst) begin
-            cnt <= 0;
+            cnt <= '0;
             pos <= '0;
         end else if (in_valid && out_ready) begin
-            if (cnt == BEATS - 1) begin
-                cnt <= 0;
+            if (cnt == CW'(BEATS - 1)) begin
+                cnt <= '0;
                 pos <= pos + 1'b1;
             end else begin
-                cnt <= cnt + 1;
+                cnt <= cnt + 1'b1;
             end
         end
     end
