@@ -426,8 +426,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
 # ------------------------------------------------------------------------------------------------
 # cycles
 # ------------------------------------------------------------------------------------------------
-NODE_LATENCY = {"linear": 20, "matmul_qk": 20, "matmul_sv": 20, "softmax": 12, "rmsnorm": 40, "layernorm": 40,
-                "act": 4, "swiglu": 4, "residual": 2, "rope": 4, "quantize": 12, "dequantize": 2}
+NODE_LATENCY = {"linear": 21, "matmul_qk": 21, "matmul_sv": 21, "softmax": 12, "rmsnorm": 40, "layernorm": 40,
+                "act": 4, "swiglu": 4, "residual": 2, "rope": 4, "quantize": 13, "dequantize": 2}
 
 
 def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> dict[str, Any]:
@@ -510,12 +510,12 @@ def _unblocked_quantizer_fill(g: DataflowGraph, plan: HwPlan) -> dict[int, int]:
 # ------------------------------------------------------------------------------------------------
 # Cycle latencies of the cores (their READMEs) used by `decode_model`: FIFO on every consumer input
 # (2 cycles when empty, +1 for the width converter / skid register of the hop),
-# mx_linear / mx_matmul accumulate (10, pipelined) + output quantizer (11 + a block), mx_quantize
-# (11 after a block: 5 stages to the block's scale, the scale FIFO, 4 quantizer stages),
+# mx_linear / mx_matmul accumulate (10, pipelined) + output quantizer (12 + a block), mx_quantize
+# (12 after a block: 5 stages to the block's scale, the scale FIFO, 5 quantizer stages),
 # norm first output (RB + 8 after the row's last beat, RB = 18 for the generated norms),
 # softmax (row beats + R_F + 8, R_F = 20), dequantize 1, rope 3 (after half a head), residual 1,
 # swiglu and act 2.
-DECODE_LATENCY = {"fifo": 3, "linear": 21, "quantize": 11, "norm": 26, "softmax": 28, "dequantize": 1, "rope": 3,
+DECODE_LATENCY = {"fifo": 3, "linear": 22, "quantize": 12, "norm": 26, "softmax": 28, "dequantize": 1, "rope": 3,
                   "residual": 1, "swiglu": 2, "act": 2}
 
 

@@ -25,15 +25,23 @@ module mx_align_pipe #(
     logic signed [LW-1:0]   wide2;
     logic                   pos, neg;
 
+    // the caps compare `shift` with constants; only AW bits of -shift are formed
+    logic signed [SH_W-1:0] RNEG;
+    logic                   lsat, rsat;
+    logic [AW-1:0]          neg_amt;
+    assign RNEG    = -SH_W'(RCAP);
+    assign lsat    = shift > SH_W'(LCAP);
+    assign rsat    = shift < RNEG;
+    assign neg_amt = AW'(~shift) + AW'(1);
     always_ff @(posedge clk) begin
         if (ce) begin
             in1 <= in;
             if (!shift[SH_W-1]) begin
                 left1 <= 1'b1;
-                amt1  <= (shift > SH_W'(LCAP)) ? AW'(LCAP) : AW'(shift);
+                amt1  <= lsat ? AW'(LCAP) : AW'(shift);
             end else begin
                 left1 <= 1'b0;
-                amt1  <= (-shift > SH_W'(RCAP)) ? AW'(RCAP) : AW'(-shift);
+                amt1  <= rsat ? AW'(RCAP) : neg_amt;
             end
         end
     end

@@ -54,9 +54,17 @@ module mase_attn_matmul #(
     logic [HEADS*OW-1:0] ho_data;
     logic [BW-1:0]       bi_data;
     logic                bi_valid, bi_fire, b_pad;
-    int a_beat, b_beat, b_row, o_beat;
+    // narrow counters and a registered padding flag: the B handshake (b_pad -> valid -> fire ->
+    // counters) stays a few logic levels deep (92 MHz on the ECP5-85 with 32-bit ints, see the
+    // Timing section of cores/README.md)
+    localparam int RBW = (RB > 1) ? $clog2(RB) : 1;
+    localparam int NW  = (N_PAD > 1) ? $clog2(N_PAD) : 1;
+    logic [RBW-1:0] a_beat, b_beat;
+    logic [NW-1:0]  b_row, o_beat, row_next;
+    logic           pad_next, b_row_step;
     // B rows N..N_PAD-1 of every group are zeros made here (zero codes decode to zero at any scale)
-    assign b_pad     = b_row >= N;
+    assign row_next = (b_row == NW'(N_PAD - 1)) ? '0 : b_row + 1'b1;
+    assign pad_next = (b_row != NW'(N_PAD - 1)) && ((NW + 1)'(b_row) + 1'b1 >= (NW + 1)'(N));
     assign bi_data   = b_pad ? '0 : b_data;
     assign bi_valid  = b_pad || b_valid;
     assign bi_fire   = bi_valid && grp_ready[b_grp];
@@ -93,45 +101,49 @@ module mase_attn_matmul #(
             assign mm_ready            = ho_ready[h];
         end
     end
+    // B order: beat, then group, then row (keys, token-major) or beat, row, group (V^T)
+    assign b_row_step = bi_fire && b_beat == RBW'(RB - 1) && (B_GROUP_MAJOR != 0 || b_grp == GW'(KV_HEADS - 1));
     always_ff @(posedge clk) begin
         if (rst) begin
-            a_beat <= 0;
-            b_beat <= 0;
-            b_row  <= 0;
-            o_beat <= 0;
+            a_beat <= '0;
+            b_beat <= '0;
+            b_row  <= '0;
+            b_pad  <= 1'b0;
+            o_beat <= '0;
             a_head <= '0;
             b_grp  <= '0;
             o_head <= '0;
         end else begin
             if (a_valid && a_ready) begin
-                if (a_beat == RB - 1) begin
-                    a_beat <= 0;
+                if (a_beat == RBW'(RB - 1)) begin
+                    a_beat <= '0;
                     a_head <= (a_head == HW'(HEADS - 1)) ? '0 : a_head + 1'b1;
                 end else begin
-                    a_beat <= a_beat + 1;
+                    a_beat <= a_beat + 1'b1;
                 end
             end
-            // B order: beat, then group, then row (keys, token-major) or beat, row, group (V^T)
             if (bi_fire) begin
-                if (b_beat != RB - 1) begin
-                    b_beat <= b_beat + 1;
+                if (b_beat != RBW'(RB - 1)) begin
+                    b_beat <= b_beat + 1'b1;
                 end else begin
-                    b_beat <= 0;
+                    b_beat <= '0;
                     if (B_GROUP_MAJOR == 0) begin
                         b_grp <= (b_grp == GW'(KV_HEADS - 1)) ? '0 : b_grp + 1'b1;
-                        if (b_grp == GW'(KV_HEADS - 1)) b_row <= (b_row == N_PAD - 1) ? 0 : b_row + 1;
-                    end else begin
-                        b_row <= (b_row == N_PAD - 1) ? 0 : b_row + 1;
-                        if (b_row == N_PAD - 1) b_grp <= (b_grp == GW'(KV_HEADS - 1)) ? '0 : b_grp + 1'b1;
+                    end else if (b_row == NW'(N_PAD - 1)) begin
+                        b_grp <= (b_grp == GW'(KV_HEADS - 1)) ? '0 : b_grp + 1'b1;
                     end
                 end
             end
+            if (b_row_step) begin
+                b_row <= row_next;
+                b_pad <= pad_next;
+            end
             if (out_valid && out_ready) begin
-                if (o_beat == N_PAD - 1) begin
-                    o_beat <= 0;
+                if (o_beat == NW'(N_PAD - 1)) begin
+                    o_beat <= '0;
                     o_head <= (o_head == HW'(HEADS - 1)) ? '0 : o_head + 1'b1;
                 end else begin
-                    o_beat <= o_beat + 1;
+                    o_beat <= o_beat + 1'b1;
                 end
             end
         end

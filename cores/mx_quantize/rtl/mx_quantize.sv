@@ -5,9 +5,9 @@
 //   out_data = {scale[7:0], PAR element codes}; every beat of a block carries its scale
 // FIXED_SCALE >= 0: fixed-point output (fixed8 baseline), constant scale byte, no block buffer.
 // Throughput one beat per cycle. Latency (first beat in to first beat out, no stalls): MX:
-// K/PAR + 7 cycles (the whole block is needed before its scale is known: 3 stages for the block's
-// shared exponent, the scale FIFO, 3 quantizer stages; a FIFO of 2K/PAR + 8 beats keeps the input
-// flowing); fixed: 3 cycles (the quantizer stages).
+// K/PAR + 12 cycles (the whole block is needed before its scale is known: |value| and the OR of the
+// block's magnitudes, 3 stages of shared exponent, the scale FIFO, 5 quantizer stages; a FIFO of
+// 2K/PAR + 10 beats keeps the input flowing); fixed: 5 cycles (the quantizer stages).
 module mx_quantize #(
     parameter int PAR         = 4,
     parameter int K           = 32,
@@ -32,12 +32,12 @@ module mx_quantize #(
     localparam int BPB  = K / PAR;
     localparam int CW   = (BPB > 1) ? $clog2(BPB) : 1;
 
-    // Output side: a 4-stage element quantizer (mx_quant_elem_pipe) under one enable `adv`: the
+    // Output side: a 5-stage element quantizer (mx_quant_elem_pipe) under one enable `adv`: the
     // pipeline moves when its output register can load.
-    logic                    adv, fire, v_a, v_b, v_c;
+    logic                    adv, fire, v_a, v_b, v_c, v_d;
     logic [PAR*IN_W-1:0]     q_data;      // values entering the quantizer
     logic signed [8:0]       q_shared;
-    logic [7:0]              sc_a, sc_b, sc_c, sc_d;
+    logic [7:0]              sc_a, sc_b, sc_c, sc_d, sc_e;
     logic [PAR*WIDTH-1:0]    codes;
 
     assign adv = !out_valid || out_ready;
@@ -128,19 +128,22 @@ module mx_quantize #(
             v_a       <= 1'b0;
             v_b       <= 1'b0;
             v_c       <= 1'b0;
+            v_d       <= 1'b0;
             out_valid <= 1'b0;
         end else if (adv) begin
             v_a       <= fire;
             v_b       <= v_a;
             v_c       <= v_b;
-            out_valid <= v_c;
+            v_d       <= v_c;
+            out_valid <= v_d;
         end
         if (adv) begin
             sc_a <= 8'(q_shared + 9'sd127);
             sc_b <= sc_a;
             sc_c <= sc_b;
             sc_d <= sc_c;
+            sc_e <= sc_d;
         end
     end
-    assign out_data = {sc_d, codes};
+    assign out_data = {sc_e, codes};
 endmodule
