@@ -117,30 +117,58 @@ def _order(diag: torch.Tensor, n: int, k: int, act_order: bool) -> tuple[torch.T
     return torch.tensor([c for cols in blocks for c in cols]), [len(cols) for cols in blocks]
 
 
-def gptq_mx(w: torch.Tensor, H: torch.Tensor, fmt: MXFormat, opts: GPTQOptions = GPTQOptions()) -> torch.Tensor:
+@dataclass(frozen=True)
+class HessianFactor:
+    """What GPTQ takes from the Hessians of L layers for one block size: the column order, the block
+    sizes in that order, the H diagonal in that order and the upper Cholesky factor of H^-1 (damped).
+    It does not depend on the element format, so the sensitivity pass computes it once per block size
+    for all the formats it probes (the inverse was 60% of that pass's GPTQ time)."""
+
+    perm: torch.Tensor  # (L, n)
+    sizes: list[int]
+    diag: torch.Tensor  # (L, n), permuted
+    U: torch.Tensor  # (L, n, n) float32
+
+
+def hessian_factor(H: torch.Tensor, k: int, opts: GPTQOptions) -> HessianFactor | None:
+    """H (L, in, in) factored for blocks of k; None when the layers' block sizes fall in different
+    orders (a short last block sorted to different places: gptq_mx then goes layer by layer)."""
+    L, n = H.shape[0], H.shape[-1]
+    diag = torch.diagonal(H, dim1=-2, dim2=-1).float()
+    orders = [_order(diag[i], n, k, opts.act_order) for i in range(L)]
+    sizes = orders[0][1]
+    if any(o[1] != sizes for o in orders):
+        return None
+    perm = torch.stack([o[0] for o in orders])  # (L, n)
+    if opts.act_order:
+        H = torch.stack([H[i][perm[i]][:, perm[i]] for i in range(L)])
+        diag = torch.gather(diag, -1, perm)
+    U = torch.stack([_inverse_cholesky(H[i], opts.damp) for i in range(L)]).float()
+    return HessianFactor(perm, sizes, diag, U)
+
+
+def gptq_mx(w: torch.Tensor, H: torch.Tensor | None, fmt: MXFormat, opts: GPTQOptions = GPTQOptions(),
+            factor: HessianFactor | None = None) -> torch.Tensor:
     """The weights w (out, in) rounded to `fmt` (blocks of fmt.block_size along in) by GPTQ with the
     input Hessian H (in, in). Returns float32 values on the MX grid (fmt.fake_quantize returns them).
 
     Batched: w (L, out, in) and H (L, in, in) round L layers of one shape at once, each with its own H
-    and column order (the same values as L calls; the column loop's Python overhead is paid once)."""
+    and column order (the same values as L calls; the column loop's Python overhead is paid once).
+    `factor`: hessian_factor(H, fmt.block_size, opts) computed once for several formats (H unused)."""
     batched = w.dim() == 3
     if not batched:
-        w, H = w[None], H[None]
+        w = w[None]
+        H = H[None] if H is not None else None
     L, out_f, n = w.shape
-    k = fmt.block_size
+    if factor is None:
+        factor = hessian_factor(H, fmt.block_size, opts)
+        if factor is None:  # one by one
+            return torch.stack([gptq_mx(w[i], H[i], fmt, opts) for i in range(L)])
+    perm, sizes, diag, U = factor.perm, factor.sizes, factor.diag, factor.U
     orig = w.detach().float()
-    diag = torch.diagonal(H, dim1=-2, dim2=-1).float()
-    orders = [_order(diag[i], n, k, opts.act_order) for i in range(L)]
-    sizes = orders[0][1]
-    if any(o[1] != sizes for o in orders):  # a short last block sorted to different places: one by one
-        return torch.stack([gptq_mx(w[i], H[i], fmt, opts) for i in range(L)])
-    perm = torch.stack([o[0] for o in orders])  # (L, n)
     if opts.act_order:
-        H = torch.stack([H[i][perm[i]][:, perm[i]] for i in range(L)])
         orig = torch.gather(orig, -1, perm[:, None, :].expand(L, out_f, n))
-        diag = torch.gather(diag, -1, perm)
     W = orig.clone()
-    U = torch.stack([_inverse_cholesky(H[i], opts.damp) for i in range(L)]).float()
     if not batched:
         W, Q, U, orig, diag = W[0], torch.zeros_like(W[0]), U[0], orig[0], diag[0]
     else:

@@ -113,6 +113,7 @@ class _GPTQProbe:
         from mase.quantize.gptq import _Hessian, calibration_text_ids, options
 
         self.opts = options(quant.gptq)
+        self.factors: dict[tuple, Any] = {}  # (layers, block size) -> HessianFactor: one per block size
         ids, self.calibration = calibration_text_ids(tokenizer, quant, eval_cfg)
         shared: dict = {}
         self.hess = {m: _Hessian(m, self.opts.sink_weight, shared) for m in modules}
@@ -128,7 +129,7 @@ class _GPTQProbe:
 
     def round(self, modules: list[Any], fmt: Any) -> dict[Any, torch.Tensor]:
         """The modules' weights rounded to fmt by GPTQ, the layers of one shape in one batched call."""
-        from mase.quantize.gptq import gptq_mx
+        from mase.quantize.gptq import gptq_mx, hessian_factor
 
         by_shape: dict[tuple[int, ...], list[Any]] = {}
         for m in modules:
@@ -137,7 +138,10 @@ class _GPTQProbe:
         with torch.no_grad():
             for group in by_shape.values():
                 H = torch.stack([self.hess[m].H / max(self.hess[m].n, 1.0) for m in group])
-                q = gptq_mx(torch.stack([m.weight.detach() for m in group]), H, fmt, self.opts)
+                key = (tuple(id(m) for m in group), fmt.block_size)
+                if key not in self.factors:
+                    self.factors[key] = hessian_factor(H, fmt.block_size, self.opts)
+                q = gptq_mx(torch.stack([m.weight.detach() for m in group]), H, fmt, self.opts, self.factors[key])
                 out.update(zip(group, q))
         return out
 

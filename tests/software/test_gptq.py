@@ -142,3 +142,19 @@ def test_batched_layers_round_like_one_by_one():
     opts = GPTQOptions(exp_search=True, act_order=True)
     one = torch.stack([gptq_mx(w[i], H[i], fmt, opts) for i in range(3)])
     assert torch.equal(gptq_mx(w, H, fmt, opts), one)
+
+
+def test_one_hessian_factor_serves_every_format_of_a_block_size():
+    """The sensitivity pass factors each layer's Hessian once per block size and rounds every probed
+    format with it: the same bits as factoring per call."""
+    from mase.quantize.gptq import hessian_factor
+
+    torch.manual_seed(4)
+    w = torch.randn(2, 8, 64)
+    x = torch.randn(2, 200, 64) * torch.rand(64) * 4
+    H = (x.transpose(1, 2) @ x).double()
+    opts = GPTQOptions(exp_search=True, act_order=True)
+    factor = hessian_factor(H, 16, opts)
+    for name in ("mxint2", "mxint4", "mxfp4"):
+        fmt = get_format(name, block_size=16)
+        assert torch.equal(gptq_mx(w, H, fmt, opts, factor), gptq_mx(w, H, fmt, opts)), name
