@@ -6,8 +6,12 @@
 2. Yosys resources of mx_linear at one parallelism in mxint4, mxint8, mxfp4 and fixed8, for iCE40
    (synth_ice40) and UltraScale+ (synth_xilinx -family xcup).
 3. Verilator speed (simulated cycles per second) of mx_linear at a realistic size.
+4. With --fmax: nextpnr fmax, out of context on the ECP5-85 (speed 6) for the mx_linear rows of 2.
+   and for the linear-algebra cores at the parameters the compiler generates for tiny-llama mxint4
+   (and smollm2-135m's widths), and on the iCE40UP5K (shift-register harness) where they fit; with
+   nextpnr's critical path (first and last cell). Slow: about 15 minutes on an idle 2-core machine.
 
-    python benchmarks/bench_cores.py [--quick] [--json out.json] [--skip-synth]
+    python benchmarks/bench_cores.py [--quick] [--json out.json] [--skip-synth] [--fmax]
 """
 
 from __future__ import annotations
@@ -146,11 +150,87 @@ def sim_speed(size) -> dict:
             "seconds": round(sec, 3), "cycles_per_second": round(cyc / sec), "build_seconds": round(build_s, 1)}
 
 
+# the linear-algebra cores at generated parameters (tiny-llama mxint4: ECP5 lanes / iCE40 lanes;
+# smollm2-135m's mx_linear widths at a size that fits): (name, core, module, params, linear images)
+def _lin(fin, fout, ip, op, acc_lsb, tag):
+    return linear_params(fin, fout, x_format="mxint4", w_format="mxint4", o_format="mxint8", k=32, in_par=ip,
+                         out_par=op, acc=AccSpec(acc_lsb, 32), has_bias=False,
+                         files_dir=cache_dir() / "images" / f"bench-fmax-{tag}")
+
+
+def fmax_units():
+    q = lambda in_w, lsb: {"PAR": 1, "K": 32, "IN_W": in_w, "IN_LSB": lsb, "WIDTH": 4, "EBITS": 0, "FIXED_SCALE": -1}
+    mm = {"ROWS": 8, "N": 16, "D": 32, "K": 32, "K_OUT": 16, "PAR_D": 1, "PAR_N": 1, "A_WIDTH": 4, "A_EBITS": 0,
+          "B_WIDTH": 4, "B_EBITS": 0, "O_WIDTH": 8, "O_EBITS": 0, "ACC_LSB": -20, "ACC_W": 32}
+    return [
+        ("mx_dot_product mxint4 K=32 PAR=8", "mase:mx:mx_dot_product", "mx_dot_product",
+         {"PAR": 8, "K": 32, "A_WIDTH": 4, "A_EBITS": 0, "B_WIDTH": 4, "B_EBITS": 0}, False),
+        ("mx_quantize mxint4 PAR=1 IN_W=24 (tiny-llama gate.x.q)", "mase:mx:mx_quantize", "mx_quantize",
+         q(24, -19), False),
+        ("mx_quantize mxint4 PAR=1 IN_W=16 (tiny-llama k.mx2.q)", "mase:mx:mx_quantize", "mx_quantize",
+         q(16, -14), False),
+        ("mx_linear 64x128 IN_PAR=8 OUT_PAR=1 (tiny-llama gate_proj, ECP5)", "mase:mx:mx_linear", "mx_linear",
+         _lin(64, 128, 8, 1, -30, "gate8"), True),
+        ("mx_linear 64x128 IN_PAR=2 OUT_PAR=1 (tiny-llama gate_proj, iCE40)", "mase:mx:mx_linear", "mx_linear",
+         _lin(64, 128, 2, 1, -30, "gate2"), True),
+        ("mx_linear 128x64 IN_PAR=32 OUT_PAR=2 (smollm2-135m lanes)", "mase:mx:mx_linear", "mx_linear",
+         _lin(128, 64, 32, 2, -24, "sm32"), True),
+        ("mx_matmul 8x16x32 PAR_D=1 (one head of tiny-llama's scores x V)", "mase:mx:mx_matmul", "mx_matmul",
+         mm, False),
+    ]
+
+
+def _place(core, module, params, target, tag):
+    from mase.config import compose
+    from mase.eda import nextpnr
+    t = compose(["+model=tiny-llama", f"target={target}"]).target
+    cap = nextpnr.capacity_of(t)
+    d = cache_dir() / "bench-fmax" / target / tag
+    clock = 100.0 if t.family == "ecp5" else 40.0
+    try:
+        r = nextpnr.place_unit(d, tag, core, module, params, t, clock, [], cap)
+    except nextpnr.NoFit as exc:
+        return {"fmax_mhz": None, "note": str(exc).split(":")[-1].strip()[:80]}
+    log = Path(r["logs"]["nextpnr"]).read_text()
+    crit = log.split("Critical path report for clock")[-1].split("\n\n")[0]
+    cells = [l.split("Source")[-1].strip() for l in crit.splitlines() if " Source " in l]
+    util = {k: v["used"] for k, v in r["utilisation"].items()
+            if k in ("TRELLIS_COMB", "TRELLIS_FF", "MULT18X18D", "DP16KD", "ICESTORM_LC", "ICESTORM_RAM")}
+    return {"fmax_mhz": r["fmax_mhz"], "critical_path": f"{cells[0]} -> {cells[-1]}" if cells else "",
+            "utilisation": util, "seconds": r["seconds"]["total"]}
+
+
+def fmax_table() -> dict:
+    out = {}
+    for i, (name, core, module, params, images) in enumerate(fmax_units()):
+        if images:
+            g = torch.Generator().manual_seed(2)
+            fout, fin = params["OUT_FEATURES"], params["IN_FEATURES"]
+            write_linear_images(params, (torch.randint(0, 16, (fout, fin // 32, 32), generator=g),
+                                         torch.randint(110, 130, (fout, fin // 32), generator=g)), None)
+        out[name] = {t: _place(core, module, params, t, f"u{i}") for t in ("ecp5-85k", "ice40-up5k")}
+    return out
+
+
+def fmax_linear(size) -> dict:
+    """ECP5 fmax of the mx_linear rows of the resource table (the iCE40 does not fit them)."""
+    out = {}
+    fin, fout, k, ip, op = size
+    for fmt in SYNTH_FORMATS:
+        fixed = 125 if fmt == "fixed8" else None
+        p = linear_params(fin, fout, x_format=fmt, w_format=fmt, o_format=fmt, k=k, in_par=ip, out_par=op,
+                          acc=AccSpec(-20, 32), x_scale=fixed, w_scale=fixed, o_scale=fixed,
+                          files_dir=cache_dir() / "images" / f"bench-synth-{fmt}-{fin}x{fout}")
+        out[fmt] = _place("mase:mx:mx_linear", "mx_linear", p, "ecp5-85k", f"lin-{fmt}-{fin}x{fout}")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller synthesis size")
     ap.add_argument("--skip-synth", action="store_true")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--fmax", action="store_true", help="nextpnr fmax (ECP5 out of context, iCE40): slow")
     args = ap.parse_args()
     report = {}
 
@@ -169,13 +249,27 @@ def main():
               f"OUT_PAR={size[4]} ({size[3] * size[4]} multipliers), weights in ROM")
         report["resources"] = res = resources(size)
         report["resources_size"] = size
+        fm = report["fmax_linear"] = fmax_linear(size) if args.fmax else {}
         for arch in ("ice40", "xcup"):
-            print(f"  {arch:6s} {'format':8s} {'LUT':>7s} {'FF':>7s} {'DSP':>5s} {'BRAM':>6s}  (carry, lutram)")
+            print(f"  {arch:6s} {'format':8s} {'LUT':>7s} {'FF':>7s} {'DSP':>5s} {'BRAM':>6s}  (carry, lutram)"
+                  + ("  fmax ECP5-85 (OOC)" if fm else ""))
             base = res[arch]["fixed8"]
             for fmt in SYNTH_FORMATS:
                 r = res[arch][fmt]
+                f = fm.get(fmt, {}).get("fmax_mhz")
                 print(f"  {'':6s} {fmt:8s} {r['LUT']:7d} {r['FF']:7d} {r['DSP']:5d} {r['BRAM']:6g}"
-                      f"  ({r.get('CARRY', 0)}, {r.get('LUTRAM', 0)})  LUT x{r['LUT'] / max(base['LUT'], 1):.2f} of fixed8")
+                      f"  ({r.get('CARRY', 0)}, {r.get('LUTRAM', 0)})  LUT x{r['LUT'] / max(base['LUT'], 1):.2f} of fixed8"
+                      + (f"  {f:6.1f} MHz" if f else ("  -" if fm else "")))
+    if args.fmax:
+        print("\n== nextpnr fmax (ECP5-85 speed 6 out of context; iCE40UP5K in the shift-register harness)")
+        report["fmax"] = fx = fmax_table()
+        for name, per in fx.items():
+            cells = []
+            for t in ("ecp5-85k", "ice40-up5k"):
+                f = per[t]["fmax_mhz"]
+                cells.append(f"{t} {f:6.1f} MHz" if f else f"{t} {'does not fit':>10s}")
+            print(f"  {name:66s} {'   '.join(cells)}")
+            print(f"  {'':66s} ECP5 critical path {per['ecp5-85k'].get('critical_path', '')}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
 
