@@ -5,7 +5,10 @@
 // FIXED_SCALE >= 0: the scale field is ignored and that constant byte used (fixed8).
 // SEG < SEG_PAD: the stream is segments of SEG_PAD elements (whole blocks) of which the last
 // SEG_PAD - SEG are MX padding (zeros): those beats are consumed and dropped (PAR divides SEG).
-// Latency 1 cycle, one beat per cycle.
+// Pipelined, every register enabled by ce = !out_valid || out_ready (= in_ready); latency 4 cycles,
+// one beat per cycle: the decoded element and the block's shift, clamped to [-(IW-1), OUT_W] (the
+// caps of mx_align, so the result is the same) | the element shifted left by the coarse part (a
+// multiple of 8) of shift + IW - 1 | by the fine part | floor (>>> IW - 1, wiring) and saturate.
 module mx_dequantize #(
     parameter int PAR         = 4,
     parameter int K           = 32,
@@ -33,11 +36,17 @@ module mx_dequantize #(
     localparam int BPB  = K / PAR;
     localparam int CW   = (BPB > 1) ? $clog2(BPB) : 1;
 
+    localparam int SA_W = ($clog2(OUT_W + IW) > 4) ? $clog2(OUT_W + IW) : 4;  // shift + IW - 1: 0 .. OUT_W + IW - 1
+    localparam int VW   = OUT_W + 2 * IW;       // in << amount, exact
+    localparam logic signed [VW-1:0] MAXV = VW'({1'b0, {(OUT_W - 1) {1'b1}}});
+    localparam logic signed [VW-1:0] MINV = -MAXV - VW'(1);
+
     logic                   take;
+    logic [2:0]             vs;
     logic [CW-1:0]          beat;
     logic [7:0]             scale, scale_hold;
-    logic signed [11:0]     shift;
-    logic [PAR*OUT_W-1:0]   vals;
+    logic [SA_W-1:0]        amt1;
+    logic [2:0]             fine2;
     logic                   keep;  // the beat is not padding
 
     assign take     = !out_valid || out_ready;
@@ -52,14 +61,31 @@ module mx_dequantize #(
             assign scale = (beat == '0) ? in_data[8+PAR*WIDTH-1 -: 8] : scale_hold;
         end
     endgenerate
-    assign shift = 12'($signed({4'd0, scale}) - 12'sd127 + 12'(ELSB - OUT_LSB));
+    // amount = clamp(shift, -(IW-1), OUT_W) + IW - 1 = clamp(scale + C, 0, AMAX): the clamps compare the
+    // scale byte with constants, beside one adder
+    localparam int C    = ELSB - OUT_LSB - 127 + IW - 1;
+    localparam int AMAX = OUT_W + IW - 1;
+    logic [SA_W-1:0] amt;
+    assign amt = (12'($signed({4'd0, scale})) >= 12'(AMAX - C)) ? SA_W'(AMAX)
+               : (12'($signed({4'd0, scale})) <= 12'(-C)) ? '0 : SA_W'(12'($signed({4'd0, scale})) + 12'(C));
+    always_ff @(posedge clk) if (take) begin
+        amt1  <= amt;
+        fine2 <= amt1[2:0];
+    end
 
     genvar g;
     generate
         for (g = 0; g < PAR; g++) begin : g_lane
-            logic signed [IW-1:0] ival;
+            logic signed [IW-1:0] ival, ival1;
+            logic signed [VW-1:0] v2, v3, f;
             mx_elem_to_int #(.WIDTH(WIDTH), .EBITS(EBITS)) dec (.code(in_data[g*WIDTH +: WIDTH]), .value(ival));
-            mx_align #(.IN_W(IW), .SH_W(12), .OUT_W(OUT_W)) al (.in(ival), .shift, .out(vals[g*OUT_W +: OUT_W]));
+            assign f = v3 >>> (IW - 1);
+            always_ff @(posedge clk) if (take) begin
+                ival1 <= ival;
+                v2    <= VW'(ival1) <<< {amt1[SA_W-1:3], 3'b000};
+                v3    <= v2 <<< fine2;
+                out_data[g*OUT_W +: OUT_W] <= (f > MAXV) ? MAXV[OUT_W-1:0] : (f < MINV) ? MINV[OUT_W-1:0] : f[OUT_W-1:0];
+            end
         end
     endgenerate
 
@@ -80,15 +106,16 @@ module mx_dequantize #(
 
     always_ff @(posedge clk) begin
         if (rst) begin
+            vs        <= '0;
             out_valid <= 1'b0;
             beat      <= '0;
         end else if (take) begin
-            out_valid <= in_valid && keep;
+            vs        <= {vs[1:0], in_valid && keep};
+            out_valid <= vs[2];
             if (in_valid) begin
                 beat       <= (beat == CW'(BPB - 1)) ? '0 : beat + 1'b1;
                 scale_hold <= scale;
             end
         end
-        if (take) out_data <= vals;
     end
 endmodule
