@@ -49,4 +49,4 @@ def test_norm(kind, name):
                                         "K": k, "T_F": t_f})
     w_bits = lanes * (g_w + (out_w if sub_mean else 0))
     check_runs(sim, {"in": in_beats, "w": w_beats}, len(in_beats), pack(y.reshape(rows * nb, lanes), out_w),
-               {"in": lanes * in_w, "w": w_bits}, full_rate=n // lanes >= k - m // 2 + 2 + 8)
+               {"in": lanes * in_w, "w": w_bits}, full_rate=n // lanes >= k - m // 2 + 2 + 16)

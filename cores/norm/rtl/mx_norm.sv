@@ -3,12 +3,16 @@
 // scale (and bias) arrive on `w`, one beat per output beat, in the same order.
 //   in_data  = LANES x IN_W (x; its fraction bits only enter EPS_CODE)         w_data = {LANES x OUT_W bias (SUB_MEAN only), LANES x G_W scale}
 //   out_data = LANES x OUT_W (y, Q.OUT_F)
-// Input phase: the row is written into one of two row buffers while s1 = sum x and
-// s2 = sum round(x^2 / 2**P) accumulate. At the row's end mx_rsqrt_serial computes r, k of
-// V = N s2 (- h^2) + EPS_CODE (RB + 3 cycles). Output phase: the buffered row is read back,
-//   c = N x (- s1); t = sat(round(c r / 2**(K + k + P/2 - T_F))); y = sat(round(t g / 2**(T_F + G_F - OUT_F)) + b).
-// Three row buffers: rows stream in while earlier ones wait for their scalar or stream out; one beat
-// per cycle when N/LANES >= RB + 8. Latency: 3 cycles after the row's scalar is ready.
+// Input phase: the row is written into one of three row buffers while s1 = sum x and
+// s2 = sum round(x^2 / 2**P) accumulate (pipelined: x | x^2, three stages | round | sums, IL = 6
+// cycles). V = N s2 (- h^2) + EPS_CODE is formed in VL = 9 more stages, then mx_rsqrt_serial computes
+// r, k (RB + 6 cycles). Output phase (OL = 16 stages, all enabled by ce = !out_valid || out_ready):
+//   read | x | c = N x (- s1) | c r (three stages) | + half | >>> shift | t = sat | t g (three stages) |
+//   round (2) | + b | sat: c = N x (- s1); t = sat(round(c r / 2**(K + k + P/2 - T_F))); y = sat(round(t g / 2**(T_F + G_F - OUT_F)) + b).
+// Three row buffers: rows stream in while earlier ones wait for their scalar or stream out. The last
+// beat of a row is taken only when no earlier row is still in the scalar path, so one beat per cycle
+// needs about N/LANES >= RB + 16 (the scalar path: IL + VL + RB + 4 cycles).
+// Latency: the first output beat of a row leaves about RB + 37 cycles after its last input beat.
 module mx_norm #(
     parameter int SUB_MEAN = 0,
     parameter int LANES    = 1,
@@ -53,84 +57,149 @@ module mx_norm #(
     localparam logic [63:0] S2MAX = (VMAX - 64'(EPS_CODE)) / 64'(N);
     localparam logic [31:0] HMAX  = 32'h7FFF_FFFF;
 
+    localparam int ML   = 3;           // mx_mul_pipe
+    localparam int IL   = ML + 3;      // input pipeline: x, square (ML), round, sums
+    localparam int VL   = ML + 6;      // V pipeline (start of the rsqrt unit with V registered)
+    localparam int OL   = 2 * ML + 10; // output pipeline, issue to out_data
+
     // ------------------------------------------------------------------ input phase
     logic [LANES*IN_W-1:0] mem [3*NB];
     logic [1:0]            wb, rb, sc_bank;
     logic [2:0]            full, ready_q;
     logic [AW-1:0]         wa, ra;
-    logic signed [S1W-1:0] s1_acc, s1_beat, s1_row;
-    logic [S2W-1:0]        s2_acc, s2_beat, s2_row;
-    logic signed [S1W-1:0] s1_q [3];
-    logic                  w_last, accept, sc_busy, sc_done;
+    logic                  w_last, accept, sc_busy, sc_done, pend;
     logic [RB-1:0]         sc_r, r_q [3];
     logic signed [7:0]     sc_k;
     logic [6:0]            sh_q [3];
+    logic signed [S1W-1:0] s1_q [3];
 
-    function automatic logic [BW-1:0] addr(input logic [1:0] bank, input logic [AW-1:0] beat);
-        addr = BW'(bank) * BW'(NB) + BW'(beat);
+    // row buffer addresses bank * NB + beat: the banks are used in order, so both are counters mod 3 NB
+    logic [BW-1:0]         waddr, raddr;
+    function automatic logic [BW-1:0] inc(input logic [BW-1:0] a);
+        inc = (a == BW'(3 * NB - 1)) ? '0 : a + 1'b1;
     endfunction
     function automatic logic [1:0] next(input logic [1:0] bank);
         next = (bank == 2'd2) ? 2'd0 : bank + 2'd1;
     endfunction
 
     assign w_last   = wa == AW'(NB - 1);
-    assign in_ready = !full[wb] && (!w_last || !sc_busy);
+    assign in_ready = !full[wb] && (!w_last || (!sc_busy && !pend));
     assign accept   = in_valid && in_ready;
 
+    // input pipeline (no back-pressure once a beat is taken): stage i of the flags is iv/ifst/ilst[i]
+    logic [IL-2:0]         iv, ifst, ilst;
+    logic [1:0]            ibank [IL-1];
+    logic [LANES*IN_W-1:0] x1;
+    logic signed [S1W-1:0] s1b [IL-1];  // the beat's lane sum, delayed to the sums stage
+    logic [LANES*SQW-1:0]  sqr;
+    logic signed [S1W-1:0] s1_acc, s1_row;
+    logic [S2W-1:0]        s2_acc, s2_beat, s2_row;
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            iv <= '0;
+        end else begin
+            iv <= {iv[IL-3:0], accept};
+        end
+        ifst     <= {ifst[IL-3:0], wa == '0};
+        ilst     <= {ilst[IL-3:0], accept && w_last};
+        ibank[0] <= wb;
+        for (int i = 1; i < IL - 1; i++) ibank[i] <= ibank[i-1];
+        x1 <= in_data;
+        for (int i = 1; i < IL - 1; i++) s1b[i] <= s1b[i-1];
+    end
     always_comb begin
-        s1_beat = '0;
-        s2_beat = '0;
-        for (int l = 0; l < LANES; l++) begin
-            logic signed [IN_W-1:0]   x;
+        s1b[0] = '0;
+        for (int j = 0; j < LANES; j++) s1b[0] = s1b[0] + S1W'($signed(x1[j*IN_W +: IN_W]));
+    end
+
+    genvar l;
+    generate
+        for (l = 0; l < LANES; l++) begin : g_sq
+            logic signed [IN_W-1:0]   xs;  // a wire: Yosys 0.23 asserts on $signed(part select) at a port
             logic signed [2*IN_W-1:0] xx;
             logic        [2*IN_W-1:0] sq;
-            x       = $signed(in_data[l*IN_W +: IN_W]);
-            xx      = (2*IN_W)'(x) * (2*IN_W)'(x);
-            sq      = unsigned'(xx) + ((2*IN_W)'(1) << (P - 1));
-            s1_beat = s1_beat + S1W'(x);
-            s2_beat = s2_beat + S2W'(sq >> P);
+            assign xs = $signed(x1[l*IN_W +: IN_W]);
+            mx_mul_pipe #(.A_W(IN_W), .B_W(IN_W)) m_sq (.clk, .ce(1'b1), .a(xs), .b(xs), .p(xx));
+            assign sq = unsigned'(xx) + ((2*IN_W)'(1) << (P - 1));
+            always_ff @(posedge clk) sqr[l*SQW +: SQW] <= SQW'(sq >> P);
         end
+    endgenerate
+    always_comb begin
+        s2_beat = '0;
+        for (int j = 0; j < LANES; j++) s2_beat = s2_beat + S2W'(sqr[j*SQW +: SQW]);
     end
-    assign s1_row = (wa == '0) ? s1_beat : s1_acc + s1_beat;
-    assign s2_row = (wa == '0) ? s2_beat : s2_acc + s2_beat;
+    assign s1_row = ifst[IL-2] ? s1b[IL-2] : s1_acc + s1b[IL-2];
+    assign s2_row = ifst[IL-2] ? s2_beat : s2_acc + s2_beat;
 
-    // V of the finished row (one cycle after its last beat, into the scalar unit)
+    // the sums stage: the row's s1, s2 into the V pipeline
     logic signed [S1W-1:0] sc_s1;
     logic [S2W-1:0]        sc_s2;
-    logic                  sc_go;
-    logic [63:0]           s2c, ns2, hsq, v;
-    logic signed [S1W-1:0] h;
-    logic [S1W-1:0]        habs;
-    logic [31:0]           hc;
-    assign s2c  = (64'(sc_s2) > S2MAX) ? S2MAX : 64'(sc_s2);
-    assign ns2  = s2c * 64'(N);
+    always_ff @(posedge clk) begin
+        if (iv[IL-2]) begin
+            s1_acc <= s1_row;
+            s2_acc <= s2_row;
+        end
+        if (ilst[IL-2]) begin
+            s1_q[ibank[IL-2]] <= s1_row;
+            sc_s1             <= s1_row;
+            sc_s2             <= s2_row;
+            sc_bank           <= ibank[IL-2];
+        end
+    end
+
+    // V pipeline: clamp s2, round h | N s2 (ML stages, then two registers), |h|, clamped, h^2 (2 + ML) |
+    // N s2 - h^2, clamped | V
+    logic [VL-1:0]         vgo;
+    logic [62:0]           s2c, s2c1;  // <= S2MAX < 2**62
+    logic [63:0]           ns2, ns2d, ns2d2, hsq, vd, v;
+    logic signed [63:0]    ns2_s;
+    logic [64:0]           vdiff;  // N s2 - h^2, its sign: clamped at 0
+    logic signed [S1W-1:0] h, h1;
+    logic [S1W-1:0]        habs, habs2;
+    logic [31:0]           hc2;
+    logic signed [63:0]    hsq_s;
+    assign s2c  = (64'(sc_s2) > S2MAX) ? S2MAX[62:0] : 63'(sc_s2);
     assign h    = (sc_s1 + (S1W'(1) <<< (P / 2 - 1))) >>> (P / 2);
-    assign habs = h[S1W-1] ? S1W'(-h) : S1W'(h);
-    assign hc   = (64'(habs) > 64'(HMAX)) ? HMAX : 32'(habs);
-    assign hsq  = 64'(hc) * 64'(hc);
-    assign v    = ((SUB_MEAN != 0) ? ((ns2 > hsq) ? ns2 - hsq : 64'd0) : ns2) + 64'(EPS_CODE);
+    assign habs = h1[S1W-1] ? S1W'(-h1) : S1W'(h1);
+    logic signed [62:0]    s2c1_s;  // wires: Yosys 0.23 asserts on $signed(...) at a port
+    logic signed [LGN:0]   n_s;
+    assign s2c1_s = $signed(s2c1);
+    assign n_s    = (LGN + 1)'(N);
+    mx_mul_pipe #(.A_W(63), .B_W(LGN + 1), .P_W(64)) m_n (.clk, .ce(1'b1), .a(s2c1_s), .b(n_s), .p(ns2_s));
+    assign ns2  = unsigned'(ns2_s);
+    mx_mul_pipe #(.A_W(33), .B_W(33), .P_W(64)) m_h (.clk, .ce(1'b1), .a($signed({1'b0, hc2})),
+        .b($signed({1'b0, hc2})), .p(hsq_s));
+    assign hsq  = unsigned'(hsq_s);  // < 2**62
+    assign vdiff = {1'b0, ns2d2} - {1'b0, hsq};
+    always_ff @(posedge clk) begin
+        if (rst) vgo <= '0;
+        else vgo <= {vgo[VL-2:0], ilst[IL-2]};
+        s2c1    <= s2c;
+        h1      <= h;
+        ns2d    <= ns2;
+        habs2   <= habs;
+        hc2     <= (64'(habs2) > 64'(HMAX)) ? HMAX : 32'(habs2);
+        ns2d2   <= ns2d;
+        vd      <= (SUB_MEAN != 0) ? (!vdiff[64] ? vdiff[63:0] : 64'd0) : ns2d2;
+        v       <= vd + 64'(EPS_CODE);
+    end
+    assign pend = (|ilst) || (|vgo);
 
     always_ff @(posedge clk) begin
         if (rst) begin
             wb    <= 2'd0;
             wa    <= '0;
+            waddr <= '0;
             full  <= 3'b000;
-            sc_go <= 1'b0;
         end else begin
-            sc_go <= 1'b0;
             if (accept) begin
-                mem[addr(wb, wa)] <= in_data;
-                s1_acc        <= s1_row;
-                s2_acc        <= s2_row;
+                mem[waddr] <= in_data;
+                waddr      <= inc(waddr);
                 if (w_last) begin
-                    wa          <= '0;
-                    wb          <= next(wb);
-                    full[wb]    <= 1'b1;
-                    s1_q[wb]    <= s1_row;
-                    sc_s1       <= s1_row;
-                    sc_s2       <= s2_row;
-                    sc_bank     <= wb;
-                    sc_go       <= 1'b1;
+                    wa       <= '0;
+                    wb       <= next(wb);
+                    full[wb] <= 1'b1;
                 end else begin
                     wa <= wa + 1'b1;
                 end
@@ -139,7 +208,7 @@ module mx_norm #(
         end
     end
 
-    mx_rsqrt_serial #(.M(M), .K(K), .RB(RB)) rsq (.clk, .rst, .start(sc_go), .in_v(v), .busy(sc_busy),
+    mx_rsqrt_serial #(.M(M), .K(K), .RB(RB)) rsq (.clk, .rst, .start(vgo[VL-1]), .in_v(v), .busy(sc_busy),
         .done(sc_done), .out_r(sc_r), .out_k(sc_k));
 
     always_ff @(posedge clk) begin
@@ -156,12 +225,13 @@ module mx_norm #(
     end
 
     // ------------------------------------------------------------------ output phase
-    logic                  ce, issue, rd_last_issue, va, vb;
-    logic [LANES*IN_W-1:0] xa;
-    logic [W_W-1:0]        wa_d, wb_d;
-    logic [RB-1:0]         ra_r;
-    logic [6:0]            ra_sh;
-    logic signed [S1W-1:0] ra_s1;
+    logic                  ce, issue, rd_last_issue;
+    logic [OL-2:0]         ov;
+    logic [LANES*IN_W-1:0] xa, xr;
+    logic [W_W-1:0]        wd [ML+6];       // w beat, issue .. the t g stage
+    logic [RB-1:0]         rd [3];          // r, issue .. the c r stage
+    logic [6:0]            shd [ML+4];      // shift, issue .. the shift stage
+    logic signed [S1W-1:0] s1d [2];         // s1, issue .. the c stage
 
     assign ce            = !out_valid || out_ready;
     assign w_ready       = ce && full[rb] && ready_q[rb];
@@ -172,57 +242,71 @@ module mx_norm #(
         if (rst) begin
             rb        <= 2'd0;
             ra        <= '0;
-            va        <= 1'b0;
-            vb        <= 1'b0;
+            raddr     <= '0;
+            ov        <= '0;
             out_valid <= 1'b0;
         end else if (ce) begin
-            va        <= issue;
-            vb        <= va;
-            out_valid <= vb;
+            ov        <= {ov[OL-3:0], issue};
+            out_valid <= ov[OL-2];
             if (issue) begin
-                ra <= rd_last_issue ? '0 : ra + 1'b1;
+                raddr <= inc(raddr);
+                ra    <= rd_last_issue ? '0 : ra + 1'b1;
                 if (rd_last_issue) rb <= next(rb);
             end
         end
     end
     always_ff @(posedge clk) begin
         if (issue) begin
-            xa    <= mem[addr(rb, ra)];
-            wa_d  <= w_data;
-            ra_r  <= r_q[rb];
-            ra_sh <= sh_q[rb];
-            ra_s1 <= s1_q[rb];
+            xa     <= mem[raddr];
+            wd[0]  <= w_data;
+            rd[0]  <= r_q[rb];
+            shd[0] <= sh_q[rb];
+            s1d[0] <= s1_q[rb];
         end
-        if (ce) wb_d <= wa_d;
+        if (ce) begin
+            xr <= xa;
+            for (int i = 1; i < ML + 6; i++) wd[i] <= wd[i-1];
+            for (int i = 1; i < 3; i++) rd[i] <= rd[i-1];
+            for (int i = 1; i < ML + 4; i++) shd[i] <= shd[i-1];
+            s1d[1] <= s1d[0];
+        end
     end
 
-    genvar l;
     generate
         for (l = 0; l < LANES; l++) begin : g_lane
-            logic signed [IN_W-1:0]  x;
-            logic signed [CWD-1:0]   c;
+            logic signed [CWD-1:0]   c3;
             logic signed [PWD-1:0]   p, pr, ps;
-            logic signed [TW-1:0]    t, tb;
+            logic signed [TW-1:0]    t, t8;
             logic signed [G_W-1:0]   g;
             logic signed [QW-1:0]    tg, q;
-            logic signed [QW:0]      qb;
+            logic signed [QW:0]      qb, qb_r;
             logic signed [OUT_W-1:0] y;
-            assign x  = $signed(xa[l*IN_W +: IN_W]);
-            assign c  = CWD'(x) * CWD'(N) - ((SUB_MEAN != 0) ? CWD'(ra_s1) : CWD'(0));
-            assign p  = PWD'(c) * PWD'($signed({1'b0, ra_r}));
-            assign pr = p + (PWD'(1) <<< (ra_sh - 7'd1));
-            assign ps = pr >>> ra_sh;
+            always_ff @(posedge clk) if (ce) c3 <= CWD'($signed(xr[l*IN_W +: IN_W])) * CWD'(N)
+                                                  - ((SUB_MEAN != 0) ? CWD'(s1d[1]) : CWD'(0));
+            mx_mul_pipe #(.A_W(CWD), .B_W(RB + 1), .P_W(PWD)) m_cr (.clk, .ce, .a(c3), .b($signed({1'b0, rd[2]})),
+                .p(p));
+            always_ff @(posedge clk) if (ce) begin
+                pr <= p + (PWD'(1) <<< (shd[ML+2] - 7'd1));
+                ps <= pr >>> shd[ML+3];
+            end
             mx_round_sat #(.IN_W(PWD), .SHIFT(0), .OUT_W(TW)) sat_t (.in_data(ps), .out_data(t));
-            always_ff @(posedge clk) if (ce) tb <= t;
-            assign g  = $signed(wb_d[l*G_W +: G_W]);
-            assign tg = QW'(tb) * QW'(g);
-            mx_round_sat #(.IN_W(QW), .SHIFT(T_F + G_F - OUT_F), .OUT_W(QW)) rnd_y (.in_data(tg), .out_data(q));
+            always_ff @(posedge clk) if (ce) t8 <= t;
+            assign g = $signed(wd[ML+5][l*G_W +: G_W]);
+            mx_mul_pipe #(.A_W(TW), .B_W(G_W), .P_W(QW)) m_tg (.clk, .ce, .a(t8), .b(g), .p(tg));
+            mx_round_sat_pipe #(.IN_W(QW), .SHIFT(T_F + G_F - OUT_F), .OUT_W(QW)) rnd_y (.clk, .ce, .in_data(tg),
+                .out_data(q));
             if (SUB_MEAN != 0) begin : g_bias
-                assign qb = (QW + 1)'(q) + (QW + 1)'($signed(wb_d[LANES*G_W + l*OUT_W +: OUT_W]));
+                logic signed [OUT_W-1:0] bd [ML+2];
+                always_ff @(posedge clk) if (ce) begin
+                    bd[0] <= $signed(wd[ML+5][LANES*G_W + l*OUT_W +: OUT_W]);
+                    for (int i = 1; i <= ML + 1; i++) bd[i] <= bd[i-1];
+                end
+                assign qb = (QW + 1)'(q) + (QW + 1)'(bd[ML+1]);
             end else begin : g_nobias
                 assign qb = (QW + 1)'(q);
             end
-            mx_round_sat #(.IN_W(QW + 1), .SHIFT(0), .OUT_W(OUT_W)) sat_y (.in_data(qb), .out_data(y));
+            always_ff @(posedge clk) if (ce) qb_r <= qb;
+            mx_round_sat #(.IN_W(QW + 1), .SHIFT(0), .OUT_W(OUT_W)) sat_y (.in_data(qb_r), .out_data(y));
             always_ff @(posedge clk) if (ce) out_data[l*OUT_W +: OUT_W] <= y;
         end
     endgenerate
