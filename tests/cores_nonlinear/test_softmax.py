@@ -62,7 +62,7 @@ def test_softmax(name):
     sim = build_sim("mase:mx:softmax", {"LANES": lanes, "N": n, "POS_W": pos_w, "IN_W": in_w, "IN_F": in_f,
                                         "OUT_F": out_f, "R_F": r_f, "LOG2E_Q": cfg.log2e_q})
     check_runs(sim, {"in": beats}, len(beats), pack(y.reshape(rows * nb, lanes), out_f + 1),
-               {"in": pos_w + lanes * in_w}, full_rate=n // lanes >= r_f + 6)
+               {"in": pos_w + lanes * in_w}, full_rate=n // lanes >= r_f + 14)
 
 
 def test_lint_folded_multiplier():

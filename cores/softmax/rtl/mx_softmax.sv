@@ -7,7 +7,10 @@
 // elements) FILLED -> (sum engine: e = exp(x - max), S = sum e) QUEUED -> (bit-serial reciprocal
 // floor(2**(16 + R_F) / S), R_F + 1 cycles) READY -> (output engine: e recomputed,
 // y = round(e * recip / 2**(16 + R_F - OUT_F))) FREE. Input, sum and output each move one beat per
-// cycle on different rows, so the core sustains one beat per cycle when N / LANES >= R_F + 6.
+// cycle on different rows. Pipelined: input (kept flags | running max | the row's max), sum engine (read | exp, 8
+// stages | lane sum | accumulate), output engine (read | exp, 8 | e * recip, 3 | round), every output
+// register enabled by ce = !out_valid || out_ready; the core sustains one beat per cycle when
+// N / LANES >= R_F + 14 (about; the test checks N = 48, R_F = 20).
 // LOG2E_Q: the exp unit's multiplier round(c log2(e) 2**14), computing exp(c (x - max)); c folds the part
 // of the attention scaling 1/sqrt(head_dim) that a shift cannot do (mase.golden.nonlinear.split_scaling).
 module mx_softmax #(
@@ -54,11 +57,14 @@ module mx_softmax #(
     logic [3:0]             req;
 
     // ------------------------------------------------------------------ input
-    logic [1:0]             wb;
+    logic [1:0]             wb, i_bank;
     logic [AW-1:0]          wa;
     logic [POS_W-1:0]       pos_in, pos_row;
     logic signed [IN_W-1:0] max_acc, max_beat, max_row;
-    logic                   w_first, w_last, accept;
+    logic                   w_first, w_last, accept, i_v, i_first, i_last, i2_last;
+    logic [1:0]             i2_bank;
+    logic [LANES-1:0]       kept0, i_kept;
+    logic [LANES*IN_W-1:0]  i_x;
 
     assign w_first  = wa == '0;
     assign w_last   = wa == AW'(NB - 1);
@@ -68,41 +74,60 @@ module mx_softmax #(
     assign pos_row  = w_first ? pos_in : pos_q[wb];
 
     always_comb begin
-        max_beat = NEG;
-        for (int l = 0; l < LANES; l++) begin
+        for (int l = 0; l < LANES; l++) kept0[l] = (32'(wa) * LANES + l) <= 32'(pos_row);
+    end
+    // the running max one cycle after the beat is taken (i_*)
+    always_comb begin
+        max_beat = i_kept[0] ? $signed(i_x[IN_W-1:0]) : NEG;  // x > NEG but for x = NEG: the same max
+        for (int l = 1; l < LANES; l++) begin
             logic signed [IN_W-1:0] x;
-            x = $signed(in_data[l*IN_W +: IN_W]);
-            if ((32'(wa) * LANES + l) <= 32'(pos_row) && x > max_beat) max_beat = x;
+            x = $signed(i_x[l*IN_W +: IN_W]);
+            if (i_kept[l] && x > max_beat) max_beat = x;
         end
     end
-    assign max_row = (w_first || max_beat > max_acc) ? max_beat : max_acc;
+    assign max_row = (i_first || max_beat > max_acc) ? max_beat : max_acc;
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            wb <= 2'd0;
-            wa <= '0;
-        end else if (accept) begin
-            mem[addr(wb, wa)] <= in_data[LANES*IN_W-1:0];
-            max_acc           <= max_row;
-            if (w_first) pos_q[wb] <= pos_in;
-            if (w_last) begin
-                wa        <= '0;
-                wb        <= next(wb);
-                max_q[wb] <= max_row;
-            end else begin
-                wa <= wa + 1'b1;
+            wb  <= 2'd0;
+            wa  <= '0;
+            i_v <= 1'b0;
+        end else begin
+            i_v <= accept;
+            if (accept) begin
+                mem[addr(wb, wa)] <= in_data[LANES*IN_W-1:0];
+                if (w_first) pos_q[wb] <= pos_in;
+                if (w_last) begin
+                    wa <= '0;
+                    wb <= next(wb);
+                end else begin
+                    wa <= wa + 1'b1;
+                end
             end
         end
+        i_x     <= in_data[LANES*IN_W-1:0];
+        i_kept  <= kept0;
+        i_first <= w_first;
+        i_last  <= w_last;
+        i_bank  <= wb;
+        if (i_v) max_acc <= max_row;
+        // the row's max into its bank (and the bank FILLED) one cycle later, from max_acc
+        i2_last <= i_v && i_last;
+        i2_bank <= i_bank;
+        if (i2_last) max_q[i2_bank] <= max_acc;
     end
 
     // ------------------------------------------------------------------ sum engine (no back-pressure)
-    logic [1:0]             sb, s_bank_a, s_bank_b;
+    localparam int EL = 8;       // mx_softmax_exp
+    localparam int SL = EL + 2;  // issue .. the lane sum register
+    logic [1:0]             sb, s_bank [SL];
     logic [AW-1:0]          sa, s_ja;
-    logic                   s_issue, s_last, s_va, s_vb, s_first_a, s_last_a, s_first_b, s_last_b;
+    logic                   s_issue, s_last;
+    logic [SL-1:0]          s_v, s_first, s_lst;
     logic [LANES*IN_W-1:0]  s_xa;
     logic signed [IN_W-1:0] s_max_a;
     logic [POS_W-1:0]       s_pos_a;
-    logic [LANES*17-1:0]    s_e, s_eb;
+    logic [LANES*17-1:0]    s_e;
     logic [SW-1:0]          s_acc, s_beat, s_total;
 
     assign s_issue = bstate[sb] == FILLED;
@@ -110,13 +135,11 @@ module mx_softmax #(
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            sb   <= 2'd0;
-            sa   <= '0;
-            s_va <= 1'b0;
-            s_vb <= 1'b0;
+            sb  <= 2'd0;
+            sa  <= '0;
+            s_v <= '0;
         end else begin
-            s_va <= s_issue;
-            s_vb <= s_va;
+            s_v <= {s_v[SL-2:0], s_issue};
             if (s_issue) begin
                 sa <= s_last ? '0 : sa + 1'b1;
                 if (s_last) sb <= next(sb);
@@ -125,18 +148,15 @@ module mx_softmax #(
     end
     always_ff @(posedge clk) begin
         if (s_issue) begin
-            s_xa      <= mem[addr(sb, sa)];
-            s_ja      <= sa;
-            s_bank_a  <= sb;
-            s_first_a <= sa == '0;
-            s_last_a  <= s_last;
-            s_max_a   <= max_q[sb];
-            s_pos_a   <= pos_q[sb];
+            s_xa    <= mem[addr(sb, sa)];
+            s_ja    <= sa;
+            s_max_a <= max_q[sb];
+            s_pos_a <= pos_q[sb];
         end
-        s_eb      <= s_e;
-        s_bank_b  <= s_bank_a;
-        s_first_b <= s_first_a;
-        s_last_b  <= s_last_a;
+        s_first   <= {s_first[SL-2:0], sa == '0};
+        s_lst     <= {s_lst[SL-2:0], s_last};
+        s_bank[0] <= sb;
+        for (int i = 1; i < SL; i++) s_bank[i] <= s_bank[i-1];
     end
 
     genvar l;
@@ -146,17 +166,19 @@ module mx_softmax #(
             logic                   kept;
             assign x    = s_xa[l*IN_W +: IN_W];
             assign kept = (32'(s_ja) * LANES + l) <= 32'(s_pos_a);
-            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F), .LOG2E_Q(LOG2E_Q)) ex (.in_x(x), .in_max(s_max_a), .in_kept(kept),
-                .out_e(s_e[l*17 +: 17]));
+            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F), .LOG2E_Q(LOG2E_Q)) ex (.clk, .ce(1'b1), .in_x(x),
+                .in_max(s_max_a), .in_kept(kept), .out_e(s_e[l*17 +: 17]));
         end
     endgenerate
 
+    logic [SW-1:0] s_lsum;
     always_comb begin
-        s_beat = '0;
-        for (int i = 0; i < LANES; i++) s_beat = s_beat + SW'(s_eb[i*17 +: 17]);
+        s_lsum = '0;
+        for (int i = 0; i < LANES; i++) s_lsum = s_lsum + SW'(s_e[i*17 +: 17]);
     end
-    assign s_total = (s_first_b ? '0 : s_acc) + s_beat;
-    always_ff @(posedge clk) if (s_vb) s_acc <= s_total;
+    always_ff @(posedge clk) s_beat <= s_lsum;
+    assign s_total = (s_first[SL-1] ? '0 : s_acc) + s_beat;
+    always_ff @(posedge clk) if (s_v[SL-1]) s_acc <= s_total;
 
     // ------------------------------------------------------------------ reciprocal, banks in order
     logic [1:0]    db;
@@ -167,14 +189,16 @@ module mx_softmax #(
         .busy(dv_busy), .done(dv_done), .out_q(dv_q));
 
     // ------------------------------------------------------------------ output engine
-    logic                   ce, o_issue, o_last, o_va, o_vb;
+    localparam int OL = 1 + EL + 3 + 1;  // issue .. out_data (exp, mx_mul_pipe, round)
+    logic                   ce, o_issue, o_last;
+    logic [OL-2:0]          o_v;
     logic [1:0]             ob;
     logic [AW-1:0]          oa, o_ja;
     logic [LANES*IN_W-1:0]  o_xa;
     logic signed [IN_W-1:0] o_max_a;
     logic [POS_W-1:0]       o_pos_a;
-    logic [QB-1:0]          o_recip_a, o_recip_b;
-    logic [LANES*17-1:0]    o_e, o_eb;
+    logic [QB-1:0]          o_recip [EL + 1];  // issue .. the product's first stage
+    logic [LANES*17-1:0]    o_e;
 
     assign ce      = !out_valid || out_ready;
     assign o_issue = ce && (bstate[ob] == READY);
@@ -184,13 +208,11 @@ module mx_softmax #(
         if (rst) begin
             ob        <= 2'd0;
             oa        <= '0;
-            o_va      <= 1'b0;
-            o_vb      <= 1'b0;
+            o_v       <= '0;
             out_valid <= 1'b0;
         end else if (ce) begin
-            o_va      <= o_issue;
-            o_vb      <= o_va;
-            out_valid <= o_vb;
+            o_v       <= {o_v[OL-3:0], o_issue};
+            out_valid <= o_v[OL-2];
             if (o_issue) begin
                 oa <= o_last ? '0 : oa + 1'b1;
                 if (o_last) ob <= next(ob);
@@ -203,17 +225,17 @@ module mx_softmax #(
             o_ja      <= oa;
             o_max_a   <= max_q[ob];
             o_pos_a   <= pos_q[ob];
-            o_recip_a <= recip_q[ob];
+            o_recip[0] <= recip_q[ob];
         end
-        if (ce) begin
-            o_eb      <= o_e;
-            o_recip_b <= o_recip_a;
-        end
+        if (ce) for (int i = 1; i <= EL; i++) o_recip[i] <= o_recip[i-1];
     end
 
     generate
         for (l = 0; l < LANES; l++) begin : g_out_lane
             logic [17+QB-1:0] prod;
+            /* verilator lint_off UNUSEDSIGNAL */  // the product of two non-negative values: sign bits 0
+            logic signed [17+QB+1:0] prod_s;
+            /* verilator lint_on UNUSEDSIGNAL */
             logic [17+QB:0]   pr;
             /* verilator lint_off UNUSEDSIGNAL */  // y <= 2**OUT_F since e <= S: the high bits are 0
             logic [17+QB:0]   ys;
@@ -222,9 +244,11 @@ module mx_softmax #(
             logic                   kept;
             assign x    = o_xa[l*IN_W +: IN_W];
             assign kept = (32'(o_ja) * LANES + l) <= 32'(o_pos_a);
-            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F), .LOG2E_Q(LOG2E_Q)) ex (.in_x(x), .in_max(o_max_a), .in_kept(kept),
-                .out_e(o_e[l*17 +: 17]));
-            assign prod = (17+QB)'(o_eb[l*17 +: 17]) * (17+QB)'(o_recip_b);
+            mx_softmax_exp #(.IN_W(IN_W), .IN_F(IN_F), .LOG2E_Q(LOG2E_Q)) ex (.clk, .ce, .in_x(x), .in_max(o_max_a),
+                .in_kept(kept), .out_e(o_e[l*17 +: 17]));
+            mx_mul_pipe #(.A_W(18), .B_W(QB + 1), .P_W(17 + QB + 2)) m_y (.clk, .ce, .a($signed({1'b0, o_e[l*17 +: 17]})),
+                .b($signed({1'b0, o_recip[EL]})), .p(prod_s));
+            assign prod = (17+QB)'(unsigned'(prod_s));
             assign pr   = (17+QB+1)'(prod) + ((17+QB+1)'(1) << (16 + R_F - OUT_F - 1));
             assign ys   = pr >> (16 + R_F - OUT_F);
             always_ff @(posedge clk) if (ce) out_data[l*OW +: OW] <= ys[OW-1:0];
@@ -238,11 +262,11 @@ module mx_softmax #(
             req <= 4'b0000;
             db  <= 2'd0;
         end else begin
-            if (accept && w_last) bstate[wb] <= FILLED;
+            if (i2_last) bstate[i2_bank] <= FILLED;
             if (s_issue && s_last) bstate[sb] <= QUEUED;
-            if (s_vb && s_last_b) begin
-                sum_q[s_bank_b] <= s_total;
-                req[s_bank_b]   <= 1'b1;
+            if (s_v[SL-1] && s_lst[SL-1]) begin
+                sum_q[s_bank[SL-1]] <= s_total;
+                req[s_bank[SL-1]]   <= 1'b1;
             end
             if (dv_start) req[db] <= 1'b0;
             if (dv_done) begin
