@@ -10,7 +10,10 @@
 // any theta, and the scaled RoPE variants) as the hex text FREQS, 8 digits a pair, pair HEAD_DIM/2-1
 // first, i.e. it reads as a hex literal with pair 0 in the low bits. Text, because a parameter of
 // HEAD_DIM/2 x 32 bits has no portable decimal form; untyped, because Yosys 0.23 rejects `string`.
-// Latency 3 cycles, one beat per cycle.
+// Pipelined, every register enabled by ce = !out_valid || out_ready (= in_ready); one beat per cycle,
+// latency 10 cycles: FREQ[i] | pos * FREQ (two 16-bit halves) | phase sum, rounded to the angle |
+// the two table reads | a plain register (block RAM output) | quadrant | the four products | the two
+// sums | round | saturate.
 module mx_rope #(
     parameter int LANES    = 1,
     parameter int HEAD_DIM = 64,
@@ -63,9 +66,12 @@ module mx_rope #(
         end
     endgenerate
 
-    logic          ce, v1, v2;
-    logic [CW-1:0] beat;
-    logic [POS_W-1:0] pos;
+    localparam int LAT = 10;
+
+    logic             ce;
+    logic [LAT-2:0]   vs;
+    logic [CW-1:0]    beat;
+    logic [POS_W-1:0] pos, pos1;
 
     assign ce       = !out_valid || out_ready;
     assign in_ready = ce;
@@ -74,78 +80,89 @@ module mx_rope #(
     always_ff @(posedge clk) begin
         if (rst) begin
             beat      <= '0;
-            v1        <= 1'b0;
-            v2        <= 1'b0;
+            vs        <= '0;
             out_valid <= 1'b0;
         end else if (ce) begin
-            v1        <= in_valid;
-            v2        <= v1;
-            out_valid <= v2;
+            vs        <= {vs[LAT-3:0], in_valid};
+            out_valid <= vs[LAT-2];
             if (in_valid) beat <= (beat == CW'(BPV - 1)) ? '0 : beat + 1'b1;
         end
     end
+    always_ff @(posedge clk) if (ce) pos1 <= pos;
 
     genvar l;
     generate
         for (l = 0; l < LANES; l++) begin : g_lane
             logic [IW-1:0]           idx;
-            logic [31:0]             freq;
+            logic [31:0]             freq1;
+            logic [31:0]             pm_lo;
+            logic [15:0]             pm_hi;
             /* verilator lint_off UNUSEDSIGNAL */  // only the fraction of a turn (low 32 bits) matters
-            logic [POS_W+31:0]       phase;
             logic [31:0]             phase_r;  // the angle keeps its top 12 bits
             /* verilator lint_on UNUSEDSIGNAL */
-            logic [11:0]             ang, ang1;
-            logic signed [IN_W-1:0]  xl, xh, xl1, xh1, xl2, xh2;
-            logic [1:0]              quad;
+            logic [11:0]             ang3;
+            logic signed [IN_W-1:0]  xl, xh, xld [6], xhd [6];
+            logic [1:0]              quad4, quad5;
             logic [10:0]             j, jc;
-            logic [16:0]             sj, sc;
-            logic signed [17:0]      sn, cs, sn2, cs2;
-            logic signed [PW-1:0]    pl, ph;
+            logic [16:0]             sj, sc, sj4, sc4, sj5, sc5;
+            logic signed [17:0]      sn, cs, sn5, cs5;
+            logic signed [PW-1:0]    p_lc, p_hs, p_hc, p_ls, pl, ph;
             logic signed [OUT_W-1:0] yl, yh;
 
-            assign idx  = IW'(beat) * IW'(LANES) + IW'(l);
-            assign freq = FTAB[32*idx +: 32];
-            assign phase   = (POS_W + 32)'(pos) * (POS_W + 32)'(freq);
-            assign phase_r = phase[31:0] + 32'h80000;  // round to 12 bits of a turn
-            assign ang     = phase_r[31:20];
-            assign xl      = $signed(in_data[l*IN_W +: IN_W]);
-            assign xh      = $signed(in_data[(LANES + l)*IN_W +: IN_W]);
-
+            assign idx = IW'(beat) * IW'(LANES) + IW'(l);
+            assign xl  = $signed(in_data[l*IN_W +: IN_W]);
+            assign xh  = $signed(in_data[(LANES + l)*IN_W +: IN_W]);
             always_ff @(posedge clk) if (ce) begin
-                ang1 <= ang;
-                xl1  <= xl;
-                xh1  <= xh;
+                freq1  <= FTAB[32*idx +: 32];
+                xld[0] <= xl;
+                xhd[0] <= xh;
+                for (int i = 1; i < 6; i++) begin
+                    xld[i] <= xld[i-1];
+                    xhd[i] <= xhd[i-1];
+                end
+                // pos * FREQ mod 2**32 as two 16-bit halves of FREQ
+                pm_lo  <= 32'((POS_W + 16)'(pos1) * (POS_W + 16)'(freq1[15:0]));
+                pm_hi  <= 16'((POS_W + 16)'(pos1) * (POS_W + 16)'(freq1[31:16]));
             end
+            assign phase_r = pm_lo + {pm_hi, 16'd0} + 32'h80000;  // round to 12 bits of a turn
+            always_ff @(posedge clk) if (ce) ang3 <= phase_r[31:20];
 
-            assign quad = ang1[11:10];
-            assign j    = {1'b0, ang1[9:0]};
-            assign jc   = 11'd1024 - j;
+            assign j  = {1'b0, ang3[9:0]};
+            assign jc = 11'd1024 - j;
             mx_sin_rom srom_j (.in_addr(j), .out_data(sj));
             mx_sin_rom srom_c (.in_addr(jc), .out_data(sc));
+            always_ff @(posedge clk) if (ce) begin
+                sj4   <= sj;
+                sc4   <= sc;
+                quad4 <= ang3[11:10];
+                sj5   <= sj4;
+                sc5   <= sc4;
+                quad5 <= quad4;
+            end
             always_comb begin
-                case (quad)
-                    2'd0: begin sn = $signed({1'b0, sj});  cs = $signed({1'b0, sc});  end
-                    2'd1: begin sn = $signed({1'b0, sc});  cs = -$signed({1'b0, sj}); end
-                    2'd2: begin sn = -$signed({1'b0, sj}); cs = -$signed({1'b0, sc}); end
-                    default: begin sn = -$signed({1'b0, sc}); cs = $signed({1'b0, sj}); end
+                case (quad5)
+                    2'd0: begin sn = $signed({1'b0, sj5});  cs = $signed({1'b0, sc5});  end
+                    2'd1: begin sn = $signed({1'b0, sc5});  cs = -$signed({1'b0, sj5}); end
+                    2'd2: begin sn = -$signed({1'b0, sj5}); cs = -$signed({1'b0, sc5}); end
+                    default: begin sn = -$signed({1'b0, sc5}); cs = $signed({1'b0, sj5}); end
                 endcase
             end
-
             always_ff @(posedge clk) if (ce) begin
-                sn2 <= sn;
-                cs2 <= cs;
-                xl2 <= xl1;
-                xh2 <= xh1;
+                sn5  <= sn;
+                cs5  <= cs;
+                p_lc <= PW'(xld[5]) * PW'(cs5);
+                p_hs <= PW'(xhd[5]) * PW'(sn5);
+                p_hc <= PW'(xhd[5]) * PW'(cs5);
+                p_ls <= PW'(xld[5]) * PW'(sn5);
+                pl   <= p_lc - p_hs;
+                ph   <= p_hc + p_ls;
             end
-
-            assign pl = PW'(xl2) * PW'(cs2) - PW'(xh2) * PW'(sn2);
-            assign ph = PW'(xh2) * PW'(cs2) + PW'(xl2) * PW'(sn2);
-            mx_round_sat #(.IN_W(PW), .SHIFT(16 + IN_F - OUT_F), .OUT_W(OUT_W)) rs_l (.in_data(pl), .out_data(yl));
-            mx_round_sat #(.IN_W(PW), .SHIFT(16 + IN_F - OUT_F), .OUT_W(OUT_W)) rs_h (.in_data(ph), .out_data(yh));
-            always_ff @(posedge clk) if (ce) begin
-                out_data[l*OUT_W +: OUT_W]           <= yl;
-                out_data[(LANES + l)*OUT_W +: OUT_W] <= yh;
-            end
+            mx_round_sat_pipe #(.IN_W(PW), .SHIFT(16 + IN_F - OUT_F), .OUT_W(OUT_W)) rs_l (.clk, .ce, .in_data(pl),
+                .out_data(yl));
+            mx_round_sat_pipe #(.IN_W(PW), .SHIFT(16 + IN_F - OUT_F), .OUT_W(OUT_W)) rs_h (.clk, .ce, .in_data(ph),
+                .out_data(yh));
+            assign out_data[l*OUT_W +: OUT_W]           = yl;
+            assign out_data[(LANES + l)*OUT_W +: OUT_W] = yh;
         end
     endgenerate
 endmodule
