@@ -219,8 +219,9 @@ def _fifo_depths(n: Node, g: DataflowGraph, default: int, params: dict[str, Node
         if n.op in ("matmul_qk", "matmul_sv") and i == 0:
             depth = g.seq_len * beats  # A waits until B (K or V of the whole prompt) is buffered
         elif n.op == "residual" and i == 0:
-            # skip connection: tokens in flight in the other branch (attention: the whole prompt)
-            depth = (g.seq_len + 2) * beats if "attn" in n.name else 4 * beats
+            # skip connection: tokens in flight in the other branch (attention: the whole prompt;
+            # the MLP: norm, two linear layers and their pipelines, about 4-5 tokens)
+            depth = (g.seq_len + 2) * beats if "attn" in n.name else 8 * beats
         else:
             depth = default
         out[e_name] = max(2, 1 << (int(depth) - 1).bit_length())  # power of two
