@@ -427,8 +427,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
 # ------------------------------------------------------------------------------------------------
 # cycles
 # ------------------------------------------------------------------------------------------------
-NODE_LATENCY = {"linear": 21, "matmul_qk": 21, "matmul_sv": 21, "softmax": 12, "rmsnorm": 40, "layernorm": 40,
-                "act": 4, "swiglu": 4, "residual": 2, "rope": 4, "quantize": 13, "dequantize": 2}
+NODE_LATENCY = {"linear": 21, "matmul_qk": 21, "matmul_sv": 21, "softmax": 21, "rmsnorm": 69, "layernorm": 69,
+                "act": 12, "swiglu": 16, "residual": 3, "rope": 11, "quantize": 13, "dequantize": 5}
 
 
 def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> dict[str, Any]:
@@ -513,11 +513,11 @@ def _unblocked_quantizer_fill(g: DataflowGraph, plan: HwPlan) -> dict[int, int]:
 # (2 cycles when empty, +1 for the width converter / skid register of the hop),
 # mx_linear / mx_matmul accumulate (10, pipelined) + output quantizer (12 + a block), mx_quantize
 # (12 after a block: 5 stages to the block's scale, the scale FIFO, 5 quantizer stages),
-# norm first output (RB + 8 after the row's last beat, RB = 18 for the generated norms),
-# softmax (row beats + R_F + 8, R_F = 20), dequantize 1, rope 3 (after half a head), residual 1,
-# swiglu and act 2.
-DECODE_LATENCY = {"fifo": 3, "linear": 22, "quantize": 12, "norm": 26, "softmax": 28, "dequantize": 1, "rope": 3,
-                  "residual": 1, "swiglu": 2, "act": 2}
+# norm first output (RB + 37 after the row's last beat, RB = 18 for the generated norms),
+# softmax (row beats + R_F / 2 + 27, R_F = 20), dequantize 4, rope 10 (after half a head), residual 2,
+# swiglu 14, act 10 (ReLU 2): the pipelined non-linear cores (cores/NONLINEAR.md).
+DECODE_LATENCY = {"fifo": 3, "linear": 22, "quantize": 12, "norm": 55, "softmax": 37, "dequantize": 4, "rope": 10,
+                  "residual": 2, "swiglu": 14, "act": 10}
 
 
 def _decode_cycles(n: Node, p: NodeParams, g: DataflowGraph, context: int) -> int:
@@ -605,6 +605,8 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             last = max(first + v - 1, l_in + L["quantize"] + blk_out)
         else:
             lat = L.get(n.op, 1)
+            if n.op == "act" and n.attrs.get("func") == "relu":
+                lat = 2  # mx_activation's ReLU is not pipelined like its gate functions
             if n.op == "rope":
                 lat += n.attrs["head_dim"] // 2 // p.lanes
             first = f_in + lat
