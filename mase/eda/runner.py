@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mase.cores import library_dir, require_library
-from mase.files import write_atomic  # noqa: F401  (the flows write their stamps with it)
+from mase.files import locked, write_atomic  # noqa: F401  (the flows write their stamps with it)
 
 CORES_DIR = library_dir()  # the installed mase:mx library (mase.cores); $MASE_CORES_DIR overrides it
 
@@ -195,7 +195,7 @@ def _relative(f: Path, roots: list[Path]) -> str:
     return str(f)
 
 
-def _content_hash(roots, core: str | None = None) -> str:
+def _content_hash(roots, core: str | None = None, suffixes: tuple[str, ...] = _SRC_SUFFIXES) -> str:
     """Hash of the source files a core can see: the folders of the core and of its dependencies
     (transitively, from the `depend` lists), or of every library when the core is not found. Paths
     enter relative to their library, so a copied or moved library hashes the same."""
@@ -223,7 +223,7 @@ def _content_hash(roots, core: str | None = None) -> str:
     libs = [Path(r) for r in cores_roots(roots)]
     for folder in sorted(set(dirs)) if dirs else libs:
         for f in sorted(Path(folder).rglob("*")):
-            if f.is_file() and f.suffix in _SRC_SUFFIXES:
+            if f.is_file() and f.suffix in suffixes:
                 h.update(_relative(f, libs).encode() + b"\0")
                 h.update(f.read_bytes())
     return h.hexdigest()[:16]
@@ -361,15 +361,16 @@ def build_sim(core: str, parameters: dict | None = None, target: str = "sim", ro
                                      [str(r) for r in cores_roots(roots)]], default=str).encode()).hexdigest()[:20]
     build_root = cache_dir() / f"{core.replace(':', '_')}-{target}-{key}"
     done = build_root / ".built"
-    if not done.exists():
-        if build_root.exists():
-            shutil.rmtree(build_root)
-        fusesoc(["run", "--target", target, "--build-root", str(build_root), "--setup", "--build", core,
-                 *_param_args(parameters)], roots, log=build_root / "build.log")
-        work = _work_root(build_root, target, "verilator")
-        if not (work / f"V{_toplevel(work)}").is_file():
-            raise EdaError(f"the build of {core} made no simulation model in {work}")
-        write_atomic(done, "ok\n")  # only after a verified build: a stamp is never half a build
+    with locked(build_root.with_name(build_root.name + ".lock")):  # parallel workers build it once
+        if not done.exists():
+            if build_root.exists():
+                shutil.rmtree(build_root)
+            fusesoc(["run", "--target", target, "--build-root", str(build_root), "--setup", "--build", core,
+                     *_param_args(parameters)], roots, log=build_root / "build.log")
+            work = _work_root(build_root, target, "verilator")
+            if not (work / f"V{_toplevel(work)}").is_file():
+                raise EdaError(f"the build of {core} made no simulation model in {work}")
+            write_atomic(done, "ok\n")  # only after a verified build: a stamp is never half a build
     return SimBuild(core, parameters, build_root, target, roots)
 
 
@@ -445,21 +446,22 @@ def synth(core: str, parameters: dict | None = None, arch: str = "ice40", roots=
     key = hashlib.sha256(json.dumps([core, target, sorted((parameters or {}).items()), _content_hash(roots, core)],
                                     default=str).encode()).hexdigest()[:20]
     build_root = Path(keep) if keep else cache_dir() / f"{core.replace(':', '_')}-{target}-{key}"
-    if build_root.exists():
-        shutil.rmtree(build_root)
-    args = [core, *_param_args(parameters)]
-    fusesoc(["run", "--target", target, "--build-root", str(build_root), "--setup", *args], roots,
-            timeout=timeout, log=build_root / "setup.log")
-    work = _work_root(build_root, target, "yosys")
-    _fix_negative_chparams(work)
-    # build with the Makefile Edalize generated (fusesoc --build would set the project up again)
-    rc, out = run_tool(["make"], cwd=work, timeout=timeout, what=f"Yosys synthesis of {core}", log=build_root / "build.log")
-    log_path = work / "yosys.log"
-    log = log_path.read_text() if log_path.exists() else ""
-    if rc != 0:
-        raise EdaError(f"Yosys failed (exit {rc}) in {work}\n{_tail(log or out)}")
-    if YOSYS_END not in log:
-        raise EdaError(f"Yosys did not run to the end in {work} (no '{YOSYS_END}' in yosys.log)\n{_tail(log or out)}")
+    with locked(build_root.with_name(build_root.name + ".lock")):  # parallel workers: one at a time per key
+        if build_root.exists():
+            shutil.rmtree(build_root)
+        args = [core, *_param_args(parameters)]
+        fusesoc(["run", "--target", target, "--build-root", str(build_root), "--setup", *args], roots,
+                timeout=timeout, log=build_root / "setup.log")
+        work = _work_root(build_root, target, "yosys")
+        _fix_negative_chparams(work)
+        # build with the Makefile Edalize generated (fusesoc --build would set the project up again)
+        rc, out = run_tool(["make"], cwd=work, timeout=timeout, what=f"Yosys synthesis of {core}", log=build_root / "build.log")
+        log_path = work / "yosys.log"
+        log = log_path.read_text() if log_path.exists() else ""
+        if rc != 0:
+            raise EdaError(f"Yosys failed (exit {rc}) in {work}\n{_tail(log or out)}")
+        if YOSYS_END not in log:
+            raise EdaError(f"Yosys did not run to the end in {work} (no '{YOSYS_END}' in yosys.log)\n{_tail(log or out)}")
     res = parse_yosys_stat(log, arch)
     res["log"] = str(log_path)
     return res

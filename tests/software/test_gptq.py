@@ -116,11 +116,10 @@ def test_bad_gptq_settings_are_one_line(override, msg):
 
 
 @pytest.mark.slow
-def test_gptq_tiny_llama_bit_exact_in_verilator(tmp_path, monkeypatch):
+def test_gptq_tiny_llama_bit_exact_in_verilator(tmp_path):
     """The compensated weights are the emitted ones: the whole tiny model is bit-exact with gptq."""
     from mase.pipeline import run
 
-    monkeypatch.setenv("MASE_EDA_CACHE", str(tmp_path / "eda"))
     cfg = compose(["+model=tiny-llama", "quant=mxint4w8a", "target=sim", "eval=quick", "quant.weight_rounding=gptq",
                    "quant.gptq.tokens=256"])
     ctx = run(cfg, tmp_path, stages=["quantize", "emit", "lint", "sim", "hw_report"])

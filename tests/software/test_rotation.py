@@ -118,14 +118,13 @@ def test_opt_and_bad_rotation_are_one_line():
 
 
 @pytest.mark.slow
-def test_rotated_tiny_llama_bit_exact_in_verilator(tmp_path, monkeypatch):
+def test_rotated_tiny_llama_bit_exact_in_verilator(tmp_path):
     """Rotated weights (in 32-blocks, plus the per-head rotation), gains of 1, GPTQ (the shipped
     recommendation) and the calibrated fixed-point streams: the whole model stays bit-exact."""
     import json
 
     from mase.pipeline import run
 
-    monkeypatch.setenv("MASE_EDA_CACHE", str(tmp_path / "eda"))
     cfg = compose(["+model=tiny-llama", "model.tiny.norm_gain=20", "quant=mxint4w8a-gptq", "target=sim",
                    "eval=quick", "quant.gptq.tokens=256", "quant.rotation=hadamard", "quant.rotation_block=32",
                    "quant.rotation_heads=true"])
