@@ -30,7 +30,7 @@ CONFIGS = {
               AM_HEADS=4, AM_KV_HEADS=2, AM_ROWS=3, AM_N=3, AM_N_PAD=8, AM_D=16, AM_K=8, AM_K_OUT=4, AM_PAR_D=2,
               AM_A_WIDTH=4, AM_A_EBITS=0, AM_B_WIDTH=4, AM_B_EBITS=0, AM_O_WIDTH=8, AM_O_EBITS=0,
               AM_ACC_LSB=-20, AM_ACC_W=32, AM_B_GROUP_MAJOR=0,
-              AM_A_FIXED_SCALE=-1, AM_B_FIXED_SCALE=-1, AM_O_FIXED_SCALE=-1),
+              AM_A_FIXED_SCALE=-1, AM_B_FIXED_SCALE=-1, AM_O_FIXED_SCALE=-1, AM_OUT_PAR=2),
     "B": dict(WC_IN_LANES=4, WC_OUT_LANES=1, WC_ELEM_W=12, WC_HAS_SCALE=0,
               PAD_W=18, PAD_LANES=2, PAD_SEG=6, PAD_SEG_PAD=16,
               TP_W=12, TP_LANES=2, TP_F=4, TP_T=5, TP_T_PAD=8,
@@ -276,9 +276,9 @@ def test_attn_matmul(cfg):
             oc, osc = requantize(total, acc.lsb, fo, k_out,
                                  p["AM_O_FIXED_SCALE"] if p["AM_O_FIXED_SCALE"] >= 0 else None)
             c.append((oc & ((1 << p["AM_O_WIDTH"]) - 1), osc))
-        for r in range(rows):  # rows of C token by token, head after head, one element a beat
+        for r in range(rows):  # rows of C token by token, head after head, OUT_PAR elements a beat
             for h in range(heads):
-                exp += block_beats(c[h][0][r], c[h][1][r], p["AM_O_WIDTH"], 1)
+                exp += block_beats(c[h][0][r], c[h][1][r], p["AM_O_WIDTH"], p.get("AM_OUT_PAR", 1))
     for stall, bp, seed in STALLS:
         res = run(cfg, {"am_a": a_beats, "am_b": b_beats}, {"am_out": len(exp)},
                   {"am_a": 8 + pd * p["AM_A_WIDTH"], "am_b": 8 + pd * p["AM_B_WIDTH"]}, stall, bp, seed)

@@ -6,6 +6,11 @@
 //      each), token by token, head after head.
 // N_PAD > N: each group's B gets N_PAD - N zero rows after its N rows, so that a row of C is whole
 // blocks of K_OUT (the zero outputs are the MX padding of the row; a prompt of any length).
+// OUT_PAR > 1 (divides K_OUT and N_PAD): out beats carry OUT_PAR elements of one block
+// ({scale, OUT_PAR codes}); each head packs its row and queues two rows of beats in a FIFO, so the
+// heads keep computing while another head's row leaves: HEADS * N_PAD / OUT_PAR output beats a row
+// of A instead of HEADS * N_PAD (the output port stops being the bottleneck when N is long, e.g.
+// Q.K^T at 64 tokens). OUT_PAR = 1 is the original core, unchanged.
 module mase_attn_matmul #(
     parameter int HEADS         = 4,
     parameter int KV_HEADS      = 2,
@@ -27,7 +32,8 @@ module mase_attn_matmul #(
     parameter int B_GROUP_MAJOR = 0,
     parameter int A_FIXED_SCALE = -1,  // fixed8 operands / output: constant scale bytes
     parameter int B_FIXED_SCALE = -1,
-    parameter int O_FIXED_SCALE = -1
+    parameter int O_FIXED_SCALE = -1,
+    parameter int OUT_PAR       = 1   // elements per output beat (divides K_OUT and N_PAD)
 ) (
     input  logic                       clk,
     input  logic                       rst,
@@ -37,11 +43,13 @@ module mase_attn_matmul #(
     input  logic [8+PAR_D*B_WIDTH-1:0] b_data,
     input  logic                       b_valid,
     output logic                       b_ready,
-    output logic [8+O_WIDTH-1:0]       out_data,
+    output logic [8+OUT_PAR*O_WIDTH-1:0] out_data,
     output logic                       out_valid,
     input  logic                       out_ready
 );
-    localparam int OW  = 8 + O_WIDTH;
+    localparam int MW  = 8 + O_WIDTH;            // one head's mx_matmul output beat
+    localparam int OW  = 8 + OUT_PAR * O_WIDTH;  // an output beat
+    localparam int OB  = N_PAD / OUT_PAR;        // output beats of a head's row
     localparam int BW  = 8 + PAR_D * B_WIDTH;
     localparam int RB  = D / PAR_D;
     localparam int REP = HEADS / KV_HEADS;
@@ -79,7 +87,7 @@ module mase_attn_matmul #(
         assign ha_valid[h] = a_valid && (a_head == HW'(h));
         assign hb_valid[h] = bi_valid && (b_grp == GW'(h / REP)) && grp_ready[h / REP];
         assign ho_ready[h] = out_ready && (o_head == HW'(h));
-        logic [OW-1:0] mm_data;
+        logic [MW-1:0] mm_data;
         logic          mm_valid, mm_ready;
         mx_matmul #(.ROWS(ROWS), .N(N_PAD), .D(D), .K(K), .K_OUT(K_OUT), .PAR_D(PAR_D), .PAR_N(1),
                     .A_WIDTH(A_WIDTH), .A_EBITS(A_EBITS), .B_WIDTH(B_WIDTH), .B_EBITS(B_EBITS),
@@ -89,7 +97,18 @@ module mase_attn_matmul #(
             .clk, .rst, .a_data, .a_valid(ha_valid[h]), .a_ready(ha_ready[h]), .b_data(bi_data),
             .b_valid(hb_valid[h]), .b_ready(hb_ready[h]), .out_data(mm_data), .out_valid(mm_valid),
             .out_ready(mm_ready));
-        if (O_FIXED_SCALE >= 0) begin : g_obuf
+        if (OUT_PAR > 1) begin : g_opack
+            // OUT_PAR elements a beat (the scale of the first: a beat never straddles two blocks),
+            // then two rows of beats, so that the heads read in turn do not hold up the others
+            logic [OW-1:0] pk_data;
+            logic          pk_valid, pk_ready;
+            mase_width_conv #(.IN_LANES(1), .OUT_LANES(OUT_PAR), .ELEM_W(O_WIDTH), .HAS_SCALE(1)) u_pk (
+                .clk, .rst, .in_data(mm_data), .in_valid(mm_valid), .in_ready(mm_ready),
+                .out_data(pk_data), .out_valid(pk_valid), .out_ready(pk_ready));
+            mx_fifo #(.WIDTH(OW), .DEPTH((2 * OB < 2) ? 2 : (1 << $clog2(2 * OB)))) u_ob (
+                .clk, .rst, .in_data(pk_data), .in_valid(pk_valid), .in_ready(pk_ready),
+                .out_data(ho_data[h*OW +: OW]), .out_valid(ho_valid[h]), .out_ready(ho_ready[h]));
+        end else if (O_FIXED_SCALE >= 0) begin : g_obuf
             // the heads are read in turn; an MX output stage buffers two blocks (mx_quantize), a fixed8
             // one none: this FIFO of the same size keeps each head computing while the others are read
             mx_fifo #(.WIDTH(OW), .DEPTH(1 << $clog2(2 * K_OUT + 2))) u_ob (
@@ -139,7 +158,7 @@ module mase_attn_matmul #(
                 b_pad <= pad_next;
             end
             if (out_valid && out_ready) begin
-                if (o_beat == NW'(N_PAD - 1)) begin
+                if (o_beat == NW'(OB - 1)) begin
                     o_beat <= '0;
                     o_head <= (o_head == HW'(HEADS - 1)) ? '0 : o_head + 1'b1;
                 end else begin

@@ -53,7 +53,8 @@ module tb_mase_glue #(
     parameter int AM_B_GROUP_MAJOR = 0,
     parameter int AM_A_FIXED_SCALE = -1,
     parameter int AM_B_FIXED_SCALE = -1,
-    parameter int AM_O_FIXED_SCALE = -1
+    parameter int AM_O_FIXED_SCALE = -1,
+    parameter int AM_OUT_PAR       = 1
 ) (
     input logic clk
 );
@@ -67,7 +68,7 @@ module tb_mase_glue #(
     localparam int RU_OW = RU_LANES * RU_W;
     localparam int AM_AW = 8 + AM_PAR_D * AM_A_WIDTH;
     localparam int AM_BW = 8 + AM_PAR_D * AM_B_WIDTH;
-    localparam int AM_OW = 8 + AM_O_WIDTH;
+    localparam int AM_OW = 8 + AM_OUT_PAR * AM_O_WIDTH;
 
     logic rst;
     logic [15:0] done;  // one bit per source and sink
@@ -185,7 +186,8 @@ module tb_mase_glue #(
         .D(AM_D), .K(AM_K), .K_OUT(AM_K_OUT), .PAR_D(AM_PAR_D), .A_WIDTH(AM_A_WIDTH), .A_EBITS(AM_A_EBITS),
         .B_WIDTH(AM_B_WIDTH), .B_EBITS(AM_B_EBITS), .O_WIDTH(AM_O_WIDTH), .O_EBITS(AM_O_EBITS),
         .ACC_LSB(AM_ACC_LSB), .ACC_W(AM_ACC_W), .B_GROUP_MAJOR(AM_B_GROUP_MAJOR),
-        .A_FIXED_SCALE(AM_A_FIXED_SCALE), .B_FIXED_SCALE(AM_B_FIXED_SCALE), .O_FIXED_SCALE(AM_O_FIXED_SCALE))
+        .A_FIXED_SCALE(AM_A_FIXED_SCALE), .B_FIXED_SCALE(AM_B_FIXED_SCALE), .O_FIXED_SCALE(AM_O_FIXED_SCALE),
+        .OUT_PAR(AM_OUT_PAR))
         am_dut (.clk, .rst, .a_data(am_a_data), .a_valid(am_a_valid), .a_ready(am_a_ready),
         .b_data(am_b_data), .b_valid(am_b_valid), .b_ready(am_b_ready), .out_data(am_o_data),
         .out_valid(am_o_valid), .out_ready(am_o_ready));
