@@ -104,6 +104,9 @@ class GPTQConfig:
     # the Hessian: smollm2-135m W4A8 on 1024 lee tokens, 1 -> ppl 57.6, 0 -> 207.7, 128 -> 46.7 (nearest 49.8)
     sink_weight: float = 128.0
     skip: List[str] = field(default_factory=list)  # layer glob patterns kept at nearest rounding
+    # within a decoder layer, each group of linears fed one input (q/k/v, o, gate/up, down) calibrated on
+    # the outputs of the groups before it as already compensated
+    sequential: bool = False
 
 
 @dataclass

@@ -44,6 +44,8 @@ class GPTQOptions:
     act_order: bool = False  # blocks (and columns inside a block) by decreasing H diagonal
     sink_weight: float = 1.0  # weight in H of each window's first token (the attention sink; config default 128)
     skip: tuple[str, ...] = ()  # layer name patterns kept at nearest rounding
+    sequential: bool = False  # within a decoder layer, groups of linears fed one input in call order, each
+    # group's Hessian taken after the groups before it were compensated (o_proj sees GPTQ'd q/k/v)
 
 
 def _round_block(w: torch.Tensor, exp: torch.Tensor, fmt: MXFormat) -> torch.Tensor:
@@ -309,6 +311,32 @@ def _with_hooks(layer: nn.Module, inputs, hooks: dict[nn.Module, Any]) -> None:
             h.remove()
 
 
+def _input_groups(layer: nn.Module, inputs, mods: list[nn.Module]) -> list[list[nn.Module]]:
+    """`mods` in the order the layer calls them on its first window, consecutive ones fed the same
+    tensor in one group (q/k/v_proj; gate/up_proj): the order of sequential GPTQ."""
+    order: list[tuple[nn.Module, torch.Tensor]] = []  # holds the inputs: no id is reused meanwhile
+
+    def seen(m):
+        def hook(mod, args):
+            if all(o is not mod for o, _ in order):
+                order.append((mod, args[0]))
+        return hook
+
+    handles = [m.register_forward_pre_hook(seen(m)) for m in mods]
+    try:
+        _run_layer(layer, inputs[:1])
+    finally:
+        for h in handles:
+            h.remove()
+    groups: list[list[nn.Module]] = []
+    for i, (m, x) in enumerate(order):
+        if i and order[i - 1][1] is x:
+            groups[-1].append(m)
+        else:
+            groups.append([m])
+    return groups + [[m] for m in mods if all(m is not o for o, _ in order)]  # not called: last, alone
+
+
 def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptions | None,
                act_scaling: bool = False) -> dict[str, Any]:
     """Layer by layer on calibration token ids (1-D, run in windows), each decoder layer seeing the
@@ -333,13 +361,14 @@ def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptio
             mods = [m for m in layer.modules() if isinstance(m, MXLinear) and isinstance(m.spec.weight, MXFormat)]
             todo = [m for m in mods if not any(fnmatchcase(names[m], p) for p in opts.skip)]
             skipped += [names[m] for m in mods if m not in todo]
-            shared: dict = {}
-            hess = {m: _Hessian(m, opts.sink_weight, shared) for m in todo}
-            _with_hooks(layer, inputs, hess)
-            for m in todo:
-                hs = hess[m]
-                m.set_weight(gptq_mx(m.weight.detach(), hs.H / max(hs.n, 1.0), m.spec.weight, opts))
-                done.append(names[m])
+            for group in _input_groups(layer, inputs, todo) if opts.sequential else [todo]:
+                shared: dict = {}
+                hess = {m: _Hessian(m, opts.sink_weight, shared) for m in group}
+                _with_hooks(layer, inputs, hess)
+                for m in group:
+                    hs = hess[m]
+                    m.set_weight(gptq_mx(m.weight.detach(), hs.H / max(hs.n, 1.0), m.spec.weight, opts))
+                    done.append(names[m])
         inputs = _run_layer(layer, inputs)  # the next layer's inputs, through the compensated layer
     secs = time.perf_counter() - t0
     log.info("calibrated weights of %d decoder layers on %d tokens in %.1f s: %d linear layers by GPTQ "
@@ -354,7 +383,8 @@ def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptio
 def options(g: Any) -> GPTQOptions:
     """GPTQOptions from a quant.gptq config node."""
     return GPTQOptions(damp=float(g.damp), scale_from=str(g.scale_from), exp_search=bool(g.exp_search),
-                       act_order=bool(g.act_order), sink_weight=float(g.sink_weight), skip=tuple(g.skip))
+                       act_order=bool(g.act_order), sink_weight=float(g.sink_weight), skip=tuple(g.skip),
+                       sequential=bool(g.get("sequential", False)))
 
 
 def calibration_text_ids(tokenizer: Any, quant_cfg: Any, eval_cfg: Any) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -157,3 +157,30 @@ def test_one_hessian_factor_serves_every_format_of_a_block_size():
     for name in ("mxint2", "mxint4", "mxfp4"):
         fmt = get_format(name, block_size=16)
         assert torch.equal(gptq_mx(w, H, fmt, opts, factor), gptq_mx(w, H, fmt, opts)), name
+
+
+def test_sequential_gptq_groups_by_shared_input_in_call_order():
+    """quant.gptq.sequential: q/k/v, then o, then gate/up, then down, each group calibrated after the
+    ones before it; the weights stay on the grid and differ from the one-pass calibration's."""
+    from mase.models import load_model
+    from mase.quantize.gptq import _input_groups, _layer_inputs, decoder_layers
+
+    model, tok = load_model("tiny-llama")
+    layer = decoder_layers(model)[0]
+    mods = [m for m in layer.modules() if isinstance(m, torch.nn.Linear)]
+    names = {m: n.rsplit(".", 1)[-1] for n, m in layer.named_modules()}
+    groups = _input_groups(layer, _layer_inputs(model, layer, torch.arange(1, 33), 32), mods)
+    assert [[names[m] for m in g] for g in groups] == [["q_proj", "k_proj", "v_proj"], ["o_proj"],
+                                                      ["gate_proj", "up_proj"], ["down_proj"]]
+    weights = {}
+    for seq in (False, True):
+        model, tok = load_model("tiny-llama")
+        q = load_group("quant", "mxint4w8a", weight_rounding="gptq", gptq={"tokens": 128, "sequential": seq},
+                       calibration_tokens=64)
+        quantize_model(model, q, tokenizer=tok, eval_cfg=load_group("eval", "quick"))
+        mods = {n: m for n, m in model.named_modules() if isinstance(m, MXLinear)}
+        assert all(on_grid(m.weight, m.spec.weight) for m in mods.values())
+        weights[seq] = {n: m.weight.clone() for n, m in mods.items()}
+    same = [n for n in weights[True] if torch.equal(weights[True][n], weights[False][n])]
+    assert any(n.endswith("q_proj") for n in same)  # the first group of the first layer sees the same inputs
+    assert not any(n.endswith("layers.0.mlp.down_proj") for n in same)
