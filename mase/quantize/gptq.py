@@ -302,10 +302,22 @@ class _Inputs:
         return torch.cat(self.parts)
 
 
-def _with_hooks(layer: nn.Module, inputs, hooks: dict[nn.Module, Any]) -> None:
+def _with_hooks(layer: nn.Module, inputs, hooks: dict[nn.Module, Any], stop_after: nn.Module | None = None) -> None:
+    """Run the layer on every window with `hooks` as forward pre-hooks; with stop_after, each window
+    stops once that module has seen its input (the rest of the layer is not needed)."""
+    def stop(mod, args):
+        raise _Stop
+
     handles = [m.register_forward_pre_hook(h) for m, h in hooks.items()]
+    if stop_after is not None:
+        handles.append(stop_after.register_forward_pre_hook(stop))  # after its own hooks: they ran first
     try:
-        _run_layer(layer, inputs)
+        with torch.no_grad():
+            for hidden, kw in inputs:
+                try:
+                    layer(hidden, **kw)
+                except _Stop:
+                    pass
     finally:
         for h in handles:
             h.remove()
@@ -364,7 +376,7 @@ def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptio
             for group in _input_groups(layer, inputs, todo) if opts.sequential else [todo]:
                 shared: dict = {}
                 hess = {m: _Hessian(m, opts.sink_weight, shared) for m in group}
-                _with_hooks(layer, inputs, hess)
+                _with_hooks(layer, inputs, hess, stop_after=group[-1] if opts.sequential else None)
                 for m in group:
                     hs = hess[m]
                     m.set_weight(gptq_mx(m.weight.detach(), hs.H / max(hs.n, 1.0), m.spec.weight, opts))
