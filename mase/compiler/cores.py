@@ -15,7 +15,7 @@ from pathlib import Path
 from mase.eda.mx_linear import format_params, linear_params
 
 from .graph import DataflowGraph, Edge, Node
-from .params import NodeParams
+from .params import NodeParams, causal_chunk
 
 ACT_FUNC = {"relu": 0, "gelu": 1, "silu": 2}
 
@@ -115,7 +115,10 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) ->
         seg = out.seg or out.features
         if a.get("along") == "tokens":  # V: buffer the prompt, stream it feature by feature, padded
             t_pad = -(-g.seq_len // out.block) * out.block
-            pre.append(("mase_transpose_pad", {"W": iw, "LANES": L, "F": src.features, "T": g.seq_len, "T_PAD": t_pad},
+            t_in = chunk = causal_chunk(g, n.layer)  # causal chunks: a chunk of tokens at a time
+            if not chunk:
+                t_in, chunk = g.seq_len, t_pad
+            pre.append(("mase_transpose_pad", {"W": iw, "LANES": L, "F": src.features, "T": t_in, "T_PAD": chunk},
                         L * iw))
         elif seg % out.block:  # segments shorter than a block (a head, a row of scores): zero padding
             pre.append(("mase_pad", {"W": iw, "LANES": L, "SEG": seg, "SEG_PAD": -(-seg // out.block) * out.block},
@@ -206,8 +209,13 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) ->
                "A_WIDTH": aw, "A_EBITS": ae, "B_WIDTH": bw, "B_EBITS": be, "O_WIDTH": ow, "O_EBITS": oe,
                "ACC_LSB": acc[0], "ACC_W": acc[1], "B_GROUP_MAJOR": 0 if qk else 1,
                "A_FIXED_SCALE": ea.scale, "B_FIXED_SCALE": eb.scale, "O_FIXED_SCALE": out.scale}
+        if p.out_par > 1:  # output elements a beat (a long Q.K^T row); 1 = the original core, no parameter
+            prm["OUT_PAR"] = p.out_par
+        chunk = causal_chunk(g, n.layer)
+        if chunk:  # causal prefill: chunk c of the rows starts once chunk c of K / V exists
+            prm["CHUNK"] = chunk
         return CoreInst("mase:mx:mx_matmul", "mase_attn_matmul", prm, [("a", ea.name, L), ("b", eb.name, L)],
-                        ("out", out.name, 1))
+                        ("out", out.name, p.out_par))
     raise Unmapped(f"mase:mx:{n.op}", f"no core for operator {n.op}")
 
 

@@ -79,7 +79,9 @@ class NodeParams:
 
     @property
     def lanes(self) -> int:
-        return self.in_par * self.out_par
+        # an attention product's out_par packs output elements into a beat (mase_attn_matmul OUT_PAR);
+        # its multipliers are in_par per head
+        return self.in_par * (1 if self.op in ("matmul_qk", "matmul_sv") else self.out_par)
 
 
 @dataclass
@@ -133,7 +135,8 @@ def _par_space(n: Node, g: DataflowGraph) -> tuple[list[int], list[int]]:
         k = a["block"]
         red = a["head_dim"] if n.op == "matmul_qk" else g.seq_len
         red = -(-red // k) * k  # padded to whole blocks
-        return _divisors(math.gcd(red, k), 256), [1]
+        ob = g.edges[n.outputs[0]].block  # output elements a beat: within a block and a padded row
+        return _divisors(math.gcd(red, k), 256), _divisors(math.gcd(ob, _matmul_row(n, g)), 256)
     e = g.edges[n.inputs[0]]
     feats = e.padded if not e.is_fixed else e.features
     o = g.edges[n.outputs[0]]
@@ -165,7 +168,7 @@ def _resources(n: Node, p: NodeParams, g: DataflowGraph) -> None:
             lut = lanes * (wa + wb) * 2
         else:
             lut = lanes * wa * wb * LUT_PER_PRODUCT_BIT * 2 + lanes * (wa + wb)
-        lut += p.out_par * 400  # alignment, accumulator and re-quantizer per output lane
+        lut += (p.out_par if n.op == "linear" else 1) * 400  # alignment, accumulator and re-quantizer per output lane
         p.lut = int(lut0 + lut)
         p.ff = int(ff0 + lut * FF_PER_LUT)
         if n.op != "linear":  # the B operand buffer (K or V of the prompt) in BRAM
@@ -187,6 +190,32 @@ def _resources(n: Node, p: NodeParams, g: DataflowGraph) -> None:
             p.ff += width
 
 
+def _matmul_row(n: Node, g: DataflowGraph) -> int:
+    """Elements of an attention product's output row per head, padded to whole output blocks."""
+    rows = g.seq_len if n.op == "matmul_qk" else n.attrs["head_dim"]
+    ob = g.edges[n.outputs[0]].block
+    return -(-rows // ob) * ob
+
+
+def _used_lanes(n: Node, in_par: int, out_par: int) -> int:
+    return in_par if n.op in ("matmul_qk", "matmul_sv") else in_par * out_par
+
+
+def _lane_key(n: Node, in_par: int, out_par: int) -> tuple[int, int]:
+    """Order of preference (smaller first): fewest lanes, then (attention products) fewest output elements a beat."""
+    return (in_par, out_par) if n.op in ("matmul_qk", "matmul_sv") else (in_par * out_par, 0)
+
+
+def node_cycles(n: Node, g: DataflowGraph, work: int, in_par: int, out_par: int) -> int:
+    """Cycles per token of a node: its work over its lanes; an attention product also sends every head's
+    output row (HEADS x padded row elements, out_par a beat, mase_attn_matmul OUT_PAR), which bounds it
+    when the row is long (Q.K^T's row is the prompt: 4 heads x 64 tokens at one element a beat was 256
+    cycles a token against an II of 128 on tiny-llama)."""
+    if n.op in ("matmul_qk", "matmul_sv"):
+        return max(math.ceil(work / in_par), math.ceil(n.attrs["heads"] * _matmul_row(n, g) / out_par))
+    return math.ceil(work / (in_par * out_par))
+
+
 def _beats(e: Edge, par: int) -> int:
     return -(-(e.padded if not e.is_fixed else e.features) // par)
 
@@ -195,7 +224,7 @@ def out_lanes(n: Node, p: NodeParams) -> int:
     """Elements per beat of a node's output stream (mase.compiler.cores.map_node's output lanes)."""
     if n.op == "linear":
         return p.out_par
-    return 1 if n.op in ("matmul_qk", "matmul_sv") else p.in_par
+    return p.out_par if n.op in ("matmul_qk", "matmul_sv") else p.in_par
 
 
 def _source_lanes(g: DataflowGraph, params: dict[str, NodeParams], e_name: str, by_name: dict[str, Node]) -> int:
@@ -208,6 +237,32 @@ def _source_lanes(g: DataflowGraph, params: dict[str, NodeParams], e_name: str, 
     return params[first.name].in_par
 
 
+def causal_chunk(g: DataflowGraph, layer: int) -> int:
+    """Tokens of a causal chunk of a layer's attention (mase_attn_matmul CHUNK; 0: the whole prompt).
+
+    Causal attention: score row t needs keys 0..t only, but Q.K^T re-quantizes a row in blocks along
+    the keys and V is blocked along the tokens, so row t needs the whole block that holds token t (the
+    golden model's numerics). With chunks of that block, Q.K^T and scores.V serve chunk c of the rows
+    as soon as chunk c of K / V exists (the earlier chunks replayed, the later ones zeros, which the
+    causal mask makes invisible), and V is transposed a chunk at a time: the layer's barrier shrinks
+    from the prompt to one chunk. Used when the prompt is two or more whole chunks."""
+    T = g.seq_len
+    blocks = []
+    for n in g.nodes:
+        if n.layer != layer:
+            continue
+        if n.op == "matmul_qk":
+            blocks.append(g.edges[n.outputs[0]].block)  # a score row's blocks along the keys
+        elif n.op == "matmul_sv":
+            blocks.append(g.edges[n.inputs[0]].block)  # probabilities (and V^T) blocked along the tokens
+        elif n.op == "quantize" and n.attrs.get("along") == "tokens":
+            blocks.append(g.edges[n.outputs[0]].block)
+    if len(blocks) != 3:
+        return 0
+    c = math.lcm(*blocks)
+    return c if T % c == 0 and T // c >= 2 else 0
+
+
 def _fifo_depths(n: Node, g: DataflowGraph, default: int, params: dict[str, NodeParams],
                  by_name: dict[str, Node]) -> dict[str, int]:
     """FIFO depth (beats at the producer's lanes) on each input: deep where the other input passes a
@@ -218,6 +273,10 @@ def _fifo_depths(n: Node, g: DataflowGraph, default: int, params: dict[str, Node
         beats = _beats(e, _source_lanes(g, params, e_name, by_name))
         if n.op in ("matmul_qk", "matmul_sv") and i == 0:
             depth = g.seq_len * beats  # A waits until B (K or V of the whole prompt) is buffered
+        elif causal_chunk(g, n.layer) and ((n.op == "matmul_qk" and i == 1) or n.attrs.get("along") == "tokens"):
+            # causal chunks: K waits while mase_attn_matmul replays the earlier chunks into the next B;
+            # V waits while its transposer drains a chunk (features x chunk cycles)
+            depth = causal_chunk(g, n.layer) * beats
         elif n.op == "residual" and i == 0:
             # skip connection: tokens in flight in the other branch (attention: the whole prompt;
             # the MLP: norm, two linear layers and their pipelines, about 4-5 tokens)
@@ -340,18 +399,19 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
             best = None
             for o in outs:
                 for i in ins:
-                    if i * o > max_lanes:
+                    if _used_lanes(n, i, o) > max_lanes:
                         continue
-                    if math.ceil(works[n.name] / (i * o)) <= ii and (best is None or i * o < best[0] * best[1]):
+                    if (node_cycles(n, g, works[n.name], i, o) <= ii
+                            and (best is None or _lane_key(n, i, o) < _lane_key(n, *best))):
                         best = (i, o)
             if best is None:  # cannot meet ii: the most parallel legal choice
-                best = max(((i, o) for o in outs for i in ins if i * o <= max_lanes), key=lambda t: t[0] * t[1],
-                           default=(1, 1))
+                best = max(((i, o) for o in outs for i in ins if _used_lanes(n, i, o) <= max_lanes),
+                           key=lambda t: _lane_key(n, *t), default=(1, 1))
             p.in_par, p.out_par = best
             for pattern, ov in ovs.items():
                 if fnmatchcase(n.name, pattern):
                     _apply_override(n, p, pattern, ov, ins, outs)
-            p.cycles_per_token = math.ceil(works[n.name] / p.lanes)
+            p.cycles_per_token = node_cycles(n, g, works[n.name], p.in_par, p.out_par)
             out[n.name] = p
         return out
 
@@ -384,8 +444,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
 
     # candidate IIs: every distinct ceil(work / lanes) reachable, from fast to slow
     cands = sorted({math.ceil(w / l) for w in works.values() for l in LANE_CHOICES if l <= max_lanes})
-    floor_ii = max(math.ceil(works[n.name] / max(i * o for o in spaces[n.name][1] for i in spaces[n.name][0]
-                                                   if i * o <= max_lanes)) for n in g.nodes)
+    floor_ii = max(min(node_cycles(n, g, works[n.name], i, o) for o in spaces[n.name][1] for i in spaces[n.name][0]
+                       if _used_lanes(n, i, o) <= max_lanes) for n in g.nodes)
     cands = [c for c in cands if c >= floor_ii] or [floor_ii]
     chosen = None
     lo, hi = 0, len(cands) - 1  # resources fall as II grows: binary search for the fastest that fits
@@ -449,7 +509,7 @@ def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> d
     for n in g.nodes:
         if n.op == "quantize" and n.attrs.get("along") == "tokens":
             e = g.edges[n.outputs[0]]
-            t_pad = -(-T // e.block) * e.block
+            t_pad = causal_chunk(g, n.layer) or -(-T // e.block) * e.block  # a chunk at a time, or the prompt
             barrier[n.layer] = max(barrier.get(n.layer, 0), g.edges[n.inputs[0]].features * t_pad // plan.nodes[n.name].lanes)
     # The prompt streams through L + 1 stretches of T tokens at the II: the first half of layer 0,
     # then each layer's second half overlapped with the next layer's first half (tokens leave one
@@ -460,7 +520,8 @@ def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> d
     no_fill = _unblocked_quantizer_fill(g, plan)
     buffering = _buffering_path(g, plan)
     layers = [lay for lay in per_layer if lay >= 0]
-    prefill = (len(layers) + 1) * T * ii
+    # with causal chunks (causal_chunk) a layer's second half waits for one chunk, not the prompt
+    prefill = T * ii + sum((causal_chunk(g, lay) or T) * ii for lay in layers)
     prefill += sum(barrier.get(lay, 0) + per_layer[lay] + buffering.get(lay, 0) + row.get(lay, 0) - no_fill.get(lay, 0)
                    for lay in layers)
     prefill += per_layer.get(-1, 0) + row.get(-1, 0)

@@ -30,7 +30,7 @@ CONFIGS = {
               AM_HEADS=4, AM_KV_HEADS=2, AM_ROWS=3, AM_N=3, AM_N_PAD=8, AM_D=16, AM_K=8, AM_K_OUT=4, AM_PAR_D=2,
               AM_A_WIDTH=4, AM_A_EBITS=0, AM_B_WIDTH=4, AM_B_EBITS=0, AM_O_WIDTH=8, AM_O_EBITS=0,
               AM_ACC_LSB=-20, AM_ACC_W=32, AM_B_GROUP_MAJOR=0,
-              AM_A_FIXED_SCALE=-1, AM_B_FIXED_SCALE=-1, AM_O_FIXED_SCALE=-1, AM_OUT_PAR=2),
+              AM_A_FIXED_SCALE=-1, AM_B_FIXED_SCALE=-1, AM_O_FIXED_SCALE=-1, AM_OUT_PAR=2, AM_CHUNK=1),
     "B": dict(WC_IN_LANES=4, WC_OUT_LANES=1, WC_ELEM_W=12, WC_HAS_SCALE=0,
               PAD_W=18, PAD_LANES=2, PAD_SEG=6, PAD_SEG_PAD=16,
               TP_W=12, TP_LANES=2, TP_F=4, TP_T=5, TP_T_PAD=8,
@@ -43,6 +43,11 @@ CONFIGS = {
               AM_ACC_LSB=-24, AM_ACC_W=32, AM_B_GROUP_MAJOR=1,
               AM_A_FIXED_SCALE=121, AM_B_FIXED_SCALE=125, AM_O_FIXED_SCALE=124),
 }
+# C: only mase_attn_matmul, causal chunks of V^T (B_GROUP_MAJOR = 1), 2 chunks of 8 rows (the others
+# are played by A and B: A chunks keys and packs two outputs a beat, B is the whole-prompt core)
+AM_ONLY = {"C": dict(CONFIGS["B"], AM_HEADS=2, AM_KV_HEADS=1, AM_ROWS=16, AM_N=3, AM_N_PAD=4, AM_D=16, AM_K=8,
+                     AM_K_OUT=4, AM_PAR_D=4, AM_A_WIDTH=4, AM_B_WIDTH=4, AM_ACC_LSB=-20, AM_A_FIXED_SCALE=-1,
+                     AM_B_FIXED_SCALE=-1, AM_O_FIXED_SCALE=-1, AM_CHUNK=8)}
 STALLS = [(0, 0, 1), (35, 35, 2)]  # (stall %, back-pressure %, seed)
 _SIMS: dict = {}
 
@@ -50,7 +55,7 @@ _SIMS: dict = {}
 def glue_sim(cfg: str):
     """The Verilator build of tb_mase_glue for one parameter set (built once per session)."""
     if cfg not in _SIMS:
-        _SIMS[cfg] = build_sim("mase:mx:glue", CONFIGS[cfg])
+        _SIMS[cfg] = build_sim("mase:mx:glue", {**CONFIGS, **AM_ONLY}[cfg])
     return _SIMS[cfg]
 
 
@@ -240,9 +245,12 @@ def _attn_operand(fmt: str, fixed: int, rows: int, d: int, k: int, gen: torch.Ge
     return codes, torch.full_like(wire, fixed), wire
 
 
-@pytest.mark.parametrize("cfg", CONFIGS)
+@pytest.mark.parametrize("cfg", [*CONFIGS, *AM_ONLY])
 def test_attn_matmul(cfg):
-    p = CONFIGS[cfg]
+    """Rows of C for every head (GQA), padded rows; AM_CHUNK > 0: the rows of chunk c against B with its
+    causal chunks > c zeroed (keys: rows of B; V^T: columns), B streamed once, V^T chunk by chunk."""
+    p = {**CONFIGS, **AM_ONLY}[cfg]
+    chunk = p.get("AM_CHUNK", 0)
     heads, kv, rows, n, n_pad, d, k, k_out, pd = (p[x] for x in (
         "AM_HEADS", "AM_KV_HEADS", "AM_ROWS", "AM_N", "AM_N_PAD", "AM_D", "AM_K", "AM_K_OUT", "AM_PAR_D"))
     names = {v: f for f, v in FORMATS.items() if f != "fixed8"}
@@ -258,7 +266,13 @@ def test_attn_matmul(cfg):
         for r in range(rows):  # A: token by token, its heads one after the other
             for h in range(heads):
                 a_beats += block_beats(a[h][0][r], a[h][2][r], p["AM_A_WIDTH"], pd)
-        if p["AM_B_GROUP_MAJOR"]:  # B: group by group, N rows each
+        if p["AM_B_GROUP_MAJOR"] and chunk:  # V^T chunk by chunk: group by group, N rows of CHUNK columns
+            for ci in range(rows // chunk):
+                blk = slice(ci * chunk // k, (ci + 1) * chunk // k)
+                for g in range(kv):
+                    for r in range(n):
+                        b_beats += block_beats(b[g][0][r][blk], b[g][2][r][blk], p["AM_B_WIDTH"], pd)
+        elif p["AM_B_GROUP_MAJOR"]:  # B: group by group, N rows each
             for g in range(kv):
                 for r in range(n):
                     b_beats += block_beats(b[g][0][r], b[g][2][r], p["AM_B_WIDTH"], pd)
@@ -271,8 +285,18 @@ def test_attn_matmul(cfg):
             g = h // (heads // kv)
             bc = torch.cat([b[g][0], torch.zeros(n_pad - n, d // k, k, dtype=torch.int64)])  # zero rows
             bs = torch.cat([b[g][1], torch.full((n_pad - n, d // k), max(p["AM_B_FIXED_SCALE"], 0), dtype=torch.int64)])
-            total = linear_int(elem_spec(fa).to_int(a[h][0]), a[h][1], elem_spec(fa), elem_spec(fb).to_int(bc), bs,
-                               elem_spec(fb), None, acc)
+            parts = [(slice(0, rows), bc)]
+            if chunk:  # chunk c: B's causal chunks beyond c are zeros
+                parts = []
+                for ci in range(rows // chunk):
+                    bz = bc.clone()
+                    if p["AM_B_GROUP_MAJOR"]:
+                        bz[:, (ci + 1) * chunk // k:] = 0
+                    else:
+                        bz[(ci + 1) * chunk:] = 0
+                    parts.append((slice(ci * chunk, (ci + 1) * chunk), bz))
+            total = torch.cat([linear_int(elem_spec(fa).to_int(a[h][0][sl]), a[h][1][sl], elem_spec(fa),
+                                          elem_spec(fb).to_int(bz), bs, elem_spec(fb), None, acc) for sl, bz in parts])
             oc, osc = requantize(total, acc.lsb, fo, k_out,
                                  p["AM_O_FIXED_SCALE"] if p["AM_O_FIXED_SCALE"] >= 0 else None)
             c.append((oc & ((1 << p["AM_O_WIDTH"]) - 1), osc))

@@ -11,6 +11,16 @@
 // heads keep computing while another head's row leaves: HEADS * N_PAD / OUT_PAR output beats a row
 // of A instead of HEADS * N_PAD (the output port stops being the bottleneck when N is long, e.g.
 // Q.K^T at 64 tokens). OUT_PAR = 1 is the original core, unchanged.
+// CHUNK > 0 (causal prefill, CHUNK divides ROWS): the ROWS rows of A of a prompt are served in
+// chunks of CHUNK rows, chunk c by a B that holds the real operand for the first c+1 chunks of B's
+// causal axis and zeros beyond it, so chunk c starts as soon as B's chunk c has arrived instead of
+// the whole prompt's. B still arrives once (K token by token, or V^T chunk by chunk: for each chunk,
+// feature by feature, CHUNK tokens, as a transposer of CHUNK tokens gives it); a buffer of one B keeps
+// it and replays the earlier chunks. The causal axis: B's rows (keys, B_GROUP_MAJOR = 0, N = ROWS)
+// or D (V^T, B_GROUP_MAJOR = 1, D = ROWS). Row t of C then equals the whole product where row t
+// attends only to B's chunks <= t / CHUNK: with CHUNK a multiple of K_OUT (keys) or K (V^T) the
+// causal softmax masks every score block beyond the diagonal's chunk, and a probability block of
+// zeros adds a zero term (mase/golden/CONTRACT.md), whatever B holds there.
 module mase_attn_matmul #(
     parameter int HEADS         = 4,
     parameter int KV_HEADS      = 2,
@@ -33,7 +43,8 @@ module mase_attn_matmul #(
     parameter int A_FIXED_SCALE = -1,  // fixed8 operands / output: constant scale bytes
     parameter int B_FIXED_SCALE = -1,
     parameter int O_FIXED_SCALE = -1,
-    parameter int OUT_PAR       = 1   // elements per output beat (divides K_OUT and N_PAD)
+    parameter int OUT_PAR       = 1,  // elements per output beat (divides K_OUT and N_PAD)
+    parameter int CHUNK         = 0   // causal chunks of rows of A (0: B of the whole prompt first)
 ) (
     input  logic                       clk,
     input  logic                       rst,
@@ -73,11 +84,13 @@ module mase_attn_matmul #(
     // B rows N..N_PAD-1 of every group are zeros made here (zero codes decode to zero at any scale)
     assign row_next = (b_row == NW'(N_PAD - 1)) ? '0 : b_row + 1'b1;
     assign pad_next = (b_row != NW'(N_PAD - 1)) && ((NW + 1)'(b_row) + 1'b1 >= (NW + 1)'(N));
-    assign bi_data   = b_pad ? '0 : b_data;
-    assign bi_valid  = b_pad || b_valid;
+    logic [BW-1:0] sb_data;
+    logic          sb_valid, sb_ready;
+    assign bi_data   = b_pad ? '0 : sb_data;
+    assign bi_valid  = b_pad || sb_valid;
     assign bi_fire   = bi_valid && grp_ready[b_grp];
     assign a_ready   = ha_ready[a_head];
-    assign b_ready   = !b_pad && grp_ready[b_grp];
+    assign sb_ready  = !b_pad && grp_ready[b_grp];
     assign out_data  = ho_data[o_head*OW +: OW];
     assign out_valid = ho_valid[o_head];
     for (genvar g = 0; g < KV_HEADS; g++) begin : g_grp
@@ -89,7 +102,7 @@ module mase_attn_matmul #(
         assign ho_ready[h] = out_ready && (o_head == HW'(h));
         logic [MW-1:0] mm_data;
         logic          mm_valid, mm_ready;
-        mx_matmul #(.ROWS(ROWS), .N(N_PAD), .D(D), .K(K), .K_OUT(K_OUT), .PAR_D(PAR_D), .PAR_N(1),
+        mx_matmul #(.ROWS((CHUNK > 0) ? CHUNK : ROWS), .N(N_PAD), .D(D), .K(K), .K_OUT(K_OUT), .PAR_D(PAR_D), .PAR_N(1),
                     .A_WIDTH(A_WIDTH), .A_EBITS(A_EBITS), .B_WIDTH(B_WIDTH), .B_EBITS(B_EBITS),
                     .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W),
                     .A_FIXED_SCALE(A_FIXED_SCALE), .B_FIXED_SCALE(B_FIXED_SCALE),
@@ -119,6 +132,60 @@ module mase_attn_matmul #(
             assign ho_valid[h]         = mm_valid;
             assign mm_ready            = ho_ready[h];
         end
+    end
+    if (CHUNK > 0) begin : g_chunk
+        // B of chunk c, position by position (PB beats, pad rows excluded: they are added below):
+        // its causal chunk q < c is replayed from the buffer, q == c comes from b (and is kept),
+        // q > c is zeros. Keys: q counts every KV_HEADS * RB * CHUNK beats; V^T: every CHUNK / PAR_D
+        // beats of a row, back to 0 at the row's end.
+        localparam int NCH = ROWS / CHUNK;
+        localparam int PB  = KV_HEADS * N * RB;
+        localparam int SUB = (B_GROUP_MAJOR != 0) ? CHUNK / PAR_D : KV_HEADS * RB * CHUNK;
+        localparam int PW  = (PB > 1) ? $clog2(PB) : 1;
+        localparam int CW  = (NCH > 1) ? $clog2(NCH) : 1;
+        localparam int SW  = (SUB > 1) ? $clog2(SUB) : 1;
+        logic [BW-1:0] mem [PB];
+        logic [BW-1:0] s_rd, s_reg;
+        logic [PW-1:0] fp;
+        logic [CW-1:0] fc, fq;
+        logic [SW-1:0] fs;
+        logic          s_valid, s_mem, can, cls_in, cls_rep, issue;
+        assign can      = !s_valid || sb_ready;
+        assign cls_in   = fq == fc;
+        assign cls_rep  = fq < fc;
+        assign issue    = can && (!cls_in || b_valid);
+        assign b_ready  = can && cls_in;
+        assign sb_valid = s_valid;
+        assign sb_data  = s_mem ? s_rd : s_reg;
+        always_ff @(posedge clk) begin
+            if (issue && cls_in) mem[fp] <= b_data;
+            if (issue && cls_rep) s_rd <= mem[fp];
+        end
+        always_ff @(posedge clk) begin
+            if (rst) begin
+                fp      <= '0;
+                fc      <= '0;
+                fq      <= '0;
+                fs      <= '0;
+                s_valid <= 1'b0;
+                s_mem   <= 1'b0;
+                s_reg   <= '0;
+            end else if (issue) begin
+                s_valid <= 1'b1;
+                s_mem   <= cls_rep;
+                s_reg   <= cls_in ? b_data : '0;
+                fs      <= (fs == SW'(SUB - 1)) ? '0 : fs + 1'b1;
+                if (fs == SW'(SUB - 1)) fq <= (fq == CW'(NCH - 1)) ? '0 : fq + 1'b1;
+                fp <= (fp == PW'(PB - 1)) ? '0 : fp + 1'b1;
+                if (fp == PW'(PB - 1)) fc <= (fc == CW'(NCH - 1)) ? '0 : fc + 1'b1;
+            end else if (sb_ready) begin
+                s_valid <= 1'b0;
+            end
+        end
+    end else begin : g_whole
+        assign sb_data  = b_data;
+        assign sb_valid = b_valid;
+        assign b_ready  = sb_ready;
     end
     // B order: beat, then group, then row (keys, token-major) or beat, row, group (V^T)
     assign b_row_step = bi_fire && b_beat == RBW'(RB - 1) && (B_GROUP_MAJOR != 0 || b_grp == GW'(KV_HEADS - 1));

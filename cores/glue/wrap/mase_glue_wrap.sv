@@ -55,7 +55,8 @@ module mase_glue_wrap #(
     parameter int          AM_A_FIXED_SCALE = -1,
     parameter int          AM_B_FIXED_SCALE = -1,
     parameter int          AM_O_FIXED_SCALE = -1,
-    parameter int          AM_OUT_PAR       = 1
+    parameter int          AM_OUT_PAR       = 1,
+    parameter int          AM_CHUNK         = 0
 ) (
     input  logic                                                 clk,
     input  logic                                                 rst,
@@ -171,7 +172,7 @@ module mase_glue_wrap #(
             .B_WIDTH(AM_B_WIDTH), .B_EBITS(AM_B_EBITS), .O_WIDTH(AM_O_WIDTH), .O_EBITS(AM_O_EBITS),
             .ACC_LSB(AM_ACC_LSB), .ACC_W(AM_ACC_W), .B_GROUP_MAJOR(AM_B_GROUP_MAJOR),
             .A_FIXED_SCALE(AM_A_FIXED_SCALE), .B_FIXED_SCALE(AM_B_FIXED_SCALE), .O_FIXED_SCALE(AM_O_FIXED_SCALE),
-            .OUT_PAR(AM_OUT_PAR))
+            .OUT_PAR(AM_OUT_PAR), .CHUNK(AM_CHUNK))
             u (.clk, .rst, .a_data(am_a_data), .a_valid(am_a_valid), .a_ready(am_a_ready), .b_data(am_b_data),
             .b_valid(am_b_valid), .b_ready(am_b_ready), .out_data(am_out_data), .out_valid(am_out_valid),
             .out_ready(am_out_ready));
