@@ -4,6 +4,11 @@
 // the rest of the adder tree and the block accumulation), plus 1 with IN_REG = 1 (operands
 // registered before the multipliers, e.g. behind a block RAM); out_valid pulses (under ce) with the sum
 // of each block. Used by mx_dot_product and mx_linear.
+// DSP_PACK = 1 (or -1 with `MASE_DSP_PACK defined, as the synth_xcup targets do): narrow products
+// (A_IW + B_IW <= 8 bits, which Yosys leaves in LUTs) are computed two at a time on one wider
+// multiplier, i.e. one DSP48E2: (a0 + a1*2**D)(b1 + b0*2**D) + 2**(D-1), D = A_IW + B_IW + 1, holds
+// a0*b0 + a1*b1 exactly in its bits [D +: D] (the low product is below 2**(D-2) in magnitude, the
+// offset rounds it away). Same sums, same latency.
 module mx_dot_lane #(
     parameter int PAR     = 4,
     parameter int A_WIDTH = 4,
@@ -12,7 +17,8 @@ module mx_dot_lane #(
     parameter int B_EBITS = 0,
     parameter int SUM_W   = 32,
     parameter int TREE_REG = 0,
-    parameter int IN_REG   = 0   // 1: in_* registered before the multipliers (+1 latency)
+    parameter int IN_REG   = 0,  // 1: in_* registered before the multipliers (+1 latency)
+    parameter int DSP_PACK = 0   // 1: pairs of narrow products share one multiplier; -1: `MASE_DSP_PACK
 ) (
     input  logic                      clk,
     input  logic                      rst,
@@ -27,10 +33,19 @@ module mx_dot_lane #(
     localparam int A_IW = (A_EBITS == 0) ? A_WIDTH : A_WIDTH - A_EBITS + (1 << A_EBITS) - 1;
     localparam int B_IW = (B_EBITS == 0) ? B_WIDTH : B_WIDTH - B_EBITS + (1 << B_EBITS) - 1;
     localparam int PW   = A_IW + B_IW;  // full product: (-2**(n-1))**2 needs the top bit
+`ifdef MASE_DSP_PACK
+    localparam int PACK_DEF = 1;
+`else
+    localparam int PACK_DEF = 0;
+`endif
+    localparam int PACK = (((DSP_PACK < 0) ? PACK_DEF : DSP_PACK) != 0 && PW <= 8 && PAR >= 2) ? 1 : 0;
+    localparam int D    = PW + 1;                   // packing distance = width of a sum of two products
+    localparam int NPK  = (PACK != 0) ? PAR / 2 : 0;       // packed pairs (an odd last product stays alone)
+    localparam int PRW  = PW + PACK;                // register width of a product (or a pair's sum)
 
     logic signed [A_IW-1:0]  ai [PAR];
     logic signed [B_IW-1:0]  bi [PAR];
-    logic signed [PW-1:0]    prod [PAR];
+    logic signed [PRW-1:0]   prod [PAR];
     logic                    v1, last1;
     logic signed [SUM_W-1:0] tree, partial;
 
@@ -61,7 +76,23 @@ module mx_dot_lane #(
         for (g = 0; g < PAR; g++) begin : g_lane
             mx_elem_to_int #(.WIDTH(A_WIDTH), .EBITS(A_EBITS)) dec_a (.code(r_a[g*A_WIDTH +: A_WIDTH]), .value(ai[g]));
             mx_elem_to_int #(.WIDTH(B_WIDTH), .EBITS(B_EBITS)) dec_b (.code(r_b[g*B_WIDTH +: B_WIDTH]), .value(bi[g]));
-            always_ff @(posedge clk) if (ce) prod[g] <= PW'(ai[g] * bi[g]);
+            if (g >= 2 * NPK) begin : g_mul
+                always_ff @(posedge clk) if (ce) prod[g] <= PRW'(ai[g] * bi[g]);
+            end else if (g % 2 == 0) begin : g_pack
+                // one bit more than a1*2**D needs: a1 = -2**(A_IW-1) with a0 < 0 is below its range
+                logic signed [D+A_IW:0]        pa;
+                logic signed [D+B_IW:0]        pb;
+                logic signed [2*D+PW+1:0]      pm, pp;
+                assign pa = $signed({ai[g+1][A_IW-1], ai[g+1], {D{1'b0}}}) + $signed({{(D+1){ai[g][A_IW-1]}}, ai[g]});
+                assign pb = $signed({bi[g][B_IW-1], bi[g], {D{1'b0}}}) + $signed({{(D+1){bi[g+1][B_IW-1]}}, bi[g+1]});
+                assign pm = pa * pb;                         // signed, full width
+                assign pp = pm + (2*D+PW+2)'(1 << (D - 1));   // same width: no sign question
+                always_ff @(posedge clk) if (ce) prod[g] <= pp[D +: PRW];
+                logic unused_pp;  // the low product (rounded away) and the high one
+                assign unused_pp = ^{pp[2*D+PW+1:D+PRW], pp[D-1:0]};
+            end else begin : g_zero
+                always_ff @(posedge clk) if (ce) prod[g] <= '0;  // constant: removed by synthesis
+            end
         end
     endgenerate
 

@@ -39,6 +39,8 @@ module mx_linear #(
     parameter int    HAS_BIAS      = 1,
     parameter int    W_SOURCE      = 0,
     parameter int    ROWS          = 1,
+    parameter int    SHARE         = 1,   // 1: lanes share aligner/accumulator/quantizer lanes where throughput allows
+    parameter int    DSP_PACK      = -1,  // two narrow products per DSP multiplier (mx_dot_lane); -1: `MASE_DSP_PACK
 `ifdef YOSYS  // Yosys 0.23 has no string parameter type
     parameter        W_FILE        = "",
     parameter        S_FILE        = "",
@@ -85,6 +87,16 @@ module mx_linear #(
     localparam int RW    = (NRG > 1) ? $clog2(NRG) : 1;
     localparam int WAW   = (NRG * BEATS > 1) ? $clog2(NRG * BEATS) : 1;
     localparam int SAW   = (NRG * NB > 1) ? $clog2(NRG * NB) : 1;
+
+    // the largest divisor of op that is <= bpb (1 when share == 0)
+    function automatic integer share_group(input integer op, input integer bpb, input integer share);
+        integer g, d;
+        g = 1;
+        if (share != 0)
+            for (d = 1; d <= op; d = d + 1)
+                if (op % d == 0 && d <= bpb) g = d;
+        share_group = g;
+    endfunction
 
     // ---------------------------------------------------------------- input vector double buffer
     logic [XE-1:0]  xmem  [2*BEATS];
@@ -330,30 +342,50 @@ module mx_linear #(
     // products, 5 block sum S (mx_dot_lane, IN_REG, TREE_REG), 6-8 alignment of S (mx_align_pipe;
     // its shift is computed from the scales at stage 2 and delayed along), 9 accumulation of the NB
     // terms onto the bias (one adder), then mx_quantize.
-    localparam int DLY = 7;  // stages 1 -> 8: the row group's tags travel to the accumulator
+    // The MX overhead is paid per block sum, not per lane: a lane has a block sum every BPB beats, so
+    // G lanes (the largest divisor of OUT_PAR <= BPB; SHARE = 0: 1) share one aligner, one
+    // accumulation adder (their sums rotate through a G-entry register) and one quantizer lane; the
+    // G sums of a group enter the aligner one per cycle (S held in the lane, the shift latched).
+    // Throughput unchanged (G <= BPB); G = 1 is the lane-parallel datapath.
+    localparam int G   = share_group(OUT_PAR, BPB, SHARE);
+    localparam int NAL = OUT_PAR / G;                   // aligners / accumulators / quantizer lanes
+    localparam int GW  = (G > 1) ? $clog2(G) : 1;
+    localparam int DLY = 4;  // stages 1 -> 5: the row group's tags travel to the block sums
     logic [DLY:1]              tg_lb;
     logic [RW-1:0]             tg_rg [DLY:1];
     logic [OUT_PAR-1:0]        lane_valid;
-    logic                      tv6, tv7, tv8, tfirst, sv9;
-    logic [OUT_PAR*TOT_W-1:0]  sums;
+    logic signed [S_W-1:0]     s5 [OUT_PAR];
+    logic signed [11:0]        sh5 [OUT_PAR];
+    logic [NAL*TOT_W-1:0]      sums;
     logic [OUT_PAR*ACC_W-1:0]  bias_q;
-    logic                      sum_ready;
+    logic                      sum_ready, tfirst, sv9;
+    // serial issue of the G block sums of each group into its aligner (stage 5), and their tags
+    logic [GW-1:0]             cnt, sel, i6, i7, i8;
+    logic                      av5, lb5, v6, v7, v8, lb6, lb7, lb8, lbh;
+    logic [RW-1:0]             rg5, rg6, rg7, rgh;
 
-    assign ce = !sv9 || sum_ready;
+    assign ce  = !sv9 || sum_ready;
+    assign av5 = lane_valid[0] || cnt != '0;
+    assign sel = lane_valid[0] ? '0 : cnt;
+    assign lb5 = lane_valid[0] ? tg_lb[DLY] : lbh;
+    assign rg5 = lane_valid[0] ? tg_rg[DLY] : rgh;
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            tv6    <= 1'b0;
-            tv7    <= 1'b0;
-            tv8    <= 1'b0;
+            cnt    <= '0;
+            v6     <= 1'b0;
+            v7     <= 1'b0;
+            v8     <= 1'b0;
             sv9    <= 1'b0;
             tfirst <= 1'b1;
         end else if (ce) begin
-            tv6 <= lane_valid[0];
-            tv7 <= tv6;
-            tv8 <= tv7;
-            sv9 <= tv8 && tg_lb[DLY];
-            if (tv8) tfirst <= tg_lb[DLY];
+            if (lane_valid[0]) cnt <= GW'(G > 1);
+            else if (cnt != '0) cnt <= (cnt == GW'(G - 1)) ? '0 : cnt + 1'b1;
+            v6  <= av5;
+            v7  <= v6;
+            v8  <= v7;
+            sv9 <= v8 && lb8;
+            if (v8 && i8 == GW'(G - 1)) tfirst <= lb8;
         end
         if (ce) begin
             tg_lb[1] <= lb1;
@@ -362,6 +394,18 @@ module mx_linear #(
                 tg_lb[i] <= tg_lb[i-1];
                 tg_rg[i] <= tg_rg[i-1];
             end
+            if (lane_valid[0]) begin
+                lbh <= tg_lb[DLY];
+                rgh <= tg_rg[DLY];
+            end
+            i6  <= sel;
+            i7  <= i6;
+            i8  <= i7;
+            lb6 <= lb5;
+            lb7 <= lb6;
+            lb8 <= lb7;
+            rg6 <= rg5;
+            rg7 <= rg6;
         end
     end
 
@@ -373,26 +417,23 @@ module mx_linear #(
 `else
             initial $readmemh(B_FILE, bmem);
 `endif
-            always_ff @(posedge clk) if (ce) bias_q <= bmem[tg_rg[DLY-1]];
+            always_ff @(posedge clk) if (ce) bias_q <= bmem[rg7];
         end else begin : g_nobias
             assign bias_q = '0;
             logic unused_rg;
-            assign unused_rg = ^tg_rg[DLY-1];
+            assign unused_rg = ^rg7;
         end
     endgenerate
 
     genvar p;
     generate
         for (p = 0; p < OUT_PAR; p++) begin : g_lane
-            logic signed [S_W-1:0]   s5;
-            logic signed [11:0]      sh2, sh3, sh4, sh5;
-            logic signed [ACC_W-1:0] term8;
-            logic signed [TOT_W-1:0] tacc, tsum;
+            logic signed [11:0] sh2, sh3, sh4;
 
             mx_dot_lane #(.PAR(IN_PAR), .A_WIDTH(X_WIDTH), .A_EBITS(X_EBITS), .B_WIDTH(W_WIDTH),
-                          .B_EBITS(W_EBITS), .SUM_W(S_W), .TREE_REG(1), .IN_REG(1)) lane (
+                          .B_EBITS(W_EBITS), .SUM_W(S_W), .TREE_REG(1), .IN_REG(1), .DSP_PACK(DSP_PACK)) lane (
                 .clk, .rst, .ce, .in_valid(v1), .in_last(lib1), .in_a(x1),
-                .in_b(w1[p*IN_PAR*W_WIDTH +: IN_PAR*W_WIDTH]), .out_valid(lane_valid[p]), .out_sum(s5));
+                .in_b(w1[p*IN_PAR*W_WIDTH +: IN_PAR*W_WIDTH]), .out_valid(lane_valid[p]), .out_sum(s5[p]));
 
             always_ff @(posedge clk) begin
                 if (ce) begin
@@ -400,22 +441,85 @@ module mx_linear #(
                            + 12'(SHIFT0);
                     sh3 <= sh2;
                     sh4 <= sh3;
-                    sh5 <= sh4;
+                    sh5[p] <= sh4;
                 end
             end
-            mx_align_pipe #(.IN_W(S_W), .SH_W(12), .OUT_W(ACC_W)) al (.clk, .ce, .in(s5), .shift(sh5), .out(term8));
+        end
 
-            assign tsum = (tfirst ? TOT_W'($signed(bias_q[p*ACC_W +: ACC_W])) : tacc) + TOT_W'(term8);
-            always_ff @(posedge clk) if (ce && tv8) tacc <= tsum;
-            assign sums[p*TOT_W +: TOT_W] = tacc;  // read by the quantizer while sv9 (ce holds it)
+        for (p = 0; p < NAL; p++) begin : g_acc
+            // group p: lanes p*G .. p*G+G-1; the entry for lane p*G+i8 is at acc[0] when its term arrives
+            logic signed [S_W-1:0]   s_in;
+            logic signed [11:0]      sh_in;
+            logic signed [ACC_W-1:0] term8;
+            logic signed [TOT_W-1:0] acc [G];
+            logic signed [TOT_W-1:0] tsum;
+            logic signed [ACC_W-1:0] bsel;
+
+            if (G == 1) begin : g_one
+                assign s_in  = s5[p];
+                assign sh_in = sh5[p];
+                assign bsel  = $signed(bias_q[p*ACC_W +: ACC_W]);
+            end else begin : g_ser
+                logic signed [11:0] shh [G];  // the group's shifts, latched with the block sums
+                always_ff @(posedge clk) if (ce && lane_valid[0]) for (int i = 0; i < G; i++) shh[i] <= sh5[p*G + i];
+                assign s_in  = s5[p*G + 32'(sel)];
+                assign sh_in = lane_valid[0] ? sh5[p*G] : shh[sel];
+                assign bsel  = $signed(bias_q[(p*G + 32'(i8))*ACC_W +: ACC_W]);
+            end
+            mx_align_pipe #(.IN_W(S_W), .SH_W(12), .OUT_W(ACC_W)) al (.clk, .ce, .in(s_in), .shift(sh_in), .out(term8));
+
+            assign tsum = (tfirst ? TOT_W'(bsel) : acc[0]) + TOT_W'(term8);
+            always_ff @(posedge clk) begin
+                if (ce && v8) begin
+                    for (int i = 0; i < G - 1; i++) acc[i] <= acc[i+1];
+                    acc[G-1] <= tsum;
+                end
+            end
+            // read by the quantizer while sv9 (ce holds it): lane p*G+i of the finished row group
+            assign sums[p*TOT_W +: TOT_W] = acc[G-1];
         end
     endgenerate
 
     // ---------------------------------------------------------------- output re-quantization
-    mx_quantize #(.PAR(OUT_PAR), .K(K_OUT), .IN_W(TOT_W), .IN_LSB(ACC_LSB), .WIDTH(O_WIDTH),
-                  .EBITS(O_EBITS), .FIXED_SCALE(O_FIXED_SCALE)) quant (
-        .clk, .rst, .in_data(sums), .in_valid(sv9), .in_ready(sum_ready), .out_data, .out_valid,
-        .out_ready);
+    // NAL quantizer lanes: beat i of a row group holds lanes p*G+i (p < NAL); a block is still the
+    // K_OUT consecutive outputs, so the scale is the same, and G beats make one output beat.
+    generate
+        if (G == 1) begin : g_qpar
+            mx_quantize #(.PAR(OUT_PAR), .K(K_OUT), .IN_W(TOT_W), .IN_LSB(ACC_LSB), .WIDTH(O_WIDTH),
+                          .EBITS(O_EBITS), .FIXED_SCALE(O_FIXED_SCALE)) quant (
+                .clk, .rst, .in_data(sums), .in_valid(sv9), .in_ready(sum_ready), .out_data, .out_valid,
+                .out_ready);
+        end else begin : g_qser
+            logic [8+NAL*O_WIDTH-1:0] q_data;
+            logic                     q_valid, q_ready, ofull;
+            logic [GW-1:0]            ocnt;
+            logic [OUT_PAR*O_WIDTH-1:0] obuf;
+            logic [7:0]               oscale;
+            mx_quantize #(.PAR(NAL), .K(K_OUT), .IN_W(TOT_W), .IN_LSB(ACC_LSB), .WIDTH(O_WIDTH),
+                          .EBITS(O_EBITS), .FIXED_SCALE(O_FIXED_SCALE)) quant (
+                .clk, .rst, .in_data(sums), .in_valid(sv9), .in_ready(sum_ready), .out_data(q_data),
+                .out_valid(q_valid), .out_ready(q_ready));
+            assign q_ready   = !ofull || out_ready;
+            assign out_valid = ofull;
+            assign out_data  = {oscale, obuf};
+            always_ff @(posedge clk) begin
+                if (rst) begin
+                    ocnt  <= '0;
+                    ofull <= 1'b0;
+                end else begin
+                    if (out_ready) ofull <= 1'b0;
+                    if (q_valid && q_ready) begin
+                        ocnt <= (ocnt == GW'(G - 1)) ? '0 : ocnt + 1'b1;
+                        if (ocnt == GW'(G - 1)) ofull <= 1'b1;
+                    end
+                end
+                if (q_valid && q_ready) begin
+                    for (int i = 0; i < NAL; i++) obuf[(i*G + 32'(ocnt))*O_WIDTH +: O_WIDTH] <= q_data[i*O_WIDTH +: O_WIDTH];
+                    oscale <= q_data[NAL*O_WIDTH +: 8];
+                end
+            end
+        end
+    endgenerate
 
     logic unused;
     assign unused = ^{lane_valid[OUT_PAR-1:0]};
