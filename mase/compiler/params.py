@@ -17,11 +17,12 @@ Model (documented so that it can be checked; constants at the top of this file):
   overlap its tokens, so batch-1 decode costs a token's latency through every layer (linear layers
   buffer whole vectors, attention reads the KV cache at context / lanes); within 1.7% of Verilator on
   one-token prompts of tiny-llama, tiny-opt and smollm2-135m's decoder layer 0.
-- prefill of T tokens: the attention matmuls buffer K and V of the whole prompt before the first row
-  (V is blocked along tokens), so each layer is two pipelined halves with a barrier between them,
-  a layer's second half overlapping the next layer's first: prefill cycles = (L + 1) T II + sum over
-  layers of (V transposition drain + buffering stages' vector times + norm row + latencies), plus
-  the final norm (see cycle_model).
+- prefill of T tokens: the attention matmuls buffer K and V before a row (V is blocked along tokens):
+  of the whole prompt, or with causal chunks (`causal_chunk`, a prompt of >= 2 score/V blocks) of
+  the chunk that holds the row, so each layer's output lags its input by one chunk C (else T) plus
+  its fill: prefill cycles = T II + sum over layers of (C II + V transposition drain of a chunk +
+  buffering stages' vector times + norm row + latencies), plus the final norm (see cycle_model).
+  An attention product's cycles per token include sending every head's row (`node_cycles`).
 - resources per lane from Yosys `synth_xilinx -family xcup` runs of the cores (CALIBRATION, per
   element-pair product), plus per-node control; memories in 36 Kbit BRAM / 288 Kbit URAM blocks,
   sized by capacity and by port width (72 bits per block and port).
@@ -511,12 +512,13 @@ def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> d
             e = g.edges[n.outputs[0]]
             t_pad = causal_chunk(g, n.layer) or -(-T // e.block) * e.block  # a chunk at a time, or the prompt
             barrier[n.layer] = max(barrier.get(n.layer, 0), g.edges[n.inputs[0]].features * t_pad // plan.nodes[n.name].lanes)
-    # The prompt streams through L + 1 stretches of T tokens at the II: the first half of layer 0,
-    # then each layer's second half overlapped with the next layer's first half (tokens leave one
-    # barrier and enter the next as they come). Per layer, the fill: the V drain, the latencies, one
+    # The prompt streams through T tokens at the II, and each layer's output lags its input by one
+    # barrier: the whole prompt (T tokens), or with causal chunks one chunk (tokens leave one barrier and
+    # enter the next as they come). Per layer, the fill: the V drain, the latencies, one
     # norm row and the vector time of every buffering stage on its longest path (a linear layer or an
     # attention product starts on a whole vector). Checked against Verilator on tiny-llama for prompts
-    # of 4 to 32 tokens (within 1.1%) and on the model_vs_sim of every report.
+    # of 4 to 32 tokens (within 1.1%), at 64 tokens with chunks of 32 (tiny-llama 0.9%) and on the
+    # model_vs_sim of every report.
     no_fill = _unblocked_quantizer_fill(g, plan)
     buffering = _buffering_path(g, plan)
     layers = [lay for lay in per_layer if lay >= 0]
