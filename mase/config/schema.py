@@ -105,7 +105,8 @@ class GPTQConfig:
     sink_weight: float = 128.0
     skip: List[str] = field(default_factory=list)  # layer glob patterns kept at nearest rounding
     # within a decoder layer, each group of linears fed one input (q/k/v, o, gate/up, down) calibrated on
-    # the outputs of the groups before it as already compensated
+    # the outputs of the groups before it as already compensated (smollm2-135m W4A8, 4096 lee tokens: 40.63
+    # against 40.40 without, so off by default)
     sequential: bool = False
 
 
