@@ -264,6 +264,19 @@ def causal_chunk(g: DataflowGraph, layer: int) -> int:
     return c if T % c == 0 and T // c >= 2 else 0
 
 
+V_DRAIN_MAX_LANES = 8
+
+
+def _drain_lanes(n: Node, g: DataflowGraph, lanes: int, choices: list[int], ii: int) -> int:
+    """Lanes of V's quantizer under causal chunks: its transposer drains a chunk (features x chunk /
+    lanes cycles) after the chunk's last token and scores.V waits for it, so each layer's lag holds the
+    drain: the fewest lanes (up to V_DRAIN_MAX_LANES, at least the balanced `lanes`) that drain a chunk
+    within 2 II (tiny-llama: 32 features x 32 tokens, 1 lane 1024 cycles -> 4 lanes 256)."""
+    drain = g.edges[n.inputs[0]].features * causal_chunk(g, n.layer)
+    ok = [i for i in choices if lanes <= i <= V_DRAIN_MAX_LANES]
+    return next((i for i in ok if drain / i <= 2 * ii), max(ok, default=lanes))
+
+
 def _fifo_depths(n: Node, g: DataflowGraph, default: int, params: dict[str, NodeParams],
                  by_name: dict[str, Node]) -> dict[str, int]:
     """FIFO depth (beats at the producer's lanes) on each input: deep where the other input passes a
@@ -409,6 +422,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
                 best = max(((i, o) for o in outs for i in ins if _used_lanes(n, i, o) <= max_lanes),
                            key=lambda t: _lane_key(n, *t), default=(1, 1))
             p.in_par, p.out_par = best
+            if n.attrs.get("along") == "tokens" and causal_chunk(g, n.layer):
+                p.in_par = _drain_lanes(n, g, p.in_par, ins, ii)
             for pattern, ov in ovs.items():
                 if fnmatchcase(n.name, pattern):
                     _apply_override(n, p, pattern, ov, ins, outs)
