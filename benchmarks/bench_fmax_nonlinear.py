@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     if hw is None:
         run = a.out / f"emit-{a.model}-{a.quant}"
         if not (run / "hw" / "params.json").is_file():
-            subprocess.run([sys.executable, "-m", "mase", f"+model={a.model}", f"quant={a.quant}", "target=ecp5-85k",
+            subprocess.run([sys.executable, "-m", "mase.cli", f"+model={a.model}", f"quant={a.quant}", "target=ecp5-85k",
                             "stages=[quantize,emit]", f"hydra.run.dir={run}"], check=True, cwd=a.out)
         hw = run / "hw"
     target = TARGETS[a.arch]

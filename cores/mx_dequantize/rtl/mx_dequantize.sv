@@ -78,13 +78,15 @@ module mx_dequantize #(
         for (g = 0; g < PAR; g++) begin : g_lane
             logic signed [IW-1:0] ival, ival1;
             logic signed [VW-1:0] v2, v3, f;
+            logic fits;  // bits OUT_W-1 up all equal: a bit test, not a VW-bit compare (a carry chain)
             mx_elem_to_int #(.WIDTH(WIDTH), .EBITS(EBITS)) dec (.code(in_data[g*WIDTH +: WIDTH]), .value(ival));
-            assign f = v3 >>> (IW - 1);
+            assign f    = v3 >>> (IW - 1);
+            assign fits = (&f[VW-1:OUT_W-1]) || !(|f[VW-1:OUT_W-1]);
             always_ff @(posedge clk) if (take) begin
                 ival1 <= ival;
                 v2    <= VW'(ival1) <<< {amt1[SA_W-1:3], 3'b000};
                 v3    <= v2 <<< fine2;
-                out_data[g*OUT_W +: OUT_W] <= (f > MAXV) ? MAXV[OUT_W-1:0] : (f < MINV) ? MINV[OUT_W-1:0] : f[OUT_W-1:0];
+                out_data[g*OUT_W +: OUT_W] <= fits ? f[OUT_W-1:0] : f[VW-1] ? MINV[OUT_W-1:0] : MAXV[OUT_W-1:0];
             end
         end
     endgenerate

@@ -11,8 +11,6 @@ module mx_round_sat #(
 );
     localparam int LSH = (SHIFT < 0) ? -SHIFT : 0;
     localparam int EW  = ((IN_W + 1 + LSH) > (OUT_W + 1)) ? (IN_W + 1 + LSH) : (OUT_W + 1);
-    localparam logic signed [EW-1:0] MAXV = {{(EW - OUT_W + 1){1'b0}}, {(OUT_W - 1){1'b1}}};
-    localparam logic signed [EW-1:0] MINV = -MAXV;
 
     logic signed [EW-1:0] ext, r;
     assign ext = EW'(in_data);
@@ -26,5 +24,5 @@ module mx_round_sat #(
             assign r = ext <<< LSH;
         end
     endgenerate
-    assign out_data = (r > MAXV) ? MAXV[OUT_W-1:0] : (r < MINV) ? MINV[OUT_W-1:0] : r[OUT_W-1:0];
+    mx_sat_sym #(.IN_W(EW), .OUT_W(OUT_W)) sat (.in_data(r), .out_data(out_data));
 endmodule

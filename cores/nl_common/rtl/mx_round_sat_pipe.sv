@@ -13,8 +13,6 @@ module mx_round_sat_pipe #(
 );
     localparam int LSH = (SHIFT < 0) ? -SHIFT : 0;
     localparam int EW  = ((IN_W + 1 + LSH) > (OUT_W + 1)) ? (IN_W + 1 + LSH) : (OUT_W + 1);
-    localparam logic signed [EW-1:0] MAXV = {{(EW - OUT_W + 1){1'b0}}, {(OUT_W - 1){1'b1}}};
-    localparam logic signed [EW-1:0] MINV = -MAXV;
 
     generate
         if (LAT != 2) begin : g_bad_lat
@@ -34,8 +32,10 @@ module mx_round_sat_pipe #(
             assign r = ext <<< LSH;
         end
     endgenerate
+    logic signed [OUT_W-1:0] sat;
+    mx_sat_sym #(.IN_W(EW), .OUT_W(OUT_W)) u_sat (.in_data(r1), .out_data(sat));
     always_ff @(posedge clk) if (ce) begin
         r1       <= r;
-        out_data <= (r1 > MAXV) ? MAXV[OUT_W-1:0] : (r1 < MINV) ? MINV[OUT_W-1:0] : r1[OUT_W-1:0];
+        out_data <= sat;
     end
 endmodule
