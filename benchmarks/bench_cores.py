@@ -3,8 +3,8 @@
 1. Throughput: beats per cycle of each core with no stalls against the ideal of one beat per cycle
    (mx_linear and mx_matmul: MAC beats, i.e. in*out/(IN_PAR*OUT_PAR) cycles per vector). Measured
    as the difference of two runs of different lengths, so the fill latency cancels.
-2. Yosys resources of mx_linear at one parallelism in mxint4, mxint8, mxfp4 and fixed8, for iCE40
-   (synth_ice40) and UltraScale+ (synth_xilinx -family xcup).
+2. Yosys resources of mx_linear at one parallelism in mxint4/6/8, mxfp4/6/8 and fixed8, for iCE40
+   (synth_ice40) and UltraScale+ (synth_xilinx -family xcup), in total and per MAC (multiplier).
 3. Verilator speed (simulated cycles per second) of mx_linear at a realistic size.
 4. With --fmax: nextpnr fmax, out of context on the ECP5-85 (speed 6) for the mx_linear rows of 2.
    and for the linear-algebra cores at the parameters the compiler generates for tiny-llama mxint4
@@ -100,7 +100,7 @@ def throughput() -> dict:
     return out
 
 
-SYNTH_FORMATS = ("mxint4", "mxint8", "mxfp4", "fixed8")
+SYNTH_FORMATS = ("mxint4", "mxint6", "mxint8", "mxfp4", "mxfp6", "mxfp8", "fixed8")  # mxfp6 = E2M3, mxfp8 = E4M3
 
 
 def _synth_one(fmt, arch, size):
@@ -260,6 +260,13 @@ def main():
                 print(f"  {'':6s} {fmt:8s} {r['LUT']:7d} {r['FF']:7d} {r['DSP']:5d} {r['BRAM']:6g}"
                       f"  ({r.get('CARRY', 0)}, {r.get('LUTRAM', 0)})  LUT x{r['LUT'] / max(base['LUT'], 1):.2f} of fixed8"
                       + (f"  {f:6.1f} MHz" if f else ("  -" if fm else "")))
+        macs = size[3] * size[4]
+        print(f"\n  per MAC ({macs} multipliers): LUT / FF / DSP / BRAM (iCE40 EBR 4 kbit, UltraScale+ RAMB36)")
+        print(f"  {'format':8s} {'iCE40':>28s} {'UltraScale+':>30s}")
+        for fmt in SYNTH_FORMATS:
+            cells = [" / ".join(f"{res[arch][fmt][k] / macs:.{1 if k in ('LUT', 'FF') else 2}f}"
+                                for k in ("LUT", "FF", "DSP", "BRAM")) for arch in ("ice40", "xcup")]
+            print(f"  {fmt:8s} {cells[0]:>28s} {cells[1]:>30s}")
     if args.fmax:
         print("\n== nextpnr fmax (ECP5-85 speed 6 out of context; iCE40UP5K in the shift-register harness)")
         report["fmax"] = fx = fmax_table()
