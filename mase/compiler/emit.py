@@ -353,10 +353,13 @@ def emit_core(r: Region, deps: list[str], mem_files: list[str], stim_ports: list
           "        arch: ice40", "        output_format: json",
           "  synth_xcup:", "    <<: *default", "    default_tool: yosys", "    tools:", "      yosys:",
           "        arch: xilinx", "        output_format: json", "        yosys_synth_options: [-family xcup]",
+          "    parameters: [MASE_DSP_PACK=1]",  # DSP48E2: two narrow products per multiplier (mx_dot_lane)
           # place and route: mase.eda.nextpnr writes a wrapper core per unit (the ports of the design
           # need nextpnr-ecp5's --out-of-context or, on iCE40, a shift-register I/O harness)
           "  vivado:", "    default_tool: vivado", f"    filesets: [rtl{mem}, xdc]", f"    toplevel: {r.name}",
-          "    tools:", "      vivado:", f"        part: {part}", "", "parameters:"]
+          "    parameters: [MASE_DSP_PACK=1]", "    tools:", "      vivado:", f"        part: {part}", "", "parameters:",
+          "  MASE_DSP_PACK: {datatype: int, paramtype: vlogdefine, description: "
+          "\"defined: narrow products two per DSP48E2 multiplier (UltraScale+ targets)\"}"]
     docs = {"dir": ("str", "folder of the stimulus <port>.hex and of the outputs <port>.out"),
             "exp": ("str", "folder of the expected outputs <port>.exp"), "seed": ("int", "random stall seed"),
             "stall": ("int", "percent of idle input cycles"), "bp": ("int", "percent of not-ready output cycles"),
