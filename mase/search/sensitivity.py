@@ -166,10 +166,13 @@ def _output_fisher(model: Any, modules: list[Any], ids: torch.Tensor, window: in
             out.register_hook(keep)
         return grab
 
+    # Only the gradients at the layers' outputs are wanted: the graph starts at the embeddings' output
+    # and no parameter asks for its gradient (the tied lm_head's alone was a 49152 x 576 product a window).
+    params = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in params:
+        p.requires_grad_(False)
     handles = [m.register_forward_hook(hook(m)) for m in modules]
-    grads = [(m.weight, m.weight.requires_grad) for m in modules]
-    for w, _ in grads:
-        w.requires_grad_(True)  # so every layer's output is in the graph
+    handles.append(model.get_input_embeddings().register_forward_hook(lambda mod, args, out: out.requires_grad_(True)))
     try:
         with quantization_disabled(model), torch.enable_grad():
             for start in range(0, ids.numel() - 1, window):
@@ -178,14 +181,11 @@ def _output_fisher(model: Any, modules: list[Any], ids: torch.Tensor, window: in
                     break
                 logits = model(w_ids.view(1, -1)).logits.float()[0, :-1]
                 torch.nn.functional.cross_entropy(logits, w_ids[1:], reduction="sum").backward()
-                for w, _ in grads:
-                    w.grad = None
     finally:
         for h in handles:
             h.remove()
-        for w, req in grads:
-            w.requires_grad_(req)
-            w.grad = None
+        for p, req in params:
+            p.requires_grad_(req)
     return {m: (torch.cat(xs[m]), torch.cat(gs[m])) for m in modules}
 
 
