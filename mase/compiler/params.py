@@ -23,9 +23,11 @@ Model (documented so that it can be checked; constants at the top of this file):
   its fill: prefill cycles = T II + sum over layers of (C II + V transposition drain of a chunk +
   buffering stages' vector times + norm row + latencies), plus the final norm (see cycle_model).
   An attention product's cycles per token include sending every head's row (`node_cycles`).
-- resources per lane from Yosys `synth_xilinx -family xcup` runs of the cores (CALIBRATION, per
-  element-pair product), plus per-node control; memories in 36 Kbit BRAM / 288 Kbit URAM blocks,
-  sized by capacity and by port width (72 bits per block and port).
+- resources: each node's core instance (cores.map_node) through the fitted model of
+  `mase.compiler.resources` for the target's family (ECP5 / UltraScale+ tables, fitted on Yosys by
+  benchmarks/bench_resource_model.py), plus the FIFOs on its input edges; the constants below only
+  for a node no modelled core computes; weights in 36 Kbit BRAM / 288 Kbit URAM blocks, sized by
+  capacity and by port width (72 bits per block and port), or the ROM's blocks from the model.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ from typing import Any
 from mase.errors import MaseError
 from mase.formats import get_format
 
+from . import resources
 from .graph import DataflowGraph, Edge, Node
 
 # ------------------------------------------------------------------------------------------------
-# Model constants, calibrated on Yosys 0.23 `synth_xilinx -family xcup` runs of every distinct node
+# Fallback model (nodes that map onto no modelled core; mase.compiler.resources has the fitted one),
+# calibrated on Yosys 0.23 `synth_xilinx -family xcup` runs of every distinct node
 # configuration of tiny-llama mxint4 (the synth stage with hw.synth_scope=nodes): mx_linear 64x128 at
 # 32x2 lanes 8.2k LUT / 1.4k FF, 64x64 at 32x1 4.2k / 0.8k, 64x32 at 8x1 2.6k / 0.55k; mx_quantize
 # (1 lane, 32-bit in) 0.6-0.8k LUT; mx_dequantize 0.2-0.3k; residual add 83; swiglu 420 LUT, 6 DSP.
@@ -56,6 +60,10 @@ ELEM_LUT = {"softmax": 60, "rmsnorm": 40, "layernorm": 48, "act": 60, "swiglu": 
             "quantize": 250, "dequantize": 40}  # LUTs per lane of the element-wise cores
 ELEM_DSP = {"rmsnorm": 1, "layernorm": 1, "act": 2, "swiglu": 6, "rope": 4, "softmax": 1}
 BRAM_KBIT, URAM_KBIT, PORT_BITS = 36, 288, 72
+# the cores map_node may instantiate (the resource model maps every node as if all exist)
+_ALL_CORES = frozenset({"mase:mx:activation", "mase:mx:mx_dequantize", "mase:mx:mx_linear", "mase:mx:mx_matmul",
+                        "mase:mx:mx_quantize", "mase:mx:residual_add", "mase:mx:rope", "mase:mx:softmax",
+                        "mase:mx:swiglu", "mase:mx:rmsnorm", "mase:mx:layernorm"})
 LANE_CHOICES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 FIFO_BRAM_MIN_BITS = 2048  # smaller FIFOs go to LUT RAM / registers
 
@@ -77,6 +85,7 @@ class NodeParams:
     bram: float = 0.0
     uram: int = 0
     source: str = "auto"  # auto | override:<pattern>
+    rom_bram: float = 0.0  # block RAMs of a linear layer's weight ROM if its weights stay on chip (resource model)
 
     @property
     def lanes(self) -> int:
@@ -155,10 +164,32 @@ def _par_space(n: Node, g: DataflowGraph) -> tuple[list[int], list[int]]:
     return _divisors(feats, 256), [1]
 
 
-def _resources(n: Node, p: NodeParams, g: DataflowGraph) -> None:
+def _core_estimate(n: Node, p: NodeParams, g: DataflowGraph, family: str) -> dict[str, float] | None:
+    """The node's core instance (mase.compiler.cores.map_node) through the fitted resource model
+    (mase.compiler.resources); None when the node maps onto no modelled core."""
+    from .cores import Unmapped, map_node  # cores imports this module
+
+    try:
+        inst = map_node(n, p, g, _ALL_CORES)
+    except (Unmapped, KeyError, ValueError, TypeError):
+        return None
+    if resources.kind_of(inst.vlnv, inst.module) not in resources.FEATURE_FNS:
+        return None
+    prm = {k: v for k, v in inst.params.items() if k not in ("W_FILE", "S_FILE", "B_FILE")}
+    return resources.estimate(inst.vlnv, inst.module, prm, family)
+
+
+def _resources(n: Node, p: NodeParams, g: DataflowGraph, family: str = "xcup") -> None:
     a = n.attrs
     lut0, ff0 = NODE_CONTROL.get(n.op, (100, 100))
-    if n.op in ("linear", "matmul_qk", "matmul_sv"):
+    core = _core_estimate(n, p, g, family)
+    if core is not None:  # the fitted model of the core (benchmarks/bench_resource_model.py)
+        p.lut, p.ff, p.dsp = int(round(core["lut"])), int(round(core["ff"])), int(core["dsp"])
+        if n.op == "linear":  # the weight ROM's blocks count where _place_weights puts the weights
+            p.rom_bram = core["bram"]
+        else:
+            p.bram += core["bram"]
+    elif n.op in ("linear", "matmul_qk", "matmul_sv"):
         if n.op == "linear":
             wa, wb = _elem_bits(a["act_fmt"]), _elem_bits(a["weight_fmt"])
         else:
@@ -324,7 +355,8 @@ def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any
         for n in nodes:
             p = params[n.name]
             p.weights = pinned.get(n.name, "bram")
-            p.bram += _mem_blocks(p.weight_bits, p.lanes * _elem_bits(n.attrs["weight_fmt"]) + 8 * p.out_par, BRAM_KBIT)
+            p.bram += p.rom_bram or _mem_blocks(p.weight_bits, p.lanes * _elem_bits(n.attrs["weight_fmt"]) + 8 * p.out_par,
+                                                BRAM_KBIT)
         return notes
     bram_left = _get(res, "bram", 0) * _get(res, "bram_kbit", 36) * 1024 * 0.7  # keep 30% for FIFOs/buffers
     uram_left = _get(res, "uram", 0) * URAM_KBIT * 1024 * 0.95
@@ -341,7 +373,7 @@ def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any
             p.weights, spram_left = "spram", spram_left - bits
         elif want in ("auto", "bram") and bram_left >= bits:
             p.weights, bram_left = "bram", bram_left - bits
-            p.bram += _mem_blocks(bits, width, _get(res, "bram_kbit", 36))
+            p.bram += p.rom_bram or _mem_blocks(bits, width, _get(res, "bram_kbit", 36))
         elif want in ("auto", "axi") and offchip:
             p.weights = "axi"
         else:
@@ -396,6 +428,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
     cap = {"lut": _get(res, "lut", 0), "ff": _get(res, "ff", 0), "dsp": _get(res, "dsp", 0),
            "bram": _get(res, "bram", 0), "uram": _get(res, "uram", 0)} if kind != "sim" else {}
     ovs = _overrides(hw)
+    family = str(_get(target, "family", None) or "xcup")  # the resource model's table (resources.FAMILY)
     for pattern in ovs:
         if not any(fnmatchcase(n.name, pattern) for n in g.nodes):
             raise MaseError(f"hw.overrides pattern {pattern!r} matches no node; node names look like "
@@ -436,6 +469,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
         for n in g.nodes:
             p = params[n.name]
             p.lut = p.ff = p.dsp = p.uram = 0
+            p.rom_bram = 0.0
             p.bram = 0.0
             depth_ov = None
             for pattern, ov in ovs.items():
@@ -448,7 +482,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
                 p.fifo_depth = {k: int(depth_ov) for k in p.fifo_depth}
             if n.op == "linear":
                 p.weight_bits = _weight_bits(n)
-            _resources(n, p, g)
+            _resources(n, p, g, family)
         notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned)
         tot = {k: sum(getattr(p, k) for p in params.values()) for k in ("lut", "ff", "dsp", "bram", "uram")}
         return tot, notes

@@ -32,6 +32,8 @@ KEYS = ("LUT", "FF", "DSP", "BRAM", "URAM")
 
 # Yosys `synth_<arch>` per architecture of `synth_unit` (Edalize's yosys tool: arch, synth options)
 SYNTH_ARCH = {"ice40": ("ice40", []), "xcup": ("xilinx", ["-family xcup"]), "ecp5": ("ecp5", [])}
+# Verilog defines of the cores' synthesis targets per architecture (mx_linear's synth_xcup: DSP packing)
+SYNTH_DEFINES = {"xcup": {"MASE_DSP_PACK": 1}}
 # ECP5 cells (synth_ecp5) -> resources: LUT counts LUT4s, a CCU2C carry cell as its two LUT4s (as
 # nextpnr packs it) and a TRELLIS_DPR16X4 LUT RAM as the 4 LUT4s of its slice pair (LUTRAM apart too);
 # BRAM in 18 Kbit DP16KD blocks; DSP in MULT18X18D (ALU54B apart)
@@ -86,7 +88,7 @@ def synth_unit(core: str, module: str, params: dict | None, arch: str, keep: Pat
     home = _module_core(module, roots)
     if home and home not in deps:
         deps.append(home)
-    key = hashlib.sha256(json.dumps([deps, module, arch, sorted(params.items()),
+    key = hashlib.sha256(json.dumps([deps, module, arch, sorted(params.items()), SYNTH_DEFINES.get(arch),
                                      [_content_hash(roots, d) for d in deps]], default=str).encode()).hexdigest()[:16]
     unit = f"{module}_{arch}_{key}"
     unit_dir = Path(keep) if keep else cache_dir() / f"synth-{unit}"
@@ -95,15 +97,17 @@ def synth_unit(core: str, module: str, params: dict | None, arch: str, keep: Pat
          "filesets:", "  top:", f"    depend: [{', '.join(json.dumps(d) for d in deps)}]",
          "targets:", "  default:", "    filesets: [top]",
          "  synth:", "    default_tool: yosys", "    filesets: [top]", f"    toplevel: {module}"]
-    if params:
-        y.append(f"    parameters: [{', '.join(params)}]")
+    defines = SYNTH_DEFINES.get(arch, {})
+    if params or defines:
+        y.append(f"    parameters: [{', '.join([*params, *(f'{d}={v}' for d, v in defines.items())])}]")
     y += ["    tools:", "      yosys:", f"        arch: {tool}", "        output_format: json"]
     if opts:
         y.append(f"        yosys_synth_options: [{', '.join(opts)}]")
-    if params:
+    if params or defines:
         y.append("parameters:")
         y += [f"  {p}: {{datatype: {'str' if isinstance(v, str) else 'int'}, paramtype: vlogparam}}"
               for p, v in params.items()]
+        y += [f"  {d}: {{datatype: int, paramtype: vlogdefine}}" for d in defines]
     t0 = time.perf_counter()
     with locked(unit_dir.with_name(unit_dir.name + ".lock")):
         shutil.rmtree(unit_dir, ignore_errors=True)

