@@ -212,7 +212,10 @@ _DQ = {  # a fixed8 stream (constant scale) dequantizes with wires: nearly nothi
     "lut": {"1": lambda P, F: 1.0, "mx": lambda P, F: _mx(P["FIXED_SCALE"]),
             "mx*PAR*OUT_W": lambda P, F: _mx(P["FIXED_SCALE"]) * P["PAR"] * P["OUT_W"],
             "mx*PAR*WIDTH": lambda P, F: _mx(P["FIXED_SCALE"]) * P["PAR"] * P["WIDTH"],
-            "mx*PAR*fp": lambda P, F: _mx(P["FIXED_SCALE"]) * P["PAR"] * (P["EBITS"] > 0)},
+            "mx*PAR*fp": lambda P, F: _mx(P["FIXED_SCALE"]) * P["PAR"] * (P["EBITS"] > 0),
+            "mx*K (block counter, scale FIFO)": lambda P, F: _mx(P["FIXED_SCALE"]) * P["K"],
+            "mx*OUT_LSB (shift range)": lambda P, F: _mx(P["FIXED_SCALE"]) * P.get("OUT_LSB", 0),
+            "mx*log2(SEG) (segment counter)": lambda P, F: _mx(P["FIXED_SCALE"]) * _clog2(P.get("SEG", 1))},
     "ff": {"1": lambda P, F: 1.0, "mx": lambda P, F: _mx(P["FIXED_SCALE"]),
            "mx*PAR*OUT_W": lambda P, F: _mx(P["FIXED_SCALE"]) * P["PAR"] * P["OUT_W"],
            "fixed*PAR*OUT_W": lambda P, F: (1 - _mx(P["FIXED_SCALE"])) * P["PAR"] * P["OUT_W"]},
@@ -241,34 +244,34 @@ def features(kind: str, P: dict, res: str, family: str = "xcup") -> list[float]:
 # coefficients: family -> kind -> resource -> one per feature (FEATURES order)
 # ------------------------------------------------------------------------------------------------
 # BEGIN COEF (written by benchmarks/bench_resource_model.py --write-coef; do not edit by hand)
-# fitted 2026-12-02 on 196 Yosys 0.23 runs (configuration x architecture) of the cores
-# at commit(s) cba7099, e6fd35f; one coefficient per feature of FEATURES[kind][resource]
+# fitted 2026-12-02 on 210 Yosys 0.23 runs (configuration x architecture) of the cores
+# at commit(s) bd12ec8, cba7099, e6fd35f; one coefficient per feature of FEATURES[kind][resource]
 COEF: dict[str, dict[str, dict[str, list[float]]]] = {
     'ecp5': {
-        'act': {'lut': [-0.0, 4.225], 'ff': [-0.0, 1.05], 'dsp': [0.0, 0.0], 'bram': [0.0]},
+        'act': {'lut': [-0.0, 0.5], 'ff': [-0.0, 1.025], 'dsp': [0.0, 0.0], 'bram': [0.0]},
         'attn_matmul': {'lut': [-0.0, -0.0, -0.0908, 0.0, 18.5702, 31.9933, -0.0], 'ff': [-0.0, 4.7739, -0.502, 11.218, 11.5068], 'dsp': [1.0, -0.0, -0.0], 'bram': [-0.0, -0.0, 1.0, 1.0]},
-        'dequantize': {'lut': [-0.0, -0.0, 6.0463, 22.5415, -0.0], 'ff': [36.9142, 18.5385, 2.9794, -0.0]},
-        'layernorm': {'lut': [-0.0, 64.1786], 'ff': [-0.0, 60.8214], 'dsp': [12.0, -0.0], 'bram': [1.0]},
-        'linear': {'lut': [370.6062, -0.0, 1.9352, 2.1919, -0.0, 21.2738, 207.4721], 'ff': [537.5013, 2.7174, -0.0, -4.9102, 10.8457], 'dsp': [1.0, -0.0, -0.0], 'bram': [-0.0, 1.0526]},
+        'dequantize': {'lut': [-0.0, -97.8329, 8.6291, -0.0, -0.0, -3.1952, -0.4049, 56.6084], 'ff': [34.9142, 20.5385, 2.9794, -0.0]},
+        'layernorm': {'lut': [-0.0, 60.8571], 'ff': [-0.0, 60.8214], 'dsp': [12.0, -0.0], 'bram': [1.0]},
+        'linear': {'lut': [368.2555, -0.0, 1.9229, 2.178, -0.0, 21.1389, 206.1561], 'ff': [537.5013, 2.7174, -0.0, -4.9102, 10.8457], 'dsp': [1.0, -0.0, -0.0], 'bram': [-0.0, 1.0526]},
         'quantize': {'lut': [32.6162, -0.1225, 13.2395, 823.1715, 18.4676], 'ff': [43.9764, 1.209, 12.0097, -31.022, 2.281], 'bram': [0.6667]},
-        'residual': {'lut': [136.0, -0.0], 'ff': [67.0, -0.0], 'dsp': [0.0, 0.0], 'bram': [0.0]},
-        'rmsnorm': {'lut': [-0.0, 54.6607], 'ff': [2352.0, -0.0], 'dsp': [9.0, -0.0], 'bram': [1.0]},
-        'rope': {'lut': [496.0, -0.0], 'ff': [628.0, -0.0], 'dsp': [6.0, -0.0], 'bram': [4.0]},
+        'residual': {'lut': [82.0, -0.0], 'ff': [67.0, -0.0], 'dsp': [0.0, 0.0], 'bram': [0.0]},
+        'rmsnorm': {'lut': [-0.0, 49.6429], 'ff': [2352.0, -0.0], 'dsp': [9.0, -0.0], 'bram': [1.0]},
+        'rope': {'lut': [450.0, -0.0], 'ff': [628.0, -0.0], 'dsp': [6.0, -0.0], 'bram': [4.0]},
         'softmax': {'lut': [1600.0, -0.0], 'ff': [-0.0, 54.95], 'dsp': [6.0, -0.0], 'bram': [2.0]},
-        'swiglu': {'lut': [-0.0, 8.8123], 'ff': [-0.0, 22.2], 'dsp': [9.0, -0.0], 'bram': [2.0]},
+        'swiglu': {'lut': [303.6711, -0.0], 'ff': [-0.0, 22.2], 'dsp': [9.0, -0.0], 'bram': [2.0]},
     },
     'xcup': {
-        'act': {'lut': [-0.0, 1.225], 'ff': [-0.0, 1.05], 'dsp': [0.0, 0.0], 'bram': [0.0]},
+        'act': {'lut': [62.0, -0.0], 'ff': [-0.0, 1.05], 'dsp': [0.0, 0.0], 'bram': [0.0]},
         'attn_matmul': {'lut': [-0.0, 0.3176, 0.373, -0.5572, 22.6564, 6.9131, -0.0], 'ff': [1879.6155, 9.2988, -4.8709, -0.0, 5.4523], 'dsp': [0.5, -0.0, 0.5], 'bram': [0.0, 1.0, -0.0, -0.0]},
-        'dequantize': {'lut': [-0.0, 48.9793, 8.1032, -0.0, -0.0], 'ff': [2.9142, 52.5385, 2.9794, -0.0]},
-        'layernorm': {'lut': [2194.0, -0.0], 'ff': [-0.0, 48.9643], 'dsp': [20.0, -0.0], 'bram': [0.5]},
+        'dequantize': {'lut': [0.6098, 38.6372, 8.1274, -0.0, -0.0, 1.164, 1.1485, -3.3554], 'ff': [2.9142, 52.5385, 2.9794, -0.0]},
+        'layernorm': {'lut': [2215.0, -0.0], 'ff': [-0.0, 49.125], 'dsp': [20.0, -0.0], 'bram': [0.5]},
         'linear': {'lut': [235.9125, -0.0, 2.3491, 1.102, 10.9345, 5.3527, -60.6741], 'ff': [249.0161, 5.4614, -1.6913, 4.4863, 5.6784], 'dsp': [-0.0, 0.5, 1.0], 'bram': [0.25, -0.0]},
         'quantize': {'lut': [-10.28, 7.493, 2.0476, 247.6477, 6.2539], 'ff': [52.193, 2.5229, 6.6637, -41.339, 2.3488], 'bram': [-0.0]},
-        'residual': {'lut': [83.0, -0.0], 'ff': [67.0, -0.0], 'dsp': [0.0, 0.0], 'bram': [0.0]},
-        'rmsnorm': {'lut': [1836.0, -0.0], 'ff': [2013.0, -0.0], 'dsp': [16.0, -0.0], 'bram': [0.5]},
-        'rope': {'lut': [782.0, -0.0], 'ff': [494.0, -0.0], 'dsp': [6.0, -0.0], 'bram': [0.0]},
+        'residual': {'lut': [105.0, -0.0], 'ff': [67.0, -0.0], 'dsp': [0.0, 0.0], 'bram': [0.0]},
+        'rmsnorm': {'lut': [1862.0, -0.0], 'ff': [2022.0, -0.0], 'dsp': [16.0, -0.0], 'bram': [0.5]},
+        'rope': {'lut': [790.0, -0.0], 'ff': [494.0, -0.0], 'dsp': [6.0, -0.0], 'bram': [0.0]},
         'softmax': {'lut': [-0.0, 51.65], 'ff': [-0.0, 50.3], 'dsp': [6.0, -0.0], 'bram': [0.0]},
-        'swiglu': {'lut': [-0.0, 12.0124], 'ff': [614.4996, -0.0], 'dsp': [8.0, -0.0], 'bram': [0.0]},
+        'swiglu': {'lut': [-0.0, 12.4], 'ff': [614.4996, -0.0], 'dsp': [8.0, -0.0], 'bram': [0.0]},
     },
 }
 # END COEF
