@@ -169,6 +169,8 @@ def _core_estimate(n: Node, p: NodeParams, g: DataflowGraph, family: str) -> dic
     (mase.compiler.resources); None when the node maps onto no modelled core."""
     from .cores import Unmapped, map_node  # cores imports this module
 
+    if family not in resources.FITTED:  # iCE40: not fitted (synth_ice40 keeps products in LUTs), the old model
+        return None
     try:
         inst = map_node(n, p, g, _ALL_CORES)
     except (Unmapped, KeyError, ValueError, TypeError):

@@ -9,8 +9,8 @@ features whose coefficients (COEF) are fitted per architecture family on Yosys f
 distinct node configuration of tiny-llama and tiny-opt in mxint4, mxint8, mxfp4 and fixed8 by
 benchmarks/bench_resource_model.py (synth_ecp5: LUT4 + 2 per CCU2C + 4 per TRELLIS_DPR16X4, TRELLIS_FF,
 MULT18X18D, DP16KD; synth_xilinx -family xcup: LUT1-6, FD*, DSP48E2, RAMB36E2 + RAMB18E2 / 2).
-Families: ecp5, xcup (UltraScale+); iCE40 uses the ECP5 table (both LUT4 fabrics; not fitted on
-synth_ice40, whose multipliers stay in LUTs, so DSP figures do not apply).
+Families: ecp5, xcup (UltraScale+). iCE40 is not fitted (synth_ice40 keeps the multipliers in LUTs
+and its 4 Kbit EBRs differ): the plan keeps params.py's older constants there (FITTED).
 The FIFOs on a node's input edges and the width converters between nodes are not part of a core
 (mase.compiler.params adds them).
 """
@@ -25,7 +25,9 @@ KEYS = ("lut", "ff", "dsp", "bram")
 # an estimate within ABS_TOL of Yosys counts as exact whatever its relative error (tiny counts)
 ABS_TOL = {"lut": 20, "ff": 20, "dsp": 0.5, "bram": 0.5}
 
-ICE40_LUT_PER_DSP = 60  # iCE40: LUT4s per ECP5 multiplier (unfitted; the products are mostly 4x4 to 8x8)
+# target families the compiler's plan takes this model for (mase.compiler.params); others (iCE40) keep
+# params.py's older per-lane constants
+FITTED = ("ecp5", "virtexuplus", "ultrascaleplus", "xcup")
 KIND = {"mx_linear": "linear", "mase_attn_matmul": "attn_matmul", "mx_matmul": "matmul", "mx_quantize": "quantize",
         "mx_dequantize": "dequantize", "mx_rmsnorm": "rmsnorm", "mx_layernorm": "layernorm", "mx_softmax": "softmax",
         "mx_rope": "rope", "mx_swiglu": "swiglu", "mx_activation": "act", "mx_residual_add": "residual"}
@@ -290,9 +292,6 @@ def estimate(core: str, module: str, params: dict, family: str, coef: dict | Non
             continue
         out[res] = max(0.0, sum(a * b for a, b in zip(c, features(kind, params, res, fam))))
     out["dsp"] = float(round(out["dsp"]))
-    if str(family) == "ice40":  # synth_ice40 (no -dsp) keeps the multipliers in LUTs: not fitted, a guess
-        out["lut"] += ICE40_LUT_PER_DSP * out["dsp"]
-        out["dsp"] = 0.0
     return out
 
 
