@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from mase.errors import MaseError
-from mase.eda.runner import EdaError, _fix_negative_chparams, _tail, cores_roots, fusesoc, run_tool
+from mase.eda.runner import EdaError, _fix_negative_chparams, _tail, cores_roots, fusesoc, run_tool, stat_cells
 
 from .tools import YOWASP, require, which
 
@@ -233,16 +233,7 @@ def _netlist_ports(netlist: Path, top: str) -> dict[str, tuple[str, list]]:
 
 def _yosys_cells(work: Path) -> dict[str, int]:
     log = (work / "yosys.log").read_text() if (work / "yosys.log").exists() else ""
-    blocks = log.split("Number of cells:")
-    cells: dict[str, int] = {}
-    for line in (blocks[-1].splitlines()[1:] if len(blocks) > 1 else []):
-        m = re.match(r"\s+(\S+)\s+(\d+)\s*$", line)
-        if not m:
-            if cells:
-                break
-            continue
-        cells[m.group(1)] = int(m.group(2))
-    return cells
+    return stat_cells(log) or {}
 
 
 LUT_CELLS = {"ice40": ("SB_LUT4",), "ecp5": ("LUT4", "TRELLIS_COMB")}

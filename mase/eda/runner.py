@@ -402,12 +402,11 @@ _XCUP = {"LUT": ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6"), "FF": ("FDRE",
 YOSYS_END = "End of script."  # the last line Yosys writes to its log after the whole script ran
 
 
-def parse_yosys_stat(log: str, arch: str) -> dict:
-    """Resources from the last `stat` block of a Yosys log (BRAM in 36 Kb units on xcup, with
-    RAMB18 counted as half; 4 Kb blocks on iCE40)."""
+def stat_cells(log: str) -> dict[str, int] | None:
+    """Cell name -> count from the last `stat` block of a Yosys log; None when it has none."""
     blocks = log.split("Number of cells:")
     if len(blocks) < 2:
-        raise EdaError("no `stat` output in the Yosys log")
+        return None
     cells: dict[str, int] = {}
     for line in blocks[-1].splitlines()[1:]:
         m = re.match(r"\s+(\S+)\s+(\d+)\s*$", line)
@@ -416,6 +415,28 @@ def parse_yosys_stat(log: str, arch: str) -> dict:
                 break
             continue
         cells[m.group(1)] = int(m.group(2))
+    return cells
+
+
+def run_yosys_make(work: Path, timeout: float, what: str, log: Path) -> tuple[Path, str]:
+    """Build with the Makefile Edalize generated in `work` (fusesoc --build would set the project up
+    again); returns yosys.log's path and text, or raises EdaError unless Yosys ran its whole script."""
+    rc, out = run_tool(["make"], cwd=work, timeout=timeout, what=what, log=log)
+    log_path = work / "yosys.log"
+    text = log_path.read_text() if log_path.exists() else ""
+    if rc != 0:
+        raise EdaError(f"Yosys failed (exit {rc}) in {work}\n{_tail(text or out)}")
+    if YOSYS_END not in text:
+        raise EdaError(f"Yosys did not run to the end in {work} (no '{YOSYS_END}' in yosys.log)\n{_tail(text or out)}")
+    return log_path, text
+
+
+def parse_yosys_stat(log: str, arch: str) -> dict:
+    """Resources from the last `stat` block of a Yosys log (BRAM in 36 Kb units on xcup, with
+    RAMB18 counted as half; 4 Kb blocks on iCE40)."""
+    cells = stat_cells(log)
+    if cells is None:
+        raise EdaError("no `stat` output in the Yosys log")
     table = _ICE40 if arch == "ice40" else _XCUP
     res = {k: sum(n for c, n in cells.items() if any(c.startswith(p) for p in pre)) for k, pre in table.items()}
     if arch != "ice40":
@@ -454,14 +475,7 @@ def synth(core: str, parameters: dict | None = None, arch: str = "ice40", roots=
                 timeout=timeout, log=build_root / "setup.log")
         work = _work_root(build_root, target, "yosys")
         _fix_negative_chparams(work)
-        # build with the Makefile Edalize generated (fusesoc --build would set the project up again)
-        rc, out = run_tool(["make"], cwd=work, timeout=timeout, what=f"Yosys synthesis of {core}", log=build_root / "build.log")
-        log_path = work / "yosys.log"
-        log = log_path.read_text() if log_path.exists() else ""
-        if rc != 0:
-            raise EdaError(f"Yosys failed (exit {rc}) in {work}\n{_tail(log or out)}")
-        if YOSYS_END not in log:
-            raise EdaError(f"Yosys did not run to the end in {work} (no '{YOSYS_END}' in yosys.log)\n{_tail(log or out)}")
+        log_path, log = run_yosys_make(work, timeout, f"Yosys synthesis of {core}", build_root / "build.log")
     res = parse_yosys_stat(log, arch)
     res["log"] = str(log_path)
     return res

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from mase.errors import MaseError
-from mase.eda.runner import (YOSYS_END, EdaError, _content_hash, _core_index, _fix_negative_chparams, _tail,
-                             _work_root, cache_dir, fusesoc, locked, parse_yosys_stat, run_tool, synth)
+from mase.eda.runner import (EdaError, _content_hash, _core_index, _fix_negative_chparams, _tail, _work_root,
+                             cache_dir, fusesoc, locked, parse_yosys_stat, run_yosys_make, stat_cells, synth)
 
 from .tools import require
 
@@ -45,17 +44,9 @@ def parse_stat(log: str, arch: str) -> dict[str, Any]:
     """Resources of the last `stat` of a Yosys log for `arch` (ice40, xcup: runner.parse_yosys_stat)."""
     if arch != "ecp5":
         return parse_yosys_stat(log, arch)
-    blocks = log.split("Number of cells:")
-    if len(blocks) < 2:
+    cells = stat_cells(log)
+    if cells is None:
         raise EdaError("no `stat` output in the Yosys log")
-    cells: dict[str, int] = {}
-    for line in blocks[-1].splitlines()[1:]:
-        m = re.match(r"\s+(\S+)\s+(\d+)\s*$", line)
-        if not m:
-            if cells:
-                break
-            continue
-        cells[m.group(1)] = int(m.group(2))
     res: dict[str, Any] = {k: 0 for k in KEYS}
     for c, n in cells.items():
         if c in _ECP5:
@@ -119,14 +110,7 @@ def synth_unit(core: str, module: str, params: dict | None, arch: str, keep: Pat
                 timeout=timeout, log=unit_dir / "setup.log")
         work = _work_root(build, "synth", "yosys")
         _fix_negative_chparams(work)
-        rc, out = run_tool(["make"], cwd=work, timeout=timeout, what=f"Yosys synth_{tool} of {module}",
-                           log=unit_dir / "build.log")
-        log_path = work / "yosys.log"
-        log = log_path.read_text() if log_path.exists() else ""
-        if rc != 0:
-            raise EdaError(f"Yosys failed (exit {rc}) in {work}\n{_tail(log or out)}")
-        if YOSYS_END not in log:
-            raise EdaError(f"Yosys did not run to the end in {work} (no '{YOSYS_END}' in yosys.log)\n{_tail(log or out)}")
+        log_path, log = run_yosys_make(work, timeout, f"Yosys synth_{tool} of {module}", unit_dir / "build.log")
     res = parse_stat(log, arch)
     res["log"] = str(log_path)
     res["seconds"] = round(time.perf_counter() - t0, 1)
