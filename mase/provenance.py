@@ -40,7 +40,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "evaluate": _ACCURACY, "report": _ACCURACY + ("target",),  # report.json names the target
     "emit": _HARDWARE, "lint": _HARDWARE,
     "sim": _HARDWARE + ("sim",), "synth": _HARDWARE + ("synth",), "pnr": _HARDWARE + ("synth", "pnr"),
-    "hw_report": _HARDWARE + ("sim", "synth", "pnr"),
+    "hw_report": _HARDWARE + ("sim", "synth", "pnr"), "generate": _HARDWARE + ("sim",),
 }
 _ALL = ("model", "quant", "calibration", "eval", "hw", "target", "seed", "sim", "synth", "pnr")
 # state of the run a result depends on besides the config: whether the model was quantized (a run

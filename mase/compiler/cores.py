@@ -118,8 +118,10 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) ->
             t_in = chunk = causal_chunk(g, n.layer)  # causal chunks: a chunk of tokens at a time
             if not chunk:
                 t_in, chunk = g.seq_len, t_pad
-            pre.append(("mase_transpose_pad", {"W": iw, "LANES": L, "F": src.features, "T": t_in, "T_PAD": chunk},
-                        L * iw))
+            tp = {"W": iw, "LANES": L, "F": src.features, "T": t_in, "T_PAD": chunk}
+            if g.decode:  # the V cache: after every token, V^T of the tokens so far
+                tp["STEP"] = 1
+            pre.append(("mase_transpose_pad", tp, L * iw))
         elif seg % out.block:  # segments shorter than a block (a head, a row of scores): zero padding
             pre.append(("mase_pad", {"W": iw, "LANES": L, "SEG": seg, "SEG_PAD": -(-seg // out.block) * out.block},
                         L * iw))
@@ -214,6 +216,10 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) ->
         chunk = causal_chunk(g, n.layer)
         if chunk:  # causal prefill: chunk c of the rows starts once chunk c of K / V exists
             prm["CHUNK"] = chunk
+        if g.decode and qk:  # the K cache: row t against keys 0..t (replayed) and zeros beyond
+            prm["CHUNK"] = 1
+        elif g.decode:  # a B (V^T of the tokens so far, from the V cache) for every row
+            prm["ROWS"] = 1
         return CoreInst("mase:mx:mx_matmul", "mase_attn_matmul", prm, [("a", ea.name, L), ("b", eb.name, L)],
                         ("out", out.name, p.out_par))
     raise Unmapped(f"mase:mx:{n.op}", f"no core for operator {n.op}")

@@ -260,7 +260,8 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
             pl += [(f"{prefix}_data", f"{s}_data"), (f"{prefix}_valid", f"{s}_valid"), (f"{prefix}_ready", f"{s}_ready")]
         lines.append(f"    // {n} ({g.node(n).op})\n" + "".join(pre)
                      + _instance(inst.module, inst.params, f"u_{sn}", pl) + "".join(post))
-    doc = (f"// {r.name}: {len(r.nodes)} nodes of {g.model} ({g.family}), quant {g.quant}, prompt {g.seq_len} tokens.\n"
+    what = f"KV-cache decode design, {g.seq_len} tokens of context" if g.decode else f"prompt {g.seq_len} tokens"
+    doc = (f"// {r.name}: {len(r.nodes)} nodes of {g.model} ({g.family}), quant {g.quant}, {what}.\n"
            f"// Streams are valid/ready; every consumer reads through its own FIFO (depths in params.json).\n")
     body = "\n".join(decl)
     if unused:
@@ -269,8 +270,13 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
             + "\n);\n" + body + "\n\n" + "\n".join(lines) + "endmodule\n")
 
 
-def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cfg_hash: str) -> str:
+def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cfg_hash: str,
+            gate: tuple[int, int] | None = None) -> str:
+    """The testbench; `gate` = (input beats, output beats) of a token: a decode design's input passes
+    through mx_tb_gate (lockstep from +gate_from=<token>, per-token cycles printed)."""
     tb = f"tb_{r.name}"
+    if gate and (len(r.inputs) != 1 or len(r.outputs) != 1):
+        raise ValueError("a gated (decode) testbench needs one input and one output port")
     s = [header(version, cfg_hash, f"self-checking testbench of {r.name}"),
          f"// Plays <dir>/<port>.hex into every input, compares every output beat with <exp>/<port>.exp\n"
          f"// (golden model; mx_tb_check prints MASE_TB_CHECK per output), prints MASE_TB_PASS / MASE_TB_FAIL.\n",
@@ -280,11 +286,21 @@ def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cf
         w = width(g.edges[e], lanes)
         s.append(f"    logic [{w - 1}:0] {port}_data;\n    logic {port}_valid, {port}_ready, {port}_done;\n"
                  f"    int {port}_c0, {port}_c1;")
+        src = f"{port}_src" if gate else port  # the source's stream (before the gate)
+        if gate:
+            s.append(f"    logic [{w - 1}:0] {src}_data;\n    logic {src}_valid, {src}_ready;")
         body.append(_instance("mx_tb_source", {"WIDTH": w, "MAX_BEATS": max(1, beats[port]), "NAME": port,
                                                "SALT": 3 + 2 * k}, f"u_src_{port}", [
-            ("clk", ""), ("rst", ""), ("out_data", f"{port}_data"), ("out_valid", f"{port}_valid"),
-            ("out_ready", f"{port}_ready"), ("done", f"{port}_done"), ("first_cycle", f"{port}_c0"),
+            ("clk", ""), ("rst", ""), ("out_data", f"{src}_data"), ("out_valid", f"{src}_valid"),
+            ("out_ready", f"{src}_ready"), ("done", f"{port}_done"), ("first_cycle", f"{port}_c0"),
             ("last_cycle", f"{port}_c1")]))
+        if gate:
+            out = r.outputs[0][0]
+            body.append(_instance("mx_tb_gate", {"WIDTH": w, "IN_BEATS": gate[0], "OUT_BEATS": gate[1],
+                                                 "MAX_TOKENS": max(1, beats[port] // gate[0])}, "u_gate", [
+                ("clk", ""), ("rst", ""), ("in_data", f"{src}_data"), ("in_valid", f"{src}_valid"),
+                ("in_ready", f"{src}_ready"), ("out_data", f"{port}_data"), ("out_valid", f"{port}_valid"),
+                ("out_ready", f"{port}_ready"), ("obs_fire", f"{out}_valid && {out}_ready")]))
         dones.append(f"{port}_done")
     for port, node, w in r.w_ports:
         s.append(f"    logic [{w - 1}:0] {port}_data;\n    logic {port}_valid, {port}_ready, {port}_done;\n"

@@ -41,6 +41,14 @@ class Val:
     scales: torch.Tensor | None = None  # MX: scale bytes (int64)
 
 
+@dataclass
+class RowsVal:
+    """V^T blocked along tokens, one per query row t (causal): codes (F, blocks_t, k) and scale bytes
+    (F, blocks_t) of the tokens <= t, what a KV cache holds when token t is decoded."""
+    data: list[torch.Tensor]
+    scales: list[torch.Tensor]
+
+
 def _ints(codes: torch.Tensor, scales: torch.Tensor, e: Edge):
     """(integers I, scale bytes, ElemSpec) of an MX or fixed8 stream's blocks, as the cores read them."""
     spec = L.elem_spec(get_format(e.fmt, e.block))
@@ -79,17 +87,25 @@ def linear_int_fast(xi, xs, x_spec, wi, ws, w_spec, bias, acc, acc_sat: list[int
     return total
 
 
-def _product(a, b, bias, dst: Edge, acc: "L.AccSpec" = ACC, acc_sat: list[int] | None = None):
+def _product(a, b, bias, dst: Edge, acc: "L.AccSpec" = ACC, acc_sat: list[int] | None = None,
+             keep: torch.Tensor | None = None):
     """mx_linear / mx_matmul on integer blocks: a = (I (rows, nb, k), scales (rows, nb), spec), b the
-    same for the weight rows; re-quantized to dst: codes (rows, nbo, k_out), scales (rows, nbo)."""
+    same for the weight rows; re-quantized to dst: codes (rows, nbo, k_out), scales (rows, nbo).
+    `keep` (rows, out) bool: the other sums are 0 (their B rows are zeros: keys not yet cached)."""
     total = linear_int_fast(*a, *b, bias, acc, acc_sat)
+    if keep is not None:
+        total = total.masked_fill(~keep, 0)
     return L.requantize(total, acc.lsb, dst.fmt, dst.block, _fixed_scale(dst))
 
 
-def _quantize(node: Node, x: Val, src: Edge, dst: Edge) -> Val:
+def _quantize(node: Node, x: Val, src: Edge, dst: Edge, causal: bool = False) -> Val:
     w, f = src.fixed
     a = x.data
     if node.attrs.get("along") == "tokens":  # (T, F) -> blocks along T per feature
+        if causal:  # row t reads V^T of the tokens <= t (a KV cache): one quantization per row
+            parts = [L.requantize(a[: t + 1].t().contiguous(), -f, dst.fmt, dst.block, _fixed_scale(dst))
+                     for t in range(a.shape[0])]
+            return RowsVal([p[0] for p in parts], [p[1] for p in parts])
         codes, scales = L.requantize(a.t().contiguous(), -f, dst.fmt, dst.block, _fixed_scale(dst))
         return Val(codes, scales)
     seg = dst.seg or dst.features
@@ -125,15 +141,23 @@ def _linear(node: Node, x: Val, src: Edge, dst: Edge, cache: dict, acc_sat: list
     return Val(codes.reshape(T, 1, -1, dst.block), scales.reshape(T, 1, -1))
 
 
-def _matmul_qk(node: Node, q: Val, k: Val, eq: Edge, ek: Edge, dst: Edge, acc_sat: list[int] | None = None) -> Val:
+def _matmul_qk(node: Node, q: Val, k: Val, eq: Edge, ek: Edge, dst: Edge, acc_sat: list[int] | None = None,
+               causal: bool = False, n_keys: int = 0) -> Val:
     a = node.attrs
     heads, kvh = a["heads"], a["kv_heads"]
     rep = heads // kvh
+    T, keep = q.data.shape[0], None
+    if causal:  # keys of the graph's whole context (the decode design's cache); those beyond T are zeros
+        n = max(n_keys, T)
+        keep = G.causal_mask(torch.arange(T).view(T, 1), n).view(T, n)
+        k = Val(torch.nn.functional.pad(k.data, (0, 0, 0, 0, 0, 0, 0, n - T)),
+                torch.nn.functional.pad(k.scales, (0, 0, 0, 0, 0, n - T)))
     codes, scales = [], []
     for h in range(heads):
         qa = _ints(q.data[:, h], q.scales[:, h], eq)
         kb = _ints(k.data[:, h // rep], k.scales[:, h // rep], ek)
-        c, s = _product(qa, kb, None, dst, acc_spec(node), acc_sat)  # (T, T) blocked along the key axis
+        # (T, T) blocked along the key axis; causal: row t's keys beyond t are not cached yet (zeros)
+        c, s = _product(qa, kb, None, dst, acc_spec(node), acc_sat, keep)
         codes.append(c)
         scales.append(s)
     return Val(torch.stack(codes, 1), torch.stack(scales, 1))
@@ -147,8 +171,17 @@ def _matmul_sv(node: Node, p: Val, v: Val, ep: Edge, ev: Edge, dst: Edge, acc_sa
     for h in range(heads):
         pa = _ints(p.data[:, h], p.scales[:, h], ep)
         sl = slice((h // rep) * hd, (h // rep + 1) * hd)
-        vb = _ints(v.data[sl], v.scales[sl], ev)  # (hd, T): V^T blocked along tokens
-        c, s = _product(pa, vb, None, dst, acc_spec(node), acc_sat)  # (T, hd)
+        if isinstance(v, RowsVal):  # causal: row t's V^T holds the tokens <= t only (see _quantize)
+            rows = []
+            for t in range(pa[0].shape[0]):
+                nb = v.data[t].shape[1]  # V^T blocks of the t + 1 tokens; P's later blocks are zeros
+                vb = _ints(v.data[t][sl], v.scales[t][sl], ev)
+                rows.append(_product((pa[0][t:t + 1, :nb], pa[1][t:t + 1, :nb], pa[2]), vb, None, dst,
+                                     acc_spec(node), acc_sat))
+            c, s = torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows])
+        else:
+            vb = _ints(v.data[sl], v.scales[sl], ev)  # (hd, T): V^T blocked along tokens
+            c, s = _product(pa, vb, None, dst, acc_spec(node), acc_sat)  # (T, hd)
         codes.append(c)
         scales.append(s)
     return Val(torch.stack(codes, 1), torch.stack(scales, 1))
@@ -176,10 +209,11 @@ def _rope(node: Node, x: Val, pos: torch.Tensor) -> Val:
 def _softmax(node: Node, x: Val) -> Val:
     heads = node.attrs["heads"]
     T = x.data.shape[0]
-    s = x.data.reshape(T, heads, T)
-    mask = G.causal_mask(torch.arange(T).view(T, 1), T)  # (T, 1, T): row t keeps columns <= t
+    n = x.data.shape[1] // heads  # keys: T, or the decode design's context (causal)
+    s = x.data.reshape(T, heads, n)
+    mask = G.causal_mask(torch.arange(T).view(T, 1), n)  # (T, 1, n): row t keeps columns <= t
     cfg = G.SoftmaxConfig(log2e_q=node.attrs.get("log2e_q", G.T.LOG2E_Q))  # c of 1/sqrt(d) = 2**-s c
-    y = G.softmax_int(s, mask.expand(T, heads, T), cfg)
+    y = G.softmax_int(s, mask.expand(T, heads, n), cfg)
     return Val(y.reshape(T, -1))
 
 
@@ -190,7 +224,7 @@ def _at_rail(e: Edge, v: Val) -> tuple[int, int]:
     if e.is_fixed:
         lim = (1 << (e.fixed[0] - 1)) - 1
         return int((v.data.abs() >= lim).sum()), v.data.numel()
-    if e.fmt == "fixed8":
+    if e.fmt == "fixed8" and not isinstance(v, RowsVal):
         i = L.elem_spec("fixed8").to_int(v.data)
         return int((i.abs() >= 127).sum()), i.numel()
     return 0, 0  # MX: the shared scale follows the data, nothing saturates
@@ -220,13 +254,18 @@ def _acc_counter(sat: dict[str, list[int]] | None, n: Node) -> list[int] | None:
 
 
 def run_graph(g: DataflowGraph, embeds: torch.Tensor, layers: int | None = None, keep: set[str] | None = None,
-              sat: dict[str, list[int]] | None = None) -> dict[str, Val]:
+              sat: dict[str, list[int]] | None = None, causal: bool = False) -> dict[str, Val]:
     """Every edge's value for the prompt whose embedded tokens are `embeds` (T, hidden); with
     `layers`, only the nodes of the first `layers` decoder layers. With `keep`, an edge not in it is
     dropped after its last consumer (memory: a long prompt through a whole model); with `sat`, the
-    clipped values of every fixed-point edge are counted into it as it is computed (count_saturations)."""
+    clipped values of every fixed-point edge are counted into it as it is computed (count_saturations).
+
+    `causal`: the numerics of KV-cache decode (`mase/golden/CONTRACT.md`, "Decode"): row t is computed
+    as if the tokens after t did not exist yet (its scores beyond t are zero sums, its V^T blocks hold
+    the tokens <= t only), so row t does not depend on later tokens and one run over a sequence equals
+    decoding it token by token. Then T may be below the graph's length (the decode design's context)."""
     T = embeds.shape[0]
-    if T != g.seq_len:
+    if T != g.seq_len and not (causal and T <= g.seq_len):
         raise ValueError(f"the graph was captured for {g.seq_len} tokens, got {T}")
     w, f = g.edges[g.inputs[0]].fixed
     vals: dict[str, Val] = {g.inputs[0]: Val(G.to_fixed(embeds, w, f))}
@@ -241,13 +280,13 @@ def run_graph(g: DataflowGraph, embeds: torch.Tensor, layers: int | None = None,
         ein = [g.edges[e] for e in n.inputs]
         dst = g.edges[n.outputs[0]]
         if n.op == "quantize":
-            v = _quantize(n, ins[0], ein[0], dst)
+            v = _quantize(n, ins[0], ein[0], dst, causal)
         elif n.op == "dequantize":
             v = _dequantize(n, ins[0], ein[0], dst)
         elif n.op == "linear":
             v = _linear(n, ins[0], ein[0], dst, g.__dict__.setdefault("_wq", {}), _acc_counter(sat, n))
         elif n.op == "matmul_qk":
-            v = _matmul_qk(n, ins[0], ins[1], ein[0], ein[1], dst, _acc_counter(sat, n))
+            v = _matmul_qk(n, ins[0], ins[1], ein[0], ein[1], dst, _acc_counter(sat, n), causal, g.seq_len)
         elif n.op == "matmul_sv":
             v = _matmul_sv(n, ins[0], ins[1], ein[0], ein[1], dst, _acc_counter(sat, n))
         elif n.op in ("rmsnorm", "layernorm"):

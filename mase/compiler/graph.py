@@ -163,6 +163,9 @@ class DataflowGraph:
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     quant: str = ""
+    # the KV-cache decode design (mase.compiler.decode): one token at a time, seq_len = its context
+    # (K and V caches), the golden model's causal numerics (run_graph(causal=True))
+    decode: bool = False
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -190,6 +193,7 @@ class DataflowGraph:
             return {k: v for k, v in a.items() if weights or not isinstance(v, torch.Tensor)}
 
         return {"model": self.model, "family": self.family, "quant": self.quant, "seq_len": self.seq_len,
+                **({"decode": True} if self.decode else {}),
                 "hidden": self.hidden, "layers": self.layers, "inputs": self.inputs, "outputs": self.outputs,
                 "nodes": [{**{f.name: copy.deepcopy(getattr(n, f.name)) for f in fields(n) if f.name != "attrs"},
                            "attrs": clean(n.attrs)} for n in self.nodes],  # asdict would deep-copy the weights

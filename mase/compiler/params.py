@@ -281,6 +281,8 @@ def causal_chunk(g: DataflowGraph, layer: int) -> int:
     causal mask makes invisible), and V is transposed a chunk at a time: the layer's barrier shrinks
     from the prompt to one chunk. Used when the prompt is two or more whole chunks."""
     T = g.seq_len
+    if g.decode:  # the decode design serves one token at a time (mase_attn_matmul CHUNK 1, its own numerics)
+        return 0
     blocks = []
     for n in g.nodes:
         if n.layer != layer:
@@ -640,9 +642,11 @@ def _decode_cycles(n: Node, p: NodeParams, g: DataflowGraph, context: int) -> in
         return math.ceil(n.work(g.edges, context) / (p.in_par if n.op != "softmax" else p.lanes))
     if n.op == "quantize" and n.attrs.get("along") == "tokens":
         # V blocked along the tokens: the open block (up to `block` tokens, the new one last) is
-        # re-quantized feature by feature for every token, as the prefill RTL's transposer drains
+        # re-quantized feature by feature for every token, as the prefill RTL's transposer drains;
+        # the decode design (g.decode) drains its whole V cache (mase_transpose_pad STEP)
         e = g.edges[n.outputs[0]]
-        return g.edges[n.inputs[0]].features * e.block // p.lanes
+        span = -(-context // e.block) * e.block if g.decode else e.block
+        return g.edges[n.inputs[0]].features * span // p.lanes
     beats = [_beats(g.edges[e], p.in_par) for e in n.inputs[:1]] + [_beats(g.edges[e], p.out_par if n.op == "linear"
                                                                             else p.lanes) for e in n.outputs]
     return max([p.cycles_per_token] + beats)
@@ -668,7 +672,9 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
     included), per sequence. The generated RTL is the prefill datapath (no KV-cache decode RTL yet);
     with a one-token prompt it is a decode step with an empty cache, which checks the latency term.
     """
-    T = max(1, int(context))
+    # the decode design (g.decode) replays its whole K and V caches for every token: its cost is that
+    # of its context (g.seq_len), whatever the tokens so far
+    T = g.seq_len if g.decode else max(1, int(context))
     times: dict[str, tuple[int, int]] = {}
     nodes = g.nodes
     outputs = list(g.outputs)

@@ -221,7 +221,8 @@ def _graph_plan_from_files(ctx, folder: str = "hw") -> tuple[DataflowGraph, HwPl
     hw = ctx.out_dir / folder
     plan = json.loads((hw / "params.json").read_text())["plan"]
     gd = json.loads((hw / "graph.json").read_text())
-    g = DataflowGraph(gd["model"], gd["family"], gd["seq_len"], gd["hidden"], gd["layers"], quant=gd["quant"])
+    g = DataflowGraph(gd["model"], gd["family"], gd["seq_len"], gd["hidden"], gd["layers"], quant=gd["quant"],
+                      decode=gd.get("decode", False))
     g.edges = {k: Edge(**v) for k, v in gd["edges"].items()}
     g.nodes = [Node(n["name"], n["op"], n["layer"], n["module"], n["inputs"], n["outputs"], n["attrs"]) for n in gd["nodes"]]
     g.inputs, g.outputs = list(gd.get("inputs", [])), list(gd.get("outputs", []))

@@ -218,6 +218,38 @@ def sim_stage(ctx: RunContext) -> dict[str, Any]:
     return res
 
 
+@stage("generate", after="sim", result_file="hw/generate.json")
+def generate_stage(ctx: RunContext) -> dict[str, Any]:
+    """Greedy generation on the KV-cache decode design (mase.compiler.generate): hw.generate_tokens
+    tokens after the hw.prompt_tokens tokens of hw.prompt, in Verilator and in the golden, software and
+    float models; writes hw/generate.json and the decode design's library hw_decode/."""
+    from mase.compiler.generate import generate
+    from mase.compiler.preflight import check_prompt_length
+    from mase.eda.runner import EdaError
+
+    ctx.ensure_model()
+    cfg = ctx.cfg
+    P, n = int(hw_get(ctx, "prompt_tokens", 8)), int(hw_get(ctx, "generate_tokens", 16))
+    check_prompt_length(ctx.model, P + n, cfg.model.name)
+    rec = record(cfg, "generate", quantized=ctx.quantized)
+    stall = (int(hw_get(ctx, "sim_seed", 2)), int(hw_get(ctx, "sim_stall", 30)), int(hw_get(ctx, "sim_bp", 30)))
+    try:
+        res = generate(ctx.model, ctx.tokenizer, cfg.quant, cfg.target, _hw(ctx), ctx.out_dir,
+                       _prompt_ids(ctx, P).tolist(), n, mase.__version__, rec["hash"], cfg.model.name, stall)
+    except EdaError as exc:
+        raise _tool_error(exc, "simulation of the decode design") from None
+    _save(ctx, "generate", res, rec["state"])
+    if not res["bit_exact"] or not res["match"]:
+        raise MaseError(f"the decode design differs from the golden model: tokens {res['tokens_hw']} vs "
+                        f"{res['tokens_golden']}, mismatching beats {res['mismatches']} (hw/generate.json)")
+    log.info("generated %d tokens in Verilator, identical to the golden model's%s: %r", n,
+             "" if res["match_sw"] else " (the prefill-numerics software model's differ)", res["text"])
+    log.info("decode: %.0f cycles per generated token at %d tokens of context (analytical %.0f, %+.1f%%)",
+             res["cycles_per_token"] or 0, res["context"], res["analytical_cycles_per_token"] or 0,
+             100 * (res["analytical_error"] or 0))
+    return res
+
+
 def _scope(man: dict) -> str:
     what = f"decoder layers 0-{man['layers'] - 1}" if man.get("subset") else "whole model"
     return what if man["complete"] else f"{what}: {man['nodes_mapped']} of {man['nodes_total']} nodes"

@@ -236,6 +236,7 @@ class HwConfig:
     sim_stall: int = 30
     sim_bp: int = 30
     decode_context: int = 0  # KV-cache tokens of the analytical decode figures; 0 = prompt_tokens
+    generate_tokens: int = 16  # generate stage: greedy tokens after the prompt (hw.prompt, hw.prompt_tokens)
     synth_scope: str = "auto"  # auto | top | nodes
     pnr_scope: str = "auto"  # auto | design | nodes (per-node out of context); auto: design if it fits the part
     overrides: Dict[str, HwOverride] = field(default_factory=dict)

@@ -268,6 +268,7 @@ def validate_hw(hw: Any, m: Any) -> None:
     _int_range(hw.sim_stall, "hw.sim_stall", 0, 99, " (percent of idle input cycles)")
     _int_range(hw.sim_bp, "hw.sim_bp", 0, 99, " (percent of back-pressure cycles)")
     _int_range(hw.decode_context, "hw.decode_context", 0, limit, " tokens (0: hw.prompt_tokens)")
+    _int_range(hw.generate_tokens, "hw.generate_tokens", 1, limit, " tokens (greedy, after the prompt)")
     _choice(hw.synth_scope, "hw.synth_scope", SYNTH_SCOPES)
     _choice(hw.pnr_scope, "hw.pnr_scope", PNR_SCOPES)
     _names(hw)

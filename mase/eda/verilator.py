@@ -128,8 +128,10 @@ def _executable(work_root: Path) -> Path | None:
 
 
 def run(work_root: Path, stim_dir: Path, run_dir: Path, manifest: dict, seed: int = 1, stall: int = 0, bp: int = 0,
-        max_cycles: int | None = None, timeout: float = 1800) -> dict[str, Any]:
-    """Run the built testbench: stimulus from stim_dir, outputs and log into run_dir."""
+        max_cycles: int | None = None, timeout: float = 1800, plusargs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run the built testbench: stimulus from stim_dir, outputs and log into run_dir. `plusargs` are
+    passed on (e.g. "+gate_from=8": a decode design's tokens in lockstep from token 8); a gated
+    testbench's per-token cycles come back as "tokens": [[first input cycle, last output cycle], ...]."""
     run_dir.mkdir(parents=True, exist_ok=True)
     ports = {}
     for p in manifest["inputs"] + manifest["w_ports"]:
@@ -143,7 +145,7 @@ def run(work_root: Path, stim_dir: Path, run_dir: Path, manifest: dict, seed: in
     if exe is None:
         raise EdaError(f"no testbench executable in {work_root}")
     args = [str(exe), f"+dir={run_dir.resolve()}", f"+exp={stim_dir.resolve()}", f"+seed={seed}", f"+stall={stall}",
-            f"+bp={bp}", f"+max_cycles={max_cycles}"] + [f"+{p}_n={n}" for p, n in ports.items()]
+            f"+bp={bp}", f"+max_cycles={max_cycles}"] + [f"+{p}_n={n}" for p, n in ports.items()] + list(plusargs)
     rc, log = run_tool(args, cwd=work_root, timeout=timeout, what=f"simulation (seed {seed}, stall {stall}%, bp {bp}%)",
                        log=run_dir / "sim.log")
     if rc:
@@ -163,5 +165,9 @@ def run(work_root: Path, stim_dir: Path, run_dir: Path, manifest: dict, seed: in
         bad = sum(int(a, 16) != int(b, 16) for a, b in zip(got, exp)) + abs(len(got) - len(exp))
         mismatches[o["port"]] = bad
     passed = "MASE_TB_PASS" in log and not any(mismatches.values())
-    return {"cycles": cycles, "passed": passed, "checks": checks, "mismatches": mismatches, "input_first": firsts,
-            "seed": seed, "stall": stall, "bp": bp, "log": str(run_dir / "sim.log")}
+    res = {"cycles": cycles, "passed": passed, "checks": checks, "mismatches": mismatches, "input_first": firsts,
+           "seed": seed, "stall": stall, "bp": bp, "log": str(run_dir / "sim.log")}
+    tokens = re.findall(r"MASE_TB_TOKEN (\d+) in=(-?\d+) out=(-?\d+)", log)
+    if tokens:
+        res["tokens"] = [[int(a), int(b)] for _, a, b in sorted(tokens, key=lambda t: int(t[0]))]
+    return res

@@ -47,7 +47,7 @@ CONFIGS = {
 # are played by A and B: A chunks keys and packs two outputs a beat, B is the whole-prompt core)
 AM_ONLY = {"C": dict(CONFIGS["B"], AM_HEADS=2, AM_KV_HEADS=1, AM_ROWS=16, AM_N=3, AM_N_PAD=4, AM_D=16, AM_K=8,
                      AM_K_OUT=4, AM_PAR_D=4, AM_A_WIDTH=4, AM_B_WIDTH=4, AM_ACC_LSB=-20, AM_A_FIXED_SCALE=-1,
-                     AM_B_FIXED_SCALE=-1, AM_O_FIXED_SCALE=-1, AM_CHUNK=8)}
+                     AM_B_FIXED_SCALE=-1, AM_O_FIXED_SCALE=-1, AM_CHUNK=8, TP_STEP=1)}  # + the V cache of decode
 STALLS = [(0, 0, 1), (35, 35, 2)]  # (stall %, back-pressure %, seed)
 _SIMS: dict = {}
 
@@ -102,6 +102,19 @@ def ref_transpose_pad(beats, w, lanes, f, t, t_pad):
         for ff in range(f):
             for rt in range(0, t_pad, lanes):
                 out.append(pack_fields([mem[(rt + i) * f + ff] if rt + i < t else 0 for i in range(lanes)], w))
+    return out
+
+
+def ref_transpose_step(beats, w, lanes, f, t, t_pad):
+    """STEP = 1 (V cache): after each token, the tokens written so far of the sequence (T tokens), then zeros."""
+    per = f // lanes
+    out, mem = [], [0] * (t * f)
+    for i in range(0, len(beats), per):
+        tc = (i // per) % t
+        mem[tc * f:(tc + 1) * f] = [e for b in beats[i:i + per] for e in unpack_fields(b, w, lanes)]
+        for ff in range(f):
+            for rt in range(0, t_pad, lanes):
+                out.append(pack_fields([mem[(rt + j) * f + ff] if rt + j <= tc else 0 for j in range(lanes)], w))
     return out
 
 
@@ -175,6 +188,17 @@ def test_transpose_pad(cfg):
         if stall == bp == 0:  # per prompt: fill and drain a beat a cycle, one cycle from the last write to
             # the first beat (the read register); the next fill starts with the last beat of the drain
             assert res.stats["tp_out_last"] - res.stats["tp_in_first"] == len(beats) + len(exp)
+
+
+def test_transpose_pad_step():
+    """The V cache of KV-cache decode: every token drains V^T of the tokens so far (two sequences and a bit)."""
+    p = {**CONFIGS, **AM_ONLY}["C"]
+    w, lanes, f, t, t_pad = p["TP_W"], p["TP_LANES"], p["TP_F"], p["TP_T"], p["TP_T_PAD"]
+    beats = rand_words(random.Random(9), (2 * t + 2) * f // lanes, lanes * w)
+    exp = ref_transpose_step(beats, w, lanes, f, t, t_pad)
+    for stall, bp, seed in STALLS:
+        res = run("C", {"tp_in": beats}, {"tp_out": len(exp)}, {"tp_in": lanes * w}, stall, bp, seed)
+        assert res.outputs["tp_out"] == exp, f"stall={stall} bp={bp}"
 
 
 @pytest.mark.parametrize("cfg", CONFIGS)

@@ -4,12 +4,16 @@
 // The buffer is read synchronously into the output register (with LANES = 1 one write and one read
 // port: block RAM); the drain moves a beat every cycle and the next fill may start while the last
 // beat of the drain waits in the output register.
+// STEP = 1 (KV-cache decode: a V cache of T tokens): after each token's F values, the whole buffer
+// drains, tokens 0..t (the ones written so far) followed by zeros up to T_PAD, so that token t's
+// scores x V reads V^T of the tokens <= t; after the T-th token the next one starts a new sequence.
 module mase_transpose_pad #(
     parameter int W     = 16,
     parameter int LANES = 1,
     parameter int F     = 32,
     parameter int T     = 8,
-    parameter int T_PAD = 32
+    parameter int T_PAD = 32,
+    parameter int STEP  = 0
 ) (
     input  logic               clk,
     input  logic               rst,
@@ -24,13 +28,15 @@ module mase_transpose_pad #(
     logic [LANES*W-1:0] rd;     // the buffer's read register (the output beat, before padding)
     logic [LANES-1:0]   zq;     // lanes of the output beat that are padding (token >= T)
     logic               drain, ov, adv;
-    int wi, rf, rt;
+    int wi, rf, rt, fi, last;   // last: the last token of the drain (T - 1, or the token just written)
+    int tc;                     // STEP: the token being written
+    assign last      = (STEP != 0) ? tc : T - 1;
     assign in_ready  = !drain;
     assign adv       = drain && (!ov || out_ready);  // read the next beat of the drain
     assign out_valid = ov;
     for (genvar i = 0; i < LANES; i++) begin : g_lane
         assign out_data[i*W +: W] = zq[i] ? '0 : rd[i*W +: W];
-        always_ff @(posedge clk) if (adv) rd[i*W +: W] <= mem[(rt + i < T) ? (rt + i) * F + rf : rf];
+        always_ff @(posedge clk) if (adv) rd[i*W +: W] <= mem[(rt + i <= last) ? (rt + i) * F + rf : rf];
     end
     always_ff @(posedge clk) begin
         if (!rst && !drain && in_valid)
@@ -39,6 +45,8 @@ module mase_transpose_pad #(
     always_ff @(posedge clk) begin
         if (rst) begin
             wi    <= 0;
+            fi    <= 0;
+            tc    <= 0;
             rf    <= 0;
             rt    <= 0;
             drain <= 1'b0;
@@ -47,21 +55,19 @@ module mase_transpose_pad #(
             if (out_ready) ov <= 1'b0;
             if (!drain) begin
                 if (in_valid) begin
-                    if (wi + LANES == T * F) begin
-                        wi    <= 0;
-                        drain <= 1'b1;
-                    end else begin
-                        wi <= wi + LANES;
-                    end
+                    wi <= (wi + LANES == T * F) ? 0 : wi + LANES;
+                    fi <= (fi + LANES == F) ? 0 : fi + LANES;
+                    if ((STEP != 0) ? (fi + LANES == F) : (wi + LANES == T * F)) drain <= 1'b1;
                 end
             end else if (adv) begin
                 ov <= 1'b1;
-                for (int i = 0; i < LANES; i++) zq[i] <= rt + i >= T;
+                for (int i = 0; i < LANES; i++) zq[i] <= rt + i > last;
                 if (rt + LANES == T_PAD) begin
                     rt <= 0;
                     if (rf == F - 1) begin
                         rf    <= 0;
                         drain <= 1'b0;
+                        tc    <= (tc == T - 1) ? 0 : tc + 1;
                     end else begin
                         rf <= rf + 1;
                     end

@@ -19,6 +19,7 @@ module tb_mase_glue #(
     parameter int TP_F           = 4,
     parameter int TP_T           = 5,
     parameter int TP_T_PAD       = 8,
+    parameter int TP_STEP        = 0,
     parameter int POS_WIDTH      = 20,
     parameter int POS_POS_W      = 4,
     parameter int POS_BEATS      = 3,
@@ -110,7 +111,7 @@ module tb_mase_glue #(
     mx_tb_source #(.WIDTH(TP_DW), .MAX_BEATS(MB), .NAME("tp_in"), .SALT(15)) tp_src (.clk, .rst,
         .out_data(tp_i_data), .out_valid(tp_i_valid), .out_ready(tp_i_ready), .done(done[4]),
         .first_cycle(tp_s0), .last_cycle(tp_s1));
-    mase_transpose_pad #(.W(TP_W), .LANES(TP_LANES), .F(TP_F), .T(TP_T), .T_PAD(TP_T_PAD)) tp_dut (.clk,
+    mase_transpose_pad #(.W(TP_W), .LANES(TP_LANES), .F(TP_F), .T(TP_T), .T_PAD(TP_T_PAD), .STEP(TP_STEP)) tp_dut (.clk,
         .rst, .in_data(tp_i_data), .in_valid(tp_i_valid), .in_ready(tp_i_ready), .out_data(tp_o_data),
         .out_valid(tp_o_valid), .out_ready(tp_o_ready));
     mx_tb_sink #(.WIDTH(TP_DW), .NAME("tp_out"), .SALT(16)) tp_snk (.clk, .rst, .in_data(tp_o_data),

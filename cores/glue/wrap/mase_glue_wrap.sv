@@ -20,6 +20,7 @@ module mase_glue_wrap #(
     parameter int          TP_F             = 32,
     parameter int          TP_T             = 8,
     parameter int          TP_T_PAD         = 32,
+    parameter int          TP_STEP          = 0,
     parameter int          POS_WIDTH        = 20,
     parameter int          POS_POS_W        = 16,
     parameter int          POS_BEATS        = 8,
@@ -128,7 +129,7 @@ module mase_glue_wrap #(
     end
 
     if (ALL || ONLY == "mase_transpose_pad") begin : g_tp
-        mase_transpose_pad #(.W(TP_W), .LANES(TP_LANES), .F(TP_F), .T(TP_T), .T_PAD(TP_T_PAD)) u (.clk, .rst,
+        mase_transpose_pad #(.W(TP_W), .LANES(TP_LANES), .F(TP_F), .T(TP_T), .T_PAD(TP_T_PAD), .STEP(TP_STEP)) u (.clk, .rst,
             .in_data(tp_in_data), .in_valid(tp_in_valid), .in_ready(tp_in_ready), .out_data(tp_out_data),
             .out_valid(tp_out_valid), .out_ready(tp_out_ready));
     end else begin : g_no_tp

@@ -1,0 +1,176 @@
+"""Greedy text generation on the KV-cache decode design (issue 12 §1): the accelerator generates text.
+
+The decode design is the generated dataflow accelerator with a KV cache: it takes one token at a
+time, and each layer keeps the keys (`mase_attn_matmul` CHUNK 1: row t against keys 0..t, replayed
+from its buffer) and the values (`mase_transpose_pad` STEP 1: after each token, V^T of the tokens so
+far) of every earlier token, up to its context. The host does what it does in a deployed system: the
+token (+ position) embedding in, `lm_head` and argmax on the final norm's output.
+
+Numerics: the golden model's causal mode (`run_graph(causal=True)`, mase/golden/CONTRACT.md "Decode"):
+row t is computed as if the later tokens did not exist, so one run over a sequence equals decoding it
+token by token, and the generated tokens do not depend on how far the generation goes.
+
+Verification: the golden greedy tokens first; then one Verilator run of the prompt followed by those
+tokens (all but the last), gated by `mx_tb_gate`: the prompt streams in, every generated token waits
+for the previous token's output, as a host computing it would (zero host cycles), which measures the
+cycles per generated token. The hardware's token at each step is the argmax of its own output row.
+Because each row only sees earlier tokens, this run equals step-by-step generation as long as the
+hardware's tokens match; a mismatch is reported (`match` false, `first_mismatch`).
+
+    >>> res = generate(model, tokenizer, quant_cfg, target, hw, out_dir, prompt_ids, 16)
+    >>> res["tokens_hw"] == res["tokens_golden"], res["text"], res["cycles_per_token"]
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .golden import host_embeddings, output_float, run_graph
+from .graph import DataflowGraph, capture
+
+log = logging.getLogger("mase")
+HOST_SIDE = "token embedding, lm_head and argmax on the host (testbench stimulus and outputs); every decoder layer in Verilator"
+
+
+def decode_graph(model: torch.nn.Module, quant_cfg: Any, context: int, hw: Any = None,
+                 model_name: str | None = None) -> DataflowGraph:
+    """The graph of the decode design holding `context` tokens of KV cache."""
+    g = capture(model, quant_cfg, seq_len=context, hw=hw, model_name=model_name)
+    g.decode = True
+    return g
+
+
+def _logits(model: torch.nn.Module, final: torch.Tensor) -> torch.Tensor:
+    from mase.evaluate.hardware import lm_logits
+
+    return lm_logits(model, final)
+
+
+@torch.no_grad()
+def greedy_golden(model: torch.nn.Module, g: DataflowGraph, prompt: list[int], n: int) -> tuple[list[int], dict]:
+    """`n` greedy tokens with the decode design's numerics, and the golden values of the last run
+    (prompt + the first n - 1 tokens: the testbench's stimulus and expected outputs)."""
+    seq, out, vals = list(prompt), [], {}
+    keep = set(g.inputs) | set(g.outputs)
+    for i in range(n):
+        vals = run_graph(g, host_embeddings(model, torch.tensor(seq)), keep=keep, causal=True)
+        out.append(int(_logits(model, output_float(g, vals)[-1:]).argmax(-1)))
+        if i < n - 1:
+            seq.append(out[-1])
+    return out, vals
+
+
+@torch.no_grad()
+def greedy_prefill(model: torch.nn.Module, quant_cfg: Any, hw: Any, prompt: list[int], n: int,
+                   model_name: str | None = None) -> list[int]:
+    """`n` greedy tokens of the software model with the prefill design's numerics (no KV cache: the
+    whole sequence again for every token, V and score blocks spanning it, as `hardware_perplexity`)."""
+    seq, out, wq = list(prompt), [], {}
+    for _ in range(n):
+        g = capture(model, quant_cfg, seq_len=len(seq), hw=hw, model_name=model_name)
+        g.__dict__["_wq"] = wq
+        vals = run_graph(g, host_embeddings(model, torch.tensor(seq)), keep=set(g.outputs))
+        out.append(int(_logits(model, output_float(g, vals)[-1:]).argmax(-1)))
+        seq.append(out[-1])
+    return out
+
+
+@torch.no_grad()
+def greedy_float(model: torch.nn.Module, prompt: list[int], n: int) -> list[int]:
+    """`n` greedy tokens of the PyTorch model in memory (float, or fake-quantized by the quantize stage)."""
+    seq, out = list(prompt), []
+    for _ in range(n):
+        logits = model(torch.tensor([seq])).logits[0, -1]
+        out.append(int(logits.argmax()))
+        seq.append(out[-1])
+    return out
+
+
+def read_fixed_rows(path: Path, width: int, lanes: int, features: int) -> torch.Tensor:
+    """A fixed-point output stream written by the testbench (hex beats, lane 0 in the low bits) as
+    int64 rows (tokens, features)."""
+    vals = []
+    mask, sign = (1 << width) - 1, 1 << (width - 1)
+    for word in path.read_text().split():
+        v = int(word, 16)
+        for j in range(lanes):
+            x = (v >> (j * width)) & mask
+            vals.append(x - (1 << width) if x & sign else x)
+    return torch.tensor(vals, dtype=torch.int64).reshape(-1, features)
+
+
+def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any, hw: Any, out_dir: Path,
+             prompt: list[int], n: int, version: str, cfg_hash: str, model_name: str | None = None,
+             stall: tuple[int, int, int] | None = (2, 30, 30)) -> dict[str, Any]:
+    """Emit the decode design for prompt + n tokens into out_dir/hw_decode, generate n tokens greedily
+    with the golden model, the software model and the float model, and in Verilator (gated run, then
+    a run with random stalls and back-pressure `stall` = (seed, stall %, bp %) unless None).
+    Returns the generate.json record."""
+    from mase.eda import verilator
+
+    from .library import write_library
+    from .params import choose_parameters, decode_model
+    from .preflight import require_complete
+
+    t0 = time.perf_counter()
+    P = len(prompt)
+    g = decode_graph(model, quant_cfg, P + n, hw, model_name)
+    plan = choose_parameters(g, target, hw)
+    require_complete(g, plan)
+    tokens_golden, vals = greedy_golden(model, g, prompt, n)
+    t_golden = time.perf_counter() - t0
+    tokens_sw = greedy_prefill(model, quant_cfg, hw, prompt, n, model_name)
+    tokens_float = greedy_float(model, prompt, n)
+    hw_dir = Path(out_dir) / "hw_decode"
+    man = write_library(g, plan, vals, hw_dir, version, cfg_hash, target, top="mase_decode")
+    if man["w_ports"]:
+        raise ValueError("the decode design streams no weights yet: use on-chip weights (hw.overrides weights)")
+    t_emit = time.perf_counter() - t0 - t_golden
+    work = verilator.build(hw_dir, man["core"], Path(out_dir) / "build" / "sim_decode")
+    runs = [verilator.run(work, hw_dir / "stim", Path(out_dir) / "sim_decode" / "gated", man, seed=1,
+                          plusargs=(f"+gate_from={P}",))]
+    if stall:
+        seed, st, bp = stall
+        runs.append(verilator.run(work, hw_dir / "stim", Path(out_dir) / "sim_decode" / f"seed{seed}_s{st}_b{bp}",
+                                  man, seed=seed, stall=st, bp=bp))
+    t_sim = time.perf_counter() - t0 - t_golden - t_emit
+    out = man["outputs"][0]
+    e = g.edges[out["edge"]]
+    rows = read_fixed_rows(Path(runs[0]["log"]).parent / f"{out['port']}.out", e.fixed[0], out["lanes"], e.features)
+    logits = _logits(model, rows.to(torch.float64) * 2.0 ** -e.fixed[1])
+    tokens_hw = [int(t) for t in logits[P - 1:].argmax(-1)] if rows.shape[0] >= P + n - 1 else []
+    first_bad = next((i for i, (a, b) in enumerate(zip(tokens_hw, tokens_golden)) if a != b),
+                     None if len(tokens_hw) == n else len(tokens_hw))
+    # per generated token (inputs P .. P+n-2 and the prompt's last token): its first input beat to
+    # its last output beat, with the previous output already out (the gate)
+    tok = runs[0].get("tokens", [])
+    lat = [tok[i][1] - tok[i][0] + 1 for i in range(P, len(tok)) if tok[i][1] >= 0]
+    model_cyc = [decode_model(g, plan, i + 1)["latency_cycles"] for i in range(P, P + len(lat))]
+    cpt = sum(lat) / len(lat) if lat else None
+    cpt_model = sum(model_cyc) / len(model_cyc) if model_cyc else None
+    prefill = tok[P - 1][1] - tok[0][0] + 1 if len(tok) >= P and tok[P - 1][1] >= 0 else None
+    text = tokenizer.decode(tokens_hw) if tokenizer is not None and tokens_hw else None
+    return {
+        "prompt_ids": list(prompt), "tokens_hw": tokens_hw, "tokens_golden": tokens_golden, "tokens_sw": tokens_sw,
+        "tokens_float": tokens_float, "match": first_bad is None, "first_mismatch": first_bad,
+        "match_sw": tokens_sw == tokens_golden, "match_float": tokens_float == tokens_golden,
+        "text": text, "prompt_text": tokenizer.decode(prompt) if tokenizer is not None else None,
+        "bit_exact": all(r["passed"] for r in runs), "mismatches": [r["mismatches"] for r in runs],
+        "context": P + n, "host": HOST_SIDE, "core": man["core"], "library": str(hw_dir),
+        "cycles_per_token": cpt, "cycles_per_token_source": "simulation (gated: each token enters when the "
+                                                            "previous output has left)",
+        "cycles_per_token_each": lat, "cycles_prompt": prefill, "clock_mhz": plan.clock_mhz,
+        "tokens_per_s": plan.clock_mhz * 1e6 / cpt if cpt else None,
+        "analytical_cycles_per_token": cpt_model, "analytical_each": model_cyc,
+        "analytical_error": (cpt_model - cpt) / cpt if cpt and cpt_model else None,
+        "numerics": {"golden": "decode (run_graph causal: KV cache)", "sw": "prefill numerics on every prefix, no KV "
+                     "cache (hardware_perplexity's)", "float": "the PyTorch model in memory (quantize stage: "
+                     "fake-quantized)"},
+        "runs": [{k: r[k] for k in ("seed", "stall", "bp", "cycles", "passed", "log")} for r in runs],
+        "seconds": {"golden": t_golden, "emit": t_emit, "simulation": t_sim, "total": time.perf_counter() - t0},
+    }
