@@ -13,7 +13,7 @@ Model (documented so that it can be checked; constants at the top of this file):
 - cycles per token of a node = ceil(work / lanes) with work from `Node.work` (MACs for linear layers
   and matmuls, elements otherwise); II = the largest over the nodes (the steady-state interval of the
   prefill pipeline, and of decode only when >= pipeline-depth independent sequences are in flight).
-- decode (analytical, `decode_model`: there is no KV-cache decode RTL yet): one sequence cannot
+- decode (analytical, `decode_model`; the generate stage simulates the KV-cache decode design): one sequence cannot
   overlap its tokens, so batch-1 decode costs a token's latency through every layer (linear layers
   buffer whole vectors, attention reads the KV cache at context / lanes); within 1.7% of Verilator on
   one-token prompts of tiny-llama, tiny-opt and smollm2-135m's decoder layer 0.
@@ -669,8 +669,9 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
     plus `DECODE_LATENCY` per node. Batched decode (independent sequences) fills the pipeline: one
     token per `ii_cycles` (the slowest node at this context) once `sequences_to_fill` sequences are
     in flight. KV cache: K and V of every layer for `context` tokens in their MX formats (scales
-    included), per sequence. The generated RTL is the prefill datapath (no KV-cache decode RTL yet);
-    with a one-token prompt it is a decode step with an empty cache, which checks the latency term.
+    included), per sequence. On the prefill design a one-token prompt is a decode step with an empty
+    cache, which checks the latency term; the decode design (g.decode, mase.compiler.generate) is
+    checked by the generate stage's gated simulation.
     """
     # the decode design (g.decode) replays its whole K and V caches for every token: its cost is that
     # of its context (g.seq_len), whatever the tokens so far
@@ -756,4 +757,4 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             "tokens_per_s_batch1": tok1, "tokens_per_s_batched": tokb, "tokens_per_s_offchip_cap": mem_cap,
             "kv_cache_bits": int(kv_bits), "kv_cache_mb": kv_bits / 8e6,
             "layer_end_cycles": {str(k): v for k, v in sorted(per_layer.items())}, "port_cycles": port_times,
-            "note": "analytical KV-cache decode model; the generated RTL is the prefill datapath (no KV-cache decode RTL yet)"}
+            "note": "analytical KV-cache decode model (the generate stage simulates the decode design)"}

@@ -6,9 +6,10 @@ Where each figure comes from is recorded next to it: resources from Yosys when t
 simulation when the whole model was simulated, else the analytical model; clock from nextpnr when it
 ran, else the target's.
 
-Decode is always `analytical` (mase.compiler.params.decode_model): the generated RTL is the prefill
-datapath (the prompt streamed token by token, attention over the buffered prompt); there is no
-KV-cache decode RTL yet. The model gives one sequence's token latency through every layer (batch 1:
+Decode is `analytical` (mase.compiler.params.decode_model) unless the generate stage ran: then the
+batch-1 decode cycles per token are those simulated on the KV-cache decode design (hw_decode/,
+mase.compiler.generate), labelled `simulation` in `cycles.decode_source`, and `generate` holds the
+tokens, the text and the model's error. The model gives one sequence's token latency through every layer (batch 1:
 token t+1 needs token t), the interval with the pipeline full of independent sequences (batched) and
 the KV-cache size at `hw.decode_context` tokens (default: the prompt), plus 256 and 2048 tokens in
 `decode.by_context`. Its latency term is checked against a one-token-prompt simulation (a decode
@@ -175,6 +176,16 @@ def build_hw_report(ctx) -> dict[str, Any]:
     tok_s_pre = clock * 1e6 / cycles["prefill_cycles_per_token"]
     # at the achieved clock (nextpnr fmax may be below the target's)
     tok_s_dec, tok_s_bat = clock * 1e6 / dec["latency_cycles"], clock * 1e6 / max(1, dec["ii_cycles"])
+    gen = ctx.result("generate") if (ctx.out_dir / "hw" / "generate.json").is_file() else None
+    generated = None
+    if gen and gen.get("cycles_per_token"):  # the decode design ran in Verilator: its figures replace the model's
+        cycles["decode_cycles_per_token"] = gen["cycles_per_token"]
+        cycles["decode_context"] = gen["context"]
+        cycles["decode_source"] = (f"simulation (generate stage: the KV-cache decode design hw_decode/, "
+                                   f"{gen['context']} tokens of context, one token at a time)")
+        tok_s_dec = clock * 1e6 / gen["cycles_per_token"]
+        generated = {k: gen.get(k) for k in ("match", "text", "tokens_hw", "context", "cycles_per_token",
+                                              "analytical_cycles_per_token", "analytical_error", "bit_exact")}
     if dec["tokens_per_s_offchip_cap"]:  # weights streamed from off-chip memory: bandwidth-bound
         tok_s_dec, tok_s_bat = min(tok_s_dec, dec["tokens_per_s_offchip_cap"]), min(tok_s_bat, dec["tokens_per_s_offchip_cap"])
     need, avail = plan["offchip_gbps_needed"] * (clock / plan["clock_mhz"]), plan["offchip_gbps_available"]
@@ -194,7 +205,11 @@ def build_hw_report(ctx) -> dict[str, Any]:
         "memory": {"onchip_weight_mb": plan["onchip_weight_bits"] / 8e6, "offchip_weight_mb": plan["offchip_weight_bits"] / 8e6,
                    "kv_cache_mb": dec["kv_cache_mb"], "kv_cache_context": context},
         "offchip_bandwidth_gbps": {"needed": need, "available": avail},
-        "rtl": "prefill datapath (the prompt streamed token by token); decode figures are analytical: no KV-cache decode RTL yet",
+        "rtl": ("prefill datapath (hw/, the prompt streamed token by token) and the KV-cache decode design (hw_decode/, "
+                "generate stage): decode figures simulated" if generated else
+                "prefill datapath (the prompt streamed token by token); decode figures analytical (add the generate "
+                "stage to simulate the KV-cache decode design)"),
+        "generate": generated,
         "energy": energy, "lint": (lint or {}).get("scope") and f"clean ({lint['scope']})",
         "sim": sim and {"bit_exact": sim["bit_exact"], "scope": sim["scope"], "nodes": sim.get("nodes", ""),
                         "cycles": [r["cycles"] for r in sim["runs"]]},
@@ -270,18 +285,19 @@ def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
 
         sim, cyc = r.get("sim"), r["cycles"]
         pre_star = "*" if cyc.get("prefill_source", cyc.get("source")) == "analytical" else ""
+        dec_star = "*" if cyc.get("decode_source") == "analytical" else ""
         t.add_row(escape(str(r.get("label", r["config_hash"]))), r["target"], r["mapped_nodes"], cell("LUT"), cell("FF"),
                   cell("DSP"), cell("BRAM"), cell("URAM"), _f(r["clock_mhz"], ".0f"),
-                  _f(cyc["prefill_cycles_per_token"]) + pre_star, _f(cyc["decode_cycles_per_token"]) + "*",
-                  _f(r["tokens_per_s"]["decode"]) + "*", _f(r["tokens_per_s"].get("decode_batched")) + "*",
+                  _f(cyc["prefill_cycles_per_token"]) + pre_star, _f(cyc["decode_cycles_per_token"]) + dec_star,
+                  _f(r["tokens_per_s"]["decode"]) + dec_star, _f(r["tokens_per_s"].get("decode_batched")) + "*",
                   _f(r["memory"]["onchip_weight_mb"], ".2f"), _f(r["memory"].get("kv_cache_mb"), ".3f"),
                   _f(r["energy"]["energy_per_token_uj"], ".2f"), _f((r.get("saturations") or {}).get("total")),
                   (("bit-exact" if sim["bit_exact"] else "MISMATCH") + f" {sim['nodes']}") if sim else "-")
     scopes = sorted({r["sim"]["scope"] for r in reports if r.get("sim")})
     ctxs = sorted({r["cycles"].get("decode_context") for r in reports if r["cycles"].get("decode_context")})
     t.caption = ("* analytical model. Decode (KV cache, context " + "/".join(map(str, ctxs)) + " tokens): b=1 is one "
-                 "sequence (token latency through every layer), batched keeps the pipeline full; the generated RTL "
-                 "is the prefill datapath (no KV-cache decode RTL yet). uJ/token at the batched rate. Resources: "
+                 "sequence (token latency through every layer; simulated on the decode design where the generate stage "
+                 "ran), batched keeps the pipeline full. uJ/token at the batched rate. Resources: "
                  + "; ".join(sorted({r["resources_source"] for r in reports}))
                  + ("; simulated: " + "; ".join(scopes) if scopes else ""))
     return t
