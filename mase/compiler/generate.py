@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +53,17 @@ def _logits(model: torch.nn.Module, final: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def greedy_golden(model: torch.nn.Module, g: DataflowGraph, prompt: list[int], n: int) -> tuple[list[int], dict]:
+def greedy_golden(model: torch.nn.Module, g: DataflowGraph, prompt: list[int], n: int,
+                  keep_all: bool = False) -> tuple[list[int], dict]:
     """`n` greedy tokens with the decode design's numerics, and the golden values of the last run
-    (prompt + the first n - 1 tokens: the testbench's stimulus and expected outputs)."""
+    (prompt + the first n - 1 tokens: the testbench's stimulus and expected outputs; every edge's
+    with `keep_all`, else the graph's inputs and outputs)."""
     seq, out, vals = list(prompt), [], {}
     keep = set(g.inputs) | set(g.outputs)
     for i in range(n):
-        vals = run_graph(g, host_embeddings(model, torch.tensor(seq)), keep=keep, causal=True)
+        last = i == n - 1
+        vals = run_graph(g, host_embeddings(model, torch.tensor(seq)), keep=None if keep_all and last else keep,
+                         causal=True)
         out.append(int(_logits(model, output_float(g, vals)[-1:]).argmax(-1)))
         if i < n - 1:
             seq.append(out[-1])
@@ -104,73 +109,155 @@ def read_fixed_rows(path: Path, width: int, lanes: int, features: int) -> torch.
     return torch.tensor(vals, dtype=torch.int64).reshape(-1, features)
 
 
-def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any, hw: Any, out_dir: Path,
-             prompt: list[int], n: int, version: str, cfg_hash: str, model_name: str | None = None,
-             stall: tuple[int, int, int] | None = (2, 30, 30)) -> dict[str, Any]:
-    """Emit the decode design for prompt + n tokens into out_dir/hw_decode, generate n tokens greedily
-    with the golden model, the software model and the float model, and in Verilator (gated run, then
-    a run with random stalls and back-pressure `stall` = (seed, stall %, bp %) unless None).
-    Returns the generate.json record."""
+def layer_view(g: DataflowGraph, layer: int, vals: dict | None = None) -> tuple[DataflowGraph, dict | None]:
+    """Decoder layer `layer` dressed as layer 0: layer 0's node and edge names (so the generated RTL is
+    layer 0's and its compiled Verilator model is reused, mase.eda.verilator's gen-sim cache) with
+    `layer`'s weights, gains and stream formats; `vals` (the golden values) mapped onto those names."""
+    n0 = [n for n in g.nodes if n.layer == 0]
+    nl = [n for n in g.nodes if n.layer == layer]
+    if [n.op for n in n0] != [n.op for n in nl]:
+        raise ValueError(f"decoder layer {layer} is not built like layer 0")
+    names: dict[str, str] = {}
+    for a, b in zip(n0, nl):
+        names.update(zip(a.inputs + a.outputs, b.inputs + b.outputs))
+    edges = dict(g.edges)
+    for e0, el in names.items():
+        edges[e0] = replace(g.edges[el], name=e0, producer=g.edges[e0].producer, consumers=list(g.edges[e0].consumers))
+    nodes = [replace(a, attrs=b.attrs) for a, b in zip(n0, nl)] + [n for n in g.nodes if n.layer != 0]
+    view = DataflowGraph(g.model, g.family, g.seq_len, g.hidden, g.layers, nodes, edges, list(g.inputs),
+                         list(g.outputs), g.quant, decode=g.decode)
+    view.__dict__["_wq"] = {}  # quantized weights are cached by node name: this layer's own
+    return view, (None if vals is None else {e0: vals[el] for e0, el in names.items() if el in vals})
+
+
+def _simulate(g: DataflowGraph, plan: Any, vals: dict, hw_dir: Path, build_dir: Path, run_dir: Path, gate_from: int,
+              version: str, cfg_hash: str, target: Any, layers: int | None,
+              stall: tuple[int, int, int] | None) -> tuple[dict, list[dict]]:
+    """Emit (a region of) the decode design with its stimulus, build it (or reuse its compiled model)
+    and run it gated from token `gate_from`, then with random stalls unless `stall` is None."""
     from mase.eda import verilator
 
     from .library import write_library
+
+    man = write_library(g, plan, vals, hw_dir, version, cfg_hash, target, layers=layers, top="mase_decode")
+    if man["w_ports"]:
+        raise ValueError("the decode design streams no weights yet: use on-chip weights (hw.overrides weights)")
+    work = verilator.build(hw_dir, man["core"], build_dir)
+    runs = [verilator.run(work, hw_dir / "stim", run_dir / "gated", man, seed=1, plusargs=(f"+gate_from={gate_from}",))]
+    if stall:
+        seed, st, bp = stall
+        runs.append(verilator.run(work, hw_dir / "stim", run_dir / f"seed{seed}_s{st}_b{bp}", man, seed=seed,
+                                  stall=st, bp=bp))
+    return man, runs
+
+
+def _latencies(run: dict, first: int) -> list[int]:
+    """Cycles from each gated token's first input beat to its last output beat (tokens first..)."""
+    tok = run.get("tokens", [])
+    return [tok[i][1] - tok[i][0] + 1 for i in range(first, len(tok)) if tok[i][1] >= 0]
+
+
+def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any, hw: Any, out_dir: Path,
+             prompt: list[int], n: int, version: str, cfg_hash: str, model_name: str | None = None,
+             stall: tuple[int, int, int] | None = (2, 30, 30), per_layer: bool | None = None,
+             progress: Any = None) -> dict[str, Any]:
+    """Emit the decode design for prompt + n tokens, generate n tokens greedily with the golden model,
+    the software model and the float model, and in Verilator (gated run, then a run with random stalls
+    and back-pressure `stall` = (seed, stall %, bp %) unless None). Returns the generate.json record.
+
+    Whole model (default up to 4 decoder layers): one design, out_dir/hw_decode. `per_layer` (default
+    above 4 layers, where a whole netlist simulates too slowly): layer 0's design, out_dir/hw_decode_layer,
+    compiled once and simulated once per decoder layer with that layer's weights (`layer_view`), each
+    fed the golden input of its layer and checked bit-exact on its output; the final norm (golden model)
+    and lm_head run on the last layer's simulated output. Its cycles per token are the sum of the
+    layers' simulated latencies plus the final norm's analytical one."""
+    from .golden import Val, _norm
     from .params import choose_parameters, decode_model
     from .preflight import require_complete
 
     t0 = time.perf_counter()
-    P = len(prompt)
+    P, out_dir = len(prompt), Path(out_dir)
     g = decode_graph(model, quant_cfg, P + n, hw, model_name)
     plan = choose_parameters(g, target, hw)
     require_complete(g, plan)
-    tokens_golden, vals = greedy_golden(model, g, prompt, n)
+    per_layer = g.layers > 4 if per_layer is None else per_layer
+    tokens_golden, vals = greedy_golden(model, g, prompt, n, keep_all=per_layer)
     t_golden = time.perf_counter() - t0
     tokens_sw = greedy_prefill(model, quant_cfg, hw, prompt, n, model_name)
     tokens_float = greedy_float(model, prompt, n)
-    hw_dir = Path(out_dir) / "hw_decode"
-    man = write_library(g, plan, vals, hw_dir, version, cfg_hash, target, top="mase_decode")
-    if man["w_ports"]:
-        raise ValueError("the decode design streams no weights yet: use on-chip weights (hw.overrides weights)")
-    t_emit = time.perf_counter() - t0 - t_golden
-    work = verilator.build(hw_dir, man["core"], Path(out_dir) / "build" / "sim_decode")
-    runs = [verilator.run(work, hw_dir / "stim", Path(out_dir) / "sim_decode" / "gated", man, seed=1,
-                          plusargs=(f"+gate_from={P}",))]
-    if stall:
-        seed, st, bp = stall
-        runs.append(verilator.run(work, hw_dir / "stim", Path(out_dir) / "sim_decode" / f"seed{seed}_s{st}_b{bp}",
-                                  man, seed=seed, stall=st, bp=bp))
-    t_sim = time.perf_counter() - t0 - t_golden - t_emit
-    out = man["outputs"][0]
-    e = g.edges[out["edge"]]
-    rows = read_fixed_rows(Path(runs[0]["log"]).parent / f"{out['port']}.out", e.fixed[0], out["lanes"], e.features)
-    logits = _logits(model, rows.to(torch.float64) * 2.0 ** -e.fixed[1])
+    t_sw = time.perf_counter() - t0 - t_golden
+    if not per_layer:
+        man, runs = _simulate(g, plan, vals, out_dir / "hw_decode", out_dir / "build" / "sim_decode",
+                              out_dir / "sim_decode", P, version, cfg_hash, target, None, stall)
+        out = man["outputs"][0]
+        e = g.edges[out["edge"]]
+        rows = read_fixed_rows(Path(runs[0]["log"]).parent / f"{out['port']}.out", e.fixed[0], out["lanes"], e.features)
+        lat = _latencies(runs[0], P)
+        model_cyc = [decode_model(g, plan, i + 1)["latency_cycles"] for i in range(P, P + len(lat))]
+        layers_rec = None
+    else:
+        runs, lat, layers_rec = [], [], []
+        region_model = None
+        for layer in range(g.layers):
+            view, vv = layer_view(g, layer, vals)
+            man, lr = _simulate(view, plan, vv, out_dir / "hw_decode_layer", out_dir / "build" / "sim_decode_layer",
+                                out_dir / "sim_decode" / f"layer{layer}", P, version, cfg_hash, target, 1,
+                                stall if layer == 0 else None)
+            runs += lr
+            ll = _latencies(lr[0], P)
+            lat = [a + b for a, b in zip(lat, ll)] if lat else ll
+            if region_model is None:
+                nodes = [nd.name for nd in view.nodes if nd.layer == 0]
+                ntok = P + n - 1
+                region = {"nodes": nodes, "inputs": [{**p, "beats": p["beats"] // ntok} for p in man["inputs"]],
+                          "outputs": man["outputs"]}
+                region_model = decode_model(view, plan, P + n, region)["latency_cycles"]
+            layers_rec.append({"layer": layer, "bit_exact": all(r["passed"] for r in lr),
+                               "cycles_per_token": sum(ll) / len(ll) if ll else None})
+            if progress:
+                progress(layer, layers_rec[-1])
+        out = man["outputs"][0]
+        e = view.edges[out["edge"]]
+        last = read_fixed_rows(Path(runs[-1]["log"]).parent / f"{out['port']}.out", e.fixed[0], out["lanes"],
+                               e.features)
+        fnorm = next(nd for nd in g.nodes if nd.layer < 0)  # the final norm, on the host's golden model
+        rows = _norm(fnorm, Val(last)).data
+        whole = decode_model(g, plan, P + n)
+        tail = whole["latency_cycles"] - whole["layer_end_cycles"][str(g.layers - 1)]  # final norm and port
+        lat = [c + tail for c in lat]
+        model_cyc = [whole["latency_cycles"]] * len(lat)
+        for rec in layers_rec:
+            rec["analytical_cycles_per_token"] = region_model
+    t_sim = time.perf_counter() - t0 - t_golden - t_sw
+    e_out = g.edges[g.outputs[0]]
+    logits = _logits(model, rows.to(torch.float64) * 2.0 ** -e_out.fixed[1])
     tokens_hw = [int(t) for t in logits[P - 1:].argmax(-1)] if rows.shape[0] >= P + n - 1 else []
     first_bad = next((i for i, (a, b) in enumerate(zip(tokens_hw, tokens_golden)) if a != b),
                      None if len(tokens_hw) == n else len(tokens_hw))
-    # per generated token (inputs P .. P+n-2 and the prompt's last token): its first input beat to
-    # its last output beat, with the previous output already out (the gate)
-    tok = runs[0].get("tokens", [])
-    lat = [tok[i][1] - tok[i][0] + 1 for i in range(P, len(tok)) if tok[i][1] >= 0]
-    model_cyc = [decode_model(g, plan, i + 1)["latency_cycles"] for i in range(P, P + len(lat))]
     cpt = sum(lat) / len(lat) if lat else None
     cpt_model = sum(model_cyc) / len(model_cyc) if model_cyc else None
-    prefill = tok[P - 1][1] - tok[0][0] + 1 if len(tok) >= P and tok[P - 1][1] >= 0 else None
     text = tokenizer.decode(tokens_hw) if tokenizer is not None and tokens_hw else None
     return {
         "prompt_ids": list(prompt), "tokens_hw": tokens_hw, "tokens_golden": tokens_golden, "tokens_sw": tokens_sw,
         "tokens_float": tokens_float, "match": first_bad is None, "first_mismatch": first_bad,
         "match_sw": tokens_sw == tokens_golden, "match_float": tokens_float == tokens_golden,
         "text": text, "prompt_text": tokenizer.decode(prompt) if tokenizer is not None else None,
-        "bit_exact": all(r["passed"] for r in runs), "mismatches": [r["mismatches"] for r in runs],
-        "context": P + n, "host": HOST_SIDE, "core": man["core"], "library": str(hw_dir),
+        "bit_exact": all(r["passed"] for r in runs), "mismatches": [r["mismatches"] for r in runs if not r["passed"]],
+        "context": P + n, "host": HOST_SIDE + ("; the final norm too (golden model on the last layer's simulated "
+                                               "output)" if per_layer else ""),
+        "simulated": ("every decoder layer, one at a time: layer 0's compiled model with each layer's weights, "
+                      "fed its golden input" if per_layer else "the whole model, one design"),
+        "layers": layers_rec, "clock_mhz": plan.clock_mhz,
         "cycles_per_token": cpt, "cycles_per_token_source": "simulation (gated: each token enters when the "
-                                                            "previous output has left)",
-        "cycles_per_token_each": lat, "cycles_prompt": prefill, "clock_mhz": plan.clock_mhz,
-        "tokens_per_s": plan.clock_mhz * 1e6 / cpt if cpt else None,
+                                                            "previous output has left)"
+                                                            + ("; sum of the layers' latencies + the final norm's "
+                                                               "analytical latency" if per_layer else ""),
+        "cycles_per_token_each": lat, "tokens_per_s": plan.clock_mhz * 1e6 / cpt if cpt else None,
         "analytical_cycles_per_token": cpt_model, "analytical_each": model_cyc,
         "analytical_error": (cpt_model - cpt) / cpt if cpt and cpt_model else None,
         "numerics": {"golden": "decode (run_graph causal: KV cache)", "sw": "prefill numerics on every prefix, no KV "
                      "cache (hardware_perplexity's)", "float": "the PyTorch model in memory (quantize stage: "
                      "fake-quantized)"},
         "runs": [{k: r[k] for k in ("seed", "stall", "bp", "cycles", "passed", "log")} for r in runs],
-        "seconds": {"golden": t_golden, "emit": t_emit, "simulation": t_sim, "total": time.perf_counter() - t0},
+        "seconds": {"golden": t_golden, "software": t_sw, "simulation": t_sim, "total": time.perf_counter() - t0},
     }

@@ -64,10 +64,11 @@ def test_hw_report_marks_decode_analytical(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["tiny-llama", "tiny-opt"])
+@pytest.mark.parametrize("model", ["tiny-opt"])
 def test_decode_latency_matches_one_token_simulation(tmp_path, model):
     """A one-token prompt through the generated RTL is a decode step with an empty cache: the model's
-    latency (first input beat to last output beat) is within 5% of Verilator's."""
+    latency (first input beat to last output beat) is within 5% of Verilator's. (tiny-llama's decode
+    latency is checked on the decode design itself, test_generate.)"""
     from mase.pipeline import run
 
     cfg = compose([f"+model={model}", "quant=mxint4", "target=sim", "hw.prompt_tokens=1"])
