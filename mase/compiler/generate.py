@@ -160,7 +160,7 @@ def _latencies(run: dict, first: int) -> list[int]:
 def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any, hw: Any, out_dir: Path,
              prompt: list[int], n: int, version: str, cfg_hash: str, model_name: str | None = None,
              stall: tuple[int, int, int] | None = (2, 30, 30), per_layer: bool | None = None,
-             progress: Any = None) -> dict[str, Any]:
+             progress: Any = None, jobs: int = 1) -> dict[str, Any]:
     """Emit the decode design for prompt + n tokens, generate n tokens greedily with the golden model,
     the software model and the float model, and in Verilator (gated run, then a run with random stalls
     and back-pressure `stall` = (seed, stall %, bp %) unless None). Returns the generate.json record.
@@ -170,7 +170,7 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
     compiled once and simulated once per decoder layer with that layer's weights (`layer_view`), each
     fed the golden input of its layer and checked bit-exact on its output; the final norm (golden model)
     and lm_head run on the last layer's simulated output. Its cycles per token are the sum of the
-    layers' simulated latencies plus the final norm's analytical one."""
+    layers' simulated latencies plus the final norm's analytical one. `jobs` layers are simulated at once."""
     from .golden import Val, _norm
     from .params import choose_parameters, decode_model
     from .preflight import require_complete
@@ -196,26 +196,32 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
         model_cyc = [decode_model(g, plan, i + 1)["latency_cycles"] for i in range(P, P + len(lat))]
         layers_rec = None
     else:
-        runs, lat, layers_rec = [], [], []
-        region_model = None
-        for layer in range(g.layers):
+        def one(layer: int):  # each layer in its own folders; equal RTL shares one compiled model
             view, vv = layer_view(g, layer, vals)
-            man, lr = _simulate(view, plan, vv, out_dir / "hw_decode_layer", out_dir / "build" / "sim_decode_layer",
+            man, lr = _simulate(view, plan, vv, out_dir / "hw_decode_layer" / f"l{layer}",
+                                out_dir / "build" / "sim_decode_layer" / f"l{layer}",
                                 out_dir / "sim_decode" / f"layer{layer}", P, version, cfg_hash, target, 1,
                                 stall if layer == 0 else None)
-            runs += lr
             ll = _latencies(lr[0], P)
-            lat = [a + b for a, b in zip(lat, ll)] if lat else ll
-            if region_model is None:
-                nodes = [nd.name for nd in view.nodes if nd.layer == 0]
-                ntok = P + n - 1
-                region = {"nodes": nodes, "inputs": [{**p, "beats": p["beats"] // ntok} for p in man["inputs"]],
-                          "outputs": man["outputs"]}
-                region_model = decode_model(view, plan, P + n, region)["latency_cycles"]
-            layers_rec.append({"layer": layer, "bit_exact": all(r["passed"] for r in lr),
-                               "cycles_per_token": sum(ll) / len(ll) if ll else None})
+            rec = {"layer": layer, "bit_exact": all(r["passed"] for r in lr),
+                   "cycles_per_token": sum(ll) / len(ll) if ll else None}
             if progress:
-                progress(layer, layers_rec[-1])
+                progress(layer, rec)
+            return view, man, lr, ll, rec
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max(1, jobs)) as pool:  # the tools run in subprocesses: threads suffice
+            done = list(pool.map(one, range(g.layers)))
+        runs = [r for d in done for r in d[2]]
+        lat = [sum(c) for c in zip(*(d[3] for d in done))]
+        layers_rec = [d[4] for d in done]
+        view, man = done[0][0], done[0][1]
+        nodes = [nd.name for nd in view.nodes if nd.layer == 0]
+        region = {"nodes": nodes, "inputs": [{**q, "beats": q["beats"] // (P + n - 1)} for q in man["inputs"]],
+                  "outputs": man["outputs"]}
+        region_model = decode_model(view, plan, P + n, region)["latency_cycles"]
+        view, man = done[-1][0], done[-1][1]
         out = man["outputs"][0]
         e = view.edges[out["edge"]]
         last = read_fixed_rows(Path(runs[-1]["log"]).parent / f"{out['port']}.out", e.fixed[0], out["lanes"],
