@@ -54,6 +54,8 @@ def critical_path(log: Path) -> dict:
     block = blocks[-1].split("\n\n")[0]
     src = re.findall(r"Source\s+(\S+)", block)
     logic = [float(x) for x in re.findall(r"Info:\s+logic\s+([\d.]+)", block)]
+    if not logic:  # nextpnr-ice40 (Debian's): one "Source <cell>.<port>" line per cell; carries apart
+        logic = [0.0 for c in src[1:] if not c.endswith(("COUT", "$CARRY.COUT"))]
     split = re.search(r"([\d.]+) ns logic, ([\d.]+) ns routing", block)
     lines = []
     for f in re.findall(r"Info:\s+(\S+\.sv:\d+)", block):
@@ -61,6 +63,7 @@ def critical_path(log: Path) -> dict:
         if f not in lines:
             lines.append(f)
     return {"from": src[0] if src else "?", "to": src[-1] if src else "?", "levels": len(logic),
+            "carries": sum(c.endswith("COUT") for c in src),
             "logic_ns": float(split.group(1)) if split else None, "routing_ns": float(split.group(2)) if split else None,
             "rtl": lines}
 
@@ -99,7 +102,7 @@ def main(argv=None) -> int:
         rows.append(row)
         print(f"| {g['module']} | {len(g['nodes'])} | {ps} | {res['fmax_mhz']:.1f} | "
               f"{'yes' if res['fmax_mhz'] >= GOAL[a.arch] else 'NO'} | {cp.get('from')} -> {cp.get('to')} "
-              f"({cp.get('levels')} levels; {', '.join(cp.get('rtl', [])[:4])}) |", flush=True)
+              f"({cp.get('levels')} levels, {cp.get('carries')} carries; {', '.join(cp.get('rtl', [])[:4])}) |", flush=True)
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1) + "\n")
     return 0

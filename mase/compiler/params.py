@@ -541,8 +541,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
 # ------------------------------------------------------------------------------------------------
 # cycles
 # ------------------------------------------------------------------------------------------------
-NODE_LATENCY = {"linear": 21, "matmul_qk": 21, "matmul_sv": 21, "softmax": 21, "rmsnorm": 69, "layernorm": 69,
-                "act": 12, "swiglu": 16, "residual": 3, "rope": 11, "quantize": 13, "dequantize": 5}
+NODE_LATENCY = {"linear": 21, "matmul_qk": 21, "matmul_sv": 21, "softmax": 32, "rmsnorm": 69, "layernorm": 69,
+                "act": 12, "swiglu": 18, "residual": 3, "rope": 11, "quantize": 13, "dequantize": 5}
 
 
 def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> dict[str, Any]:
@@ -630,10 +630,11 @@ def _unblocked_quantizer_fill(g: DataflowGraph, plan: HwPlan) -> dict[int, int]:
 # mx_linear / mx_matmul accumulate (10, pipelined) + output quantizer (12 + a block), mx_quantize
 # (12 after a block: 5 stages to the block's scale, the scale FIFO, 5 quantizer stages),
 # norm first output (RB + 37 after the row's last beat, RB = 18 for the generated norms),
-# softmax (row beats + R_F / 2 + 27, R_F = 20), dequantize 4, rope 10 (after half a head), residual 2,
-# swiglu 14, act 10 (ReLU 2): the pipelined non-linear cores (cores/NONLINEAR.md).
-DECODE_LATENCY = {"fifo": 3, "linear": 22, "quantize": 12, "norm": 55, "softmax": 37, "dequantize": 4, "rope": 10,
-                  "residual": 2, "swiglu": 14, "act": 10}
+# softmax (row beats + R_F + 28, R_F = 20: two one-bit-a-cycle reciprocal units), dequantize 4, rope 10
+# (after half a head), residual 2, swiglu 16, act 10 (ReLU 2): the pipelined non-linear cores
+# (cores/NONLINEAR.md).
+DECODE_LATENCY = {"fifo": 3, "linear": 22, "quantize": 12, "norm": 55, "softmax": 48, "dequantize": 4, "rope": 10,
+                  "residual": 2, "swiglu": 16, "act": 10}
 
 
 def _decode_cycles(n: Node, p: NodeParams, g: DataflowGraph, context: int) -> int:

@@ -48,6 +48,9 @@ TOOLS = {"ice40": ("yosys", "nextpnr-ice40", "icepack"), "ecp5": ("yosys", "next
 EDALIZE = {"ice40": "icestorm", "ecp5": "trellis"}
 FILE_PARAMS = ("W_FILE", "S_FILE", "B_FILE")
 HARNESS = "mase_pnr_harness"
+# Verilog defines of the place-and-route flows per family: on the iCE40 (synth_ice40 keeps products in
+# LUTs) mx_mul_pipe cuts its operands into 6-bit chunks, 7x7 LUT products instead of 18x18 ones
+PNR_DEFINES = {"ice40": {"MASE_MUL_CHUNK": 6}}
 
 
 class NoFit(MaseError):
@@ -176,15 +179,17 @@ def _wrapper_core(unit: str, dep: str, top: str, target: Any, clock_mhz: float, 
         y += [f"    files: [{', '.join(files)}]", "    file_type: systemVerilogSource"]
     y += [f'    depend: ["{dep}"]', "targets:", "  default:", "    filesets: [top]"]
     opts = nextpnr_options(target, clock_mhz, ooc)
+    defines = PNR_DEFINES.get(fam, {})
     y += ["  pnr:", f"    default_tool: {EDALIZE[fam]}", "    filesets: [top]", f"    toplevel: {top}"]
-    if params:
-        y.append(f"    parameters: [{', '.join(params)}]")
+    if params or defines:
+        y.append(f"    parameters: [{', '.join([*params, *(f'{d}={v}' for d, v in defines.items())])}]")
     y += ["    tools:", f"      {EDALIZE[fam]}:"] + (["        pnr: next", "        arch: ice40"] if fam == "ice40" else [])
     y.append(f"        nextpnr_options: [{', '.join(opts)}]")
-    if params:
+    if params or defines:
         y.append("parameters:")
         y += [f"  {p}: {{datatype: {'str' if isinstance(v, str) else 'int'}, paramtype: vlogparam}}"
               for p, v in params.items()]
+        y += [f"  {d}: {{datatype: int, paramtype: vlogdefine}}" for d in defines]
     return "\n".join(y) + "\n"
 
 

@@ -42,8 +42,14 @@ def test_folded_factor_applied():
     assert (softmax_int(x, None, SoftmaxConfig()).double() / 2**16 - ref).abs().max() > 2e-2  # c matters
 
 
+@pytest.mark.slow
+def test_softmax_lut_multipliers():
+    # MASE_MUL_CHUNK as the iCE40 flows define it (mase.eda.nextpnr.PNR_DEFINES): 6-bit chunk products
+    test_softmax("attention-formats", {"MASE_MUL_CHUNK": 6})
+
+
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_softmax(name):
+def test_softmax(name, extra=None):
     lanes, n, pos_w, in_w, in_f, out_f, r_f, c = CONFIGS[name]
     gen = torch.Generator().manual_seed(n + lanes)
     rows = 16
@@ -60,7 +66,7 @@ def test_softmax(name):
     xb = pack(x.reshape(rows * nb, lanes), in_w)
     beats = [w | (int(pos[i // nb]) << (lanes * in_w)) for i, w in enumerate(xb)]
     sim = build_sim("mase:mx:softmax", {"LANES": lanes, "N": n, "POS_W": pos_w, "IN_W": in_w, "IN_F": in_f,
-                                        "OUT_F": out_f, "R_F": r_f, "LOG2E_Q": cfg.log2e_q})
+                                        "OUT_F": out_f, "R_F": r_f, "LOG2E_Q": cfg.log2e_q, **(extra or {})})
     check_runs(sim, {"in": beats}, len(beats), pack(y.reshape(rows * nb, lanes), out_f + 1),
                {"in": pos_w + lanes * in_w}, full_rate=n // lanes >= r_f + 14)
 

@@ -4,7 +4,9 @@
 // and g = T[0] below, T[512] above the range (mase.golden.nonlinear.gate_int).
 // Pipelined, every register enabled by ce; latency LAT = 6 cycles (out_data registered):
 // index and clamp | the two table reads | a plain register (block RAM output) | T[i+1] - T[i] |
-// * frac | + T[i] and the range select.
+// * frac | + T[i] and the range select. With MASE_MUL_CHUNK defined (the iCE40 flows: LUT multipliers)
+// the difference moves to stage 3 and the product takes stages 4 (d times three pieces of frac) and 5
+// (their sum): same latency, same result.
 module mx_gate_interp #(
     parameter int FUNC = 2,
     parameter int IN_W = 20,
@@ -19,6 +21,11 @@ module mx_gate_interp #(
     localparam int FB = IN_F - 4;
     localparam int IW = IN_W + 2;
     localparam int FW = (FB > 0) ? FB : 1;
+`ifdef MASE_MUL_CHUNK
+    localparam int LUTMUL = 1;  // products in LUTs (the iCE40 flows): the interpolation product in two stages
+`else
+    localparam int LUTMUL = 0;
+`endif
 
     generate
         if (LAT != 6) begin : g_bad_lat
@@ -60,25 +67,57 @@ module mx_gate_interp #(
         fr3  <= fr2;
     end
 
-    // stage 4: the difference; stage 5: the interpolation product; stage 6: the sum and the range select
+    // stages 4 and 5 (3 to 5 with LUTMUL): the difference and the interpolation product; stage 6: the
+    // sum and the range select
     /* verilator lint_off UNUSEDSIGNAL */  // g is in [0, 2**16]: its sign bit is always 0
     logic signed [17:0] g;
     /* verilator lint_on UNUSEDSIGNAL */
     generate
         if (FB > 0) begin : g_interp
-            logic signed [17:0]    d4;
-            logic signed [FB:0]    frac4;
-            logic signed [FB+18:0] prod, prod5;
+            logic signed [FB+18:0] prod;
             /* verilator lint_off UNUSEDSIGNAL */  // |step| < 2**17: the high bits are sign copies
             logic signed [FB+18:0] step;
             /* verilator lint_on UNUSEDSIGNAL */
-            always_ff @(posedge clk) if (ce) begin
-                d4    <= $signed({1'b0, hi_3}) - $signed({1'b0, lo_3});
-                frac4 <= $signed({1'b0, fr3});
-                prod5 <= prod;
+            if (LUTMUL == 0) begin : g_one
+                // stage 4: the difference; stage 5: the product (one multiplier)
+                logic signed [17:0]    d4;
+                logic signed [FB:0]    frac4;
+                logic signed [FB+18:0] prod5;
+                always_ff @(posedge clk) if (ce) begin
+                    d4    <= $signed({1'b0, hi_3}) - $signed({1'b0, lo_3});
+                    frac4 <= $signed({1'b0, fr3});
+                    prod5 <= (FB + 19)'(d4) * (FB + 19)'(frac4);
+                end
+                assign prod = prod5;
+            end else begin : g_pieces
+                // LUT multipliers: stage 3 the difference (from the table's registered output), stage 4
+                // the products of d with NF pieces of FC bits of frac, stage 5 their sum. Both tables
+                // rise, by at most 1633 an entry (tests/cores_nonlinear/test_activation.py checks it), so
+                // d = T[i+1] - T[i] is DW = 11 bits unsigned (T[512] - T[511] when clamped above: 0)
+                localparam int DW = 11;
+                localparam int NF = (FB < 3) ? FB : 3;
+                localparam int FC = (FB + NF - 1) / NF;
+                /* verilator lint_off UNUSEDSIGNAL */  // the bits above DW are 0
+                logic [17:0]             dfull;
+                /* verilator lint_on UNUSEDSIGNAL */
+                logic [DW-1:0]           d3;
+                logic [NF*(DW+FC)-1:0]   pr4;
+                logic [FB+DW-1:0]        prod5;
+                assign dfull = {1'b0, hi_2} - {1'b0, lo_2};
+                always_ff @(posedge clk) if (ce) begin
+                    d3 <= dfull[DW-1:0];
+                    for (int k = 0; k < NF; k++)
+                        pr4[k*(DW+FC) +: DW+FC] <= (DW+FC)'(d3) * (DW+FC)'(FC'(fr3 >> (FC*k)));
+                end
+                always_ff @(posedge clk) if (ce) begin
+                    logic [FB+DW-1:0] acc;
+                    acc = '0;
+                    for (int k = 0; k < NF; k++) acc = acc + ((FB+DW)'(pr4[k*(DW+FC) +: DW+FC]) << (FC*k));
+                    prod5 <= acc;
+                end
+                assign prod = (FB+19)'(prod5);
             end
-            assign prod = (FB + 19)'(d4) * (FB + 19)'(frac4);
-            assign step = prod5 >>> FB;
+            assign step = prod >>> FB;
             assign g    = $signed({1'b0, lo_5}) + step[17:0];
         end else begin : g_table
             logic unused;

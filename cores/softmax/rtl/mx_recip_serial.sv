@@ -1,10 +1,11 @@
-// Reciprocal floor(2**NUM_EXP / S) of a positive S, bit-serial (two quotient bits per cycle): the
-// largest q < 2**QB with q * S <= 2**NUM_EXP. start is taken when busy = 0; done pulses QE/2 + 1 cycles
-// later (QE = QB rounded up to even).
-// Restoring division without a multiplier (two steps a cycle from three parallel subtractions): q = 2**QB - 1 when S <= 2**(NUM_EXP - QB) (the quotient
-// does not fit; also S = 0), else the remainder R = 2**NUM_EXP is reduced by D = S * 2**b for b =
-// QE-1 .. 0 (bit b of q set when D <= R), which gives the same q as the greedy search (a bit at QB,
-// for odd QB, is 0 when the quotient fits).
+// Reciprocal floor(2**NUM_EXP / S) of a positive S, one quotient bit per cycle: the largest q < 2**QB
+// with q * S <= 2**NUM_EXP. start is taken when busy = 0; done pulses QB + 2 cycles later (one cycle
+// prepares the first remainder, -S and the saturation test). mx_softmax runs two of them side by side.
+// q = 2**QB - 1 when S <= 2**(NUM_EXP - QB) (the quotient does not fit; also S = 0), else the bits of
+// the restoring division of 2**NUM_EXP by S, from bit QB-1 down (bit b set when S 2**b <= the
+// remainder R), computed without restoring: Y = R / 2**b - S is kept, bit b is Y >= 0, and the next
+// Y is 2 Y - S (Y >= 0) or 2 Y + S (Y < 0), in [-S, S): the loop is one adder whose operand is chosen
+// by the sign of a register (no compare-then-select), SW + 2 bits wide.
 module mx_recip_serial #(
     parameter int SW      = 27,
     parameter int QB      = 21,
@@ -18,24 +19,22 @@ module mx_recip_serial #(
     output logic          done,
     output logic [QB-1:0] out_q
 );
-    localparam int QE = QB + (QB % 2);
-    localparam int PW = ((QE + SW) > NUM_EXP ? (QE + SW) : NUM_EXP) + 1;
+    localparam int PW = ((QB + SW) > NUM_EXP ? (QB + SW) : NUM_EXP) + 1;
     localparam logic [PW-1:0] LIMIT = PW'(1) << NUM_EXP;
+    localparam int YW = SW + 2;                  // Y in [-S, S) and 2 Y +- S, signed
+    localparam int X0 = NUM_EXP - QB + 1;        // R / 2**(QB-1) at the start: 2**X0 (< 2 S when q fits)
+    localparam int BW = $clog2(QB + 1);
 
-    logic [PW-1:0]           rem, d, dd, d1;
-    logic [PW:0]             sa, sb, sc;  // rem - d, rem - (d + d/2), rem - d/2, with their sign
-    logic                    sat, k0, k1;
-    logic [QE-1:0]           q;
-    logic [$clog2(QE+1)-1:0] bitn;  // the higher bit of this cycle's pair
+    generate
+        if (QB > NUM_EXP) begin : g_bad_exp
+            $error("mx_recip_serial: QB must be at most NUM_EXP");
+        end
+    endgenerate
 
-    // the pair of bits bitn, bitn - 1: two restoring steps from three subtractions side by side
-    // (dd = d + d/2 is a register: rem - d - d/2 = rem - dd)
-    assign d1 = d >> 1;
-    assign sa = {1'b0, rem} - {1'b0, d};
-    assign sb = {1'b0, rem} - {1'b0, dd};
-    assign sc = {1'b0, rem} - {1'b0, d1};
-    assign k0 = sat || !sa[PW];
-    assign k1 = sat || (k0 ? !sb[PW] : !sc[PW]);
+    logic signed [YW-1:0] y, s, ns;  // Y; S, -S
+    logic                 sat, prep;
+    logic [QB-1:0]        q;
+    logic [BW-1:0]        n;  // bits left
 
     always_ff @(posedge clk) begin
         done <= 1'b0;
@@ -43,32 +42,26 @@ module mx_recip_serial #(
             busy <= 1'b0;
         end else if (!busy) begin
             if (start) begin
-                rem  <= LIMIT;
-                d    <= PW'(in_s) << (QE - 1);
-                dd   <= (PW'(in_s) << (QE - 1)) + (PW'(in_s) << (QE - 2));
-                sat  <= (PW'(in_s) << QB) <= LIMIT;
-                q    <= '0;
-                bitn <= ($clog2(QE+1))'(QE - 1);
+                s    <= YW'(in_s);
+                n    <= BW'(QB);
+                prep <= 1'b1;
                 busy <= 1'b1;
             end
+        end else if (prep) begin  // the first Y = 2**X0 - S and the saturation test, from the registered S
+            // (2**X0 only matters when the quotient fits: then 2**X0 < 2 S < 2**YW)
+            y    <= ((X0 < YW - 1) ? YW'(1) <<< X0 : YW'(0)) - s;
+            ns   <= -s;
+            sat  <= (PW'(unsigned'(s)) << QB) <= LIMIT;
+            prep <= 1'b0;
         end else begin
-            d   <= d >> 2;
-            dd  <= (d >> 2) + (d >> 3);
-            rem <= k0 ? (k1 ? sb[PW-1:0] : sa[PW-1:0]) : (k1 ? sc[PW-1:0] : rem);
-            q   <= q | (QE'(k0) << bitn) | (QE'(k1) << (bitn - 1'b1));
-            if (bitn == 1) begin
+            q <= {q[QB-2:0], !y[YW-1]};  // most significant bits first
+            y <= (y <<< 1) + (y[YW-1] ? s : ns);
+            if (n == BW'(1)) begin
                 busy <= 1'b0;
                 done <= 1'b1;
-            end else begin
-                bitn <= bitn - ($clog2(QE+1))'(2);
             end
+            n <= n - 1'b1;
         end
     end
-    assign out_q = q[QB-1:0];
-    generate
-        if (QE != QB) begin : g_odd
-            logic unused;
-            assign unused = q[QE-1];
-        end
-    endgenerate
+    assign out_q = sat ? '1 : q;
 endmodule

@@ -60,11 +60,13 @@ module mx_softmax #(
     logic [1:0]             wb, i_bank;
     logic [AW-1:0]          wa;
     logic [POS_W-1:0]       pos_in, pos_row;
-    logic signed [IN_W-1:0] max_acc, max_beat, max_row;
-    logic                   w_first, w_last, accept, i_v, i_first, i_last, i2_last;
+    // the running max in offset binary (sign bit flipped: signed order = unsigned order, NEG = 0), so
+    // that its compare is a plain carry chain
+    logic        [IN_W-1:0] max_acc, max_beat, max_row, max_fin;
+    logic                   w_first, w_last, accept, i_v, i_last, i2_last;
     logic [1:0]             i2_bank;
-    logic [LANES-1:0]       kept0, i_kept;
-    logic [LANES*IN_W-1:0]  i_x;
+    logic [LANES-1:0]       kept0;
+    logic [LANES*IN_W-1:0]  i_m;  // the beat's elements in offset binary, a masked one 0 (NEG: ignored)
 
     assign w_first  = wa == '0;
     assign w_last   = wa == AW'(NB - 1);
@@ -73,28 +75,35 @@ module mx_softmax #(
     assign pos_in   = in_data[LANES*IN_W +: POS_W];
     assign pos_row  = w_first ? pos_in : pos_q[wb];
 
+    // element j = wa LANES + l is kept iff j <= pos: for the row's first beat from pos_in (l <= pos), for
+    // the others from kn, the flags of the next beat compared when the previous beat was taken (the
+    // compare is not in front of the masking of the beat)
+    logic [LANES-1:0] kn;
     always_comb begin
-        for (int l = 0; l < LANES; l++) kept0[l] = (32'(wa) * LANES + l) <= 32'(pos_row);
+        for (int l = 0; l < LANES; l++) kept0[l] = w_first ? (32'(l) <= 32'(pos_in)) : kn[l];
     end
     // the running max one cycle after the beat is taken (i_*)
     always_comb begin
-        max_beat = i_kept[0] ? $signed(i_x[IN_W-1:0]) : NEG;  // x > NEG but for x = NEG: the same max
+        max_beat = i_m[IN_W-1:0];  // masked: NEG, never above another element (or the same max)
         for (int l = 1; l < LANES; l++) begin
-            logic signed [IN_W-1:0] x;
-            x = $signed(i_x[l*IN_W +: IN_W]);
-            if (i_kept[l] && x > max_beat) max_beat = x;
+            logic [IN_W-1:0] x;
+            x = i_m[l*IN_W +: IN_W];
+            if (x > max_beat) max_beat = x;
         end
     end
-    assign max_row = (i_first || max_beat > max_acc) ? max_beat : max_acc;
+    assign max_row = (max_beat > max_acc) ? max_beat : max_acc;  // max_acc is NEG at a row's start
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            wb  <= 2'd0;
-            wa  <= '0;
-            i_v <= 1'b0;
+            wb      <= 2'd0;
+            wa      <= '0;
+            i_v     <= 1'b0;
+            max_acc <= '0;  // NEG
         end else begin
             i_v <= accept;
+            if (i_v) max_acc <= i_last ? '0 : max_row;  // the loop: one compare and a select
             if (accept) begin
+                for (int l = 0; l < LANES; l++) kn[l] <= ((32'(wa) + 1) * LANES + l) <= 32'(pos_row);
                 mem[addr(wb, wa)] <= in_data[LANES*IN_W-1:0];
                 if (w_first) pos_q[wb] <= pos_in;
                 if (w_last) begin
@@ -105,16 +114,14 @@ module mx_softmax #(
                 end
             end
         end
-        i_x     <= in_data[LANES*IN_W-1:0];
-        i_kept  <= kept0;
-        i_first <= w_first;
+        for (int l = 0; l < LANES; l++) i_m[l*IN_W +: IN_W] <= kept0[l] ? in_data[l*IN_W +: IN_W] ^ NEG : '0;
         i_last  <= w_last;
         i_bank  <= wb;
-        if (i_v) max_acc <= max_row;
-        // the row's max into its bank (and the bank FILLED) one cycle later, from max_acc
+        if (i_v && i_last) max_fin <= max_row;
+        // the row's max into its bank (and the bank FILLED) one cycle later, from max_fin
         i2_last <= i_v && i_last;
         i2_bank <= i_bank;
-        if (i2_last) max_q[i2_bank] <= max_acc;
+        if (i2_last) max_q[i2_bank] <= $signed(max_fin ^ NEG);
     end
 
     // ------------------------------------------------------------------ sum engine (no back-pressure)
@@ -180,13 +187,18 @@ module mx_softmax #(
     assign s_total = (s_first[SL-1] ? '0 : s_acc) + s_beat;
     always_ff @(posedge clk) if (s_v[SL-1]) s_acc <= s_total;
 
-    // ------------------------------------------------------------------ reciprocal, banks in order
-    logic [1:0]    db;
-    logic          dv_start, dv_busy, dv_done;
-    logic [QB-1:0] dv_q;
-    assign dv_start = !dv_busy && !dv_done && req[db];
-    mx_recip_serial #(.SW(SW), .QB(QB), .NUM_EXP(16 + R_F)) div (.clk, .rst, .start(dv_start), .in_s(sum_q[db]),
-        .busy(dv_busy), .done(dv_done), .out_q(dv_q));
+    // ------------------------------------------------------------------ reciprocals: two units, one
+    // quotient bit a cycle each (a short loop: one subtraction), unit u for the banks u and u + 2 in order
+    logic [1:0]    db [2];
+    logic [1:0]    dv_start, dv_busy, dv_done;
+    logic [QB-1:0] dv_q [2];
+    generate
+        for (genvar u = 0; u < 2; u++) begin : g_div
+            assign dv_start[u] = !dv_busy[u] && !dv_done[u] && req[db[u]];
+            mx_recip_serial #(.SW(SW), .QB(QB), .NUM_EXP(16 + R_F)) div (.clk, .rst, .start(dv_start[u]),
+                .in_s(sum_q[db[u]]), .busy(dv_busy[u]), .done(dv_done[u]), .out_q(dv_q[u]));
+        end
+    endgenerate
 
     // ------------------------------------------------------------------ output engine
     localparam int OL = 1 + EL + 3 + 1;  // issue .. out_data (exp, mx_mul_pipe, round)
@@ -260,19 +272,25 @@ module mx_softmax #(
         if (rst) begin
             for (int b = 0; b < 4; b++) bstate[b] <= FREE;
             req <= 4'b0000;
-            db  <= 2'd0;
+            db[0] <= 2'd0;
+            db[1] <= 2'd1;
         end else begin
             if (i2_last) bstate[i2_bank] <= FILLED;
             if (s_issue && s_last) bstate[sb] <= QUEUED;
-            if (s_v[SL-1] && s_lst[SL-1]) begin
-                sum_q[s_bank[SL-1]] <= s_total;
-                req[s_bank[SL-1]]   <= 1'b1;
+            if (s_v[SL-1] && s_lst[SL-1]) sum_q[s_bank[SL-1]] <= s_total;
+            for (int k = 0; k < 4; k++) begin  // a request per bank: set by its sum, taken by its unit
+                if (s_v[SL-1] && s_lst[SL-1] && s_bank[SL-1] == 2'(k)) req[k] <= 1'b1;
+                if (dv_start[k % 2] && db[k % 2] == 2'(k)) req[k] <= 1'b0;
             end
-            if (dv_start) req[db] <= 1'b0;
-            if (dv_done) begin
-                recip_q[db] <= dv_q;
-                bstate[db]  <= READY;
-                db          <= next(db);
+            if (dv_done[0]) begin
+                recip_q[db[0]] <= dv_q[0];
+                bstate[db[0]]  <= READY;
+                db[0]          <= db[0] ^ 2'd2;
+            end
+            if (dv_done[1]) begin
+                recip_q[db[1]] <= dv_q[1];
+                bstate[db[1]]  <= READY;
+                db[1]          <= db[1] ^ 2'd2;
             end
             if (o_issue && o_last) bstate[ob] <= FREE;
         end

@@ -3,8 +3,8 @@
 // LOG2E_Q = round(c log2(e) 2**14): c = 1, or the part of 1/sqrt(head_dim) that is not a power of two
 // (mase.golden.nonlinear.softmax_log2e_q); at most 16 bits (the product is IN_W + 1 by 16 bits).
 // Pipelined, every register enabled by ce; latency LAT = 8 cycles (out_e registered):
-// u | u * LOG2E_Q (mx_mul_pipe, three stages) | t, its table index and shift | the table read |
-// a plain register (block RAM output) | shift.
+// u | u * LOG2E_Q (mx_mul_pipe, three stages) | t: its table index and t div 256 | the table read and
+// the shift min(t div 256, 17) | a plain register (block RAM output) | shift.
 module mx_softmax_exp #(
     parameter int IN_W    = 20,
     parameter int IN_F    = 10,
@@ -38,10 +38,8 @@ module mx_softmax_exp #(
     /* verilator lint_on UNUSEDSIGNAL */
     logic [MW-1:0]        um, t;
     logic [7:0]           r4;
-    /* verilator lint_off UNUSEDSIGNAL */  // n >= 17 only needs the saturating compare
-    logic [MW-9:0]        n;
-    /* verilator lint_on UNUSEDSIGNAL */
-    logic [4:0]           sh4, sh5, sh6;
+    logic [MW-9:0]        n, n4;
+    logic [4:0]           sh5, sh6;
     logic [16:0]          lut, lut5, lut6;
 
     always_ff @(posedge clk) if (ce) begin
@@ -55,12 +53,12 @@ module mx_softmax_exp #(
     assign n  = t[MW-1:8];
     always_ff @(posedge clk) if (ce) begin
         r4  <= t[7:0];
-        sh4 <= (n > (MW-8)'(17)) ? 5'd17 : n[4:0];
+        n4  <= n;
     end
     mx_exp2_rom rom (.in_addr(r4), .out_data(lut));
     always_ff @(posedge clk) if (ce) begin
         lut5  <= lut;
-        sh5   <= sh4;
+        sh5   <= (|n4[MW-9:5] || n4[4:0] > 5'd17) ? 5'd17 : n4[4:0];  // min(n, 17), a stage after t
         lut6  <= lut5;
         sh6   <= sh5;
         out_e <= kd[6] ? (lut6 >> sh6) : 17'd0;

@@ -27,8 +27,9 @@ module mx_swiglu #(
 );
     localparam int PW  = A_W + 18 + B_W;
     localparam int GL  = 6;           // mx_gate_interp
-    localparam int ML  = 3;           // mx_mul_pipe
-    localparam int LAT = GL + 2 * ML + 2;  // + mx_round_sat_pipe
+    localparam int ML  = 3;           // mx_mul_pipe a * g
+    localparam int MP  = 5;           // mx_mul_pipe (a g) * b: the wide sum in three stages (LUT multipliers)
+    localparam int LAT = GL + ML + MP + 2;  // + mx_round_sat_pipe
 
     logic           ce;
     logic [LAT-2:0] vs;
@@ -65,7 +66,7 @@ module mx_swiglu #(
                 for (int i = 1; i < GL + ML; i++) bd[i] <= bd[i-1];
             end
             mx_mul_pipe #(.A_W(A_W), .B_W(18)) m_ag (.clk, .ce, .a(ad[GL-1]), .b($signed({1'b0, g})), .p(ag));
-            mx_mul_pipe #(.A_W(A_W + 18), .B_W(B_W)) m_p (.clk, .ce, .a(ag), .b(bd[GL+ML-1]), .p(p));
+            mx_mul_pipe #(.A_W(A_W + 18), .B_W(B_W), .LAT(MP)) m_p (.clk, .ce, .a(ag), .b(bd[GL+ML-1]), .p(p));
             mx_round_sat_pipe #(.IN_W(PW), .SHIFT(A_F + 16 + B_F - OUT_F), .OUT_W(OUT_W)) rs (.clk, .ce, .in_data(p),
                 .out_data(y));
             assign out_data[l*OUT_W +: OUT_W] = y;
