@@ -30,8 +30,9 @@ def context_cycles(model, cfg, context: int, out: Path) -> dict:
     """Layer 0 of the decode design of `context` tokens, simulated gated for 2 tokens after a 2-token
     prompt, scaled to the model's layers (+ the final norm's analytical latency), against the model."""
     import mase
-    from mase.compiler.generate import _latencies, _simulate, decode_graph, greedy_golden, layer_view
-    from mase.compiler.params import choose_parameters, decode_model
+    from mase.compiler.generate import (_latencies, _simulate, decode_graph, greedy_golden, layer_view,
+                                        model_after_layers)
+    from mase.compiler.params import choose_parameters
 
     g = decode_graph(model, cfg.quant, context, cfg.hw, cfg.model.name)
     plan = choose_parameters(g, cfg.target, cfg.hw)
@@ -40,12 +41,11 @@ def context_cycles(model, cfg, context: int, out: Path) -> dict:
     man, runs = _simulate(view, plan, vv, out / "hw_decode_layer", out / "build", out / "sim", 2, mase.__version__, "bench",
                           cfg.target, 1, None)
     lat = _latencies(runs[0], 2)
-    whole = decode_model(g, plan, context)
-    tail = whole["latency_cycles"] - whole["layer_end_cycles"][str(g.layers - 1)]
+    whole, tail = model_after_layers(g, plan, context)
     sim = g.layers * (sum(lat) / len(lat)) + tail
     return {"context": context, "layer_cycles_sim": lat, "cycles_per_token_sim": sim,
-            "cycles_per_token_model": whole["latency_cycles"], "bit_exact": all(r["passed"] for r in runs),
-            "error": (whole["latency_cycles"] - sim) / sim, "clock_mhz": plan.clock_mhz}
+            "cycles_per_token_model": whole, "bit_exact": all(r["passed"] for r in runs),
+            "error": (whole - sim) / sim, "clock_mhz": plan.clock_mhz}
 
 
 def main(argv=None) -> int:

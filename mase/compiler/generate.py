@@ -99,14 +99,19 @@ def greedy_float(model: torch.nn.Module, prompt: list[int], n: int) -> list[int]
 def read_fixed_rows(path: Path, width: int, lanes: int, features: int) -> torch.Tensor:
     """A fixed-point output stream written by the testbench (hex beats, lane 0 in the low bits) as
     int64 rows (tokens, features)."""
-    vals = []
-    mask, sign = (1 << width) - 1, 1 << (width - 1)
-    for word in path.read_text().split():
-        v = int(word, 16)
-        for j in range(lanes):
-            x = (v >> (j * width)) & mask
-            vals.append(x - (1 << width) if x & sign else x)
+    from mase.eda.runner import read_hex, unpack_fields
+
+    vals = [v for word in read_hex(path) for v in unpack_fields(word, width, lanes, signed=True)]
     return torch.tensor(vals, dtype=torch.int64).reshape(-1, features)
+
+
+def model_after_layers(g: DataflowGraph, plan: Any, context: int) -> tuple[int, int]:
+    """The decode model's token latency and its part after the last decoder layer (the final norm
+    and the output port), which a layer-by-layer simulation does not cover."""
+    from .params import decode_model
+
+    whole = decode_model(g, plan, context)
+    return whole["latency_cycles"], whole["latency_cycles"] - whole["layer_end_cycles"][str(g.layers - 1)]
 
 
 def layer_view(g: DataflowGraph, layer: int, vals: dict | None = None) -> tuple[DataflowGraph, dict | None]:
@@ -228,10 +233,9 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
                                e.features)
         fnorm = next(nd for nd in g.nodes if nd.layer < 0)  # the final norm, on the host's golden model
         rows = _norm(fnorm, Val(last)).data
-        whole = decode_model(g, plan, P + n)
-        tail = whole["latency_cycles"] - whole["layer_end_cycles"][str(g.layers - 1)]  # final norm and port
+        whole, tail = model_after_layers(g, plan, P + n)
         lat = [c + tail for c in lat]
-        model_cyc = [whole["latency_cycles"]] * len(lat)
+        model_cyc = [whole] * len(lat)
         for rec in layers_rec:
             rec["analytical_cycles_per_token"] = region_model
     t_sim = time.perf_counter() - t0 - t_golden - t_sw
