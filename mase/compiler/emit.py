@@ -367,6 +367,7 @@ def emit_core(r: Region, deps: list[str], mem_files: list[str], stim_ports: list
           "        make_options: [-j2, OPT_FAST=-O0, OPT_SLOW=-O0, OPT_GLOBAL=-O0]",
           "  synth:", "    <<: *default", "    default_tool: yosys", "    tools:", "      yosys:",
           "        arch: ice40", "        output_format: json",
+          "    parameters: [MASE_MUL_CHUNK=6]",  # iCE40: LUT products, mx_mul_pipe in 6-bit chunks (mase.eda.yosys.SYNTH_DEFINES)
           "  synth_xcup:", "    <<: *default", "    default_tool: yosys", "    tools:", "      yosys:",
           "        arch: xilinx", "        output_format: json", "        yosys_synth_options: [-family xcup]",
           "    parameters: [MASE_DSP_PACK=1]",  # DSP48E2: two narrow products per multiplier (mx_dot_lane)
@@ -375,7 +376,9 @@ def emit_core(r: Region, deps: list[str], mem_files: list[str], stim_ports: list
           "  vivado:", "    default_tool: vivado", f"    filesets: [rtl{mem}, xdc]", f"    toplevel: {r.name}",
           "    parameters: [MASE_DSP_PACK=1]", "    tools:", "      vivado:", f"        part: {part}", "", "parameters:",
           "  MASE_DSP_PACK: {datatype: int, paramtype: vlogdefine, description: "
-          "\"defined: narrow products two per DSP48E2 multiplier (UltraScale+ targets)\"}"]
+          "\"defined: narrow products two per DSP48E2 multiplier (UltraScale+ targets)\"}",
+          "  MASE_MUL_CHUNK: {datatype: int, paramtype: vlogdefine, description: "
+          "\"defined (iCE40 synthesis: LUT multipliers): mx_mul_pipe chunk bits\"}"]
     docs = {"dir": ("str", "folder of the stimulus <port>.hex and of the outputs <port>.out"),
             "exp": ("str", "folder of the expected outputs <port>.exp"), "seed": ("int", "random stall seed"),
             "stall": ("int", "percent of idle input cycles"), "bp": ("int", "percent of not-ready output cycles"),

@@ -39,6 +39,7 @@ from mase.errors import MaseError
 from mase.eda.runner import EdaError, _fix_negative_chparams, _tail, cores_roots, fusesoc, run_tool, stat_cells
 
 from .tools import YOWASP, require, which
+from .yosys import SYNTH_DEFINES
 
 log = logging.getLogger("mase")
 
@@ -49,8 +50,9 @@ EDALIZE = {"ice40": "icestorm", "ecp5": "trellis"}
 FILE_PARAMS = ("W_FILE", "S_FILE", "B_FILE")
 HARNESS = "mase_pnr_harness"
 # Verilog defines of the place-and-route flows per family: on the iCE40 (synth_ice40 keeps products in
-# LUTs) mx_mul_pipe cuts its operands into 6-bit chunks, 7x7 LUT products instead of 18x18 ones
-PNR_DEFINES = {"ice40": {"MASE_MUL_CHUNK": 6}}
+# LUTs) mx_mul_pipe cuts its operands into 6-bit chunks, 7x7 LUT products instead of 18x18 ones; the
+# same entry as Yosys synthesis alone (mase.eda.yosys.SYNTH_DEFINES), so both see one netlist
+PNR_DEFINES = {"ice40": dict(SYNTH_DEFINES["ice40"])}
 
 
 class NoFit(MaseError):

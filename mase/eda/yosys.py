@@ -31,8 +31,11 @@ KEYS = ("LUT", "FF", "DSP", "BRAM", "URAM")
 
 # Yosys `synth_<arch>` per architecture of `synth_unit` (Edalize's yosys tool: arch, synth options)
 SYNTH_ARCH = {"ice40": ("ice40", []), "xcup": ("xilinx", ["-family xcup"]), "ecp5": ("ecp5", [])}
-# Verilog defines of the cores' synthesis targets per architecture (mx_linear's synth_xcup: DSP packing)
-SYNTH_DEFINES = {"xcup": {"MASE_DSP_PACK": 1}}
+# Verilog defines of the cores' synthesis targets per architecture: UltraScale+ packs two narrow products
+# per DSP48E2 (mx_dot_lane, mx_linear's synth_xcup); the iCE40 keeps products in LUTs, so mx_mul_pipe
+# cuts its operands into 6-bit chunks (7x7 LUT products), as the iCE40 place-and-route flow does
+# (mase.eda.nextpnr.PNR_DEFINES takes this entry: synthesis and P&R count the same netlist)
+SYNTH_DEFINES = {"xcup": {"MASE_DSP_PACK": 1}, "ice40": {"MASE_MUL_CHUNK": 6}}
 # ECP5 cells (synth_ecp5) -> resources: LUT counts LUT4s, a CCU2C carry cell as its two LUT4s (as
 # nextpnr packs it) and a TRELLIS_DPR16X4 LUT RAM as the 4 LUT4s of its slice pair (LUTRAM apart too);
 # BRAM in 18 Kbit DP16KD blocks; DSP in MULT18X18D (ALU54B apart)
