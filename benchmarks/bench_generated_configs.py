@@ -3,6 +3,7 @@ one line before any work. Prints one row per configuration and a summary (counts
 refusal reasons), and writes the rows to a JSON file.
 
     python benchmarks/bench_generated_configs.py --first 0 --count 100 --out gen.json
+    python benchmarks/bench_generated_configs.py --decode --count 20   # the KV-cache decode design
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def main() -> int:
     ap.add_argument("--first", type=int, default=0, help="first seed")
     ap.add_argument("--count", type=int, default=60, help="number of configurations")
     ap.add_argument("--out", default="bench_generated_configs.json", help="JSON rows")
+    ap.add_argument("--decode", action="store_true",
+                    help="check the decode design (generate stage: hw.generate_tokens greedy tokens) instead of the prefill one")
     args = ap.parse_args()
     import logging
 
@@ -39,7 +42,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mase-gen-") as tmp:
         for seed in range(args.first, args.first + args.count):
             c = generate(seed)
-            o = try_config(c, Path(tmp) / str(seed))
+            o = try_config(c, Path(tmp) / str(seed), decode=args.decode)
             rows.append({"seed": seed, "overrides": c.overrides, "result": o.result, "stage": o.stage,
                          "detail": o.detail, "seconds": round(o.seconds, 1)})
             print(f"{seed:5d} {o.result:9s} {o.stage:9s} {o.seconds:6.1f}s  {' '.join(c.overrides[1:])}"

@@ -31,6 +31,8 @@ from typing import Any
 
 import torch
 
+from mase.errors import MaseError
+
 from .golden import host_embeddings, output_float, run_graph
 from .graph import DataflowGraph, capture
 
@@ -121,7 +123,8 @@ def layer_view(g: DataflowGraph, layer: int, vals: dict | None = None) -> tuple[
     n0 = [n for n in g.nodes if n.layer == 0]
     nl = [n for n in g.nodes if n.layer == layer]
     if [n.op for n in n0] != [n.op for n in nl]:
-        raise ValueError(f"decoder layer {layer} is not built like layer 0")
+        raise MaseError(f"decoder layer {layer} is not built like layer 0, so layer 0's design cannot run it: "
+                        f"simulate the whole model (generate per_layer=False)")
     names: dict[str, str] = {}
     for a, b in zip(n0, nl):
         names.update(zip(a.inputs + a.outputs, b.inputs + b.outputs))
@@ -137,16 +140,16 @@ def layer_view(g: DataflowGraph, layer: int, vals: dict | None = None) -> tuple[
 
 def _simulate(g: DataflowGraph, plan: Any, vals: dict, hw_dir: Path, build_dir: Path, run_dir: Path, gate_from: int,
               version: str, cfg_hash: str, target: Any, layers: int | None,
-              stall: tuple[int, int, int] | None) -> tuple[dict, list[dict]]:
-    """Emit (a region of) the decode design with its stimulus, build it (or reuse its compiled model)
-    and run it gated from token `gate_from`, then with random stalls unless `stall` is None."""
+              stall: tuple[int, int, int] | None, lint: bool = False) -> tuple[dict, list[dict]]:
+    """Emit (a region of) the decode design with its stimulus, lint it (`lint`), build it (or reuse its
+    compiled model) and run it gated from token `gate_from`, then with random stalls unless `stall` is None."""
     from mase.eda import verilator
 
     from .library import write_library
 
     man = write_library(g, plan, vals, hw_dir, version, cfg_hash, target, layers=layers, top="mase_decode")
-    if man["w_ports"]:
-        raise ValueError("the decode design streams no weights yet: use on-chip weights (hw.overrides weights)")
+    if lint:  # the design as emitted, before its first simulation (once: every layer's RTL is layer 0's)
+        man["lint"] = verilator.lint(hw_dir, man["core"], build_dir.parent / (build_dir.name + "_lint"))
     work = verilator.build(hw_dir, man["core"], build_dir)
     runs = [verilator.run(work, hw_dir / "stim", run_dir / "gated", man, seed=1, plusargs=(f"+gate_from={gate_from}",))]
     if stall:
@@ -193,20 +196,20 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
     t_sw = time.perf_counter() - t0 - t_golden
     if not per_layer:
         man, runs = _simulate(g, plan, vals, out_dir / "hw_decode", out_dir / "build" / "sim_decode",
-                              out_dir / "sim_decode", P, version, cfg_hash, target, None, stall)
+                              out_dir / "sim_decode", P, version, cfg_hash, target, None, stall, lint=True)
         out = man["outputs"][0]
         e = g.edges[out["edge"]]
         rows = read_fixed_rows(Path(runs[0]["log"]).parent / f"{out['port']}.out", e.fixed[0], out["lanes"], e.features)
         lat = _latencies(runs[0], P)
         model_cyc = [decode_model(g, plan, i + 1)["latency_cycles"] for i in range(P, P + len(lat))]
-        layers_rec = None
+        layers_rec, lint = None, man.get("lint")
     else:
         def one(layer: int):  # each layer in its own folders; equal RTL shares one compiled model
             view, vv = layer_view(g, layer, vals)
             man, lr = _simulate(view, plan, vv, out_dir / "hw_decode_layer" / f"l{layer}",
                                 out_dir / "build" / "sim_decode_layer" / f"l{layer}",
                                 out_dir / "sim_decode" / f"layer{layer}", P, version, cfg_hash, target, 1,
-                                stall if layer == 0 else None)
+                                stall if layer == 0 else None, lint=layer == 0)
             ll = _latencies(lr[0], P)
             rec = {"layer": layer, "bit_exact": all(r["passed"] for r in lr),
                    "cycles_per_token": sum(ll) / len(ll) if ll else None}
@@ -222,6 +225,7 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
         lat = [sum(c) for c in zip(*(d[3] for d in done))]
         layers_rec = [d[4] for d in done]
         view, man = done[0][0], done[0][1]
+        lint = man.get("lint")
         nodes = [nd.name for nd in view.nodes if nd.layer == 0]
         region = {"nodes": nodes, "inputs": [{**q, "beats": q["beats"] // (P + n - 1)} for q in man["inputs"]],
                   "outputs": man["outputs"]}
@@ -252,6 +256,7 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
         "tokens_float": tokens_float, "match": first_bad is None, "first_mismatch": first_bad,
         "match_sw": tokens_sw == tokens_golden, "match_float": tokens_float == tokens_golden,
         "text": text, "prompt_text": tokenizer.decode(prompt) if tokenizer is not None else None,
+        "lint": {k: lint[k] for k in ("clean", "tool")} if lint else None,
         "bit_exact": all(r["passed"] for r in runs), "mismatches": [r["mismatches"] for r in runs if not r["passed"]],
         "context": P + n, "host": HOST_SIDE + ("; the final norm too (golden model on the last layer's simulated "
                                                "output)" if per_layer else ""),

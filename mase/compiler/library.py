@@ -212,9 +212,11 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
         else:
             edge = g.edges[e]
             beats[port] = g.seq_len * edge.padded // lanes
+    # weights streamed once per input vector: the prompt's tokens, or the decode design's tokens fed
+    n_vectors = vals[g.inputs[0]].data.shape[0] if g.decode and vals is not None else g.seq_len
     for port, node, _ in region.w_ports:
         stim_ports.append(port)
-        text, beats[port] = _w_stream_text(g, g.node(node), insts[node], g.seq_len)
+        text, beats[port] = _w_stream_text(g, g.node(node), insts[node], n_vectors)
         write_text(hw_dir / "stim" / f"{port}.hex", text)
     for old in list(hw_dir.glob("*.core")):  # the core of an earlier hw.top: one accelerator per library
         old.unlink()

@@ -3,6 +3,8 @@
 Each generated configuration must either compile whole and simulate bit-exact against the golden
 model, or be refused with one line before any work. Used by tests/compiler/test_generated_configs.py
 (a few dozen) and benchmarks/bench_generated_configs.py (as many as asked, with a summary table).
+`decode=True` checks the KV-cache decode design instead (issue 12): the generate stage's greedy
+tokens after the prompt, bit-exact and equal to the golden model's.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def generate(seed: int) -> GenConfig:
            f"hw.prompt_tokens={r.choice((1, 2, 3, 5, 8, 8, 11, 16, 17, 24, 33))}", "target=sim"]
     if r.random() < 0.2:
         ov.append(f"model.tiny.norm_gain={r.choice((4.0, 20.0))}")
+    # generated tokens for the decode check: its own stream, so the prefill configurations stay the same
+    ov.append(f"hw.generate_tokens={random.Random(seed * 7919 + 1).choice((1, 2, 3, 4, 6))}")
     return GenConfig(seed, family, ov)
 
 
@@ -72,9 +76,9 @@ def _done(out: Path) -> list[str]:
     return [s for s in STAGES if (out / files[s]).is_file()]
 
 
-def try_config(c: GenConfig, out: Path) -> Outcome:
-    """Run quantize, emit, lint and sim as one run; classify the outcome. A refusal counts only as
-    one line raised before any stage wrote its result."""
+def try_config(c: GenConfig, out: Path, decode: bool = False) -> Outcome:
+    """Run quantize, emit, lint and sim as one run (`decode`: the generate stage alone); classify the
+    outcome. A refusal counts only as one line raised before any stage wrote its result."""
     import io
     import json
 
@@ -85,6 +89,8 @@ def try_config(c: GenConfig, out: Path) -> Outcome:
 
     t0 = time.perf_counter()
     quiet = Console(file=io.StringIO())  # the parameter tables of emit: not one per configuration
+    if decode:
+        return _try_decode(c, out, t0, quiet)
     try:
         run(compose(c.overrides), out, stages=STAGES, console=quiet)
     except MaseError as exc:
@@ -100,3 +106,29 @@ def try_config(c: GenConfig, out: Path) -> Outcome:
     whole = sim.get("scope") == "whole model" and sim.get("bit_exact")
     return Outcome(c, "bit-exact" if whole else "failed", "" if whole else json.dumps(sim)[:800], "sim",
                    time.perf_counter() - t0)
+
+
+def _try_decode(c: GenConfig, out: Path, t0: float, console) -> Outcome:
+    """The quantize and generate stages on configuration `c`: lint, then the decode design's greedy tokens in
+    Verilator (gated, and with random stalls and back-pressure), bit-exact and equal to the golden
+    model's; a refusal is one line raised before hw/generate.json exists."""
+    import json
+
+    from mase.config import MaseError, compose
+    from mase.pipeline import run
+
+    res_file = out / "hw" / "generate.json"
+    try:
+        run(compose(c.overrides), out, stages=["quantize", "generate"], console=console)  # fixed8 calibrates
+    except MaseError as exc:
+        msg = str(exc).strip()
+        if "\n" not in msg and not res_file.is_file():
+            return Outcome(c, "refused", msg, "preflight", time.perf_counter() - t0)
+        return Outcome(c, "failed", msg[-800:], "generate", time.perf_counter() - t0)
+    except Exception:
+        return Outcome(c, "failed", traceback.format_exc()[-1500:], "generate", time.perf_counter() - t0)
+    res = json.loads(res_file.read_text())
+    ok = res["bit_exact"] and res["match"] and res["tokens_hw"] == res["tokens_golden"] and (res["lint"] or {}).get("clean")
+    detail = "" if ok else json.dumps({k: res.get(k) for k in ("tokens_hw", "tokens_golden", "bit_exact", "lint",
+                                                               "mismatches")})[:800]
+    return Outcome(c, "bit-exact" if ok else "failed", detail, "generate", time.perf_counter() - t0)
