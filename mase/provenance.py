@@ -46,7 +46,7 @@ _ALL = ("model", "quant", "calibration", "eval", "hw", "target", "seed", "sim", 
 # state of the run a result depends on besides the config: whether the model was quantized (a run
 # without the quantize stage evaluates the float model; emit without it uses uncalibrated formats)
 # and which numerics scored it (eval.numerics=auto resolves from the stages)
-STATES = {"quantized": (True, False), "numerics": ("quantized", "hardware")}
+STATES = {"quantized": (True, False), "numerics": ("quantized", "hardware", "decode")}
 
 
 def _plain(node: Any) -> Any:
@@ -180,7 +180,7 @@ def _hw_summary(lib: dict[str, Any]) -> str:
 def record(cfg: Any, stage: str, quantized: bool = True, numerics: str = "quantized") -> dict[str, Any]:
     """The provenance of `stage`'s result computed now from `cfg` (deterministic: no time, no paths)."""
     names = list(SECTIONS.get(stage, _ALL))
-    if stage in ("evaluate", "report") and numerics == "hardware":  # the golden model of the emitted design
+    if stage in ("evaluate", "report") and numerics in ("hardware", "decode"):  # the golden model of the design
         names.append("hw")
     sections, summary = {}, {}
     for n in names:

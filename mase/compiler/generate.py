@@ -40,6 +40,20 @@ log = logging.getLogger("mase")
 HOST_SIDE = "token embedding, lm_head and argmax on the host (testbench stimulus and outputs); every decoder layer in Verilator"
 
 
+def design_context(model: torch.nn.Module, quant_cfg: Any, tokens: int) -> int:
+    """The KV-cache context of a decode design for `tokens` tokens: rounded up to whole blocks of the
+    quant block size (capped at the model's context), so that each score row is blocked by the quant
+    block (mase.compiler.graph.out_block picks a smaller block for a row of another length): the decode
+    numerics then do not depend on the design's context or the generation's length."""
+    from mase.config import load_group
+
+    q = load_group("quant", quant_cfg) if isinstance(quant_cfg, str) else quant_cfg
+    k = int(q.block_size)
+    limit = getattr(model.config, "max_position_embeddings", None) or 1 << 30
+    whole = -(-tokens // k) * k
+    return whole if whole <= limit else tokens
+
+
 def decode_graph(model: torch.nn.Module, quant_cfg: Any, context: int, hw: Any = None,
                  model_name: str | None = None) -> DataflowGraph:
     """The graph of the decode design holding `context` tokens of KV cache."""

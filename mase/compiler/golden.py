@@ -43,10 +43,13 @@ class Val:
 
 @dataclass
 class RowsVal:
-    """V^T blocked along tokens, one per query row t (causal): codes (F, blocks_t, k) and scale bytes
-    (F, blocks_t) of the tokens <= t, what a KV cache holds when token t is decoded."""
-    data: list[torch.Tensor]
-    scales: list[torch.Tensor]
+    """V^T blocked along tokens as a KV cache holds it when token t is decoded (causal): row t reads
+    the blocks of the tokens <= t. Blocks before t's block are whole and quantized once; t's own block
+    holds tokens up to t, zeros after, and is quantized as such. `data` (k, F, nb, k) and `scales`
+    (k, F, nb): variant j is every block with its tokens beyond position j zeroed, so row t reads
+    variant k - 1 (whole) for the blocks before its own and variant t % k for its own, block t // k."""
+    data: torch.Tensor
+    scales: torch.Tensor
 
 
 def _ints(codes: torch.Tensor, scales: torch.Tensor, e: Edge):
@@ -70,21 +73,30 @@ def linear_int_fast(xi, xs, x_spec, wi, ws, w_spec, bias, acc, acc_sat: list[int
     the terms summed in float64 (exact: integers below 2**(width-1) times fewer than 2**20 blocks).
     acc_sat: [block terms saturated, block terms] added to (the accumulator's clipping, reported)."""
     s = L._block_sums(xi.to(torch.int64), wi.to(torch.int64))
+    total = _accumulate(s, xs.unsqueeze(1), ws.unsqueeze(0), x_spec, w_spec, acc, acc_sat)
+    if bias is not None:
+        total = total + L.saturate(bias.to(torch.int64), acc.width)
+    return total
+
+
+def _accumulate(s, xs, ws, x_spec, w_spec, acc, acc_sat: list[int] | None, valid: torch.Tensor | None = None):
+    """The accumulator of block sums s (rows, out, blocks) with scale bytes xs, ws broadcast to s's
+    shape: each term floor(s * 2**d) saturated to acc.width bits, summed over the blocks; `valid`
+    (broadcast to s) drops the other terms (not accumulated, not counted)."""
     # 2**d = 2**(xs + c) * 2**ws: two exact power-of-two products (between 2**-300 and 2**330, far
     # from float64's subnormals and overflow), 3x faster than ldexp on the (T, O, blocks) terms
     one = torch.ones((), dtype=torch.float64)
     c = x_spec.lsb + w_spec.lsb - 2 * L.E8M0_BIAS - acc.lsb
-    fx = torch.ldexp(one, (xs.to(torch.int64) + c).to(torch.float64)).unsqueeze(1)
-    fw = torch.ldexp(one, ws.to(torch.float64)).unsqueeze(0)
+    fx = torch.ldexp(one, (xs.to(torch.int64) + c).to(torch.float64))
+    fw = torch.ldexp(one, ws.to(torch.float64))
     lim = float(1 << (acc.width - 1))
     terms = (s.to(torch.float64) * fx).mul_(fw).floor_()
+    if valid is not None:
+        terms = terms.masked_fill_(~valid.expand_as(terms), 0.0)
     if acc_sat is not None:
         acc_sat[0] += int(((terms < -lim) | (terms > lim - 1)).sum())
-        acc_sat[1] += terms.numel()
-    total = terms.clamp_(-lim, lim - 1).sum(-1).to(torch.int64)
-    if bias is not None:
-        total = total + L.saturate(bias.to(torch.int64), acc.width)
-    return total
+        acc_sat[1] += terms.numel() if valid is None else int(valid.expand_as(terms).sum())
+    return terms.clamp_(-lim, lim - 1).sum(-1).to(torch.int64)
 
 
 def _product(a, b, bias, dst: Edge, acc: "L.AccSpec" = ACC, acc_sat: list[int] | None = None,
@@ -102,10 +114,12 @@ def _quantize(node: Node, x: Val, src: Edge, dst: Edge, causal: bool = False) ->
     w, f = src.fixed
     a = x.data
     if node.attrs.get("along") == "tokens":  # (T, F) -> blocks along T per feature
-        if causal:  # row t reads V^T of the tokens <= t (a KV cache): one quantization per row
-            parts = [L.requantize(a[: t + 1].t().contiguous(), -f, dst.fmt, dst.block, _fixed_scale(dst))
-                     for t in range(a.shape[0])]
-            return RowsVal([p[0] for p in parts], [p[1] for p in parts])
+        if causal:  # row t reads V^T of the tokens <= t (a KV cache): k variants of the blocks (RowsVal)
+            k = dst.block
+            at = torch.arange(a.shape[0]) % k
+            parts = [L.requantize(a.masked_fill((at > j).unsqueeze(1), 0).t().contiguous(), -f, dst.fmt, k,
+                                  _fixed_scale(dst)) for j in range(k)]
+            return RowsVal(torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]))
         codes, scales = L.requantize(a.t().contiguous(), -f, dst.fmt, dst.block, _fixed_scale(dst))
         return Val(codes, scales)
     seg = dst.seg or dst.features
@@ -172,19 +186,34 @@ def _matmul_sv(node: Node, p: Val, v: Val, ep: Edge, ev: Edge, dst: Edge, acc_sa
         pa = _ints(p.data[:, h], p.scales[:, h], ep)
         sl = slice((h // rep) * hd, (h // rep + 1) * hd)
         if isinstance(v, RowsVal):  # causal: row t's V^T holds the tokens <= t only (see _quantize)
-            rows = []
-            for t in range(pa[0].shape[0]):
-                nb = v.data[t].shape[1]  # V^T blocks of the t + 1 tokens; P's later blocks are zeros
-                vb = _ints(v.data[t][sl], v.scales[t][sl], ev)
-                rows.append(_product((pa[0][t:t + 1, :nb], pa[1][t:t + 1, :nb], pa[2]), vb, None, dst,
-                                     acc_spec(node), acc_sat))
-            c, s = torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows])
+            c, s = _causal_sv(pa, v.data[:, sl], v.scales[:, sl], ev, dst, acc_spec(node), acc_sat)
         else:
             vb = _ints(v.data[sl], v.scales[sl], ev)  # (hd, T): V^T blocked along tokens
             c, s = _product(pa, vb, None, dst, acc_spec(node), acc_sat)  # (T, hd)
         codes.append(c)
         scales.append(s)
     return Val(torch.stack(codes, 1), torch.stack(scales, 1))
+
+
+def _causal_sv(pa, vcodes: torch.Tensor, vscales: torch.Tensor, ev: Edge, dst: Edge, acc: "L.AccSpec",
+               acc_sat: list[int] | None):
+    """P (T rows) x V^T as a KV cache holds it for each row (RowsVal variants, (k, hd, nb, k)): the
+    blocks before row t's own from the whole blocks, its own from variant t % k, none after."""
+    pi, ps, p_spec = pa
+    k, nb = vcodes.shape[-1], vcodes.shape[2]
+    T = pi.shape[0]
+    t = torch.arange(T)
+    own, j = t // k, t % k
+    vi, vs, v_spec = _ints(vcodes, vscales, ev)  # (k, hd, nb, k), (k, hd, nb)
+    pi, ps = pi[:, :nb], ps[:, :nb]  # P's blocks beyond the tokens are zeros (keys not cached)
+    s = L._block_sums(pi.to(torch.int64), vi[-1].to(torch.int64))  # (T, hd, nb): whole blocks
+    mine = vi[j, :, own]  # (T, hd, k): each row's own block, its variant
+    s[t, :, own] = (pi[t, own].to(torch.int64).unsqueeze(1) * mine.to(torch.int64)).sum(-1)  # exact
+    ws = vs[-1].unsqueeze(0).expand(T, -1, -1).clone()  # (T, hd, nb)
+    ws[t, :, own] = vs[j, :, own]
+    valid = (torch.arange(nb).view(1, 1, nb) <= own.view(T, 1, 1))
+    total = _accumulate(s, ps.unsqueeze(1), ws, p_spec, v_spec, acc, acc_sat, valid)
+    return L.requantize(total, acc.lsb, dst.fmt, dst.block, _fixed_scale(dst))
 
 
 def _norm(node: Node, x: Val) -> Val:

@@ -197,6 +197,7 @@ class EvalConfig:
     # per 512 tokens of smollm2-135m on 2 cores), the quantized and float models on the same tokens
     hardware_tokens: int = 512
     # auto | quantized | hardware (the accelerator's golden model; auto: hardware when stages include emit)
+    # | decode (the golden model in the KV-cache decode design's numerics: as if generated token by token)
     numerics: str = "auto"
     # more texts whose perplexity is measured the same way (e.g. [enwiki]): report.json ppl_datasets
     extra_datasets: List[str] = field(default_factory=list)

@@ -23,7 +23,7 @@ TASKS = ("polarity",)  # zero-shot tasks of mase.evaluate.task
 # mase.golden.nonlinear_patch.apply_hw_nonlinear, wired in mase.quantize.quantizer.apply_nonlinear).
 NONLINEAR_MODES = ("float", "hw")
 TARGET_KINDS = ("sim", "fpga")
-NUMERICS = ("auto", "quantized", "hardware")
+NUMERICS = ("auto", "quantized", "hardware", "decode")
 WEIGHT_ROUNDINGS = ("nearest", "gptq")  # mase.quantize.gptq
 GPTQ_CALIBRATION = ("lee_test", "after_eval")
 ACT_SCALINGS = ("none", "awq")  # mase.quantize.act_scaling

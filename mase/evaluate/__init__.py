@@ -9,7 +9,9 @@ Numerics (`numerics` in the result, named in report.json):
   products, the non-linear ops quant.nonlinear selects);
 - "hardware": the accelerator's golden model (mase.evaluate.hardware): every re-quantization, the
   fixed-point streams between the cores with their saturation, the integer non-linear cores; the
-  default of runs that emit hardware (eval.numerics=auto).
+  default of runs that emit hardware (eval.numerics=auto). A window is one prompt of the prefill design;
+- "decode": the same golden model in the numerics of the KV-cache decode design (the generate
+  stage's; run_graph causal): every token scored as if the window were generated a token at a time.
 
 eval.extra_datasets measures more texts the same way (report.json `ppl_datasets`); eval.task adds a
 zero-shot task accuracy (mase.evaluate.task; eval=polarity).
@@ -34,7 +36,7 @@ from .task import encode, task_accuracy
 log = logging.getLogger("mase.evaluate")
 __all__ = ["eval_tokens", "evaluate", "hardware_perplexity", "load_text", "numerics_mode", "perplexity", "task_accuracy",
            "windows"]
-NUMERICS = ("auto", "quantized", "hardware")
+NUMERICS = ("auto", "quantized", "hardware", "decode")
 
 
 def numerics_mode(eval_cfg: Any, stages: list[str] | None) -> str:
@@ -105,14 +107,16 @@ def _perplexity(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any, dataset: 
                            "numerics": numerics, "scored_tokens": [0, int(ids.numel())]}
     if pre:
         out["window_prefix"] = pre
-    if numerics == "hardware":
+    if numerics in ("hardware", "decode"):
         if quant_cfg is None:
-            raise MaseError("evaluate(numerics='hardware') needs the quant config (quant_cfg=cfg.quant)")
+            raise MaseError(f"evaluate(numerics={numerics!r}) needs the quant config (quant_cfg=cfg.quant)")
         hw_tokens = int(getattr(eval_cfg, "hardware_tokens", 0) or 0)
         if 0 < hw_tokens < ids.numel() - 1:  # the golden model is slow: its own share of the tokens
             ids = ids[: hw_tokens + 1]
             out["scored_tokens"] = [0, int(ids.numel())]
-        q = hardware_perplexity(model, ids, eval_cfg.window, eval_cfg.stride, quant_cfg, hw, prefix=pre)
+        q = hardware_perplexity(model, ids, eval_cfg.window, eval_cfg.stride, quant_cfg, hw, prefix=pre,
+                                causal=numerics == "decode",
+                                description=f"evaluating ({numerics} numerics)")
         out["saturations"] = q["saturations"]
         if quantized:  # the same tokens through the quantized PyTorch model: what the hardware adds
             pq = perplexity(model, ids, eval_cfg.window, eval_cfg.stride, "evaluating quantized", pre)
@@ -122,7 +126,7 @@ def _perplexity(model: torch.nn.Module, tokenizer: Any, eval_cfg: Any, dataset: 
         q = perplexity(model, ids, eval_cfg.window, eval_cfg.stride,
                        "evaluating quantized" if quantized else "evaluating", pre)
     else:
-        raise MaseError(f"evaluate: numerics={numerics!r}: choose quantized or hardware")
+        raise MaseError(f"evaluate: numerics={numerics!r}: choose quantized, hardware or decode")
     out.update(ppl=q["ppl"], nll=q["nll"], tokens=q["tokens"], seconds=q["seconds"])
     if quantized and eval_cfg.float_baseline:
         with quantization_disabled(model):

@@ -8,7 +8,9 @@ every MX re-quantization of linear and attention-matmul outputs to `hw.linear_ou
 formats between the cores with their saturation, the integer non-linear cores. So the perplexity is
 the accelerator's own, up to the float `lm_head` on the host. A window is one prompt of the
 accelerator: the blocks of V (along tokens) and of the score rows span the whole window, as the
-prefill datapath quantizes them.
+prefill datapath quantizes them. With `causal` (eval.numerics=decode) the numerics are the KV-cache
+decode design's (mase/golden/CONTRACT.md): token t of a window as if it were generated after the
+tokens before it, with nothing of the later ones.
 
     >>> hardware_perplexity(model, ids, 512, 512, cfg.quant, cfg.hw)   # {"ppl", "nll", ..., "saturations"}
 """
@@ -38,10 +40,11 @@ def lm_logits(model: torch.nn.Module, final: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def hardware_perplexity(model: torch.nn.Module, ids: torch.Tensor, window: int, stride: int, quant_cfg: Any,
                         hw: Any = None, description: str = "evaluating (hardware numerics)",
-                        prefix: list[int] | None = None) -> dict[str, Any]:
+                        prefix: list[int] | None = None, causal: bool = False) -> dict[str, Any]:
     """exp(mean NLL) of ids[1:] as the accelerator computes them, window by window (as `perplexity`, with
     the same `prefix` before each window), plus `saturations`: the values clipped on every fixed-point
     stream over all windows."""
+    from mase.compiler.generate import decode_graph, design_context
     from mase.compiler.golden import host_embeddings, output_float, run_graph, saturation_summary
     from mase.compiler.graph import capture
 
@@ -55,11 +58,12 @@ def hardware_perplexity(model: torch.nn.Module, ids: torch.Tensor, window: int, 
     for begin, end, first in track(wins, description, total=len(wins)):
         inp = torch.cat([pre, ids[begin:end]])
         T = inp.numel()
-        if T not in graphs:
-            graphs[T] = capture(model, quant_cfg, seq_len=T, hw=hw)
+        if T not in graphs:  # causal: a decode design's graph (its context in whole blocks; T tokens of it)
+            graphs[T] = (decode_graph(model, quant_cfg, design_context(model, quant_cfg, T), hw) if causal
+                         else capture(model, quant_cfg, seq_len=T, hw=hw))
             graphs[T].__dict__["_wq"] = wq
         g = graphs[T]
-        vals = run_graph(g, host_embeddings(model, inp), keep=set(g.outputs), sat=sat)
+        vals = run_graph(g, host_embeddings(model, inp), keep=set(g.outputs), sat=sat, causal=causal)
         logits = lm_logits(model, output_float(g, vals))
         lo, hi = pre.numel() + first - begin - 1, T - 1
         total_nll += float(F.cross_entropy(logits[lo:hi], inp[lo + 1:hi + 1], reduction="sum"))

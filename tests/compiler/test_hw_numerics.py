@@ -123,3 +123,18 @@ def test_a_hardware_run_reports_its_numerics_and_saturations(tmp_path):
     assert graph["edges"]["model.layers.0.self_attn.q.fx"]["fmt"] != "fixed16_10"  # the calibrated format
     rows = json.loads((tmp_path / "layers.json").read_text())["rows"]
     assert any("range" in r for r in rows)
+
+
+def test_decode_numerics_score_the_kv_cache_design(tmp_path):
+    """eval.numerics=decode: the golden model in the decode design's causal numerics, named in the
+    report, its provenance holding the hw section (the captured graph's formats), next to the
+    prefill design's numerics on the same tokens; the two differ only in the last bits."""
+    ov = ["+model=tiny-llama", "quant=mxint4", "eval=quick", "eval.tokens=100", "eval.float_baseline=false"]
+    out = {}
+    for mode in ("decode", "hardware"):
+        run(compose(ov + [f"eval.numerics={mode}"]), tmp_path / mode, stages=["quantize", "evaluate", "report"])
+        out[mode] = json.loads((tmp_path / mode / "report.json").read_text())
+    assert out["decode"]["numerics"] == "decode" and out["hardware"]["numerics"] == "hardware"
+    assert "hw" in json.loads((tmp_path / "decode" / "eval.json").read_text())["provenance"]["sections"]
+    assert out["decode"]["ppl"] != out["hardware"]["ppl"]
+    assert abs(out["decode"]["ppl"] / out["hardware"]["ppl"] - 1) < 0.02

@@ -68,7 +68,7 @@ BAD = [
     (T + ["threads=-1"], 2, ["threads=-1: must be at least 0"]),
     (T + ["seed=-1"], 2, ["seed=-1: must be at least 0"]),
     (T + ["eval.hardware_tokens=-1"], 2, ["eval.hardware_tokens=-1: must be at least 0"]),
-    (T + ["eval.numerics=fast"], 2, ["eval.numerics='fast': choose one of auto, quantized, hardware"]),
+    (T + ["eval.numerics=fast"], 2, ["eval.numerics='fast': choose one of auto, quantized, hardware, decode"]),
     (T + ["quant.calibration_tokens=1"], 2, ["quant.calibration_tokens=1: must be at least 2"]),
     # defect 6: the output folder, before Hydra creates it
     (T + ["hydra.run.dir=<file>/run"], 2, ["hydra.run.dir=", "<file> is a file, not a folder"]),
