@@ -312,6 +312,32 @@ def _drain_lanes(n: Node, g: DataflowGraph, lanes: int, choices: list[int], ii: 
     return next((i for i in ok if drain / i <= 2 * ii), max(ok, default=lanes))
 
 
+def _decode_lanes(n: Node, g: DataflowGraph, in_par: int, out_par: int, ins: list[int], outs: list[int],
+                  ii: int) -> tuple[int, int]:
+    """Lanes of the decode design's KV caches (g.decode), whose work does not shrink with one token:
+    for every token the V cache drains V^T of its whole context (mase_transpose_pad STEP 1, the V
+    quantizer's lanes), scores.V loads it whole, and Q.K^T loads every position of the K cache (the
+    new key, then a zero key per later position, on the token's path): features x context / lanes
+    cycles each. They get the fewest lanes (at least the balanced ones, up to V_DRAIN_MAX_LANES) that
+    bring that within `ii` (smollm2-135m at 256 tokens: 192 x 256 = 49152 cycles at one lane, 12288
+    at 4, with an II of 13824). Q.K^T's heads queue their rows (mase_attn_matmul OUT_PAR 2): with
+    OUT_PAR 1 a head computes the part of a row longer than its output stage only while it is read,
+    so the heads of a long row take turns (9 x ~3.9k cycles at 256 tokens instead of 8.2k together)."""
+    if n.op in ("matmul_qk", "matmul_sv"):
+        cache = g.edges[n.inputs[1]]
+        span = _matmul_row(n, g) if n.op == "matmul_qk" else -(-g.seq_len // cache.block) * cache.block
+        if n.op == "matmul_qk" and out_par == 1 and 2 in outs:
+            out_par = 2
+    elif n.attrs.get("along") == "tokens":
+        cache = g.edges[n.inputs[0]]
+        span = -(-g.seq_len // g.edges[n.outputs[0]].block) * g.edges[n.outputs[0]].block
+    else:
+        return in_par, out_par
+    work = cache.features * span
+    ok = [i for i in ins if in_par <= i <= V_DRAIN_MAX_LANES]
+    return next((i for i in ok if work / i <= ii), max(ok, default=in_par)), out_par
+
+
 def _fifo_depths(n: Node, g: DataflowGraph, default: int, params: dict[str, NodeParams],
                  by_name: dict[str, Node]) -> dict[str, int]:
     """FIFO depth (beats at the producer's lanes) on each input: deep where the other input passes a
@@ -461,6 +487,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
             p.in_par, p.out_par = best
             if n.attrs.get("along") == "tokens" and causal_chunk(g, n.layer):
                 p.in_par = _drain_lanes(n, g, p.in_par, ins, ii)
+            if g.decode:
+                p.in_par, p.out_par = _decode_lanes(n, g, p.in_par, p.out_par, ins, outs, ii)
             for pattern, ov in ovs.items():
                 if fnmatchcase(n.name, pattern):
                     _apply_override(n, p, pattern, ov, ins, outs)
@@ -656,30 +684,79 @@ def _decode_cycles(n: Node, p: NodeParams, g: DataflowGraph, context: int) -> in
     return max([p.cycles_per_token] + beats)
 
 
-def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str, Any] | None = None) -> dict[str, Any]:
+def _product_times(n: Node, p: NodeParams, g: DataflowGraph, times: dict[str, tuple[int, int]], T: int, pos: int,
+                   rate: int, v: int) -> tuple[int, int]:
+    """First and last output beat of an attention product (mase_attn_matmul) for one row of A per head.
+
+    Each head's mx_matmul loads B whole (one bank), then computes its row of A (v = padded row x RB
+    cycles, RB = a head's A beats) once that row has arrived. B: the decode design's K cache
+    (CHUNK 1) replays the earlier keys before the new one arrives (hidden behind the layer's linear
+    layers) and sends a zero key for every later position after it (KV_HEADS x RB beats each), so
+    at position `pos` of a context of T, B is whole (T - 1 - pos) x KV_HEADS x RB cycles after the
+    new key. The heads' rows are read in turn, `rate` elements a cycle (OUT_PAR, or fewer when the
+    consumer reads fewer: the width converter before it): OUT_PAR > 1 queues two rows per head (a
+    head's row leaves in N_PAD / rate cycles); OUT_PAR = 1 sends the head's output stage directly, which holds
+    the quantizer's FIFO of blocks (1 << clog2(2 K_OUT + 10) elements, a fixed8 output 1 << clog2(2
+    K_OUT + 2)) and about 6 more in the pipeline, so a head whose row is longer than that computes
+    the rest only while it is read: (row - held) x RB cycles per head."""
+    L = DECODE_LATENCY
+    a_in, b_in = (times.get(e, (0, 0)) for e in n.inputs[:2])
+    e_a, out = g.edges[n.inputs[0]], g.edges[n.outputs[0]]
+    heads, kv = n.attrs.get("heads", 1), n.attrs.get("kv_heads", n.attrs.get("heads", 1))
+    rb = -(-(e_a.padded // max(1, heads)) // p.in_par)  # a head's A row (and a B row) in beats
+    b_done = b_in[1] + L["fifo"]
+    if g.decode and n.op == "matmul_qk":
+        b_done += (T - 1 - pos) * kv * rb
+    row = _matmul_row(n, g)
+    beats = -(-row // rate)  # cycles to send a head's row
+    blk_out = 0 if out.is_fixed or out.fmt == "fixed8" else -(-out.block // rate)
+    if p.out_par > 1:
+        period = beats
+    else:
+        fixed = out.is_fixed or out.fmt == "fixed8"
+        held = (1 << (2 * out.block + (2 if fixed else 10) - 1).bit_length()) + (0 if fixed else 6)
+        period = max(beats, (row - held) * rb)
+    a_row0 = min(a_in[0] + rb - 1, a_in[1]) + L["fifo"]  # the first head's row of A is in
+    a_last = a_in[1] + L["fifo"]
+    tail = v + L["linear"] + blk_out
+    first = max(a_row0, b_done) + 1 + max(1, blk_out) * rb + L["linear"]
+    last = max(max(a_last, b_done) + 1 + tail, max(a_row0, b_done) + 1 + tail + (heads - 1) * period)
+    return first, last
+
+
+def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str, Any] | None = None,
+                 edges: bool = False) -> dict[str, Any]:
     """One generated token through a KV-cache decode datapath with the lanes of `plan` (analytical).
 
     Autoregressive decode of one sequence cannot overlap tokens (token t+1 needs token t's output),
     so batch-1 decode costs the token's latency through every layer, not the pipeline's interval.
     The latency is the longest path of first/last beat times through the graph, per node:
     - buffering nodes (linear layers: the whole input vector is written into a double buffer before
-      the first row group; norms and softmax: a whole row; attention products: the whole row of A)
-      start after their input's last beat and emit for their vector time `cycles_per_token`;
+      the first row group; norms: a whole row) start after their input's last beat and emit for their
+      vector time `cycles_per_token`; softmax buffers a row (a head's) at a time, rows overlapping;
     - streaming nodes (quantize, dequantize, rope, act, swiglu, residual) pass beats on, their last
       beat no earlier than first + vector time;
     - attention reads the KV cache: Q.K^T and softmax cost context / lanes per head, scores.V
-      head_dim x padded context / lanes; the V block that holds the new token is re-quantized along
-      the tokens (features x block / lanes);
+      head_dim x padded context / lanes, each head's row once its B is whole, the heads' rows leaving
+      in turn (`_product_times`); the V block that holds the new token is re-quantized along the
+      tokens (features x block / lanes). The decode design (g.decode) drains its whole V cache
+      (features x padded context / lanes) and Q.K^T's B is whole only after a zero key for each
+      position after the new token's (`context` - 1 of g.seq_len): a token costs less the later it
+      comes (smollm2-135m mxint8, a design of 256 tokens: 77.3 k cycles a layer at position 2 in
+      Verilator, the model 77.3 k; 71.1 k modelled at position 255);
     plus `DECODE_LATENCY` per node. Batched decode (independent sequences) fills the pipeline: one
     token per `ii_cycles` (the slowest node at this context) once `sequences_to_fill` sequences are
     in flight. KV cache: K and V of every layer for `context` tokens in their MX formats (scales
     included), per sequence. On the prefill design a one-token prompt is a decode step with an empty
     cache, which checks the latency term; the decode design (g.decode, mase.compiler.generate) is
-    checked by the generate stage's gated simulation.
+    checked by the generate stage's gated simulation. `edges`: also each edge's first and last beat
+    ("edge_cycles").
     """
     # the decode design (g.decode) replays its whole K and V caches for every token: its cost is that
     # of its context (g.seq_len), whatever the tokens so far
     T = g.seq_len if g.decode else max(1, int(context))
+    # the new token's position in the decode design (its K cache sends zero keys after it)
+    pos = min(max(1, int(context)), T) - 1
     times: dict[str, tuple[int, int]] = {}
     nodes = g.nodes
     outputs = list(g.outputs)
@@ -707,10 +784,12 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
         ii_c = max(ii_c, v)
         out = g.edges[n.outputs[0]]
         blk_out = 0 if out.is_fixed or out.fmt == "fixed8" else -(-out.block // max(1, p.out_par if n.op == "linear" else p.lanes))
-        if n.op in ("linear", "matmul_qk", "matmul_sv"):
-            # the input vector (A row) is buffered, then one row group per in_beats cycles
-            e = g.edges[n.inputs[0]]
-            in_beats = _beats(e, p.in_par) if n.op == "linear" else -(-(e.padded // max(1, n.attrs.get("heads", 1))) // p.in_par)
+        if n.op in ("matmul_qk", "matmul_sv"):
+            cons = [plan.nodes[c].in_par for c in out.consumers if c in plan.nodes]
+            first, last = _product_times(n, p, g, times, T, pos, min([p.out_par] + cons), v)
+        elif n.op == "linear":
+            # the input vector is buffered, then one row group per in_beats cycles
+            in_beats = _beats(g.edges[n.inputs[0]], p.in_par)
             start = l_in + 1
             first = start + max(1, blk_out) * in_beats + L["linear"]
             last = start + v + L["linear"] + blk_out
@@ -718,8 +797,11 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             first = l_in + 1 + L["norm"]
             last = first + v - 1
         elif n.op == "softmax":
-            first = l_in + 1 + L["softmax"] + v
-            last = first + v - 1
+            # a row (NB beats) in, its sum pass, then out (NB + R_F + 28 after its last beat); rows overlap:
+            # input, sum and output work on different rows at a beat a cycle (cores/softmax/README.md)
+            nb = -(-(g.edges[n.inputs[0]].seg or g.edges[n.inputs[0]].features) // p.lanes)
+            first = f_in + 2 * nb - 1 + L["softmax"]
+            last = max(l_in + 2 * nb - 1 + L["softmax"], first + v - 1)
         elif n.op == "quantize" and n.attrs.get("along") == "tokens":
             first = l_in + 1 + blk_out + L["quantize"]
             last = l_in + 1 + v + L["quantize"]
@@ -761,4 +843,5 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             "tokens_per_s_batch1": tok1, "tokens_per_s_batched": tokb, "tokens_per_s_offchip_cap": mem_cap,
             "kv_cache_bits": int(kv_bits), "kv_cache_mb": kv_bits / 8e6,
             "layer_end_cycles": {str(k): v for k, v in sorted(per_layer.items())}, "port_cycles": port_times,
+            **({"edge_cycles": dict(times)} if edges else {}),
             "note": "analytical KV-cache decode model (the generate stage simulates the decode design)"}

@@ -47,9 +47,13 @@ def test_generate_stage_is_bit_exact(tmp_path, model, quant):
     assert res["bit_exact"] and res["match"] and len(res["tokens_hw"]) == 16
     assert res["tokens_hw"] == res["tokens_golden"]
     assert len(res["cycles_per_token_each"]) == 15 and res["cycles_per_token"] > 0
-    # the design replays its whole caches: every generated token costs the same
-    assert max(res["cycles_per_token_each"]) - min(res["cycles_per_token_each"]) <= 0.02 * res["cycles_per_token"]
-    assert abs(res["analytical_error"]) < 0.10, res["analytical_error"]
+    # the design drains its whole V cache and sends every position of its K cache for every token: a
+    # token costs less only by the zero keys after it (as the decode model says: tiny-opt 4,168 at
+    # position 8 to 3,720 at 22, the model 4,128 to 3,680); the model follows each token within 5%
+    each, model = res["cycles_per_token_each"], res["analytical_each"]
+    assert abs((each[0] - each[-1]) - (model[0] - model[-1])) <= 0.01 * res["cycles_per_token"], (each, model)
+    assert all(abs(m - s) <= 0.05 * s for m, s in zip(model, each)), (each, model)
+    assert abs(res["analytical_error"]) < 0.05, res["analytical_error"]
     assert {r["stall"] for r in res["runs"]} == {0, 30}
 
 
@@ -66,3 +70,23 @@ def test_layer_by_layer_generation_matches(tmp_path, tiny_llama):
     assert sorted(r["layer"] for r in seen) == [0, 1] and all(r["bit_exact"] for r in seen)
     assert res["match"] and res["tokens_hw"] == res["tokens_golden"] and len(res["tokens_hw"]) == 3
     assert abs(res["analytical_error"]) < 0.10
+
+
+def test_decode_model_of_the_decode_design(tiny_llama):
+    """The decode design's lanes and analytical model, without a simulation: its KV caches get lanes
+    for their whole context (the V cache's drain, scores.V, Q.K^T; Q.K^T's heads queue their rows),
+    and a token costs less by the zero keys its K cache sends after the new key: KV_HEADS x a key's
+    beats per later position and layer while Q.K^T's B is on the critical path (tiny-llama mxint4,
+    24 tokens: 16 cycles a position, as Verilator measures in test_generate_stage_is_bit_exact)."""
+    from mase.compiler.generate import decode_graph
+    from mase.compiler.params import choose_parameters, decode_model
+    from mase.config import load_group
+
+    g = decode_graph(tiny_llama, "mxint4", 24)
+    plan = choose_parameters(g, load_group("target", "sim"), None)
+    lanes = {n.op: (plan.nodes[n.name].in_par, plan.nodes[n.name].out_par) for n in g.nodes
+             if n.layer == 0 and (n.op in ("matmul_qk", "matmul_sv") or n.attrs.get("along") == "tokens")}
+    assert lanes == {"quantize": (8, 1), "matmul_qk": (8, 2), "matmul_sv": (8, 1)}, lanes
+    lat = [decode_model(g, plan, c)["latency_cycles"] for c in range(9, 25)]
+    assert [a - b for a, b in zip(lat, lat[1:])] == [16] * 15, lat
+    assert 3_500 < lat[-1] < 3_800, lat  # Verilator: 4,012 at position 8 .. 3,788 at 22
