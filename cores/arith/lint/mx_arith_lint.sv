@@ -23,7 +23,8 @@ module mx_arith_lint (
     logic [5:0]         qf6;
     logic               dv;
     logic signed [23:0] ds;
-    logic [3:0]         pq4, pqf4;
+    logic [3:0]         pq4, pqf4, pq4m;
+    logic signed [31:0] pal13;
     logic signed [31:0] pal;
     logic               pdv;
     logic signed [23:0] pds;
@@ -44,12 +45,17 @@ module mx_arith_lint (
         .shared(in_shared), .code(pq4));
     mx_quant_elem_pipe #(.IN_W(32), .IN_LSB(-20), .WIDTH(4), .EBITS(2)) pq1 (.clk, .ce(in_valid), .value(in_value),
         .shared(in_shared), .code(pqf4));
+    mx_quant_elem_pipe #(.IN_W(32), .IN_LSB(-20), .WIDTH(4), .EBITS(0), .BLOCK_MAX(1), .SIGN_MAG(1)) pq2 (.clk,
+        .ce(in_valid), .value(in_value), .shared(in_shared), .code(pq4m));
     mx_align_pipe #(.IN_W(32), .SH_W(12), .OUT_W(32)) pa0 (.clk, .ce(in_valid), .in(in_value), .shift(in_shift), .out(pal));
+    mx_align_pipe #(.IN_W(13), .SH_W(12), .OUT_W(32), .SH_OFF(-238)) pa1 (.clk, .ce(in_valid), .in(in_value[12:0]),
+        .shift(in_shift), .out(pal13));
     mx_dot_lane #(.PAR(6), .A_WIDTH(8), .A_EBITS(0), .B_WIDTH(8), .B_EBITS(4), .SUM_W(24), .TREE_REG(1)) l1 (
         .clk, .rst, .ce(1'b1), .in_valid, .in_last, .in_a({in_a[15:0], in_a}), .in_b({in_b[15:0], in_b}), .out_valid(pdv), .out_sum(pds));
 
     mx_shared_exp_pipe #(.IN_W(30), .IN_LSB(-20), .EMAX(2)) ps0 (.clk, .ce(in_valid), .amax(in_amax[29:0]), .shared(psh));
 
     assign out_data = {8'd0, i8, f8[7:0], al[15:0], sh[7:0], q4, q8[3:0], dv, ds[6:0]} ^ {8'd0, f8[18:8], al[31:16], sh[8], q8[7:4], ds[23:7], 7'd0}
-                    ^ {54'd0, qf6, qf4} ^ {pal, pds, pq4, pqf4} ^ {63'd0, pdv} ^ {55'd0, psh} ^ {62'd0, in_amax[31:30]};
+                    ^ {54'd0, qf6, qf4} ^ {pal, pds, pq4, pqf4} ^ {63'd0, pdv} ^ {55'd0, psh} ^ {62'd0, in_amax[31:30]}
+                    ^ {pal13, 28'd0, pq4m};
 endmodule

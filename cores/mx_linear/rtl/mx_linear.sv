@@ -437,8 +437,8 @@ module mx_linear #(
 
             always_ff @(posedge clk) begin
                 if (ce) begin
-                    sh2 <= 12'({4'd0, (X_FIXED_SCALE < 0) ? xs1 : 8'(X_FIXED_SCALE)}) + 12'({4'd0, ws1[p*8 +: 8]})
-                           + 12'(SHIFT0);
+                    // the scale bytes' sum; the constant SHIFT0 is the aligner's SH_OFF (its compares)
+                    sh2 <= 12'({4'd0, (X_FIXED_SCALE < 0) ? xs1 : 8'(X_FIXED_SCALE)}) + 12'({4'd0, ws1[p*8 +: 8]});
                     sh3 <= sh2;
                     sh4 <= sh3;
                     sh5[p] <= sh4;
@@ -466,7 +466,7 @@ module mx_linear #(
                 assign sh_in = lane_valid[0] ? sh5[p*G] : shh[sel];
                 assign bsel  = $signed(bias_q[(p*G + 32'(i8))*ACC_W +: ACC_W]);
             end
-            mx_align_pipe #(.IN_W(S_W), .SH_W(12), .OUT_W(ACC_W)) al (.clk, .ce, .in(s_in), .shift(sh_in), .out(term8));
+            mx_align_pipe #(.IN_W(S_W), .SH_W(12), .OUT_W(ACC_W), .SH_OFF(SHIFT0)) al (.clk, .ce, .in(s_in), .shift(sh_in), .out(term8));
 
             assign tsum = (tfirst ? TOT_W'(bsel) : acc[0]) + TOT_W'(term8);
             always_ff @(posedge clk) begin

@@ -31,11 +31,17 @@ module mx_quantize #(
     localparam int EMAX = (EBITS == 0) ? 0 : ((EBITS == 5) ? TOP - 1 : TOP) - BIAS;
     localparam int BPB  = K / PAR;
     localparam int CW   = (BPB > 1) ? $clog2(BPB) : 1;
+    // MX: the shared exponent is the block maximum's, unclamped for every IN_W-bit maximum, so no
+    // element overflows its shift (mx_quant_elem_pipe BLOCK_MAX: a narrower mxint shifter)
+    localparam int BMAX = (FIXED_SCALE < 0 && IN_LSB - EMAX >= -127 && IN_W - 1 + IN_LSB - EMAX <= 127) ? 1 : 0;
+    // mxint MX: the data FIFO holds {sign, magnitude} per lane, the magnitudes the block maximum is
+    // taken of, so the quantizer lanes do not negate again (mx_quant_elem_pipe SIGN_MAG)
+    localparam int SM   = (FIXED_SCALE < 0 && EBITS == 0) ? 1 : 0;
 
     // Output side: a 5-stage element quantizer (mx_quant_elem_pipe) under one enable `adv`: the
     // pipeline moves when its output register can load.
     logic                    adv, fire, v_a, v_b, v_c, v_d;
-    logic [PAR*IN_W-1:0]     q_data;      // values entering the quantizer
+    logic [PAR*IN_W-1:0]     q_data;      // values (SM: {sign, magnitude}) entering the quantizer
     logic signed [8:0]       q_shared;
     logic [7:0]              sc_a, sc_b, sc_c, sc_d, sc_e;
     logic [PAR*WIDTH-1:0]    codes;
@@ -45,7 +51,8 @@ module mx_quantize #(
     genvar g;
     generate
         for (g = 0; g < PAR; g++) begin : g_lane
-            mx_quant_elem_pipe #(.IN_W(IN_W), .IN_LSB(IN_LSB), .WIDTH(WIDTH), .EBITS(EBITS)) qe (
+            mx_quant_elem_pipe #(.IN_W(IN_W), .IN_LSB(IN_LSB), .WIDTH(WIDTH), .EBITS(EBITS),
+                                 .BLOCK_MAX(BMAX), .SIGN_MAG(SM)) qe (
                 .clk, .ce(adv), .value(q_data[g*IN_W +: IN_W]), .shared(q_shared),
                 .code(codes[g*WIDTH +: WIDTH]));
         end
@@ -65,6 +72,8 @@ module mx_quantize #(
             // every scale in flight or queued belongs to a block still (partly) in the data FIFO
             localparam int SDEPTH = (DDEPTH / BPB > 2) ? 1 << $clog2(DDEPTH / BPB) : 2;
             logic [IN_W-1:0]     mag1 [PAR];
+            logic [PAR*IN_W-1:0] mag0;     // |value| of each lane
+            logic [PAR-1:0]      neg0;
             logic [IN_W-1:0]     run2, lane_or;
             logic [CW-1:0]       ib, ob;
             logic                ilast, olast, d_valid, s_valid, acc1, first1, last1, bv2, sv3, sv4, sv5, s_in_ready;
@@ -74,10 +83,14 @@ module mx_quantize #(
             assign ilast    = ib == CW'(BPB - 1);
             assign olast    = ob == CW'(BPB - 1);
 
+            always_comb begin
+                for (int i = 0; i < PAR; i++) begin
+                    neg0[i] = in_data[i*IN_W + IN_W - 1];
+                    mag0[i*IN_W +: IN_W] = neg0[i] ? IN_W'(-$signed(in_data[i*IN_W +: IN_W])) : in_data[i*IN_W +: IN_W];
+                end
+            end
             always_ff @(posedge clk) begin
-                for (int i = 0; i < PAR; i++)
-                    mag1[i] <= in_data[i*IN_W + IN_W - 1] ? IN_W'(-$signed(in_data[i*IN_W +: IN_W]))
-                                                          : in_data[i*IN_W +: IN_W];
+                for (int i = 0; i < PAR; i++) mag1[i] <= mag0[i*IN_W +: IN_W];
                 first1 <= ib == '0;
                 last1  <= ilast;
                 if (acc1) run2 <= (first1 ? '0 : run2) | lane_or;
@@ -90,9 +103,21 @@ module mx_quantize #(
             mx_shared_exp_pipe #(.IN_W(IN_W), .IN_LSB(IN_LSB), .EMAX(EMAX)) se (.clk, .ce(1'b1), .amax(run2),
                 .shared(sh5));
 
-            mx_fifo #(.WIDTH(PAR*IN_W), .DEPTH(DDEPTH)) dfifo (.clk, .rst, .in_data,
-                .in_valid, .in_ready, .out_data(q_data),
-                .out_valid(d_valid), .out_ready(adv && s_valid));
+            if (SM != 0) begin : g_dsm
+                // IN_W bits a lane, {sign, |value| below its top bit}: |value| has its top bit only for
+                // -2**(IN_W-1), which is stored as {1, zeros}, the one code no other value has (the
+                // quantizer lane restores it; the FIFO keeps its width and its block RAM)
+                logic [PAR*IN_W-1:0] f_in;
+                always_comb
+                    for (int i = 0; i < PAR; i++) f_in[i*IN_W +: IN_W] = {neg0[i], mag0[i*IN_W +: IN_W-1]};
+                mx_fifo #(.WIDTH(PAR*IN_W), .DEPTH(DDEPTH)) dfifo (.clk, .rst, .in_data(f_in),
+                    .in_valid, .in_ready, .out_data(q_data),
+                    .out_valid(d_valid), .out_ready(adv && s_valid));
+            end else begin : g_dv
+                mx_fifo #(.WIDTH(PAR*IN_W), .DEPTH(DDEPTH)) dfifo (.clk, .rst, .in_data,
+                    .in_valid, .in_ready, .out_data(q_data),
+                    .out_valid(d_valid), .out_ready(adv && s_valid));
+            end
             mx_fifo #(.WIDTH(9), .DEPTH(SDEPTH)) sfifo (.clk, .rst, .in_data(sh5),
                 .in_valid(sv5), .in_ready(s_in_ready), .out_data(s_data),
                 .out_valid(s_valid), .out_ready(fire && olast));
