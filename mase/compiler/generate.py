@@ -199,7 +199,7 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
 
     t0 = time.perf_counter()
     P, out_dir = len(prompt), Path(out_dir)
-    g = decode_graph(model, quant_cfg, P + n, hw, model_name)
+    g = decode_graph(model, quant_cfg, design_context(model, quant_cfg, P + n), hw, model_name)
     plan = choose_parameters(g, target, hw)
     require_complete(g, plan)
     per_layer = g.layers > 4 if per_layer is None else per_layer
@@ -243,7 +243,8 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
         nodes = [nd.name for nd in view.nodes if nd.layer == 0]
         region = {"nodes": nodes, "inputs": [{**q, "beats": q["beats"] // (P + n - 1)} for q in man["inputs"]],
                   "outputs": man["outputs"]}
-        region_model = decode_model(view, plan, P + n, region)["latency_cycles"]
+        positions = range(P + 1, P + 1 + len(lat))  # decode_model(c): the new token at position c - 1
+        region_model = sum(decode_model(view, plan, c, region)["latency_cycles"] for c in positions) / len(lat)
         view, man = done[-1][0], done[-1][1]
         out = man["outputs"][0]
         e = view.edges[out["edge"]]
@@ -251,9 +252,9 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
                                e.features)
         fnorm = next(nd for nd in g.nodes if nd.layer < 0)  # the final norm, on the host's golden model
         rows = _norm(fnorm, Val(last)).data
-        whole, tail = model_after_layers(g, plan, P + n)
-        lat = [c + tail for c in lat]
-        model_cyc = [whole] * len(lat)
+        per_position = [model_after_layers(g, plan, c) for c in positions]
+        lat = [c + tail for c, (_, tail) in zip(lat, per_position)]
+        model_cyc = [whole for whole, _ in per_position]
         for rec in layers_rec:
             rec["analytical_cycles_per_token"] = region_model
     t_sim = time.perf_counter() - t0 - t_golden - t_sw
@@ -272,7 +273,7 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
         "text": text, "prompt_text": tokenizer.decode(prompt) if tokenizer is not None else None,
         "lint": {k: lint[k] for k in ("clean", "tool")} if lint else None,
         "bit_exact": all(r["passed"] for r in runs), "mismatches": [r["mismatches"] for r in runs if not r["passed"]],
-        "context": P + n, "host": HOST_SIDE + ("; the final norm too (golden model on the last layer's simulated "
+        "context": g.seq_len, "tokens": P + n, "host": HOST_SIDE + ("; the final norm too (golden model on the last layer's simulated "
                                                "output)" if per_layer else ""),
         "simulated": ("every decoder layer, one at a time: layer 0's compiled model with each layer's weights, "
                       "fed its golden input" if per_layer else "the whole model, one design"),
