@@ -12,7 +12,7 @@ import pytest
 from genconfigs import generate, try_config  # tests/compiler is on sys.path (no package)
 from mase.config import compose
 
-DECODE_SEEDS = (1001, 1003)  # two of the prefill test's configurations, decoded
+DECODE_SEEDS = (1003,)  # one of the prefill test's configurations, decoded (fixed8, GQA, biases, block 16); the benchmark runs more
 
 
 @pytest.mark.slow
