@@ -223,8 +223,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     write_text(hw_dir / "rtl" / f"{top}.sv", emit_top(g, plan, region, version, cfg_hash))
     gate = None
     if g.decode and vals is not None:  # a token at a time: the testbench can hold each one back (lockstep)
-        n = vals[g.inputs[0]].data.shape[0]
-        gate = (beats[region.inputs[0][0]] // n, beats[region.outputs[0][0]] // n)
+        gate = (beats[region.inputs[0][0]] // n_vectors, beats[region.outputs[0][0]] // n_vectors)
     write_text(hw_dir / "tb" / f"tb_{top}.sv", emit_tb(g, region, beats, version, cfg_hash, gate))
     period = 1000.0 / plan.clock_mhz
     write_text(hw_dir / "constraints" / "clock.xdc",
