@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 
 VENV=${MASE_VENV:-.venv}
 PYTHON=${PYTHON:-python3}
-DEB_PACKAGES=(verilator yosys nextpnr-ice40 fpga-icestorm)
+# ccache is optional: with it Verilator compiles its runtime library once, not once per model
+DEB_PACKAGES=(verilator yosys nextpnr-ice40 fpga-icestorm ccache)
 
 missing=()
-for tool in verilator yosys nextpnr-ice40 icepack; do
+for tool in verilator yosys nextpnr-ice40 icepack ccache; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]})); then

@@ -364,7 +364,7 @@ def emit_core(r: Region, deps: list[str], mem_files: list[str], stim_ports: list
           "  sim:", "    default_tool: verilator", f"    filesets: [rtl{mem}, tb]", f"    toplevel: tb_{r.name}",
           f"    parameters: [{plus}]", "    tools:", "      verilator:", "        mode: cc",
           f"        verilator_options: [-CFLAGS -DVTOP=Vtb_{r.name}, --x-assign unique, --x-initial unique, -Wno-fatal]",
-          "        make_options: [-j2, OPT_FAST=-O0, OPT_SLOW=-O0, OPT_GLOBAL=-O0]",
+          "        make_options: [-j2, VM_PARALLEL_BUILDS=0, OPT_FAST=-O0, OPT_SLOW=-O0, OPT_GLOBAL=-O0]",
           "  synth:", "    <<: *default", "    default_tool: yosys", "    tools:", "      yosys:",
           "        arch: ice40", "        output_format: json",
           "    parameters: [MASE_MUL_CHUNK=6]",  # iCE40: LUT products, mx_mul_pipe in 6-bit chunks (mase.eda.yosys.SYNTH_DEFINES)

@@ -12,6 +12,7 @@ import pytest
 
 from mase.cores import library_dir
 from mase.eda import cache_dir
+from mase.eda.runner import compiler_cache_env
 
 CASES = [  # aligner IN_W, OUT_W, SH_OFF (mx_linear: S_W, ACC_W, SHIFT0); quantizer IN_W, IN_LSB, WIDTH
     dict(A_IN_W=13, A_OUT_W=32, SH_OFF=-238, Q_IN_W=36, Q_IN_LSB=-20, Q_WIDTH=4),   # mxint4 256x64
@@ -26,8 +27,9 @@ def test_arith_pipes(case):
     tag = "-".join(f"{v}" for v in case.values())
     mdir = cache_dir() / f"tb_arith_pipes-{tag}"
     cmd = ["verilator", "--binary", "-Wall", "-Wno-fatal", "--Mdir", str(mdir), "--top-module", "tb_arith_pipes",
-           "-o", "sim", *[f"-G{k}={v}" for k, v in case.items()], str(arith / "tb" / "tb_arith_pipes.sv"),
+           "-o", "sim", "-MAKEFLAGS", "VM_PARALLEL_BUILDS=0 OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0",
+           *[f"-G{k}={v}" for k, v in case.items()], str(arith / "tb" / "tb_arith_pipes.sv"),
            *sorted(str(f) for f in (arith / "rtl").glob("*.sv"))]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300, env=compiler_cache_env())
     out = subprocess.run([str(mdir / "sim")], check=True, capture_output=True, text=True, timeout=120).stdout
     assert "PASS" in out, out[-2000:]
