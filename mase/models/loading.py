@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import shutil
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -317,7 +319,7 @@ def _convert(m: Any, gguf: Path | Chunked, dest: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
             raise MaseError(f"cannot assemble {gguf.name} in {tmp.parent} ({exc.strerror or exc}); free space there "
                             f"or set MASE_CACHE to another folder") from None
-    with steps(f"converting {gguf.name} (once)", 4) as advance:
+    with steps(f"converting {gguf.name} (once)", 4) as advance, _gguf_parsed_once():
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         advance("tokenizer")
         loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
@@ -345,6 +347,30 @@ def _convert(m: Any, gguf: Path | Chunked, dest: Path) -> None:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # only left behind if this process is killed
         advance("saved")
+
+
+@contextmanager
+def _gguf_parsed_once():
+    """transformers parses the GGUF file anew for the tokenizer, the config and the weights (each parse
+    walks the vocabulary field by field: ~10 s for SmolLM2's 49k tokens) and rebuilds gguf's tensor-name
+    map once per module (~14 s in all): within a conversion both are read-only, so both are memoized.
+    transformers imports them from `gguf` at call time, so replacing the module's names is enough."""
+    import gguf
+
+    reader_class, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    readers: dict = {}
+
+    def reader(path, mode="r"):
+        key = (os.fspath(path), mode)
+        if key not in readers:
+            readers[key] = reader_class(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader, gguf.get_tensor_name_map = reader, lru_cache(maxsize=None)(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader_class, name_map
 
 
 def _load_gguf(m: Any):
