@@ -369,7 +369,7 @@ def emit_core(r: Region, deps: list[str], mem_files: list[str], stim_ports: list
           "        arch: ice40", "        output_format: json",
           "    parameters: [MASE_MUL_CHUNK=6]",  # iCE40: LUT products, mx_mul_pipe in 6-bit chunks (mase.eda.yosys.SYNTH_DEFINES)
           "  synth_xcup:", "    <<: *default", "    default_tool: yosys", "    tools:", "      yosys:",
-          "        arch: xilinx", "        output_format: json", "        yosys_synth_options: [-family xcup]",
+          "        arch: xilinx", "        output_format: json", "        yosys_synth_options: [-family xcup, -flatten]",
           "    parameters: [MASE_DSP_PACK=1]",  # DSP48E2: two narrow products per multiplier (mx_dot_lane)
           # place and route: mase.eda.nextpnr writes a wrapper core per unit (the ports of the design
           # need nextpnr-ecp5's --out-of-context or, on iCE40, a shift-register I/O harness)

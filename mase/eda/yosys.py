@@ -6,7 +6,7 @@ scope:
            its count (how large designs such as smollm2-135m on the U250 are estimated);
 - "auto":  "top" for designs of at most 80 mapped nodes, else "nodes".
 Raw Yosys logs stay under the build folder; the summary is returned (and saved as hw/synth.json).
-Architectures: ice40 (synth_ice40), xcup (synth_xilinx -family xcup), ecp5 (synth_ecp5). A node is
+Architectures: ice40 (synth_ice40), xcup (synth_xilinx -family xcup -flatten), ecp5 (synth_ecp5). A node is
 synthesized as its own module (`synth_unit`: a generated wrapper core, so mase:mx:glue's
 mase_attn_matmul is synthesized as itself, not as the mx_matmul core it wraps).
 """
@@ -30,7 +30,10 @@ ARCH = {"ice40": "ice40", "virtexuplus": "xcup", "ultrascaleplus": "xcup", "ecp5
 KEYS = ("LUT", "FF", "DSP", "BRAM", "URAM")
 
 # Yosys `synth_<arch>` per architecture of `synth_unit` (Edalize's yosys tool: arch, synth options)
-SYNTH_ARCH = {"ice40": ("ice40", []), "xcup": ("xilinx", ["-family xcup"]), "ecp5": ("ecp5", [])}
+# synth_xilinx keeps the hierarchy unless told (synth_ice40 and synth_ecp5 flatten by default), and then
+# cannot fold a constant that crosses a module port: fixed8's constant scales left a whole aligner and
+# quantizer in mx_linear (1451 LUT, 1150 flattened). Vivado flattens too (flatten_hierarchy rebuilt).
+SYNTH_ARCH = {"ice40": ("ice40", []), "xcup": ("xilinx", ["-family xcup", "-flatten"]), "ecp5": ("ecp5", [])}
 # Verilog defines of the cores' synthesis targets per architecture: UltraScale+ packs two narrow products
 # per DSP48E2 (mx_dot_lane, mx_linear's synth_xcup); the iCE40 keeps products in LUTs, so mx_mul_pipe
 # cuts its operands into 6-bit chunks (7x7 LUT products), as the iCE40 place-and-route flow does
