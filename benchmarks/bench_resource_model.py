@@ -35,7 +35,7 @@ import numpy as np
 from mase.compiler import resources as rm
 from mase.cores import library_dir
 from mase.eda.runner import EdaError
-from mase.eda.yosys import synth_unit
+from mase.eda.yosys import SYNTH_ARCH, synth_unit
 
 MODELS = ("tiny-llama", "tiny-opt")
 FORMATS = ("mxint4", "mxint8", "mxfp4", "fixed8")
@@ -116,6 +116,13 @@ def rtl_hash(core: str, module: str) -> str:
     return h.hexdigest()[:16]
 
 
+def cache_key(arch: str, key: str, h: str) -> str:
+    """The Yosys cache's key: architecture, configuration, RTL hash and, when there are any, the synthesis
+    options (synth_xilinx flattens since 57bfd56: figures taken with the hierarchy kept must not match)."""
+    opts = " ".join(SYNTH_ARCH[arch][1])
+    return json.dumps([arch, key, h] + ([opts] if opts else []))
+
+
 def head_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -129,14 +136,14 @@ def synthesize(out: Path, groups: dict, archs, budget_min: float, only: str | No
     cache = json.loads(cache_f.read_text()) if cache_f.is_file() else {}
     t_start = time.time()
     todo = []
-    measured = {shape_key(arch, groups[k]) for ck in cache for arch, k, h in [json.loads(ck)]
-                if k in groups and h == rtl_hash(groups[k]["core"], groups[k]["module"])}
+    measured = {shape_key(arch, groups[k]) for ck in cache for arch, k, h, *_ in [json.loads(ck)]
+                if k in groups and ck == cache_key(arch, k, rtl_hash(groups[k]["core"], groups[k]["module"]))}
     for key, g in groups.items():
         if only and only not in g["core"] and only not in g["module"]:
             continue
         h = rtl_hash(g["core"], g["module"])
         for arch in archs:
-            ck = json.dumps([arch, key, h])
+            ck = cache_key(arch, key, h)
             if ck not in cache:
                 # element-wise cores first, then the linear layers / attention products of mxint4, then
                 # of the other formats; smallest first within each
@@ -177,7 +184,7 @@ def rows(groups: dict, cache: dict, archs) -> list[dict]:
     for key, g in groups.items():
         h = rtl_hash(g["core"], g["module"])
         for arch in archs:
-            r = cache.get(json.dumps([arch, key, h]))
+            r = cache.get(cache_key(arch, key, h))
             out.append({"arch": arch, "core": g["core"], "module": g["module"], "params": g["params"],
                         "nodes": g["nodes"], "yosys": None if r is None else {k: float(r[YKEY[k]]) for k in KEYS},
                         "commit": None if r is None else r.get("commit")})
