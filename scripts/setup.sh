@@ -20,7 +20,11 @@ if ((${#missing[@]})); then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${DEB_PACKAGES[@]}" >/dev/null
     else
         echo "setup: missing ${missing[*]}; install them with: sudo apt-get install ${DEB_PACKAGES[*]}" >&2
-        echo "setup: continuing; hardware steps will fail until they are installed" >&2
+        if [[ ${missing[*]} == ccache ]]; then
+            echo "setup: continuing; without ccache every Verilator model compiles its runtime library again" >&2
+        else
+            echo "setup: continuing; hardware steps will fail until they are installed" >&2
+        fi
     fi
 fi
 
