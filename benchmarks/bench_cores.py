@@ -4,7 +4,7 @@
    (mx_linear and mx_matmul: MAC beats, i.e. in*out/(IN_PAR*OUT_PAR) cycles per vector). Measured
    as the difference of two runs of different lengths, so the fill latency cancels.
 2. Yosys resources of mx_linear at one parallelism in mxint4/6/8, mxfp4/6/8 and fixed8, for iCE40
-   (synth_ice40) and UltraScale+ (synth_xilinx -family xcup), in total and per MAC (multiplier).
+   (synth_ice40) and UltraScale+ (synth_xilinx -family xcup -flatten), in total and per MAC (multiplier).
 3. Verilator speed (simulated cycles per second) of mx_linear at a realistic size.
 4. With --fmax: nextpnr fmax, out of context on the ECP5-85 (speed 6) for the mx_linear rows of 2.
    and for the linear-algebra cores at the parameters the compiler generates for tiny-llama mxint4

@@ -45,7 +45,7 @@ from .graph import DataflowGraph, Edge, Node
 
 # ------------------------------------------------------------------------------------------------
 # Fallback model (nodes that map onto no modelled core; mase.compiler.resources has the fitted one),
-# calibrated on Yosys 0.23 `synth_xilinx -family xcup` runs of every distinct node
+# calibrated on Yosys 0.23 `synth_xilinx -family xcup` runs (hierarchical, before 57bfd56) of every distinct node
 # configuration of tiny-llama mxint4 (the synth stage with hw.synth_scope=nodes): mx_linear 64x128 at
 # 32x2 lanes 8.2k LUT / 1.4k FF, 64x64 at 32x1 4.2k / 0.8k, 64x32 at 8x1 2.6k / 0.55k; mx_quantize
 # (1 lane, 32-bit in) 0.6-0.8k LUT; mx_dequantize 0.2-0.3k; residual add 83; swiglu 420 LUT, 6 DSP.

@@ -8,7 +8,7 @@ widths, format kind: MX integer, MX minifloat or fixed-point, memory bits), a li
 features whose coefficients (COEF) are fitted per architecture family on Yosys figures of every
 distinct node configuration of tiny-llama and tiny-opt in mxint4, mxint8, mxfp4 and fixed8 by
 benchmarks/bench_resource_model.py (synth_ecp5: LUT4 + 2 per CCU2C + 4 per TRELLIS_DPR16X4, TRELLIS_FF,
-MULT18X18D, DP16KD; synth_xilinx -family xcup: LUT1-6, FD*, DSP48E2, RAMB36E2 + RAMB18E2 / 2).
+MULT18X18D, DP16KD; synth_xilinx -family xcup -flatten: LUT1-6, FD*, DSP48E2, RAMB36E2 + RAMB18E2 / 2).
 Families: ecp5, xcup (UltraScale+). iCE40 is not fitted (synth_ice40 keeps the multipliers in LUTs
 and its 4 Kbit EBRs differ): the plan keeps params.py's older constants there (FITTED).
 The FIFOs on a node's input edges and the width converters between nodes are not part of a core

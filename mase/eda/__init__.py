@@ -6,7 +6,7 @@ style), each building under the run folder (`<run>/build/<flow>/`), keeping the 
 returning a JSON-able summary:
 
     verilator: lint (verilator --lint-only -Wall), sim (build + run the self-checking testbench)
-    yosys:     synth (synth_ice40 / synth_xilinx -family xcup) -> LUT/FF/DSP/BRAM
+    yosys:     synth (synth_ice40 / synth_xilinx -family xcup -flatten) -> LUT/FF/DSP/BRAM
     nextpnr:   pnr for iCE40 (Debian nextpnr-ice40) and ECP5 (nextpnr-ecp5 or YoWASP)
     vivado:    the complete Vivado project through Edalize; built only where `vivado` is on PATH
     tools:     which tool, native or YoWASP; the fix when one is missing
