@@ -108,6 +108,7 @@ class HwPlan:
     onchip_weight_bits: int
     offchip_weight_bits: int
     notes: list[str] = field(default_factory=list)
+    weights_mode: str = "auto"  # hw.weights: onchip | offchip | auto (the architecture's weight memory)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -376,22 +377,45 @@ def _weight_bits(n: Node) -> int:
     return int(w * per + scales + (a["out_features"] * 32 if a["has_bias"] else 0))
 
 
-def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any, pinned: dict[str, str]) -> list[str]:
-    """Greedy: the largest layers go to URAM (or SPRAM), the rest to BRAM, then off-chip over AXI."""
+WEIGHT_MODES = ("auto", "onchip", "offchip")  # hw.weights
+
+
+def _offchip_gbps(target: Any) -> float:
+    return float(_get(target, "offchip_bandwidth_gbps", 0) or 0)
+
+
+def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any, pinned: dict[str, str],
+                   mode: str = "auto") -> list[str]:
+    """Where each linear layer's weights live, by `mode` (hw.weights; a node pinned by hw.overrides
+    keeps its own choice): auto, greedy: the largest layers go to URAM (or SPRAM), the rest to BRAM,
+    then off-chip over AXI; onchip: the same without the off-chip step (an error naming the fix when a
+    layer does not fit); offchip: every layer streamed from off-chip memory (mx_linear W_SOURCE 1)."""
     res = _get(target, "resources", None)
     kind = _get(target, "kind", "sim")
+    tname = _get(target, "name", "?")
+    if mode not in WEIGHT_MODES:
+        raise MaseError(f"hw.weights={mode!r}: choose one of {', '.join(WEIGHT_MODES)}")
+    offchip = _offchip_gbps(target)
+    if not offchip and (mode == "offchip" or "axi" in pinned.values()):
+        what, fix = (("hw.weights=offchip", "hw.weights=onchip / auto") if mode == "offchip"
+                     else ("hw.overrides weights=axi", "another weights= in hw.overrides"))
+        raise MaseError(f"{what} streams weights from off-chip memory but target {tname} has none "
+                        f"(target.offchip_bandwidth_gbps is not set): set it, or use {fix}")
+    if mode == "offchip":
+        pinned = {n.name: pinned.get(n.name, "axi") for n in nodes}
     notes = []
     if kind == "sim":
         for n in nodes:
             p = params[n.name]
             p.weights = pinned.get(n.name, "bram")
+            if p.weights == "axi":
+                continue
             p.bram += p.rom_bram or _mem_blocks(p.weight_bits, p.lanes * _elem_bits(n.attrs["weight_fmt"]) + 8 * p.out_par,
                                                 BRAM_KBIT)
         return notes
     bram_left = _get(res, "bram", 0) * _get(res, "bram_kbit", 36) * 1024 * 0.7  # keep 30% for FIFOs/buffers
     uram_left = _get(res, "uram", 0) * URAM_KBIT * 1024 * 0.95
     spram_left = _get(res, "spram", 0) * 256 * 1024
-    offchip = _get(target, "offchip_bandwidth_gbps", 0) or 0
     for n in sorted(nodes, key=lambda n: -params[n.name].weight_bits):
         p = params[n.name]
         bits, width = p.weight_bits, p.lanes * _elem_bits(n.attrs["weight_fmt"]) + 8 * p.out_par
@@ -404,14 +428,24 @@ def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any
         elif want in ("auto", "bram") and bram_left >= bits:
             p.weights, bram_left = "bram", bram_left - bits
             p.bram += p.rom_bram or _mem_blocks(bits, width, _get(res, "bram_kbit", 36))
-        elif want in ("auto", "axi") and offchip:
+        elif (want == "axi" or (want == "auto" and mode == "auto")) and offchip:
             p.weights = "axi"
+        elif mode == "onchip" and want == "auto":
+            left = max(bram_left, uram_left, spram_left)
+            raise MaseError(f"hw.weights=onchip: the weights of {n.name} ({_size(bits)}) do not fit in the "
+                            f"on-chip memory of {tname} (largest free: {_size(left)}): use hw.weights=offchip or auto"
+                            + (" (the target has off-chip memory)" if offchip else "")
+                            + ", a larger target or a narrower weight format")
         else:
             where = want if want != "auto" else "on-chip memory"
             raise MaseError(f"weights of {n.name} ({bits / 8e6:.2f} MB) do not fit in {where} of "
-                            f"{_get(target, 'name', '?')} and it has no off-chip memory: choose a larger target "
+                            f"{tname} and it has no off-chip memory: choose a larger target "
                             f"or a narrower weight format")
     return notes
+
+
+def _size(bits: float) -> str:
+    return f"{bits / 8e6:.2f} MB" if bits >= 8e6 else f"{bits / 8e3:.1f} kB"
 
 
 def _mem_blocks(bits: int, width: int, kbit: int) -> int:
@@ -455,6 +489,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
     util = float(_get(hw, "utilization", 0.8))
     max_lanes = int(_get(hw, "max_lanes", 64))
     fifo_default = int(_get(hw, "fifo_depth", 4))
+    weights_mode = str(_get(hw, "weights", "auto"))
     cap = {"lut": _get(res, "lut", 0), "ff": _get(res, "ff", 0), "dsp": _get(res, "dsp", 0),
            "bram": _get(res, "bram", 0), "uram": _get(res, "uram", 0)} if kind != "sim" else {}
     ovs = _overrides(hw)
@@ -515,7 +550,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
             if n.op == "linear":
                 p.weight_bits = _weight_bits(n)
             _resources(n, p, g, family)
-        notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned)
+        notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned, weights_mode)
         tot = {k: sum(getattr(p, k) for p in params.values()) for k in ("lut", "ff", "dsp", "bram", "uram")}
         return tot, notes
 
@@ -563,7 +598,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
         notes.append(f"off-chip weights need {need:.1f} GB/s at {tok_s:.0f} tokens/s, the target has {avail} GB/s: "
                      f"decode is memory-bound at {avail / need * tok_s:.0f} tokens/s")
     return HwPlan(_get(target, "name", "?"), clock, g.seq_len, real_ii, params, tot, cap, need, avail, onchip,
-                  axi_bits, notes)
+                  axi_bits, notes, weights_mode)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -101,7 +101,17 @@ def params_table(g: DataflowGraph, plan: HwPlan, title: str) -> Table:
     for (name, op, ip, op_, cyc, wts, depths), ps in rows.items():
         t.add_row(f"{name} (x{len(ps)})" if len(ps) > 1 else name, op, f"{ip} x {op_}", str(cyc), wts,
                   ",".join(map(str, depths)), str(ps[0].lut), str(ps[0].dsp), f"{ps[0].bram:g}", str(ps[0].uram))
+    t.caption = weights_line(plan.to_dict())
     return t
+
+
+def weights_line(plan: dict[str, Any]) -> str:
+    """The architecture's weight memory in one line (hw.weights and where the linear layers went)."""
+    lin = [p for p in plan["nodes"].values() if p["op"] == "linear"]
+    axi = sum(p["weights"] == "axi" for p in lin)
+    return (f"weights: hw.weights={plan.get('weights_mode', 'auto')}: {len(lin) - axi} of {len(lin)} linear layers on "
+            f"chip ({plan['onchip_weight_bits'] / 8e3:,.1f} kB), {axi} streamed from off-chip memory "
+            f"({plan['offchip_weight_bits'] / 8e3:,.1f} kB a token)")
 
 
 def _plan_from_files(ctx) -> tuple[DataflowGraph | None, dict]:
@@ -202,7 +212,8 @@ def build_hw_report(ctx) -> dict[str, Any]:
         "cycles": cycles, "analytical_cycles": {k: v for k, v in cyc.items() if k != "decode"}, "decode": dec,
         "model_vs_sim": model_check,
         "tokens_per_s": {"decode": tok_s_dec, "decode_batched": tok_s_bat, "prefill": tok_s_pre},
-        "memory": {"onchip_weight_mb": plan["onchip_weight_bits"] / 8e6, "offchip_weight_mb": plan["offchip_weight_bits"] / 8e6,
+        "memory": {"weights": plan.get("weights_mode", "auto"), "weights_line": weights_line(plan),
+                   "onchip_weight_mb": plan["onchip_weight_bits"] / 8e6, "offchip_weight_mb": plan["offchip_weight_bits"] / 8e6,
                    "kv_cache_mb": dec["kv_cache_mb"], "kv_cache_context": context},
         "offchip_bandwidth_gbps": {"needed": need, "available": avail},
         "rtl": ("prefill datapath (hw/, the prompt streamed token by token) and the KV-cache decode design (hw_decode/, "
@@ -244,7 +255,7 @@ def _graph_plan_from_files(ctx, folder: str = "hw") -> tuple[DataflowGraph, HwPl
     nodes = {k: NodeParams(**{f: v[f] for f in NodeParams.__dataclass_fields__ if f in v}) for k, v in plan["nodes"].items()}
     hp = HwPlan(plan["target"], plan["clock_mhz"], plan["seq_len"], plan["ii"], nodes, plan["totals"], plan["capacity"],
                 plan["offchip_gbps_needed"], plan["offchip_gbps_available"], plan["onchip_weight_bits"],
-                plan["offchip_weight_bits"])
+                plan["offchip_weight_bits"], weights_mode=plan.get("weights_mode", "auto"))
     return g, hp
 
 
@@ -299,5 +310,7 @@ def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
                  "sequence (token latency through every layer; simulated on the decode design where the generate stage "
                  "ran), batched keeps the pipeline full. uJ/token at the batched rate. Resources: "
                  + "; ".join(sorted({r["resources_source"] for r in reports}))
-                 + ("; simulated: " + "; ".join(scopes) if scopes else ""))
+                 + ("; simulated: " + "; ".join(scopes) if scopes else "")
+                 + "".join(f". {r['label']}: {r['memory']['weights_line']}" for r in reports
+                           if r.get("memory", {}).get("weights_line")))
     return t

@@ -241,6 +241,10 @@ class HwConfig:
     synth_scope: str = "auto"  # auto | top | nodes
     pnr_scope: str = "auto"  # auto | design | nodes (per-node out of context); auto: design if it fits the part
     overrides: Dict[str, HwOverride] = field(default_factory=dict)
+    # where every linear layer's weights live (mase.compiler.params._place_weights; hw.overrides win):
+    # onchip (ROMs in BRAM / URAM / SPRAM, an error if they do not fit) | offchip (all streamed from
+    # the target's off-chip memory, mx_linear W_SOURCE 1) | auto (on chip while they fit, the rest off chip)
+    weights: str = "auto"
     top: str = "mase_top"  # module name of the generated top level (its testbench: tb_<top>)
     vlnv: Optional[str] = None  # FuseSoC name of the generated core; None: mase:gen:<top>:<mase version>
 

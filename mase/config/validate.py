@@ -31,6 +31,7 @@ ROTATIONS = ("none", "hadamard", "random")  # mase.quantize.rotation
 SYNTH_SCOPES = ("auto", "top", "nodes")  # mase.eda.yosys
 PNR_SCOPES = ("auto", "design", "nodes")  # mase.eda.nextpnr
 WEIGHT_PLACES = ("auto", "bram", "uram", "spram", "axi")  # mase.compiler.params._place_weights
+WEIGHT_MODES = ("auto", "onchip", "offchip")  # hw.weights: the architecture's weight memory
 LANES = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # mase.compiler.params.LANE_CHOICES
 MAX_FIFO = 1 << 16
 MAX_CLOCK_MHZ = 2000.0  # no FPGA fabric clocks anywhere near this: a larger value is a unit mistake
@@ -271,6 +272,7 @@ def validate_hw(hw: Any, m: Any) -> None:
     _int_range(hw.generate_tokens, "hw.generate_tokens", 1, limit, " tokens (greedy, after the prompt)")
     _choice(hw.synth_scope, "hw.synth_scope", SYNTH_SCOPES)
     _choice(hw.pnr_scope, "hw.pnr_scope", PNR_SCOPES)
+    _choice(str(hw.get("weights", "auto")), "hw.weights", WEIGHT_MODES)
     _names(hw)
     for pattern, ov in (hw.overrides or {}).items():
         where = f"hw.overrides[{pattern!r}]"
