@@ -271,9 +271,11 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
 
 
 def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cfg_hash: str,
-            gate: tuple[int, int] | None = None) -> str:
+            gate: tuple[int, int] | None = None, offchip: dict | None = None) -> str:
     """The testbench; `gate` = (input beats, output beats) of a token: a decode design's input passes
-    through mx_tb_gate (lockstep from +gate_from=<token>, per-token cycles printed)."""
+    through mx_tb_gate (lockstep from +gate_from=<token>, per-token cycles printed). `offchip` (the
+    memory image's address map, mase.compiler.library.offchip_image): the streamed weight ports are
+    fed by DMA channels (mx_tb_dma) from the memory model (mx_tb_mem) instead of stream sources."""
     tb = f"tb_{r.name}"
     if gate and (len(r.inputs) != 1 or len(r.outputs) != 1):
         raise ValueError("a gated (decode) testbench needs one input and one output port")
@@ -302,7 +304,9 @@ def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cf
                 ("in_ready", f"{src}_ready"), ("out_data", f"{port}_data"), ("out_valid", f"{port}_valid"),
                 ("out_ready", f"{port}_ready"), ("obs_fire", f"{out}_valid && {out}_ready")]))
         dones.append(f"{port}_done")
-    for port, node, w in r.w_ports:
+    if offchip and r.w_ports:
+        body += _offchip_tb(r, offchip, s, dones)
+    for port, node, w in ([] if offchip else r.w_ports):
         s.append(f"    logic [{w - 1}:0] {port}_data;\n    logic {port}_valid, {port}_ready, {port}_done;\n"
                  f"    int {port}_c0, {port}_c1;")
         body.append(_instance("mx_tb_source", {"WIDTH": w, "MAX_BEATS": max(1, beats[port]), "NAME": port, "SALT": 101},
@@ -339,6 +343,33 @@ def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cf
             + ") $display(\"MASE_TB_FAIL\");\n        else $display(\"MASE_TB_PASS\");\n") if checks else ""
     body.append(f"    final begin\n{fin}    end\n")
     return "".join(x + "\n" for x in s) + "\n" + "\n".join(body) + "endmodule\n"
+
+
+def _offchip_tb(r: Region, amap: dict, decl: list[str], dones: list[str]) -> list[str]:
+    """The off-chip memory model of the testbench: one mx_tb_mem serving the memory image, one mx_tb_dma
+    per streamed weight port (its region of the image)."""
+    mem, n = amap["memory_model"], len(r.w_ports)
+    decl.append(f"    logic [{n - 1}:0] mem_req, mem_grant, mem_rvalid;\n    logic [31:0] mem_addr [{n}];\n"
+                f"    logic [{amap['bus_bits'] - 1}:0] mem_rdata;")
+    body = [_instance("mx_tb_mem", {"PORTS": n, "BUS_BITS": amap["bus_bits"], "WORDS": max(1, amap["words"]),
+                                    "LATENCY": max(1, mem["latency_cycles"] - 1), "BW_MILLI": mem["bw_milli"],
+                                    "FILE": amap["file"]}, "u_mem", [
+        ("clk", ""), ("rst", ""), ("req", "mem_req"), ("addr", "mem_addr"), ("grant", "mem_grant"),
+        ("rvalid", "mem_rvalid"), ("rdata", "mem_rdata")])]
+    regions = {x["port"]: x for x in amap["regions"]}
+    for i, (port, _, w) in enumerate(r.w_ports):
+        x = regions[port]
+        decl.append(f"    logic [{w - 1}:0] {port}_data;\n    logic {port}_valid, {port}_ready, {port}_done;\n"
+                    f"    int {port}_c0, {port}_c1;")
+        body.append(_instance("mx_tb_dma", {"WIDTH": w, "BEAT_BITS": 8 * x["beat_bytes"], "BUS_BITS": amap["bus_bits"],
+                                            "BASE": x["base_word"], "WORDS": x["words"], "BEATS": x["beats"],
+                                            "FIFO_WORDS": x["fifo_words"], "NAME": port}, f"u_dma_{port}", [
+            ("clk", ""), ("rst", ""), ("req", f"mem_req[{i}]"), ("addr", f"mem_addr[{i}]"), ("grant", f"mem_grant[{i}]"),
+            ("rvalid", f"mem_rvalid[{i}]"), ("rdata", "mem_rdata"), ("out_data", f"{port}_data"),
+            ("out_valid", f"{port}_valid"), ("out_ready", f"{port}_ready"), ("done", f"{port}_done"),
+            ("first_cycle", f"{port}_c0"), ("last_cycle", f"{port}_c1")]))
+        dones.append(f"{port}_done")
+    return body
 
 
 def emit_core(r: Region, deps: list[str], mem_files: list[str], stim_ports: list[str], version: str, cfg_hash: str,

@@ -25,6 +25,7 @@ from .graph import DataflowGraph
 from .params import HwPlan
 
 TOP = "mase_top"
+OFFCHIP_IMAGE = "offchip.hex"  # mem/: the memory image of the streamed weights (+ offchip.json, its address map)
 GENERATED_DIRS = ("rtl", "tb", "mem", "stim", "constraints")
 
 
@@ -123,6 +124,51 @@ def _w_stream_text(g: DataflowGraph, node, inst, n_vectors: int) -> tuple[str, i
     return one * n_vectors, n * n_vectors
 
 
+OFFCHIP_LAYOUT = ("the streamed layers' w_data beats, one region per streamed linear layer in the order of "
+                  "`regions`, each starting at a bus-word boundary (word address base_word, byte address "
+                  "base_byte = base_word x word_bytes): the layer's beats for one input vector in ROM word "
+                  "order, each beat_bytes bytes little endian (the port's width rounded up to whole bytes, "
+                  "zero-extended), back to back from byte 0 of the region; zero bytes after the last beat to "
+                  "the end of its word. $readmemh text: one bus word a line, word address = line, most "
+                  "significant hex digit first (byte 0 = the two last digits)")
+
+
+def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, name: str) -> tuple[str, dict]:
+    """The memory image of every streamed weight (mase.compiler.params.memory_model's bus): its
+    $readmemh text and its address map (OFFCHIP_LAYOUT; regions in the order of `w_ports`)."""
+    import numpy as np
+
+    from .params import stream_beat_bits
+
+    mem = plan.memory
+    wb = mem["bus_bits"] // 8
+    words, regions, base = [], [], 0
+    for port, node, width in w_ports:
+        n, inst = g.node(node), insts[node]
+        text, beats = _w_stream_text(g, n, inst, 1)
+        bb = stream_beat_bits(n, plan.nodes[node]) // 8
+        if bb * 8 < width:
+            raise ValueError(f"{node}: a beat of {width} bits does not fit {bb} bytes")
+        raw = b"".join(int(line, 16).to_bytes(bb, "little") for line in text.split())
+        nw = -(-len(raw) // wb)
+        arr = np.frombuffer(raw + bytes(nw * wb - len(raw)), dtype=np.uint8).reshape(nw, wb)
+        words.append(arr)
+        # the DMA channel's buffer (mase.compiler.params.memory_model): at most one pass of the region
+        fifo = min(mem["fifo_words"], max(2 * mem["latency_cycles"] + 4, nw + 2))
+        regions.append({"port": port, "node": node, "base_word": base, "base_byte": base * wb, "words": nw,
+                        "bytes": len(raw), "beats": beats, "width": width, "beat_bytes": bb, "fifo_words": fifo})
+        base += nw
+    allw = np.concatenate(words) if words else np.zeros((0, wb), np.uint8)
+    chars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    digits = np.stack([chars[allw[:, ::-1] >> 4], chars[allw[:, ::-1] & 15]], -1).reshape(allw.shape[0], -1)
+    lines = np.concatenate([digits, np.full((digits.shape[0], 1), ord("\n"), np.uint8)], 1)
+    amap = {"file": name, "bus_bits": mem["bus_bits"], "word_bytes": wb, "words": base, "bytes": base * wb,
+            "weight_bytes_per_token": sum(r["bytes"] for r in regions), "layout": OFFCHIP_LAYOUT,
+            "dma_buffer_bytes": sum(r["fifo_words"] for r in regions) * wb,
+            "protocol": mem["protocol"], "memory_model": mem, "regions": regions}
+    return lines.tobytes().decode(), amap
+
+
 def _norm_image(node, inst, mem_dir: Path) -> str:
     """The scale (and bias) words of a norm: one word per beat, {bias lanes, scale lanes}."""
     from mase.golden import nonlinear as G
@@ -218,13 +264,20 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
         stim_ports.append(port)
         text, beats[port] = _w_stream_text(g, g.node(node), insts[node], n_vectors)
         write_text(hw_dir / "stim" / f"{port}.hex", text)
+    amap = None
+    if region.w_ports and plan.memory:  # the off-chip memory image the testbench's memory model serves
+        image = OFFCHIP_IMAGE if top == TOP else f"{top}.{OFFCHIP_IMAGE}"
+        text, amap = offchip_image(g, plan, insts, region.w_ports, image)
+        write_text(hw_dir / "mem" / image, text)
+        write_text(hw_dir / "mem" / (image.removesuffix(".hex") + ".json"), json_text(amap))
+        mem_files.append(image)
     for old in list(hw_dir.glob("*.core")):  # the core of an earlier hw.top: one accelerator per library
         old.unlink()
     write_text(hw_dir / "rtl" / f"{top}.sv", emit_top(g, plan, region, version, cfg_hash))
     gate = None
     if g.decode and vals is not None:  # a token at a time: the testbench can hold each one back (lockstep)
         gate = (beats[region.inputs[0][0]] // n_vectors, beats[region.outputs[0][0]] // n_vectors)
-    write_text(hw_dir / "tb" / f"tb_{top}.sv", emit_tb(g, region, beats, version, cfg_hash, gate))
+    write_text(hw_dir / "tb" / f"tb_{top}.sv", emit_tb(g, region, beats, version, cfg_hash, gate, amap))
     period = 1000.0 / plan.clock_mhz
     write_text(hw_dir / "constraints" / "clock.xdc",
                header(version, cfg_hash, "clock constraint", "#") + f"create_clock -period {period:.3f} -name clk [get_ports clk]\n")
@@ -246,6 +299,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
            "inputs": [{"port": p, "edge": e, "lanes": l, "beats": beats.get(p)} for p, e, l in region.inputs],
            "outputs": [{"port": p, "edge": e, "lanes": l, "beats": beats.get(p)} for p, e, l in region.outputs],
            "w_ports": [{"port": p, "node": n, "beats": beats.get(p)} for p, n, _ in region.w_ports],
+           "offchip_image": amap and {k: amap[k] for k in ("file", "bus_bits", "words", "weight_bytes_per_token")},
            "missing_by_core": dict(sorted(by_core.items())), "missing": missing_rows, "depends": deps,
            "mem_files": len(mem_files), "config_hash": cfg_hash, "mase_version": version,
            "graph_outputs_covered": all(e in [x for _, x, _ in region.outputs] for e in g.outputs)}

@@ -109,6 +109,7 @@ class HwPlan:
     offchip_weight_bits: int
     notes: list[str] = field(default_factory=list)
     weights_mode: str = "auto"  # hw.weights: onchip | offchip | auto (the architecture's weight memory)
+    memory: dict[str, Any] | None = None  # the off-chip memory model (memory_model) when weights are streamed
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -444,6 +445,67 @@ def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any
     return notes
 
 
+# ------------------------------------------------------------------------------------------------
+# off-chip memory (streamed weights): the bus and the simulation's memory model
+# ------------------------------------------------------------------------------------------------
+DEFAULT_BUS_BITS = 512  # the U250's DDR4 controller port (MIG AXI, 512 bits at 300 MHz)
+DEFAULT_LATENCY_NS = 100.0  # an assumed DRAM read latency (controller and device, idle)
+BUS_PROTOCOL = ("one AXI4-Stream per streamed linear layer (w_<node>_data/_valid/_ready = TDATA/TVALID/TREADY), "
+                "fed by a DMA (MM2S) channel reading the layer's region of the memory image once per input "
+                "vector; all channels share one read port of bus_bits a cycle")
+
+
+def memory_model(target: Any, hw: Any = None) -> dict[str, Any] | None:
+    """The off-chip memory that streamed weights come from, at the design's clock (the testbench's
+    mx_tb_mem / mx_tb_dma and the decode model's bandwidth cap); None without off-chip memory.
+
+    bus_bits: hw.bus_bits, else target.offchip_bus_bits, else 512; bandwidth: the target's
+    offchip_bandwidth_gbps, at most bus_bits a cycle; read latency: target.offchip_latency_ns (else 100
+    ns) in cycles; each DMA channel keeps up to `fifo_words` words in flight or buffered: at least twice
+    the bus's bandwidth-delay product (2 x latency + 4 words), and the bytes the bus delivers in
+    `prefetch_cycles` (set by choose_parameters: the longest decoder layer's compute latency, an upper
+    bound of a stretch in which no streamed layer reads, which the other channels' prefetch must absorb
+    for the bus not to idle), at most the channel's region (mase.compiler.emit: one pass of its weights)."""
+    gbps = _offchip_gbps(target)
+    if not gbps:
+        return None
+    clock = float(_get(target, "clock_mhz", 100.0))
+    bus = int(_get(hw, "bus_bits", 0) or _get(target, "offchip_bus_bits", 0) or DEFAULT_BUS_BITS)
+    lat_ns = float(_get(target, "offchip_latency_ns", 0) or DEFAULT_LATENCY_NS)
+    lat = max(2, math.ceil(lat_ns * clock / 1000 - 1e-9))
+    bus_gbps = bus / 8 * clock / 1000
+    eff = min(gbps, bus_gbps)
+    per_cycle = eff * 1000 / clock
+    return {"protocol": BUS_PROTOCOL, "bus_bits": bus, "clock_mhz": clock, "target_gbps": gbps, "bus_gbps": bus_gbps,
+            "bandwidth_gbps": eff, "bytes_per_cycle": per_cycle, "bw_milli": max(1, int(round(per_cycle * 1000))),
+            "latency_ns": lat_ns, "latency_cycles": lat, "fifo_words": 2 * lat + 4, "prefetch_cycles": 0}
+
+
+def _prefetch(g: DataflowGraph, plan: HwPlan) -> None:
+    """Size the DMA channels' prefetch (memory_model) from the decode model's per-layer latencies."""
+    mem = plan.memory
+    ends = decode_model(g, plan, g.seq_len)["layer_end_cycles"]
+    layers = sorted((int(k), v) for k, v in ends.items() if int(k) >= 0)
+    gap = max((v - (layers[i - 1][1] if i else 0) for i, (_, v) in enumerate(layers)), default=0)
+    mem["prefetch_cycles"] = gap
+    words = math.ceil(mem["bytes_per_cycle"] * gap / (mem["bus_bits"] // 8))
+    mem["fifo_words"] = max(2 * mem["latency_cycles"] + 4, words)
+
+
+def stream_beat_bits(n: Node, p: NodeParams) -> int:
+    """Bits of one w_data beat of a streamed linear (mx_linear W_SOURCE 1): OUT_PAR x (scale byte +
+    IN_PAR elements), in the memory image rounded up to whole bytes."""
+    w = _elem_bits(n.attrs["weight_fmt"])
+    return -(-p.out_par * (8 + p.in_par * w) // 8) * 8
+
+
+def stream_beats(n: Node, p: NodeParams) -> int:
+    """w_data beats per input vector of a streamed linear (its zero-padded ROM words)."""
+    a = n.attrs
+    k = a["block"]
+    return (-(-a["in_features"] // k) * k // p.in_par) * (-(-a["out_features"] // k) * k // p.out_par)
+
+
 def _size(bits: float) -> str:
     return f"{bits / 8e6:.2f} MB" if bits >= 8e6 else f"{bits / 8e3:.1f} kB"
 
@@ -597,8 +659,11 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
     if axi_bits and avail and need > avail:
         notes.append(f"off-chip weights need {need:.1f} GB/s at {tok_s:.0f} tokens/s, the target has {avail} GB/s: "
                      f"decode is memory-bound at {avail / need * tok_s:.0f} tokens/s")
-    return HwPlan(_get(target, "name", "?"), clock, g.seq_len, real_ii, params, tot, cap, need, avail, onchip,
-                  axi_bits, notes, weights_mode)
+    plan = HwPlan(_get(target, "name", "?"), clock, g.seq_len, real_ii, params, tot, cap, need, avail, onchip,
+                  axi_bits, notes, weights_mode, memory_model(target, hw) if axi_bits else None)
+    if plan.memory:
+        _prefetch(g, plan)
+    return plan
 
 
 # ------------------------------------------------------------------------------------------------
@@ -869,13 +934,26 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
     clock = plan.clock_mhz * 1e6
     tok1, tokb = clock / latency, (clock / ii_c if ii_c else None)
     # weights streamed from off-chip memory (hw weights=axi) are read once per token: a bandwidth cap
-    mem_cap = None
+    # (the roofline: weight bytes a token over the bandwidth, at most the bus's), and one sequence's
+    # token takes at least the bus time of its streams' bytes (the memory image's beats)
+    mem_cap = mem_cycles = None
     if plan.offchip_weight_bits and plan.offchip_gbps_available:
-        mem_cap = plan.offchip_gbps_available * 1e9 / (plan.offchip_weight_bits / 8)
+        mem = plan.memory or {}
+        bw = mem.get("bandwidth_gbps") or plan.offchip_gbps_available
+        mem_cap = bw * 1e9 / (plan.offchip_weight_bits / 8)
+        if mem:
+            by_name = {n.name: n for n in nodes}  # a simulated region: its own streams
+            stream = sum(stream_beat_bits(by_name[k], p) * stream_beats(by_name[k], p) // 8
+                         for k, p in plan.nodes.items() if p.weights == "axi" and k in by_name)
+            mem_cycles = math.ceil(stream / mem["bytes_per_cycle"]) + mem["latency_cycles"]
+            if mem_cycles > latency:
+                latency = mem_cycles
+                tok1 = clock / latency
         tok1, tokb = min(tok1, mem_cap), (min(tokb, mem_cap) if tokb else tokb)
     return {"source": "analytical", "context": T, "latency_cycles": latency, "ii_cycles": ii_c,
             "sequences_to_fill": math.ceil(latency / ii_c) if ii_c else 1,
             "tokens_per_s_batch1": tok1, "tokens_per_s_batched": tokb, "tokens_per_s_offchip_cap": mem_cap,
+            "offchip_stream_cycles": mem_cycles,
             "kv_cache_bits": int(kv_bits), "kv_cache_mb": kv_bits / 8e6,
             "layer_end_cycles": {str(k): v for k, v in sorted(per_layer.items())}, "port_cycles": port_times,
             **({"edge_cycles": dict(times)} if edges else {}),

@@ -255,7 +255,8 @@ def _graph_plan_from_files(ctx, folder: str = "hw") -> tuple[DataflowGraph, HwPl
     nodes = {k: NodeParams(**{f: v[f] for f in NodeParams.__dataclass_fields__ if f in v}) for k, v in plan["nodes"].items()}
     hp = HwPlan(plan["target"], plan["clock_mhz"], plan["seq_len"], plan["ii"], nodes, plan["totals"], plan["capacity"],
                 plan["offchip_gbps_needed"], plan["offchip_gbps_available"], plan["onchip_weight_bits"],
-                plan["offchip_weight_bits"], weights_mode=plan.get("weights_mode", "auto"))
+                plan["offchip_weight_bits"], weights_mode=plan.get("weights_mode", "auto"),
+                memory=plan.get("memory"))
     return g, hp
 
 

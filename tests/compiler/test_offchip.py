@@ -73,3 +73,87 @@ def test_weights_key_errors(graph):
     assert "\n" not in str(e.value)
     with pytest.raises(MaseError, match=r"hw.weights='fast': choose one of auto, onchip, offchip"):
         validate_hw(compose(["+model=tiny-llama", "hw.weights=fast"]).hw, compose(["+model=tiny-llama"]).model)
+
+
+def test_memory_model_figures():
+    """The bus and bandwidth of each target's memory model (documented in mase/compiler/README.md)."""
+    from mase.compiler.params import memory_model
+
+    u = memory_model(target("u250"), hw())
+    assert (u["bus_bits"], u["latency_cycles"]) == (512, 30)
+    assert u["bandwidth_gbps"] == pytest.approx(19.2) and u["target_gbps"] == 77.0  # one DDR4 port of four
+    assert memory_model(target("u250"), hw(bus_bits=2048))["bandwidth_gbps"] == pytest.approx(76.8)
+    e = memory_model(target("ecp5-85k"), hw())
+    assert (e["bus_bits"], e["latency_cycles"], e["bw_milli"]) == (32, 5, 4000)  # 0.2 GB/s at 50 MHz: 4 B a cycle
+    assert memory_model(target("sim"), hw()) is None
+    s = memory_model(target("sim", offchip_bandwidth_gbps=0.5), hw())
+    assert (s["bus_bits"], s["latency_cycles"], s["bw_milli"]) == (512, 10, 5000)
+
+
+def _image_beats(hw_dir, amap):
+    """Each region of the memory image, unpacked into the port's beats (the address map's layout)."""
+    words = (hw_dir / "mem" / amap["file"]).read_text().split()
+    assert len(words) == amap["words"] and all(len(w) == amap["bus_bits"] // 4 for w in words)
+    raw = b"".join(bytes.fromhex(w)[::-1] for w in words)  # byte 0 = the last two hex digits
+    out = {}
+    for r in amap["regions"]:
+        base = r["base_byte"]
+        assert base == r["base_word"] * amap["word_bytes"] and r["bytes"] == r["beats"] * r["beat_bytes"]
+        region = raw[base:base + r["words"] * amap["word_bytes"]]
+        assert not any(region[r["bytes"]:])  # zero padding to the end of the region's last word
+        bb = r["beat_bytes"]
+        out[r["port"]] = [int.from_bytes(region[i * bb:(i + 1) * bb], "little") for i in range(r["beats"])]
+    return out
+
+
+@pytest.mark.parametrize("bus_bits", [512, 96, 16])
+def test_offchip_image_is_the_fed_beats(tmp_path, tiny_llama, bus_bits):
+    """The memory image in the bus layout holds exactly the w_data beats the testbench feeds (the stream
+    stimulus of each streamed port, once per input vector), at a bus wider or narrower than a beat; the
+    testbench instantiates the memory model with the map's figures."""
+    import json
+
+    from mase.compiler.library import write_library
+
+    g = capture(tiny_llama, "mxint4", seq_len=2)
+    plan = choose_parameters(g, target("sim", offchip_bandwidth_gbps=1.0), hw(weights="offchip", bus_bits=bus_bits))
+    man = write_library(g, plan, None, tmp_path, "0.1.0", "t", target("sim"))
+    amap = json.loads((tmp_path / "mem" / "offchip.json").read_text())
+    assert amap["bus_bits"] == bus_bits and man["offchip_image"]["words"] == amap["words"]
+    assert [r["port"] for r in amap["regions"]] == [w["port"] for w in man["w_ports"]] and len(amap["regions"]) == 14
+    assert amap["weight_bytes_per_token"] * 8 >= plan.offchip_weight_bits
+    beats = _image_beats(tmp_path, amap)
+    for w in man["w_ports"]:
+        fed = [int(x, 16) for x in (tmp_path / "stim" / f"{w['port']}.hex").read_text().split()]
+        n = len(beats[w["port"]])
+        assert fed == beats[w["port"]] * (len(fed) // n) and len(fed) == n * g.seq_len, w["port"]
+    tb = (tmp_path / "tb" / "tb_mase_top.sv").read_text()
+    assert tb.count("mx_tb_dma #(") == 14 and "mx_tb_mem #(" in tb and "mx_tb_source #(" in tb  # the prompt's source
+    milli = min(10000, bus_bits // 8 * 1000)  # 1 GB/s at 100 MHz, at most the bus's width a cycle
+    assert f".BUS_BITS({bus_bits})" in tb and f".BW_MILLI({milli})" in tb and '.FILE("offchip.hex")' in tb
+    assert "offchip.hex" in (tmp_path / "mase_top.core").read_text()
+
+
+def test_decode_through_memory_model_narrow_bus(tmp_path):
+    """The decode design with every weight streamed through the memory model on a 96-bit bus (beats of
+    72, 136 and 272 bits straddle its words) at 0.6 GB/s (6 bytes a cycle at 100 MHz, below what the
+    compute would read): the golden tokens, bit-exact without and with random stalls (memory and
+    ports); every region read once per input vector, at the bandwidth: the bus busy from its first to
+    its last word (memory-bound), and the run no shorter than its bytes' bus time."""
+    import json
+    import re
+
+    from mase.compiler.generate import generate as generate_tokens
+    from mase.models import load_model
+
+    cfg = compose(["+model=tiny-llama", "quant=mxint4", "target=sim", "target.offchip_bandwidth_gbps=0.6",
+                   "hw.weights=offchip", "hw.bus_bits=96", "model.tiny.num_layers=1"])
+    model = load_model(cfg.model)[0]
+    res = generate_tokens(model, None, cfg.quant, cfg.target, cfg.hw, tmp_path, [3, 4], 2, "0.1.0", "t", "tiny-llama")
+    assert res["bit_exact"] and res["match"] and len(res["runs"]) == 2 and res["lint"]["clean"]
+    amap = json.loads((tmp_path / "hw_decode" / "mem" / "mase_decode.offchip.json").read_text())
+    log = (tmp_path / "sim_decode" / "gated" / "sim.log").read_text()
+    words, first, last = map(int, re.search(r"MASE_TB_MEM words=(\d+) first=(-?\d+) last=(-?\d+)", log).groups())
+    assert words == 3 * amap["words"]  # prompt (2 tokens) + 1 generated token fed: 3 passes
+    bus = words * 12 / 6  # cycles of 12-byte words at 6 bytes a cycle
+    assert bus - 2 <= last - first + 1 <= 1.01 * bus and res["runs"][0]["cycles"] > bus

@@ -20,6 +20,23 @@ module mx_tb_lint (
         .in_ready(ready2), .out_data(data3), .out_valid(valid3), .out_ready(ready3), .obs_fire(valid3 && ready3));
     mx_tb_check #(.WIDTH(5), .NAME("out2"), .BEATS(4)) chk (.clk, .rst, .in_data(data3), .in_valid(valid3),
         .in_ready(ready3), .done(chk_done), .first_cycle(c0), .last_cycle(c1), .beats, .errors);
-    assign cycles  = (s1 - s0) + (k1 - k0) + (t1 - t0) + (c1 - c0);
+    // the off-chip memory model: two DMA channels (a 12-bit and a 20-bit stream) on a 16-bit bus
+    logic [1:0] req, grant, rvalid;
+    logic [31:0] addr [2];
+    logic [15:0] rdata;
+    logic [11:0] wd0;
+    logic [19:0] wd1;
+    logic wv0, wv1, wdone0, wdone1;
+    int d0, d1, e0, e1;
+    mx_tb_mem #(.PORTS(2), .BUS_BITS(16), .WORDS(8), .LATENCY(3), .BW_MILLI(1500)) u_mem (.clk, .rst, .req,
+        .addr, .grant, .rvalid, .rdata);
+    mx_tb_dma #(.WIDTH(12), .BEAT_BITS(16), .BUS_BITS(16), .BASE(0), .WORDS(2), .BEATS(2), .NAME("w0")) dma0 (
+        .clk, .rst, .req(req[0]), .addr(addr[0]), .grant(grant[0]), .rvalid(rvalid[0]), .rdata, .out_data(wd0),
+        .out_valid(wv0), .out_ready(1'b1), .done(wdone0), .first_cycle(d0), .last_cycle(d1));
+    mx_tb_dma #(.WIDTH(20), .BEAT_BITS(24), .BUS_BITS(16), .BASE(2), .WORDS(3), .BEATS(2), .NAME("w1")) dma1 (
+        .clk, .rst, .req(req[1]), .addr(addr[1]), .grant(grant[1]), .rvalid(rvalid[1]), .rdata, .out_data(wd1),
+        .out_valid(wv1), .out_ready(1'b1), .done(wdone1), .first_cycle(e0), .last_cycle(e1));
+    assign cycles  = (s1 - s0) + (k1 - k0) + (t1 - t0) + (c1 - c0) + (d1 - d0) + (e1 - e0)
+                     + int'(wdone0 && wdone1 && ^{wd0, wd1, wv0, wv1});
     assign checked = beats - errors;
 endmodule
