@@ -196,6 +196,7 @@ def build_hw_report(ctx) -> dict[str, Any]:
         tok_s_dec = clock * 1e6 / gen["cycles_per_token"]
         generated = {k: gen.get(k) for k in ("match", "text", "tokens_hw", "context", "cycles_per_token",
                                               "analytical_cycles_per_token", "analytical_error", "bit_exact")}
+    roofline = offchip_roofline(plan, clock, gen if generated else None, tok_s_dec)
     if dec["tokens_per_s_offchip_cap"]:  # weights streamed from off-chip memory: bandwidth-bound
         tok_s_dec, tok_s_bat = min(tok_s_dec, dec["tokens_per_s_offchip_cap"]), min(tok_s_bat, dec["tokens_per_s_offchip_cap"])
     need, avail = plan["offchip_gbps_needed"] * (clock / plan["clock_mhz"]), plan["offchip_gbps_available"]
@@ -216,6 +217,7 @@ def build_hw_report(ctx) -> dict[str, Any]:
                    "onchip_weight_mb": plan["onchip_weight_bits"] / 8e6, "offchip_weight_mb": plan["offchip_weight_bits"] / 8e6,
                    "kv_cache_mb": dec["kv_cache_mb"], "kv_cache_context": context},
         "offchip_bandwidth_gbps": {"needed": need, "available": avail},
+        "offchip_roofline": roofline,
         "rtl": ("prefill datapath (hw/, the prompt streamed token by token) and the KV-cache decode design (hw_decode/, "
                 "generate stage): decode figures simulated" if generated else
                 "prefill datapath (the prompt streamed token by token); decode figures analytical (add the generate "
@@ -231,6 +233,40 @@ def build_hw_report(ctx) -> dict[str, Any]:
         "saturations": emit.get("saturations"),
     }
     return rep
+
+
+def offchip_roofline(plan: dict[str, Any], clock: float, gen: dict | None, tok_s_model: float) -> dict[str, Any] | None:
+    """Batch-1 decode against the off-chip roofline (weight bytes per token / bandwidth) when weights are
+    streamed: the bandwidth of the memory model (mase.compiler.params.memory_model) at `clock`; the
+    achieved tokens/s simulated (the generate stage: the median of the generated tokens' cycles, the
+    steady state, since the DMA channels read ahead across tokens) where it ran, else the decode model's."""
+    mem = plan.get("memory")
+    if not plan.get("offchip_weight_bits") or not mem:
+        return None
+    wbytes = plan["offchip_weight_bits"] / 8
+    bw = min(mem["target_gbps"], mem["bus_bits"] / 8 * clock / 1000)
+    roof = bw * 1e9 / wbytes
+    each = (gen or {}).get("cycles_per_token_each") or []
+    if each:
+        import statistics
+
+        steady = statistics.median(each)
+        tok, src = clock * 1e6 / steady, (f"simulation (generate stage, memory model: median of {len(each)} generated "
+                                          f"tokens' cycles, {steady:.0f})")
+    else:
+        tok, src = tok_s_model, "analytical (decode model: token latency, at least the streams' bus time)"
+    return {"weight_bytes_per_token": wbytes, "bandwidth_gbps": bw, "bus_bits": mem["bus_bits"],
+            "tokens_per_s_roofline": roof, "tokens_per_s_decode": tok, "source": src, "fraction": tok / roof}
+
+
+def roofline_line(r: dict[str, Any]) -> str:
+    """One line: the roofline next to the achieved decode tokens/s."""
+    x = r.get("offchip_roofline")
+    if not x:
+        return ""
+    return (f"{r.get('label', '')}: off-chip roofline {x['tokens_per_s_roofline']:,.0f} tok/s ({x['weight_bytes_per_token'] / 1e3:,.1f} "
+            f"kB of weights a token at {x['bandwidth_gbps']:g} GB/s); decode b=1 {x['tokens_per_s_decode']:,.0f} tok/s = "
+            f"{100 * x['fraction']:.1f}% of it, {x['source'].split(' (')[0]}")
 
 
 def _hw_get(ctx, key: str, default: Any) -> Any:
@@ -313,5 +349,6 @@ def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
                  + "; ".join(sorted({r["resources_source"] for r in reports}))
                  + ("; simulated: " + "; ".join(scopes) if scopes else "")
                  + "".join(f". {r['label']}: {r['memory']['weights_line']}" for r in reports
-                           if r.get("memory", {}).get("weights_line")))
+                           if r.get("memory", {}).get("weights_line"))
+                 + "".join(f". {roofline_line(r)}" for r in reports if r.get("offchip_roofline")))
     return t

@@ -166,14 +166,14 @@ class TargetConfig:
     resources: Resources = field(default_factory=Resources)
     offchip_memory_gb: Optional[float] = None
     offchip_bandwidth_gbps: Optional[float] = None  # GB/s
-    notes: Optional[str] = None
-    # the default `stages` of a run on this target (config.yaml: stages: ${target.stages})
-    stages: List[str] = field(default_factory=lambda: list(FPGA_STAGES))
-
     # the off-chip memory's read port at the design's clock (the simulation's memory model,
     # mase.compiler.params.memory_model): data bits a cycle (hw.bus_bits overrides) and read latency
     offchip_bus_bits: Optional[int] = None  # None: 512
     offchip_latency_ns: Optional[float] = None  # None: 100 ns
+    notes: Optional[str] = None
+    # the default `stages` of a run on this target (config.yaml: stages: ${target.stages})
+    stages: List[str] = field(default_factory=lambda: list(FPGA_STAGES))
+
 
 @dataclass
 class TaskConfig:
@@ -249,13 +249,13 @@ class HwConfig:
     # onchip (ROMs in BRAM / URAM / SPRAM, an error if they do not fit) | offchip (all streamed from
     # the target's off-chip memory, mx_linear W_SOURCE 1) | auto (on chip while they fit, the rest off chip)
     weights: str = "auto"
+    # data bits a cycle of the off-chip memory bus streamed weights come over (the memory image's word;
+    # 0: the target's offchip_bus_bits, else 512)
+    bus_bits: int = 0
     top: str = "mase_top"  # module name of the generated top level (its testbench: tb_<top>)
     vlnv: Optional[str] = None  # FuseSoC name of the generated core; None: mase:gen:<top>:<mase version>
 
 
-    # data bits a cycle of the off-chip memory bus streamed weights come over (the memory image's word;
-    # 0: the target's offchip_bus_bits, else 512)
-    bus_bits: int = 0
 # candidate element formats and objectives of a mixed-precision search (mase.search)
 SEARCH_FORMATS = ("mxint2", "mxint3", "mxint4", "mxint5", "mxint6", "mxint8", "mxfp4", "mxfp6", "mxfp8")
 

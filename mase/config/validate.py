@@ -273,10 +273,10 @@ def validate_hw(hw: Any, m: Any) -> None:
     _choice(hw.synth_scope, "hw.synth_scope", SYNTH_SCOPES)
     _choice(hw.pnr_scope, "hw.pnr_scope", PNR_SCOPES)
     _choice(str(hw.get("weights", "auto")), "hw.weights", WEIGHT_MODES)
-    _names(hw)
     bus = hw.get("bus_bits", 0)
     if bus is None or (bus != 0 and (not 8 <= bus <= 8192 or bus % 8)):
         raise MaseError(f"hw.bus_bits={bus}: give a whole number of bytes, 8 to 8192 bits (0: the target's off-chip bus)")
+    _names(hw)
     for pattern, ov in (hw.overrides or {}).items():
         where = f"hw.overrides[{pattern!r}]"
         if not OmegaConf.is_dict(ov) and not isinstance(ov, dict):
@@ -316,11 +316,11 @@ def validate_target(t: Any) -> None:
     for key in ("offchip_memory_gb", "offchip_bandwidth_gbps"):
         if t.get(key) is not None:
             _positive(t[key], f"target.{key}", zero_ok=True, note=" (null: no off-chip memory)")
-
     if t.get("offchip_bus_bits") is not None and (not 8 <= t.offchip_bus_bits <= 8192 or t.offchip_bus_bits % 8):
         raise MaseError(f"target.offchip_bus_bits={t.offchip_bus_bits}: give a whole number of bytes, 8 to 8192 bits")
     if t.get("offchip_latency_ns") is not None:
         _positive(t.offchip_latency_ns, "target.offchip_latency_ns", 1e6, note=" (ns)")
+
 
 def validate_search(s: Any) -> None:
     """search.*: objectives, space, budget (mase.search); the slots are checked against the model later."""

@@ -71,8 +71,12 @@ def test_weights_key_errors(graph):
                                         r"u250 .*use hw.weights=offchip or auto") as e:
         choose_parameters(graph, small, hw(weights="onchip"))
     assert "\n" not in str(e.value)
+    m = compose(["+model=tiny-llama"]).model
     with pytest.raises(MaseError, match=r"hw.weights='fast': choose one of auto, onchip, offchip"):
-        validate_hw(compose(["+model=tiny-llama", "hw.weights=fast"]).hw, compose(["+model=tiny-llama"]).model)
+        validate_hw(compose(["+model=tiny-llama", "hw.weights=fast"]).hw, m)
+    with pytest.raises(MaseError, match=r"hw.bus_bits=100: give a whole number of bytes, 8 to 8192 bits"):
+        validate_hw(compose(["+model=tiny-llama", "hw.bus_bits=100"]).hw, m)
+    validate_hw(compose(["+model=tiny-llama", "hw.bus_bits=2048", "hw.weights=offchip"]).hw, m)
 
 
 def test_memory_model_figures():
@@ -157,3 +161,23 @@ def test_decode_through_memory_model_narrow_bus(tmp_path):
     assert words == 3 * amap["words"]  # prompt (2 tokens) + 1 generated token fed: 3 passes
     bus = words * 12 / 6  # cycles of 12-byte words at 6 bytes a cycle
     assert bus - 2 <= last - first + 1 <= 1.01 * bus and res["runs"][0]["cycles"] > bus
+
+
+def test_roofline_in_report():
+    """The hardware report's roofline (weight bytes per token / the memory model's bandwidth) next to the
+    achieved decode tokens/s: the simulated median where the generate stage ran, else the model's."""
+    from mase.compiler.report import offchip_roofline, roofline_line
+
+    mem = {"target_gbps": 0.5, "bus_bits": 512}
+    plan = {"offchip_weight_bits": 39168 * 8, "memory": mem}
+    r = offchip_roofline(plan, 100.0, {"cycles_per_token_each": [7838, 7877, 7877, 7620, 6290]}, 1.0)
+    assert r["tokens_per_s_roofline"] == pytest.approx(0.5e9 / 39168)
+    assert r["tokens_per_s_decode"] == pytest.approx(100e6 / 7838) and r["source"].startswith("simulation")
+    assert r["fraction"] == pytest.approx(7833.6 / 7838)
+    line = roofline_line({"label": "tiny-llama/mxint4", "offchip_roofline": r})
+    assert "off-chip roofline 12,766 tok/s (39.2 kB of weights a token at 0.5 GB/s)" in line
+    assert "decode b=1 12,758 tok/s = 99.9% of it, simulation" in line
+    slow = offchip_roofline(plan, 10.0, None, 123.0)  # a slower clock: the 512-bit bus caps the bandwidth
+    assert slow["bandwidth_gbps"] == pytest.approx(0.5) and slow["source"].startswith("analytical")
+    assert offchip_roofline(plan, 5.0, None, 1.0)["bandwidth_gbps"] == pytest.approx(0.32)
+    assert offchip_roofline({"offchip_weight_bits": 0, "memory": None}, 100.0, None, 1.0) is None
