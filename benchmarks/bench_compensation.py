@@ -77,6 +77,12 @@ METHODS: dict[str, dict] = {
     "gptq, exponent search, act order, sink weight 512": {"weight_rounding": "gptq", "gptq": {
         "exp_search": True, "act_order": True, "sink_weight": 512.0}},
     "gptq, exponent search, act order": {"weight_rounding": "gptq", "gptq": {"exp_search": True, "act_order": True}},
+    "gptq, exponent search, act order, asym 1 damp 10": {"weight_rounding": "gptq", "gptq": {
+        "exp_search": True, "act_order": True, "asym": 1.0, "asym_damp": 10.0}},
+    "gptq, exponent search, act order, damp 0.001": {"weight_rounding": "gptq", "gptq": {
+        "exp_search": True, "act_order": True, "damp": 0.001}},
+    "gptq, exponent search, act order, damp 0.1": {"weight_rounding": "gptq", "gptq": {
+        "exp_search": True, "act_order": True, "damp": 0.1}},
     "gptq, exponent search from original": {"weight_rounding": "gptq",
                                             "gptq": {"exp_search": True, "scale_from": "original"}},
     "rotation hadamard + gptq": {"rotation": "hadamard", "weight_rounding": "gptq"},

@@ -120,6 +120,8 @@ def validate_rounding(q: Any) -> None:
     _positive(g.damp, "quant.gptq.damp", hi=10.0)
     _choice(g.scale_from, "quant.gptq.scale_from", ("updated", "original"))
     _positive(g.sink_weight, "quant.gptq.sink_weight", hi=1e6, zero_ok=True)
+    _positive(g.get("asym", 0.0), "quant.gptq.asym", hi=1.0, zero_ok=True)
+    _positive(g.get("asym_damp", 0.1), "quant.gptq.asym_damp", hi=1e6)
 
 
 def validate_model(m: Any) -> None:

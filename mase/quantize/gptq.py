@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -46,6 +47,8 @@ class GPTQOptions:
     skip: tuple[str, ...] = ()  # layer name patterns kept at nearest rounding
     sequential: bool = False  # within a decoder layer, groups of linears fed one input in call order, each
     # group's Hessian taken after the groups before it were compensated (o_proj sees GPTQ'd q/k/v)
+    asym: float = 0.0  # weight of the float model's outputs in GPTQ's target (asymmetric calibration)
+    asym_damp: float = 0.1  # the asymmetric correction's damping, times H's median diagonal
 
 
 def _round_block(w: torch.Tensor, exp: torch.Tensor, fmt: MXFormat) -> torch.Tensor:
@@ -265,28 +268,43 @@ class _Hessian:
     Layers fed the same tensor with the same activation format (q/k/v_proj, gate/up_proj) share one
     product per call through `shared`: the same values, computed once."""
 
-    def __init__(self, mod: MXLinear, sink_weight: float, shared: dict | None = None):
+    def __init__(self, mod: MXLinear, sink_weight: float, shared: dict | None = None, cross: bool = False):
         self.mod, self.sink = mod, sink_weight
         self.H = torch.zeros(mod.in_features, mod.in_features, dtype=torch.float64)
+        # with cross: C = sum_t w_t (xf_t - x_t) xq_t^T, the drift of the layer's input x (before its
+        # activation quantization) from xf, its input in the float model (self.float_input, set per window
+        # before the quantized layer runs)
+        self.C = torch.zeros_like(self.H) if cross else None
+        self.float_input: torch.Tensor | None = None
         self.n = 0.0
         self.shared = shared if shared is not None else {}
+
+    def _weighted(self, x: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """x (..., tokens, in) as rows scaled by sqrt of each token's weight, and the weights' sum."""
+        x = x.reshape(-1, x.shape[-2], x.shape[-1])  # (batch, tokens, in)
+        wt = torch.ones(x.shape[-2])
+        wt[0] = self.sink
+        return (x * wt.sqrt()[None, :, None]).reshape(-1, x.shape[-1]), float(wt.sum()) * x.shape[0]
 
     def __call__(self, mod, args):
         key = (mod.spec.act, self.sink)
         last = self.shared.get("last")
-        if last is not None and last[0] is args[0] and last[1] == key:
-            _, _, xtx, n = last
+        if (last is not None and last[0] is args[0] and last[1] == key
+                and (self.C is None or last[4] is self.float_input)):
+            _, _, xtx, n, _, xfx = last
         else:
-            x = mod.spec.act.fake_quantize(args[0].detach(), axis=-1).float()  # what the layer multiplies
-            x = x.reshape(-1, x.shape[-2], x.shape[-1])  # (batch, tokens, in)
-            wt = torch.ones(x.shape[-2])
-            wt[0] = self.sink
-            x = (x * wt.sqrt()[None, :, None]).reshape(-1, x.shape[-1])
+            x, n = self._weighted(mod.spec.act.fake_quantize(args[0].detach(), axis=-1).float())  # multiplied
             xtx = (x.T @ x).double()  # float32 products per window, summed in float64
-            n = float(wt.sum()) * (x.shape[0] // wt.numel())
-            self.shared["last"] = (args[0], key, xtx, n)  # holds the tensor: its id is not reused meanwhile
+            xfx = None
+            if self.C is not None:  # the drift of the input from the float model's: E[(xf - x) xq^T]
+                xf, _ = self._weighted(self.float_input.detach().float() - args[0].detach().float())
+                xfx = (xf.T @ x).double()
+            # holds the tensors: their ids are not reused meanwhile
+            self.shared["last"] = (args[0], key, xtx, n, self.float_input, xfx)
         self.H += xtx
         self.n += n
+        if self.C is not None:
+            self.C += xfx
 
 
 class _Inputs:
@@ -321,6 +339,49 @@ def _with_hooks(layer: nn.Module, inputs, hooks: dict[nn.Module, Any], stop_afte
     finally:
         for h in handles:
             h.remove()
+
+
+@contextmanager
+def _float_layer(layer: nn.Module):
+    """The layer computing in float (float weights, no activation quantization): the float model's."""
+    from .quantizer import set_quantization
+
+    set_quantization(layer, False)
+    try:
+        yield layer
+    finally:
+        set_quantization(layer, True)
+
+
+def _with_float_pairs(layer: nn.Module, inputs, floats, hess: dict[nn.Module, _Hessian],
+                      stop_after: nn.Module | None) -> None:
+    """_with_hooks(layer, inputs, hess) with each hook also told, window by window, the input its layer
+    gets in the float model (floats: the float model's inputs of this decoder layer)."""
+    def grab(h: _Hessian):
+        def hook(mod, args):
+            h.float_input = args[0]
+        return hook
+
+    for q, f in zip(inputs, floats):
+        with _float_layer(layer):
+            _with_hooks(layer, [f], {m: grab(h) for m, h in hess.items()}, stop_after)
+        _with_hooks(layer, [q], hess, stop_after)
+
+
+def asymmetric_target(w: torch.Tensor, D: torch.Tensor, H: torch.Tensor, alpha: float, damp: float) -> torch.Tensor:
+    """GPTQ's target when the layer's inputs x have drifted from the float model's xf (the error the
+    layers before left): the weights whose output on the quantized inputs xq best matches W xf (least
+    squares), W + W D H^-1 with D = E[(xf - x) xq^T] and H = E[xq xq^T], the correction scaled by alpha
+    (asymmetric calibration, GPTAQ, arXiv 2504.02692). The drift is taken before the layer's own
+    activation quantization, whose error is noise that no weight can undo. H is damped by `damp` times
+    its median diagonal: the mean (GPTQ's) is dominated by SmolLM2's sink channel."""
+    Hd = H.double().clone()
+    d = torch.diag(Hd)
+    Hd[d == 0, d == 0] = 1.0  # inputs never seen: no correction (their D columns are 0)
+    Hd += float(d[d > 0].median()) * damp * torch.eye(Hd.shape[0], dtype=Hd.dtype) if bool((d > 0).any()) else 0.0
+    w64 = w.double()
+    corr = torch.linalg.solve(Hd, D.double().T @ w64.T).T  # W D H^-1 (H symmetric)
+    return (w64 + alpha * corr).to(w.dtype)
 
 
 def _input_groups(layer: nn.Module, inputs, mods: list[nn.Module]) -> list[list[nn.Module]]:
@@ -360,6 +421,7 @@ def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptio
     t0 = time.perf_counter()
     layers = decoder_layers(model)
     inputs = _layer_inputs(model, layers[0], ids, window)
+    floats = list(inputs) if opts is not None and opts.asym else None  # the float model's (same before layer 0)
     done: list[str] = []
     skipped: list[str] = []
     alphas: dict[str, float] = {}
@@ -375,13 +437,24 @@ def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptio
             skipped += [names[m] for m in mods if m not in todo]
             for group in _input_groups(layer, inputs, todo) if opts.sequential else [todo]:
                 shared: dict = {}
-                hess = {m: _Hessian(m, opts.sink_weight, shared) for m in group}
-                _with_hooks(layer, inputs, hess, stop_after=group[-1] if opts.sequential else None)
+                hess = {m: _Hessian(m, opts.sink_weight, shared, cross=bool(opts.asym)) for m in group}
+                stop_after = group[-1] if opts.sequential else None
+                if opts.asym:
+                    _with_float_pairs(layer, inputs, floats, hess, stop_after)
+                else:
+                    _with_hooks(layer, inputs, hess, stop_after=stop_after)
                 for m in group:
                     hs = hess[m]
-                    m.set_weight(gptq_mx(m.weight.detach(), hs.H / max(hs.n, 1.0), m.spec.weight, opts))
+                    H = hs.H / max(hs.n, 1.0)
+                    w = m.weight.detach()
+                    if opts.asym:
+                        w = asymmetric_target(w, hs.C / max(hs.n, 1.0), H, opts.asym, opts.asym_damp)
+                    m.set_weight(gptq_mx(w, H, m.spec.weight, opts))
                     done.append(names[m])
         inputs = _run_layer(layer, inputs)  # the next layer's inputs, through the compensated layer
+        if floats is not None:
+            with _float_layer(layer):
+                floats = _run_layer(layer, floats)
     secs = time.perf_counter() - t0
     log.info("calibrated weights of %d decoder layers on %d tokens in %.1f s: %d linear layers by GPTQ "
              "(%d kept at nearest rounding), activation scaling %s", len(layers), ids.numel(), secs, len(done),
@@ -396,7 +469,8 @@ def options(g: Any) -> GPTQOptions:
     """GPTQOptions from a quant.gptq config node."""
     return GPTQOptions(damp=float(g.damp), scale_from=str(g.scale_from), exp_search=bool(g.exp_search),
                        act_order=bool(g.act_order), sink_weight=float(g.sink_weight), skip=tuple(g.skip),
-                       sequential=bool(g.get("sequential", False)))
+                       sequential=bool(g.get("sequential", False)), asym=float(g.get("asym", 0.0)),
+                       asym_damp=float(g.get("asym_damp", 0.1)))
 
 
 def calibration_text_ids(tokenizer: Any, quant_cfg: Any, eval_cfg: Any) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -12,7 +12,7 @@ from mase.config.errors import MaseError
 from mase.formats import get_format
 from mase.formats.bits import exp2i
 from mase.quantize import MXLinear, quantization_disabled, quantize_model
-from mase.quantize.gptq import GPTQOptions, block_exponent, gptq_mx, on_grid
+from mase.quantize.gptq import GPTQOptions, asymmetric_target, block_exponent, gptq_mx, on_grid
 
 
 def _data(n_in: int, seed: int = 0):
@@ -105,6 +105,7 @@ def test_act_scaling_is_folded_into_the_model():
     ("quant.gptq.damp=0", "quant.gptq.damp=0.0: must be greater than 0"),
     ("quant.gptq.calibration=lee", "quant.gptq.calibration='lee': choose one of lee_test, after_eval"),
     ("quant.gptq.scale_from=max", "quant.gptq.scale_from='max': choose one of updated, original"),
+    ("quant.gptq.asym=1.5", "quant.gptq.asym=1.5: must be at least 0 and at most 1"),
 ])
 def test_bad_gptq_settings_are_one_line(override, msg):
     from mase.config.validate import validate_quant
@@ -184,3 +185,38 @@ def test_sequential_gptq_groups_by_shared_input_in_call_order():
     same = [n for n in weights[True] if torch.equal(weights[True][n], weights[False][n])]
     assert any(n.endswith("q_proj") for n in same)  # the first group of the first layer sees the same inputs
     assert not any(n.endswith("layers.0.mlp.down_proj") for n in same)
+
+
+def test_asymmetric_target_matches_the_float_outputs():
+    """GPTAQ's target W + W D H^-1: W itself when the inputs have not drifted (D = 0); otherwise the
+    rounded weights track the float model's outputs (W xf) better than classic GPTQ's on held-out inputs."""
+    fmt = get_format("mxint4", 32)
+    x_cal, x_test, w = _data(96)
+    H = (x_cal.T @ x_cal / x_cal.shape[0]).double()
+    assert torch.equal(asymmetric_target(w, torch.zeros_like(H), H, 1.0, 0.1), w)
+    g = torch.Generator().manual_seed(3)
+    drift = torch.eye(96) + 0.05 * torch.randn(96, 96, generator=g)  # the upstream error: x = xf @ drift
+
+    def err(x, wq):
+        return float(((x @ w.T - (x @ drift) @ wq.T) ** 2).mean())
+
+    xq = x_cal @ drift
+    Hq = (xq.T @ xq / xq.shape[0]).double()
+    D = ((x_cal - xq).T @ xq / xq.shape[0]).double()
+    opts = GPTQOptions(exp_search=True, act_order=True)
+    classic = gptq_mx(w, Hq, fmt, opts)
+    asym = gptq_mx(asymmetric_target(w, D, Hq, 1.0, 1e-4), Hq, fmt, opts)
+    assert on_grid(asym, fmt)
+    assert err(x_test, asym) < 0.5 * err(x_test, classic)
+
+
+def test_asymmetric_gptq_on_tiny_model_keeps_weights_on_grid():
+    from mase.models import load_model
+
+    model, tok = load_model("tiny-llama")
+    q = load_group("quant", "mxint4w8a", weight_rounding="gptq", gptq={"tokens": 128, "asym": 1.0},
+                   calibration_tokens=64)
+    quantize_model(model, q, tokenizer=tok, eval_cfg=load_group("eval", "quick"))
+    mods = [m for m in model.modules() if isinstance(m, MXLinear)]
+    assert all(m.weight_float is not None and on_grid(m.weight, m.spec.weight) for m in mods)
+    assert all(m.quant_enabled for m in mods)  # the float passes switched each layer back
