@@ -81,6 +81,8 @@ METHODS: dict[str, dict] = {
         "exp_search": True, "act_order": True, "asym": 1.0, "asym_damp": 10.0}},
     "gptq, exponent search, act order, damp 0.001": {"weight_rounding": "gptq", "gptq": {
         "exp_search": True, "act_order": True, "damp": 0.001}},
+    "gptq, exponent search, act order, damp 0.0001": {"weight_rounding": "gptq", "gptq": {
+        "exp_search": True, "act_order": True, "damp": 0.0001}},
     "gptq, exponent search, act order, damp 0.1": {"weight_rounding": "gptq", "gptq": {
         "exp_search": True, "act_order": True, "damp": 0.1}},
     "gptq, exponent search from original": {"weight_rounding": "gptq",
