@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -341,29 +340,19 @@ def _with_hooks(layer: nn.Module, inputs, hooks: dict[nn.Module, Any], stop_afte
             h.remove()
 
 
-@contextmanager
-def _float_layer(layer: nn.Module):
-    """The layer computing in float (float weights, no activation quantization): the float model's."""
-    from .quantizer import set_quantization
-
-    set_quantization(layer, False)
-    try:
-        yield layer
-    finally:
-        set_quantization(layer, True)
-
-
 def _with_float_pairs(layer: nn.Module, inputs, floats, hess: dict[nn.Module, _Hessian],
                       stop_after: nn.Module | None) -> None:
     """_with_hooks(layer, inputs, hess) with each hook also told, window by window, the input its layer
     gets in the float model (floats: the float model's inputs of this decoder layer)."""
+    from .quantizer import quantization_disabled  # the layer as the float model computes it
+
     def grab(h: _Hessian):
         def hook(mod, args):
             h.float_input = args[0]
         return hook
 
     for q, f in zip(inputs, floats):
-        with _float_layer(layer):
+        with quantization_disabled(layer):
             _with_hooks(layer, [f], {m: grab(h) for m, h in hess.items()}, stop_after)
         _with_hooks(layer, [q], hess, stop_after)
 
@@ -417,6 +406,7 @@ def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptio
     the layer (act_scaling, mase.quantize.act_scaling), then GPTQ (opts; None: nearest rounding) on
     every MXLinear with an MX weight format not matching opts.skip. Returns a summary."""
     from .act_scaling import _groups, scale_layer
+    from .quantizer import quantization_disabled
 
     t0 = time.perf_counter()
     layers = decoder_layers(model)
@@ -453,7 +443,7 @@ def compensate(model: nn.Module, ids: torch.Tensor, window: int, opts: GPTQOptio
                     done.append(names[m])
         inputs = _run_layer(layer, inputs)  # the next layer's inputs, through the compensated layer
         if floats is not None:
-            with _float_layer(layer):
+            with quantization_disabled(layer):
                 floats = _run_layer(layer, floats)
     secs = time.perf_counter() - t0
     log.info("calibrated weights of %d decoder layers on %d tokens in %.1f s: %d linear layers by GPTQ "
