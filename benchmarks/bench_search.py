@@ -47,6 +47,8 @@ def _args() -> argparse.Namespace:
                         "(empty: skip)")
     p.add_argument("--hw-stages", default="quantize,evaluate,emit,lint,sim,report,hw_report",
                    help="stages of the hardware comparison (empty: skip it)")
+    p.add_argument("overrides", nargs="*", help="more Hydra overrides for the search and its follow-up runs, "
+                   "e.g. quant.gptq.damp=0.0001")
     return p.parse_args()
 
 
@@ -54,7 +56,7 @@ def _hardware_sweep(a: argparse.Namespace, sweep: Path, evals: list[str]) -> dic
     """The best config and fixed8 through the hardware flow, one multirun; returns the best's sweep row."""
     hw_dir = sweep / "hardware"
     cmd = [sys.executable, "-m", "mase.cli", "--config-dir", str(sweep / "conf"), "-m", f"+model={a.model}",
-           "quant=fixed8,best", f"target={a.target}", f"stages=[{a.hw_stages}]", *evals, f"threads={a.threads}",
+           "quant=fixed8,best", f"target={a.target}", f"stages=[{a.hw_stages}]", *evals, *a.overrides, f"threads={a.threads}",
            "progress=false", f"hydra.sweep.dir={hw_dir}"]
     print("$", " ".join(cmd), flush=True)
     t0 = time.perf_counter()
@@ -72,7 +74,7 @@ def _other_text(a: argparse.Namespace, sweep: Path, evals: list[str]) -> list[di
     out = sweep / f"text_{a.other_text}"
     ev = [e for e in evals if not e.startswith("eval.dataset=")] + [f"eval.dataset={a.other_text}"]
     cmd = [sys.executable, "-m", "mase.cli", "--config-dir", str(sweep / "conf"), "-m", f"+model={a.model}",
-           "quant=best,mxint4w8a-gptq-b16,mxint4w8a-gptq", "stages=[quantize,evaluate,report]", *ev,
+           "quant=best,mxint4w8a-gptq-b16,mxint4w8a-gptq", "stages=[quantize,evaluate,report]", *ev, *a.overrides,
            f"threads={a.threads}", "progress=false", f"hydra.sweep.dir={out}"]
     if a.jobs > 1:
         cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={a.jobs}"]
@@ -91,7 +93,7 @@ def main() -> int:
     cmd = [sys.executable, "-m", "mase.cli", "-m", f"+model={a.model}", "search=mixed4", *evals,
            f"hydra.sweeper.n_trials={3 if a.smoke else a.trials}", f"search.budget={a.budget}",
            f"search.granularity={a.granularity}", f"search.groups={a.groups}", f"search.references=[{','.join(refs)}]",
-           f"threads={a.threads}", "progress=false", f"hydra.sweep.dir={sweep}"]
+           f"threads={a.threads}", "progress=false", f"hydra.sweep.dir={sweep}", *a.overrides]
     if a.jobs > 1:  # GPTQ's column loop is one thread: parallel trials use two cores better than threads
         cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={a.jobs}", f"hydra.sweeper.n_jobs={a.jobs}"]
     print("$", " ".join(cmd), flush=True)
