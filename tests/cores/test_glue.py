@@ -26,7 +26,7 @@ CONFIGS = {
               POS_WIDTH=20, POS_POS_W=4, POS_BEATS=3,
               RP_LANES=1, RP_W=16, RP_HEAD_DIM=8, RP_HEADS=2, RP_POS_W=4,
               RU_LANES=1, RU_W=16, RU_HEAD_DIM=8,
-              ROM_WIDTH=16, ROM_DEPTH=5,
+              ROM_WIDTH=16, ROM_DEPTH=6, ROM_ROW=2, ROM_REPEAT=3,  # 3 blocks (hw.fold's layers) of 2
               AM_HEADS=4, AM_KV_HEADS=2, AM_ROWS=3, AM_N=3, AM_N_PAD=8, AM_D=16, AM_K=8, AM_K_OUT=4, AM_PAR_D=2,
               AM_A_WIDTH=4, AM_A_EBITS=0, AM_B_WIDTH=4, AM_B_EBITS=0, AM_O_WIDTH=8, AM_O_EBITS=0,
               AM_ACC_LSB=-20, AM_ACC_W=32, AM_B_GROUP_MAJOR=0,
@@ -247,14 +247,17 @@ def test_rope_unpack(cfg):
 def test_param_rom(cfg):
     p = CONFIGS[cfg]
     width, depth = p["ROM_WIDTH"], p["ROM_DEPTH"]
+    row, rep = p.get("ROM_ROW", depth), p.get("ROM_REPEAT", 1)
     rng = random.Random(7)
     words = rand_words(rng, depth, width)
+    # block b (ROW words) REPEAT times, then block b + 1, cyclically
+    order = [b * row + i for b in range(depth // row) for _ in range(rep) for i in range(row)]
     sim = glue_sim(cfg)
     for stall, bp, seed in STALLS:
         write_hex(sim.work_root / "rom.hex", words, width)  # ROM_FILE, read when the simulation starts
-        n = 3 * depth + 2
+        n = 3 * len(order) + 2
         res = run(cfg, {}, {"rom_out": n}, {}, stall, bp, seed)
-        assert res.outputs["rom_out"] == [words[i % depth] for i in range(n)], f"bp={bp}"
+        assert res.outputs["rom_out"] == [words[order[i % len(order)]] for i in range(n)], f"bp={bp}"
         if stall == bp == 0:
             assert res.stats["rom_out_last"] - res.stats["rom_out_first"] == n - 1
 

@@ -33,6 +33,8 @@ module tb_mase_glue #(
     parameter int RU_HEAD_DIM    = 8,
     parameter int ROM_WIDTH      = 16,
     parameter int ROM_DEPTH      = 5,
+    parameter int ROM_ROW        = ROM_DEPTH,
+    parameter int ROM_REPEAT     = 1,
     parameter     ROM_FILE       = "rom.hex",
     parameter int AM_HEADS         = 2,
     parameter int AM_KV_HEADS      = 1,
@@ -165,7 +167,8 @@ module tb_mase_glue #(
     logic [ROM_WIDTH-1:0] rom_o_data;
     logic rom_o_valid, rom_o_ready, rom_k_ready;
     int rom_k0, rom_k1;
-    mase_param_rom #(.WIDTH(ROM_WIDTH), .DEPTH(ROM_DEPTH), .FILE(ROM_FILE)) rom_dut (.clk, .rst,
+    mase_param_rom #(.WIDTH(ROM_WIDTH), .DEPTH(ROM_DEPTH), .ROW(ROM_ROW), .REPEAT(ROM_REPEAT),
+        .FILE(ROM_FILE)) rom_dut (.clk, .rst,
         .out_data(rom_o_data), .out_valid(rom_o_valid), .out_ready(rom_o_ready));
     assign rom_o_ready = rom_k_ready && !done[12];
     mx_tb_sink #(.WIDTH(ROM_WIDTH), .NAME("rom_out"), .SALT(23)) rom_snk (.clk, .rst, .in_data(rom_o_data),
