@@ -98,11 +98,11 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) ->
                             has_bias=a["has_bias"], w_source=w_source, x_scale=_fixed(x), o_scale=_fixed(out),
                             w_scale=a["w_scale"] if a["weight_fmt"] == "fixed8" else None)
         prm["ACC_LSB"], prm["ACC_W"] = acc
-        files = {}
-        if not w_source:
-            stem = safe(n.name)
-            files = {"W_FILE": f"{stem}.w.hex", "S_FILE": f"{stem}.s.hex", "B_FILE": f"{stem}.b.hex"}
-            prm.update(files)
+        stem = safe(n.name)
+        files = {"W_FILE": f"{stem}.w.hex", "S_FILE": f"{stem}.s.hex", "B_FILE": f"{stem}.b.hex"}
+        if w_source:  # streamed weights: the bias stays in its on-chip ROM
+            files = {"B_FILE": files["B_FILE"]} if a["has_bias"] else {}
+        prm.update(files)
         return CoreInst("mase:mx:mx_linear", "mx_linear", prm, [("in", x.name, p.in_par)],
                         ("out", out.name, p.out_par), files, bool(w_source))
     if n.op == "quantize":

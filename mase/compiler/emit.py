@@ -51,6 +51,8 @@ class Region:
     inputs: list[tuple[str, str, int]] = field(default_factory=list)  # (port, edge, lanes)
     outputs: list[tuple[str, str, int]] = field(default_factory=list)
     w_ports: list[tuple[str, str, int]] = field(default_factory=list)  # (port, node, width) streamed weights
+    # layer reuse (hw.fold, fold_region): the mx_loop between the prompt, the hardware layer and the final norm
+    loop: dict[str, Any] | None = None
 
 
 def map_graph(g: DataflowGraph, plan: HwPlan, roots=None, only=None) -> tuple[dict[str, CoreInst], dict[str, Unmapped]]:
@@ -90,6 +92,29 @@ def make_region(g: DataflowGraph, name: str, insts: dict[str, CoreInst]) -> Regi
     return r
 
 
+def fold_region(g: DataflowGraph, r: Region, passes: int, rows: int) -> None:
+    """Folded design (hw.fold=1): `r` holds decoder layer 0 and the nodes after the layers; its border edges
+    become the loop (mase:mx:loop's mx_loop): the prompt (x0, the top's input) enters pass 0, layer 0's
+    output (x1) returns through the buffer as the next pass's input, and after `passes` passes the same
+    stream leaves into the final norm (xL). The top keeps the spatial design's input and output ports.
+    `rows`: tokens of a pass (the prompt)."""
+    x0 = g.inputs[0]
+    ins = [t for t in r.inputs if t[1] != x0]
+    outs = [t for t in r.outputs if t[1] not in g.outputs]
+    inp = [t for t in r.inputs if t[1] == x0]
+    if len(ins) != 1 or len(outs) != 1 or len(inp) != 1:
+        raise ValueError(f"hw.fold: expected one loop input and output, got {ins} and {outs}")
+    (_, xl, _), (_, x1, _), (port, _, lanes) = ins[0], outs[0], inp[0]
+    e0, e1, el = g.edges[x0], g.edges[x1], g.edges[xl]
+    if not (e0.fmt == e1.fmt == el.fmt and e0.features == e1.features == el.features):
+        raise ValueError(f"hw.fold: the layers' input and output streams differ ({e0.fmt}, {e1.fmt}, {el.fmt})")
+    beats = rows * e0.padded // lanes
+    r.inputs = inp
+    r.outputs = [t for t in r.outputs if t[1] in g.outputs]
+    r.loop = {"port": port, "x0": x0, "x1": x1, "xl": xl, "lanes": lanes, "width": width(e0, lanes),
+              "beats": beats, "passes": passes, "depth": 1 << max(1, (beats - 1).bit_length()), "rows": rows}
+
+
 def _fmt_param(v: Any) -> str:
     return f'"{v}"' if isinstance(v, str) else str(int(v))
 
@@ -125,6 +150,22 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
                   f"    input  logic {port}_ready"]
     in_ports = {e: (port, lanes) for port, e, lanes in r.inputs}
     out_ports = {e: (port, lanes) for port, e, lanes in r.outputs}
+    lp = r.loop
+    if lp:  # the loop's signals: lo into layer 0 (x0), li back from it (x1), out into the final norm (xL)
+        lw = lp["width"]
+        for sig in ("lp_lo", "lp_li", "lp_out"):
+            decl.append(f"    logic [{lw - 1}:0] {sig}_data;\n    logic {sig}_valid, {sig}_ready;")
+        in_ports[lp["x0"]] = ("lp_lo", lp["lanes"])
+        in_ports[lp["xl"]] = ("lp_out", lp["lanes"])
+        out_ports[lp["x1"]] = ("lp_li", lp["lanes"])
+        lines.append(f"    // layer reuse (hw.fold): the prompt passes decoder layer 0's hardware {lp['passes']} times\n"
+                     + _instance("mx_loop", {"WIDTH": lw, "BEATS": lp["beats"], "PASSES": lp["passes"],
+                                             "DEPTH": lp["depth"]}, "u_loop", [
+            ("clk", ""), ("rst", ""), ("in_data", f"{lp['port']}_data"), ("in_valid", f"{lp['port']}_valid"),
+            ("in_ready", f"{lp['port']}_ready"), ("lo_data", "lp_lo_data"), ("lo_valid", "lp_lo_valid"),
+            ("lo_ready", "lp_lo_ready"), ("li_data", "lp_li_data"), ("li_valid", "lp_li_valid"),
+            ("li_ready", "lp_li_ready"), ("out_data", "lp_out_data"), ("out_valid", "lp_out_valid"),
+            ("out_ready", "lp_out_ready")]))
     # every edge used in the region: its source, then one branch per consumer (fork, FIFO, converter)
     edges = []
     for n in r.nodes:
@@ -213,22 +254,30 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
             if k == 0 and inst.pos:  # position tag (softmax)
                 pt, pw = f"pt_{sn}", inst.pos["pos_w"] + inst.pos["width"]
                 decl.append(f"    logic [{pw - 1}:0] {pt}_data;\n    logic {pt}_valid, {pt}_ready;")
-                pre.append(_instance("mase_pos_tag", {"WIDTH": inst.pos["width"], "POS_W": inst.pos["pos_w"],
-                                                      "BEATS": inst.pos["beats"]}, f"u_{pt}", _conn(s, pt)))
+                pp = {"WIDTH": inst.pos["width"], "POS_W": inst.pos["pos_w"], "BEATS": inst.pos["beats"]}
+                if lp:  # every pass is the same prompt: positions restart
+                    pp["TOKENS"] = lp["rows"]
+                pre.append(_instance("mase_pos_tag", pp, f"u_{pt}", _conn(s, pt)))
                 s = pt
             if k == 0 and inst.rope:  # natural order -> rotation pairs (with the position)
                 rp, ro = f"rp_{sn}", inst.rope
                 pw = ro["pos_w"] + 2 * ro["lanes"] * ro["in_w"]
                 decl.append(f"    logic [{pw - 1}:0] {rp}_data;\n    logic {rp}_valid, {rp}_ready;")
-                pre.append(_instance("mase_rope_pack", {"LANES": ro["lanes"], "W": ro["in_w"], "HEAD_DIM": ro["head_dim"],
-                                                        "HEADS": ro["heads"], "POS_W": ro["pos_w"]}, f"u_{rp}", _conn(s, rp)))
+                rpp = {"LANES": ro["lanes"], "W": ro["in_w"], "HEAD_DIM": ro["head_dim"], "HEADS": ro["heads"],
+                       "POS_W": ro["pos_w"]}
+                if lp:  # every pass is the same prompt: positions restart
+                    rpp["TOKENS"] = lp["rows"]
+                pre.append(_instance("mase_rope_pack", rpp, f"u_{rp}", _conn(s, rp)))
                 s = rp
             pl += [(f"{prefix}_data", f"{s}_data"), (f"{prefix}_valid", f"{s}_valid"), (f"{prefix}_ready", f"{s}_ready")]
         if inst.rom:
             prefix, fname, rw, depth = inst.rom
             rs = f"pr_{sn}"
             decl.append(f"    logic [{rw - 1}:0] {rs}_data;\n    logic {rs}_valid, {rs}_ready;")
-            pre.append(_instance("mase_param_rom", {"WIDTH": rw, "DEPTH": depth, "FILE": fname}, f"u_{rs}", [
+            rom = {"WIDTH": rw, "DEPTH": depth, "FILE": fname}
+            if lp and g.node(n).layer >= 0:  # every layer's parameters, one block a pass (selected by the pass)
+                rom = {"WIDTH": rw, "DEPTH": depth * lp["passes"], "ROW": depth, "REPEAT": lp["rows"], "FILE": fname}
+            pre.append(_instance("mase_param_rom", rom, f"u_{rs}", [
                 ("clk", ""), ("rst", ""), ("out_data", f"{rs}_data"), ("out_valid", f"{rs}_valid"),
                 ("out_ready", f"{rs}_ready")]))
             pl += [(f"{prefix}_data", f"{rs}_data"), (f"{prefix}_valid", f"{rs}_valid"), (f"{prefix}_ready", f"{rs}_ready")]
@@ -261,6 +310,8 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
         lines.append(f"    // {n} ({g.node(n).op})\n" + "".join(pre)
                      + _instance(inst.module, inst.params, f"u_{sn}", pl) + "".join(post))
     what = f"KV-cache decode design, {g.seq_len} tokens of context" if g.decode else f"prompt {g.seq_len} tokens"
+    if lp:
+        what += f"; folded: 1 decoder layer x {lp['passes']} passes, weights off chip"
     doc = (f"// {r.name}: {len(r.nodes)} nodes of {g.model} ({g.family}), quant {g.quant}, {what}.\n"
            f"// Streams are valid/ready; every consumer reads through its own FIFO (depths in params.json).\n")
     body = "\n".join(decl)
@@ -356,14 +407,17 @@ def _offchip_tb(r: Region, amap: dict, decl: list[str], dones: list[str]) -> lis
                                     "FILE": amap["file"]}, "u_mem", [
         ("clk", ""), ("rst", ""), ("req", "mem_req"), ("addr", "mem_addr"), ("grant", "mem_grant"),
         ("rvalid", "mem_rvalid"), ("rdata", "mem_rdata")])]
-    regions = {x["port"]: x for x in amap["regions"]}
+    regions = {x["port"]: x for x in amap["regions"] if x.get("layer", 0) == 0}
+    fold = {}
+    if amap.get("layers", 1) > 1:  # hw.fold: a region per layer, read a pass (the prompt's tokens) each
+        fold = {"LAYERS": amap["layers"], "STRIDE": amap["layer_stride_words"], "LAYER_PASSES": amap["layer_passes"]}
     for i, (port, _, w) in enumerate(r.w_ports):
         x = regions[port]
         decl.append(f"    logic [{w - 1}:0] {port}_data;\n    logic {port}_valid, {port}_ready, {port}_done;\n"
                     f"    int {port}_c0, {port}_c1;")
         body.append(_instance("mx_tb_dma", {"WIDTH": w, "BEAT_BITS": 8 * x["beat_bytes"], "BUS_BITS": amap["bus_bits"],
                                             "BASE": x["base_word"], "WORDS": x["words"], "BEATS": x["beats"],
-                                            "FIFO_WORDS": x["fifo_words"], "NAME": port}, f"u_dma_{port}", [
+                                            "FIFO_WORDS": x["fifo_words"], "NAME": port, **fold}, f"u_dma_{port}", [
             ("clk", ""), ("rst", ""), ("req", f"mem_req[{i}]"), ("addr", f"mem_addr[{i}]"), ("grant", f"mem_grant[{i}]"),
             ("rvalid", f"mem_rvalid[{i}]"), ("rdata", "mem_rdata"), ("out_data", f"{port}_data"),
             ("out_valid", f"{port}_valid"), ("out_ready", f"{port}_ready"), ("done", f"{port}_done"),

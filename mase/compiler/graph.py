@@ -468,6 +468,22 @@ def _unmapped(model: nn.Module) -> str:
             f"hardware mapping; families: OPT, LLaMA")
 
 
+def _shared_ranges(ranges: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Layer reuse (hw.fold): the calibrated ranges of every decoder layer's module merged (the largest),
+    so that each layer gets the same stream formats and accumulator windows, those of the hardware layer
+    that computes them all (a format chosen for the largest range also holds the smaller ones)."""
+    import re
+
+    pat = re.compile(r"\.layers\.\d+\.")
+    merged: dict[str, dict[str, float]] = {}
+    for name, r in ranges.items():
+        key = pat.sub(".layers.*.", name)
+        m = merged.setdefault(key, {})
+        for k, v in r.items():
+            m[k] = max(m.get(k, v), v)
+    return {name: merged[pat.sub(".layers.*.", name)] for name in ranges}
+
+
 def capture(model: nn.Module, quant_cfg: Any, seq_len: int = 8, hw: Any = None, model_name: str | None = None,
             structure_only: bool = False) -> DataflowGraph:
     """The dataflow graph of `model`'s decoder under `quant_cfg` (a QuantConfig node or a name).
@@ -500,6 +516,8 @@ def _capture(model: nn.Module, quant_cfg: Any, seq_len: int, hw: Any, model_name
     g = DataflowGraph(name, family, seq_len, conf.hidden_size, conf.num_hidden_layers, quant=quant_label(quant_cfg))
     b = _Builder(g, plans, hw)
     b.ranges = getattr(model, "mase_ranges", None) or {}
+    if int((hw.get("fold", 0) if hw is not None and hasattr(hw, "get") else 0) or 0):
+        b.ranges = _shared_ranges(b.ranges)  # one hardware layer computes every layer: one set of formats
     H = conf.hidden_size
     x = b.edge("embed", H, RESID)
     g.inputs.append(x)

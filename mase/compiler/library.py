@@ -18,11 +18,11 @@ from mase.formats import get_format
 
 from .cores import safe
 from .diagram import dataflow_svg
-from .emit import (GLUE, edge_beats, emit_core, emit_tb, emit_top, header, json_text, make_region,
+from .emit import (GLUE, edge_beats, emit_core, emit_tb, emit_top, fold_region, header, json_text, make_region,
                    map_graph, write_text)
 from .golden import L, acc_spec
 from .graph import DataflowGraph
-from .params import HwPlan
+from .params import HwPlan, layer_name
 
 TOP = "mase_top"
 OFFCHIP_IMAGE = "offchip.hex"  # mem/: the memory image of the streamed weights (+ offchip.json, its address map)
@@ -82,19 +82,24 @@ def weight_codes(g: DataflowGraph, node) -> tuple[torch.Tensor, torch.Tensor]:
     return wq.elements.to(torch.int64), wq.scales.to(torch.int64)  # raw codes (not the integers I)
 
 
-def _linear_images(g: DataflowGraph, node, inst, mem_dir: Path) -> list[str]:
-    a = node.attrs
-    codes, scales = weight_codes(g, node)
-    bias = None
-    if a["has_bias"]:
-        bq = get_format(a["bias_fmt"], a["block"]).fake_quantize(a["bias"].float(), axis=-1)
-        bias = L.quantize_bias(bq, acc_spec(node))
-    codes, scales, bias = pad_weights(inst.params, codes, scales, bias if inst.params["HAS_BIAS"] else None)
-    texts = image_texts(inst.params, codes, scales, bias)
-    names = [inst.params[k] for k in ("W_FILE", "S_FILE", "B_FILE")]
-    for name, text in zip(names, texts):
-        write_text(mem_dir / name, text)
-    return names
+def _linear_images(g: DataflowGraph, node, inst, mem_dir: Path, layer_nodes: list | None = None) -> list[str]:
+    """The ROM images of a linear layer: weights, scales and bias, or only the bias when its weights are
+    streamed (W_SOURCE 1); folded (`layer_nodes`, hw.fold), the bias of every layer one bank after the other."""
+    texts = {}
+    for i, n in enumerate(layer_nodes or [node]):
+        a = n.attrs
+        codes, scales = weight_codes(g, n)
+        bias = None
+        if a["has_bias"]:
+            bq = get_format(a["bias_fmt"], a["block"]).fake_quantize(a["bias"].float(), axis=-1)
+            bias = L.quantize_bias(bq, acc_spec(n))
+        codes, scales, bias = pad_weights(inst.params, codes, scales, bias if inst.params["HAS_BIAS"] else None)
+        for k, text in zip(("W_FILE", "S_FILE", "B_FILE"), image_texts(inst.params, codes, scales, bias)):
+            if k in inst.params and (i == 0 or k == "B_FILE"):
+                texts[k] = texts.get(k, "") + text
+    for k, text in texts.items():
+        write_text(mem_dir / inst.params[k], text)
+    return [inst.params[k] for k in texts]
 
 
 def _w_stream_text(g: DataflowGraph, node, inst, n_vectors: int) -> tuple[str, int]:
@@ -133,9 +138,13 @@ OFFCHIP_LAYOUT = ("the streamed layers' w_data beats, one region per streamed li
                   "significant hex digit first (byte 0 = the two last digits)")
 
 
-def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, name: str) -> tuple[str, dict]:
+def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, name: str,
+                  layers: int = 1) -> tuple[str, dict]:
     """The memory image of every streamed weight (mase.compiler.params.memory_model's bus): its
-    $readmemh text and its address map (OFFCHIP_LAYOUT; regions in the order of `w_ports`)."""
+    $readmemh text and its address map (OFFCHIP_LAYOUT; regions in the order of `w_ports`). Folded
+    (`layers` > 1, hw.fold): one region per (port, layer), layer by layer in the order the reused
+    hardware reads them: every port's layer 0, then every port's layer 1, ... (equal sizes: port p's
+    layer l region starts layer_stride_words after its layer l - 1 region)."""
     import numpy as np
 
     from .params import stream_beat_bits
@@ -143,8 +152,8 @@ def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, na
     mem = plan.memory
     wb = mem["bus_bits"] // 8
     words, regions, base = [], [], 0
-    for port, node, width in w_ports:
-        n, inst = g.node(node), insts[node]
+    for layer, (port, node, width) in ((lay, w) for lay in range(layers) for w in w_ports):
+        n, inst = g.node(layer_name(node, layer) if layers > 1 else node), insts[node]
         text, beats = _w_stream_text(g, n, inst, 1)
         bb = stream_beat_bits(n, plan.nodes[node]) // 8
         if bb * 8 < width:
@@ -155,7 +164,7 @@ def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, na
         words.append(arr)
         # the DMA channel's buffer (mase.compiler.params.memory_model): at most one pass of the region
         fifo = min(mem["fifo_words"], max(2 * mem["latency_cycles"] + 4, nw + 2))
-        regions.append({"port": port, "node": node, "base_word": base, "base_byte": base * wb, "words": nw,
+        regions.append({"port": port, "node": n.name, "layer": layer, "base_word": base, "base_byte": base * wb, "words": nw,
                         "bytes": len(raw), "beats": beats, "width": width, "beat_bytes": bb, "fifo_words": fifo})
         base += nw
     allw = np.concatenate(words) if words else np.zeros((0, wb), np.uint8)
@@ -166,11 +175,25 @@ def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, na
             "weight_bytes_per_token": sum(r["bytes"] for r in regions), "layout": OFFCHIP_LAYOUT,
             "dma_buffer_bytes": sum(r["fifo_words"] for r in regions) * wb,
             "protocol": mem["protocol"], "memory_model": mem, "regions": regions}
+    if layers > 1:  # hw.fold: each DMA channel reads its layer l region a pass (the prompt's tokens) each
+        amap.update(layers=layers, layer_passes=g.seq_len,
+                    layer_stride_words=sum(r["words"] for r in regions if r["layer"] == 0))
+        amap["dma_buffer_bytes"] = sum(r["fifo_words"] for r in regions if r["layer"] == 0) * wb
     return lines.tobytes().decode(), amap
 
 
-def _norm_image(node, inst, mem_dir: Path) -> str:
-    """The scale (and bias) words of a norm: one word per beat, {bias lanes, scale lanes}."""
+def _norm_image(node, inst, mem_dir: Path, layer_nodes: list | None = None) -> str:
+    """The scale (and bias) words of a norm: one word per beat, {bias lanes, scale lanes}; folded
+    (`layer_nodes`: the node of every layer, hw.fold), every layer's words one after the other."""
+    if layer_nodes:
+        text = "".join(_norm_words(n, inst) for n in layer_nodes)
+    else:
+        text = _norm_words(node, inst)
+    write_text(mem_dir / inst.rom[1], text)
+    return inst.rom[1]
+
+
+def _norm_words(node, inst) -> str:
     from mase.golden import nonlinear as G
 
     a, p = node.attrs, inst.params
@@ -192,9 +215,7 @@ def _norm_image(node, inst, mem_dir: Path) -> str:
                 word |= (int(f[row, lane]) & ((1 << w) - 1)) << sh
                 sh += w
         words.append(format(word, f"0{-(-total // 4)}x"))
-    name = inst.rom[1]
-    write_text(mem_dir / name, "".join(w + "\n" for w in words))
-    return name
+    return "".join(w + "\n" for w in words)
 
 
 def _own_file_names(insts: dict, top: str) -> None:
@@ -235,17 +256,29 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     for d in GENERATED_DIRS:
         shutil.rmtree(hw_dir / d, ignore_errors=True)
     only = None if layers is None else {n.name for n in g.nodes if 0 <= n.layer < layers}
+    fold = plan.passes if plan.fold and layers is None else 0  # layer reuse: decoder layer 0's hardware, L passes
+    if fold:
+        only = {n.name for n in g.nodes if n.layer in (0, -1)}
     insts, missing = map_graph(g, plan, roots, only)
+    if fold:
+        _check_fold(g, plan, insts, roots, fold)
     if top != TOP:
         _own_file_names(insts, top)
     region = make_region(g, top, insts)
-    deps = sorted({i.vlnv for i in insts.values()} | {"mase:mx:stream", GLUE})
+    if fold:
+        fold_region(g, region, fold, g.seq_len)
+    deps = sorted({i.vlnv for i in insts.values()} | {"mase:mx:stream", GLUE} | ({"mase:mx:loop"} if fold else set()))
     mem_files: list[str] = []
     for n in g.nodes:
         if n.name in insts and insts[n.name].weights:
-            mem_files += _linear_images(g, n, insts[n.name], hw_dir / "mem")
+            per_layer = None
+            if fold and insts[n.name].params.get("HAS_BIAS"):  # a bias bank per layer, one per pass
+                per_layer = [g.node(layer_name(n.name, lay)) for lay in range(fold)]
+                insts[n.name].params.update(B_BANKS=fold, B_VECTORS=g.seq_len)
+            mem_files += _linear_images(g, n, insts[n.name], hw_dir / "mem", per_layer)
         if n.name in insts and insts[n.name].rom:
-            mem_files.append(_norm_image(n, insts[n.name], hw_dir / "mem"))
+            per_layer = [g.node(layer_name(n.name, lay)) for lay in range(fold)] if fold and n.layer >= 0 else None
+            mem_files.append(_norm_image(n, insts[n.name], hw_dir / "mem", per_layer))
     beats: dict[str, int] = {}
     stim_ports = []
     for port, e, lanes in region.inputs + region.outputs:
@@ -262,12 +295,16 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     n_vectors = vals[g.inputs[0]].data.shape[0] if g.decode and vals is not None else g.seq_len
     for port, node, _ in region.w_ports:
         stim_ports.append(port)
-        text, beats[port] = _w_stream_text(g, g.node(node), insts[node], n_vectors)
+        if fold:  # every layer's weights in turn, once per token of each pass
+            parts = [_w_stream_text(g, g.node(layer_name(node, lay)), insts[node], n_vectors) for lay in range(fold)]
+            text, beats[port] = "".join(t for t, _ in parts), sum(b for _, b in parts)
+        else:
+            text, beats[port] = _w_stream_text(g, g.node(node), insts[node], n_vectors)
         write_text(hw_dir / "stim" / f"{port}.hex", text)
     amap = None
     if region.w_ports and plan.memory:  # the off-chip memory image the testbench's memory model serves
         image = OFFCHIP_IMAGE if top == TOP else f"{top}.{OFFCHIP_IMAGE}"
-        text, amap = offchip_image(g, plan, insts, region.w_ports, image)
+        text, amap = offchip_image(g, plan, insts, region.w_ports, image, max(1, fold))
         write_text(hw_dir / "mem" / image, text)
         write_text(hw_dir / "mem" / (image.removesuffix(".hex") + ".json"), json_text(amap))
         mem_files.append(image)
@@ -300,6 +337,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
            "outputs": [{"port": p, "edge": e, "lanes": l, "beats": beats.get(p)} for p, e, l in region.outputs],
            "w_ports": [{"port": p, "node": n, "beats": beats.get(p)} for p, n, _ in region.w_ports],
            "offchip_image": amap and {k: amap[k] for k in ("file", "bus_bits", "words", "weight_bytes_per_token")},
+           "fold": region.loop and {"passes": fold, "loop": region.loop},
            "missing_by_core": dict(sorted(by_core.items())), "missing": missing_rows, "depends": deps,
            "mem_files": len(mem_files), "config_hash": cfg_hash, "mase_version": version,
            "graph_outputs_covered": all(e in [x for _, x, _ in region.outputs] for e in g.outputs)}
@@ -309,6 +347,33 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     write_text(hw_dir / "dataflow.svg", dataflow_svg(json.loads(graph_text), json.loads(json_text(params_doc))))
     write_text(hw_dir / "README.md", f"<!-- Generated by mase {version} from config {cfg_hash} -->\n" + _readme(man))
     return man
+
+
+def _check_fold(g: DataflowGraph, plan: HwPlan, insts: dict, roots, passes: int) -> None:
+    """Layer reuse computes every layer on decoder layer 0's hardware: each layer's nodes must map onto
+    the same cores with the same parameters (formats, accumulator windows, lanes; not the weights, which
+    stream, nor the norms' parameters, which the pass selects). One line naming the first difference."""
+    from mase.errors import MaseError
+
+    from .cores import available_cores, map_node
+
+    avail = available_cores(roots)
+    skip = ("W_FILE", "S_FILE", "B_FILE")
+    for lay in range(1, passes):
+        for name, inst in insts.items():
+            if g.node(name).layer != 0:
+                continue
+            other = layer_name(name, lay)
+            try:
+                twin = map_node(g.node(other), plan.nodes[other], g, avail)
+            except KeyError:
+                raise MaseError(f"hw.fold=1: decoder layer {lay} has no node {other} like layer 0's {name}: "
+                                f"the layers differ, use hw.fold=0") from None
+            diff = [k for k in inst.params if k not in skip and twin.params.get(k) != inst.params[k]]
+            if diff or [x[2] for x in twin.inputs] != [x[2] for x in inst.inputs]:
+                k = diff[0] if diff else "lanes"
+                raise MaseError(f"hw.fold=1: {other} needs {k}={twin.params.get(k)} but layer 0's hardware has "
+                                f"{inst.params.get(k)} (the layers' calibrated formats differ): use hw.fold=0")
 
 
 def _readme(man: dict) -> str:

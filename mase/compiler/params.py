@@ -33,6 +33,7 @@ Model (documented so that it can be checked; constants at the top of this file):
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -110,11 +111,47 @@ class HwPlan:
     notes: list[str] = field(default_factory=list)
     weights_mode: str = "auto"  # hw.weights: onchip | offchip | auto (the architecture's weight memory)
     memory: dict[str, Any] | None = None  # the off-chip memory model (memory_model) when weights are streamed
+    fold: int = 0  # hw.fold: 0 = a hardware decoder layer per layer; 1 = one reused for `passes` layers
+    passes: int = 1  # passes of the prompt through the hardware decoder layer(s) (fold: the model's layers)
+    loop: dict[str, Any] | None = None  # fold: the activation buffer (mx_loop) between the passes
+
+    def built(self, name: str) -> bool:
+        """Whether node `name` has its own hardware (folded: layer 0's nodes and those after the layers)."""
+        return not self.fold or fold_layer(name) in (None, 0)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["nodes"] = {k: {**asdict(v), "lanes": v.lanes} for k, v in self.nodes.items()}
         return d
+
+
+_LAYER = re.compile(r"\.layers\.(\d+)\.")
+
+
+def fold_layer(name: str) -> int | None:
+    """The decoder layer of a node or edge name (model.layers.<i>. / model.decoder.layers.<i>.), None outside."""
+    m = _LAYER.search(name)
+    return int(m.group(1)) if m else None
+
+
+def layer_name(name: str, layer: int) -> str:
+    """The same node or edge of decoder layer `layer` (folding: layer 0's hardware computes every layer)."""
+    return _LAYER.sub(f".layers.{layer}.", name, count=1)
+
+
+def loop_buffer(g: DataflowGraph, params: dict[str, NodeParams]) -> dict[str, Any]:
+    """The activation buffer of a folded design (mase:mx:loop's mx_fifo): the prompt's T tokens of the
+    residual stream (the graph's input edge) at the lanes of its first consumer, a power of two deep."""
+    e = g.edges[g.inputs[0]]
+    lanes = params[e.consumers[0]].in_par
+    beats = g.seq_len * e.padded // lanes
+    width = lanes * (e.fixed[0] if e.is_fixed else _elem_bits(e.fmt))
+    depth = 1 << max(1, (beats - 1).bit_length())
+    bits = depth * width
+    bram = max(math.ceil(bits / (BRAM_KBIT * 1024)), math.ceil(width / PORT_BITS)) if bits >= FIFO_BRAM_MIN_BITS else 0
+    return {"edge": e.name, "lanes": lanes, "beats": beats, "depth": depth, "width": width, "bits": bits,
+            "passes": g.layers, "bram": bram, "lut": 0 if bram else math.ceil(bits / 64) + 60,
+            "ff": width + 60}
 
 
 def _get(obj: Any, key: str, default: Any) -> Any:
@@ -552,6 +589,13 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
     max_lanes = int(_get(hw, "max_lanes", 64))
     fifo_default = int(_get(hw, "fifo_depth", 4))
     weights_mode = str(_get(hw, "weights", "auto"))
+    fold = int(_get(hw, "fold", 0) or 0) if g.layers > 1 and not g.decode else 0  # one layer: nothing to reuse
+    if fold:
+        if not _offchip_gbps(target):
+            raise MaseError(f"hw.fold={fold} streams every layer's weights from off-chip memory but target "
+                            f"{_get(target, 'name', '?')} has none (target.offchip_bandwidth_gbps is not set): set it, "
+                            f"or use hw.fold=0")
+        weights_mode = "offchip"  # the reused layer reads every layer's weights (validate: not onchip)
     cap = {"lut": _get(res, "lut", 0), "ff": _get(res, "ff", 0), "dsp": _get(res, "dsp", 0),
            "bram": _get(res, "bram", 0), "uram": _get(res, "uram", 0)} if kind != "sim" else {}
     ovs = _overrides(hw)
@@ -613,7 +657,13 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
                 p.weight_bits = _weight_bits(n)
             _resources(n, p, g, family)
         notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned, weights_mode)
-        tot = {k: sum(getattr(p, k) for p in params.values()) for k in ("lut", "ff", "dsp", "bram", "uram")}
+        # folded: one decoder layer's hardware, the final norm, and the activation buffer between the passes
+        built = [p for name, p in params.items() if not fold or fold_layer(name) in (None, 0)]
+        tot = {k: sum(getattr(p, k) for p in built) for k in ("lut", "ff", "dsp", "bram", "uram")}
+        if fold:
+            buf = loop_buffer(g, params)
+            for k in ("lut", "ff", "bram"):
+                tot[k] += buf[k]
         return tot, notes
 
     def fits(tot: dict[str, float]) -> bool:
@@ -661,6 +711,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
                      f"decode is memory-bound at {avail / need * tok_s:.0f} tokens/s")
     plan = HwPlan(_get(target, "name", "?"), clock, g.seq_len, real_ii, params, tot, cap, need, avail, onchip,
                   axi_bits, notes, weights_mode, memory_model(target, hw) if axi_bits else None)
+    if fold:
+        plan.fold, plan.passes, plan.loop = fold, g.layers, loop_buffer(g, params)
     if plan.memory:
         _prefetch(g, plan)
     return plan
@@ -713,11 +765,42 @@ def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> d
     prefill += per_layer.get(-1, 0) + row.get(-1, 0)
     ideal = max(math.ceil(n.work(g.edges, T) / plan.nodes[n.name].lanes) for n in g.nodes)
     dec = decode_model(g, plan, context or T)
+    fold = None
+    if plan.fold:
+        fold = _fold_cycles(g, plan, barrier.get(0, 0) + per_layer[0] + buffering.get(0, 0) + row.get(0, 0)
+                            - no_fill.get(0, 0), per_layer.get(-1, 0) + row.get(-1, 0))
+        prefill = fold["prefill_cycles"]
+        dec = {**dec, "ii_cycles": dec["ii_cycles"] * plan.passes}  # a token passes the one layer L times
+        dec["tokens_per_s_batched"] = plan.clock_mhz * 1e6 / dec["ii_cycles"]
     return {"source": "analytical", "ii": ii, "prefill_cycles": prefill, "prefill_cycles_per_token": prefill / T,
+            "fold": fold,
             "decode_cycles_per_token": dec["latency_cycles"], "decode_batched_cycles_per_token": dec["ii_cycles"],
             "ideal_cycles_per_token": ideal, "tokens_per_s_decode": dec["tokens_per_s_batch1"],
             "tokens_per_s_decode_batched": dec["tokens_per_s_batched"],
             "tokens_per_s_prefill": plan.clock_mhz * 1e6 * T / prefill, "decode": dec}
+
+
+def _fold_cycles(g: DataflowGraph, plan: HwPlan, fill: int, tail: int) -> dict[str, Any]:
+    """Prefill of a folded design (hw.fold): the prompt passes the hardware layer `passes` times.
+    Compute: a token enters every II; pass p + 1 starts when pass p's tokens have entered and its first
+    output is back (the layer's lag: one causal chunk or the prompt, plus the fill `fill`), so
+    (passes - 1) x max(T x II, lag) + T x II + lag + the final norm (`tail`): for a whole-prompt barrier
+    the spatial design's figure. Memory: every token of every pass reads the layer's weights over the
+    one bus (the DMA channels prefetch across the attention barrier, so the bus can stay busy):
+    passes x T x the bus time of one layer's weights, plus the last pass's lag and the final norm.
+    The prefill is the larger of the two."""
+    T, ii = g.seq_len, plan.ii
+    layer_bytes = sum(stream_beats(n, plan.nodes[n.name]) * stream_beat_bits(n, plan.nodes[n.name]) // 8
+                      for n in g.nodes if n.op == "linear" and n.layer == 0 and plan.nodes[n.name].weights == "axi")
+    mem = plan.memory or {}
+    bus = math.ceil(layer_bytes / mem["bytes_per_cycle"]) if mem.get("bytes_per_cycle") else 0
+    lag = (causal_chunk(g, 0) or T) * ii + fill
+    layer = T * ii + lag  # one pass, first token in to last token out (compute)
+    compute = (plan.passes - 1) * max(T * ii, lag) + layer + tail
+    memory = plan.passes * T * bus + lag + tail
+    return {"passes": plan.passes, "bus_cycles_per_token_pass": bus, "layer_weight_bytes_per_token": layer_bytes,
+            "layer_cycles": layer, "compute_cycles": compute, "memory_cycles": memory,
+            "prefill_cycles": max(compute, memory), "bound": "memory" if memory > compute else "compute"}
 
 
 def _buffering_path(g: DataflowGraph, plan: HwPlan) -> dict[int, int]:

@@ -36,7 +36,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .graph import DataflowGraph
-from .params import HwPlan, decode_model
+from .params import HwPlan, decode_model, fold_layer
 
 ENERGY_MODEL = {
     "mult8_pj": 0.2, "add8_pj": 0.03, "add32_pj": 0.1, "sram_pj_per_bit": 10.0 / 64, "dram_pj_per_bit": 20.0,
@@ -114,6 +114,18 @@ def weights_line(plan: dict[str, Any]) -> str:
             f"({plan['offchip_weight_bits'] / 8e3:,.1f} kB a token)")
 
 
+def architecture_line(plan: dict[str, Any], layers: int | None = None) -> str:
+    """The architecture in one line: spatial (a hardware decoder layer per layer) or folded (hw.fold)."""
+    lin = [p for p in plan["nodes"].values() if p["op"] == "linear"]
+    axi = sum(p["weights"] == "axi" for p in lin)
+    where = "weights off chip" if lin and axi == len(lin) else "weights on chip" if not axi else "weights partly off chip"
+    if plan.get("fold"):
+        lp = plan.get("loop") or {}
+        return (f"folded: {plan['fold']} decoder layer x {plan['passes']} passes, {where}; activation buffer "
+                f"{lp.get('depth')} x {lp.get('width')} bits ({lp.get('bits', 0) / 8e3:.1f} kB)")
+    return f"spatial: a hardware decoder layer per layer{f' ({layers})' if layers else ''}, {where}"
+
+
 def _plan_from_files(ctx) -> tuple[DataflowGraph | None, dict]:
     hw = ctx.out_dir / "hw"
     return None, json.loads((hw / "params.json").read_text())["plan"]
@@ -140,7 +152,8 @@ def build_hw_report(ctx) -> dict[str, Any]:
     per_node = {n: {"op": p["op"], "lanes": p["lanes"], "in_par": p["in_par"], "out_par": p["out_par"],
                     "cycles_per_token": p["cycles_per_token"], "weights": p["weights"],
                     "LUT": p["lut"], "FF": p["ff"], "DSP": p["dsp"], "BRAM": p["bram"], "URAM": p["uram"],
-                    "source": "analytical"} for n, p in plan["nodes"].items()}
+                    "source": "analytical"} for n, p in plan["nodes"].items()
+                if not plan.get("fold") or fold_layer(n) in (None, 0)}  # folded: the nodes that are built
     if synth and not synth.get("skipped"):
         res_src = f"yosys ({synth['scope']}, {synth['arch']})"
         if synth["scope"] == "nodes":
@@ -160,6 +173,9 @@ def build_hw_report(ctx) -> dict[str, Any]:
     g, hp = _graph_plan_from_files(ctx)
     context = int(_hw_get(ctx, "decode_context", 0)) or T
     dec = decode_model(g, hp, context)
+    if plan.get("fold"):  # a token passes the one hardware layer `passes` times: the batched interval grows
+        dec["ii_cycles"] *= plan["passes"]
+        dec["tokens_per_s_batched"] = plan["clock_mhz"] * 1e6 / dec["ii_cycles"]
     dec["by_context"] = {str(c): {k: d[k] for k in ("latency_cycles", "ii_cycles", "tokens_per_s_batch1",
                                                      "tokens_per_s_batched", "kv_cache_mb")}
                          for c in sorted({context, 256, 2048}) for d in [decode_model(g, hp, c)]}
@@ -213,6 +229,7 @@ def build_hw_report(ctx) -> dict[str, Any]:
         "cycles": cycles, "analytical_cycles": {k: v for k, v in cyc.items() if k != "decode"}, "decode": dec,
         "model_vs_sim": model_check,
         "tokens_per_s": {"decode": tok_s_dec, "decode_batched": tok_s_bat, "prefill": tok_s_pre},
+        "architecture": architecture_line(plan, g.layers), "fold": plan.get("fold", 0), "passes": plan.get("passes", 1),
         "memory": {"weights": plan.get("weights_mode", "auto"), "weights_line": weights_line(plan),
                    "onchip_weight_mb": plan["onchip_weight_bits"] / 8e6, "offchip_weight_mb": plan["offchip_weight_bits"] / 8e6,
                    "kv_cache_mb": dec["kv_cache_mb"], "kv_cache_context": context},
@@ -348,6 +365,7 @@ def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
                  "ran), batched keeps the pipeline full. uJ/token at the batched rate. Resources: "
                  + "; ".join(sorted({r["resources_source"] for r in reports}))
                  + ("; simulated: " + "; ".join(scopes) if scopes else "")
+                 + "".join(f". {r['label']}: {r['architecture']}" for r in reports if r.get("architecture"))
                  + "".join(f". {r['label']}: {r['memory']['weights_line']}" for r in reports
                            if r.get("memory", {}).get("weights_line"))
                  + "".join(f". {roofline_line(r)}" for r in reports if r.get("offchip_roofline")))

@@ -279,6 +279,7 @@ def validate_hw(hw: Any, m: Any) -> None:
     if bus is None or (bus != 0 and (not 8 <= bus <= 8192 or bus % 8)):
         raise MaseError(f"hw.bus_bits={bus}: give a whole number of bytes, 8 to 8192 bits (0: the target's off-chip bus)")
     _names(hw)
+    _fold(hw)
     for pattern, ov in (hw.overrides or {}).items():
         where = f"hw.overrides[{pattern!r}]"
         if not OmegaConf.is_dict(ov) and not isinstance(ov, dict):
@@ -291,6 +292,22 @@ def validate_hw(hw: Any, m: Any) -> None:
             raise MaseError(f"{where}.fifo_depth={d}: must be a power of two between 2 and {MAX_FIFO} (beats)")
         if ov.get("weights") is not None:
             _choice(ov.weights, f"{where}.weights", WEIGHT_PLACES)
+
+
+def _fold(hw: Any) -> None:
+    """hw.fold: 0 (fully spatial) or 1 (one decoder layer reused, its weights streamed layer by layer)."""
+    fold = hw.get("fold", 0)
+    if not isinstance(fold, int) or isinstance(fold, bool) or fold not in (0, 1):
+        raise MaseError(f"hw.fold={fold!r}: choose 0 (a hardware decoder layer per layer) or 1 (one decoder "
+                        f"layer reused for all layers); other layer counts are not built yet")
+    if fold and str(hw.get("weights", "auto")) == "onchip":
+        raise MaseError("hw.fold=1 streams every layer's weights from off-chip memory: use hw.weights=offchip "
+                        "(or auto), or hw.fold=0 to keep the weights on chip")
+    if fold:
+        for pattern, ov in (hw.overrides or {}).items():
+            if ov.get("weights") not in (None, "axi", "auto"):
+                raise MaseError(f"hw.overrides[{pattern!r}].weights={ov.weights}: with hw.fold=1 every linear "
+                                f"layer's weights are streamed (axi); drop it or use hw.fold=0")
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -409,6 +426,9 @@ def validate_config(cfg: DictConfig) -> None:
     validate_run(cfg)
     if cfg.get("hw") is not None:
         validate_hw(cfg.hw, cfg.model)
+        if cfg.hw.get("fold", 0) and "generate" in cfg.stages:
+            raise MaseError("stages has generate, but the folded design (hw.fold=1) has no per-layer KV cache "
+                            "yet: drop generate, or use hw.fold=0")
     if cfg.get("search") is not None:
         validate_search(cfg.search)
         if "delta_ppl_pct" in cfg.search.objectives and not cfg.eval.float_baseline:

@@ -1,9 +1,11 @@
 // Adds the token position above the data of every beat: pos counts tokens, BEATS beats per token
-// (softmax rows carry the position of their query token for the causal mask).
+// (softmax rows carry the position of their query token for the causal mask). TOKENS > 0: the
+// position restarts at 0 after TOKENS tokens (hw.fold: every pass is the same prompt again).
 module mase_pos_tag #(
-    parameter int WIDTH = 20,
-    parameter int POS_W = 16,
-    parameter int BEATS = 8
+    parameter int WIDTH  = 20,
+    parameter int POS_W  = 16,
+    parameter int BEATS  = 8,
+    parameter int TOKENS = 0
 ) (
     input  logic                   clk,
     input  logic                   rst,
@@ -27,7 +29,7 @@ module mase_pos_tag #(
         end else if (in_valid && out_ready) begin
             if (cnt == CW'(BEATS - 1)) begin
                 cnt <= '0;
-                pos <= pos + 1'b1;
+                pos <= (TOKENS > 0 && pos == POS_W'(TOKENS - 1)) ? '0 : pos + 1'b1;
             end else begin
                 cnt <= cnt + 1'b1;
             end

@@ -1,12 +1,14 @@
 // Natural order -> rotation pairs for mx_rope: per head of HEAD_DIM elements (LANES a beat), the first
 // half is buffered and each beat of the second half leaves as {pos, x_hi lanes, x_lo lanes}; the
-// position counts tokens (HEADS heads a token).
+// position counts tokens (HEADS heads a token); TOKENS > 0: it restarts at 0 after TOKENS tokens
+// (hw.fold: every pass is the same prompt again).
 module mase_rope_pack #(
     parameter int LANES    = 1,
     parameter int W        = 16,
     parameter int HEAD_DIM = 64,
     parameter int HEADS    = 1,
-    parameter int POS_W    = 16
+    parameter int POS_W    = 16,
+    parameter int TOKENS   = 0
 ) (
     input  logic                           clk,
     input  logic                           rst,
@@ -39,7 +41,7 @@ module mase_rope_pack #(
                 if (hi_half) begin
                     if (head == HEADS - 1) begin
                         head <= 0;
-                        pos  <= pos + 1'b1;
+                        pos  <= (TOKENS > 0 && pos == POS_W'(TOKENS - 1)) ? '0 : pos + 1'b1;
                     end else begin
                         head <= head + 1;
                     end

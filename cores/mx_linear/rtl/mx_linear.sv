@@ -18,6 +18,8 @@
 // copy of it: IN_FEATURES*OUT_FEATURES/(IN_PAR*OUT_PAR) cycles per vector, one MAC beat per cycle.
 // Pipeline: 9 register stages from a row group's issue to its sum (see "lanes"), then mx_quantize's.
 // *_FIXED_SCALE >= 0 makes that operand fixed point (fixed8): a constant scale, no scale datapath.
+// B_BANKS > 1 (layer reuse, hw.fold): the bias image holds B_BANKS banks of row groups (one decoder
+// layer's bias each); bank b serves B_VECTORS input vectors (a pass over the prompt), then bank b + 1.
 module mx_linear #(
     parameter int    IN_FEATURES   = 64,
     parameter int    OUT_FEATURES  = 32,
@@ -37,6 +39,8 @@ module mx_linear #(
     parameter int    ACC_LSB       = -20,
     parameter int    ACC_W         = 32,
     parameter int    HAS_BIAS      = 1,
+    parameter int    B_BANKS       = 1,   // bias banks (layer reuse): bank b for B_VECTORS vectors, then b + 1
+    parameter int    B_VECTORS     = 1,
     parameter int    W_SOURCE      = 0,
     parameter int    ROWS          = 1,
     parameter int    SHARE         = 1,   // 1: lanes share aligner/accumulator/quantizer lanes where throughput allows
@@ -85,6 +89,8 @@ module mx_linear #(
     localparam int BW    = $clog2(NB + 1);
     localparam int JBW   = $clog2(BPB + 1);
     localparam int RW    = (NRG > 1) ? $clog2(NRG) : 1;
+    localparam int BKW   = (B_BANKS > 1) ? $clog2(B_BANKS) : 1;
+    localparam int BAW   = (B_BANKS * NRG > 1) ? $clog2(B_BANKS * NRG) : 1;
     localparam int WAW   = (NRG * BEATS > 1) ? $clog2(NRG * BEATS) : 1;
     localparam int SAW   = (NRG * NB > 1) ? $clog2(NRG * NB) : 1;
 
@@ -122,6 +128,8 @@ module mx_linear #(
     logic [JBW-1:0] jb;
     logic [BW-1:0]  blk;
     logic [RW-1:0]  rg, rg1;
+    logic [BKW-1:0] bk, bk1;     // the bias bank of the vector being issued (B_BANKS > 1)
+    int             bvec;        // vectors issued with bank bk
     logic [WAW-1:0] waddr;
     logic [SAW-1:0] saddr;
     logic           last_j, last_jb, last_rg;
@@ -150,6 +158,8 @@ module mx_linear #(
             jb    <= '0;
             blk   <= '0;
             rg    <= '0;
+            bk    <= '0;
+            bvec  <= 0;
             waddr <= '0;
             saddr <= '0;
             v1    <= 1'b0;
@@ -183,6 +193,10 @@ module mx_linear #(
                         waddr <= '0;
                         saddr <= '0;
                         rbank <= !rbank;
+                        if (bvec == B_VECTORS - 1) begin
+                            bvec <= 0;
+                            bk   <= (bk == BKW'(B_BANKS - 1)) ? '0 : bk + 1'b1;
+                        end else bvec <= bvec + 1;
                     end
                 end
             end
@@ -201,6 +215,7 @@ module mx_linear #(
             lib1 <= last_jb;
             lb1  <= last_j;
             rg1  <= rg;
+            bk1  <= bk;
         end
     end
 
@@ -363,12 +378,15 @@ module mx_linear #(
     logic [GW-1:0]             cnt, sel, i6, i7, i8;
     logic                      av5, lb5, v6, v7, v8, lb6, lb7, lb8, lbh;
     logic [RW-1:0]             rg5, rg6, rg7, rgh;
+    logic [BKW-1:0]            tg_bk [DLY:1];
+    logic [BKW-1:0]            bk5, bk6, bk7, bkh;
 
     assign ce  = !sv9 || sum_ready;
     assign av5 = lane_valid[0] || cnt != '0;
     assign sel = lane_valid[0] ? '0 : cnt;
     assign lb5 = lane_valid[0] ? tg_lb[DLY] : lbh;
     assign rg5 = lane_valid[0] ? tg_rg[DLY] : rgh;
+    assign bk5 = lane_valid[0] ? tg_bk[DLY] : bkh;
 
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -390,13 +408,16 @@ module mx_linear #(
         if (ce) begin
             tg_lb[1] <= lb1;
             tg_rg[1] <= rg1;
+            tg_bk[1] <= bk1;
             for (int i = 2; i <= DLY; i++) begin
                 tg_lb[i] <= tg_lb[i-1];
                 tg_rg[i] <= tg_rg[i-1];
+                tg_bk[i] <= tg_bk[i-1];
             end
             if (lane_valid[0]) begin
                 lbh <= tg_lb[DLY];
                 rgh <= tg_rg[DLY];
+                bkh <= tg_bk[DLY];
             end
             i6  <= sel;
             i7  <= i6;
@@ -406,22 +427,26 @@ module mx_linear #(
             lb8 <= lb7;
             rg6 <= rg5;
             rg7 <= rg6;
+            bk6 <= bk5;
+            bk7 <= bk6;
         end
     end
 
     generate
         if (HAS_BIAS != 0) begin : g_bias
-            logic [OUT_PAR*ACC_W-1:0] bmem [NRG];
+            logic [OUT_PAR*ACC_W-1:0] bmem [B_BANKS*NRG];
 `ifdef YOSYS
             initial if (B_FILE != "") $readmemh(B_FILE, bmem);  // Yosys reads the default too
 `else
             initial $readmemh(B_FILE, bmem);
 `endif
-            always_ff @(posedge clk) if (ce) bias_q <= bmem[rg7];
+            logic [BAW-1:0] baddr;
+            assign baddr = BAW'(int'(bk7) * NRG + int'(rg7));
+            always_ff @(posedge clk) if (ce) bias_q <= bmem[baddr];
         end else begin : g_nobias
             assign bias_q = '0;
             logic unused_rg;
-            assign unused_rg = ^rg7;
+            assign unused_rg = ^{rg7, bk7};
         end
     endgenerate
 

@@ -6,6 +6,10 @@
 // end of the word. Passes: +<NAME>_n=<beats> / BEATS (the weights are read once per input vector).
 // The channel keeps up to FIFO_WORDS words in flight or buffered (reads ahead of its consumer by that
 // much: the prefetch while its layer waits); reports the cycles of its first and last handshake.
+// Layer reuse (hw.fold): LAYERS regions of the same size, STRIDE words apart (region l from word
+// BASE + l x STRIDE), each read LAYER_PASSES times (once per token of a pass) before the next one,
+// cyclically; the channel reads across a region's end into the next layer's (the prefetch of the next
+// layer's weights while the current layer computes). The defaults (LAYERS = 1) are one region.
 module mx_tb_dma #(
     parameter int    WIDTH     = 8,
     parameter int    BEAT_BITS = 8,
@@ -14,6 +18,9 @@ module mx_tb_dma #(
     parameter int    WORDS     = 1,
     parameter int    BEATS     = 1,
     parameter int    FIFO_WORDS = 16,
+    parameter int    LAYERS    = 1,
+    parameter int    STRIDE    = 0,
+    parameter int    LAYER_PASSES = 1,
     parameter string NAME      = "w"
 ) (
     input  logic                clk,
@@ -33,7 +40,7 @@ module mx_tb_dma #(
     localparam int BW = BUS_BITS + BEAT_BITS;
     logic [BUS_BITS-1:0] fifo [FIFO_WORDS];
     logic [BW-1:0] buffer;
-    int n, passes, rd_word, rd_pass, inflight, count, head, tail, nbits, left, sent, cycle;
+    int n, passes, rd_word, rd_pass, rd_layer, rd_rep, inflight, count, head, tail, nbits, left, sent, cycle;
 
     initial begin
         n = 0;
@@ -43,7 +50,7 @@ module mx_tb_dma #(
     end
 
     assign req  = rd_pass < passes && inflight + count < FIFO_WORDS;
-    assign addr = 32'(BASE + rd_word);
+    assign addr = 32'(BASE + rd_layer * STRIDE + rd_word);
     assign out_valid = nbits >= BEAT_BITS && sent < n;
     assign out_data  = buffer[WIDTH-1:0];
     assign done = sent == n;
@@ -52,6 +59,8 @@ module mx_tb_dma #(
         if (rst) begin
             rd_word <= 0;
             rd_pass <= 0;
+            rd_layer <= 0;
+            rd_rep <= 0;
             inflight <= 0;
             count <= 0;
             head <= 0;
@@ -71,6 +80,10 @@ module mx_tb_dma #(
                 if (rd_word == WORDS - 1) begin
                     rd_word <= 0;
                     rd_pass <= rd_pass + 1;
+                    if (rd_rep == LAYER_PASSES - 1) begin
+                        rd_rep <= 0;
+                        rd_layer <= (rd_layer == LAYERS - 1) ? 0 : rd_layer + 1;
+                    end else rd_rep <= rd_rep + 1;
                 end else rd_word <= rd_word + 1;
             end
             inflight <= inflight + int'(grant) - int'(rvalid);

@@ -1,0 +1,88 @@
+"""Layer reuse (hw.fold=1, issue 14): one hardware decoder layer computes every layer of the model, the
+prompt looped back through an on-chip buffer (mase:mx:loop), each layer's weights streamed from the
+memory model layer after layer, its norms' parameters and biases selected by the pass; the whole
+model's output bit-exact against the golden model (which does not change: folding is a schedule)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from mase.config import MaseError, compose
+from mase.config.validate import validate_config
+from mase.pipeline import run
+
+
+def _distinct_layers(model, seed: int = 0) -> None:
+    """Random-init norms have gains of 1 and OPT's biases are 0 in every layer: give every layer its own
+    gains, betas and biases, so that a wrong layer's parameters (or none) cannot go unnoticed."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() == 1 and ".layers." in name:
+                p.add_(0.2 * torch.randn(p.shape, generator=gen))
+
+
+def test_fold_config_errors():
+    def check(*over):
+        validate_config(compose(["+model=tiny-llama", "quant=mxint4", *over]))
+
+    check("hw.fold=1", "hw.weights=offchip")
+    for over, msg in ((["hw.fold=2"], r"hw.fold=2: choose 0 .* or 1 "),
+                      (["hw.fold=1", "hw.weights=onchip"], r"hw.fold=1 streams every layer's weights .* hw.weights=offchip"),
+                      (["hw.fold=1", "stages=[quantize,emit,generate]"], r"no per-layer KV cache yet: drop generate"),
+                      (["hw.fold=1", "+hw.overrides={model.layers.0.mlp.up_proj:{weights:bram}}"],
+                       r"weights=bram: with hw.fold=1 every linear layer's weights are streamed")):
+        with pytest.raises(MaseError, match=msg) as e:
+            check(*over)
+        assert "\n" not in str(e.value)
+
+
+def test_fold_needs_offchip_memory():
+    from mase.compiler.graph import capture
+    from mase.compiler.params import choose_parameters
+    from mase.models import load_model
+
+    cfg = compose(["+model=tiny-llama", "quant=mxint4", "target=sim", "hw.fold=1"])
+    g = capture(load_model("tiny-llama")[0], "mxint4", seq_len=4)
+    with pytest.raises(MaseError, match=r"hw.fold=1 streams .* target sim has none .*or use hw.fold=0"):
+        choose_parameters(g, cfg.target, cfg.hw)
+
+
+@pytest.mark.parametrize("model", ["tiny-llama", "tiny-opt"])
+def test_fold_bit_exact(tmp_path, model):
+    """2 layers on one hardware layer, 8 tokens: the final norm's output bit-exact in Verilator without and
+    with 30% stalls / back-pressure (ports and memory); one layer's nodes built; the memory image holds a
+    region per (port, layer); the report names the architecture."""
+    from mase.models import load_model
+
+    cfg = compose([f"+model={model}", "quant=mxint4", "target=sim", "target.offchip_bandwidth_gbps=10",
+                   "hw.fold=1", "hw.weights=offchip"])
+    m, tok = load_model(cfg.model)
+    _distinct_layers(m)
+    ctx = run(cfg, tmp_path, stages=["quantize", "emit", "lint", "sim", "hw_report"], model=m, tokenizer=tok)
+    sim = ctx.results["sim"]
+    assert sim["scope"] == "whole model" and sim["bit_exact"] and len(sim["runs"]) == 2
+    assert all(r["passed"] and not any(r["mismatches"].values()) for r in sim["runs"])
+    hw = tmp_path / "hw"
+    man = json.loads((hw / "manifest.json").read_text())
+    assert man["fold"]["passes"] == 2 and man["complete"]
+    assert "mase:mx:loop" in man["depends"]
+    plan = json.loads((hw / "params.json").read_text())
+    built = plan["nodes"]
+    assert all(".layers.1." not in n for n in built) and any(".layers.0." in n for n in built)
+    assert plan["plan"]["fold"] == 1 and plan["plan"]["passes"] == 2 and plan["plan"]["loop"]["beats"] > 0
+    amap = json.loads((hw / "mem" / "offchip.json").read_text())
+    ports = [w["port"] for w in man["w_ports"]]
+    assert [(r["port"], r["layer"]) for r in amap["regions"]] == [(p, lay) for lay in (0, 1) for p in ports]
+    assert amap["layers"] == 2 and amap["layer_passes"] == 8
+    assert all(r["base_word"] + amap["layer_stride_words"] == s["base_word"]
+               for r, s in zip(amap["regions"][:len(ports)], amap["regions"][len(ports):]))
+    top = (hw / "rtl" / "mase_top.sv").read_text()
+    assert top.count("mx_loop #(") == 1 and ".PASSES(2)" in top and ".REPEAT(8)" in top
+    rep = json.loads((tmp_path / "report.json").read_text())["hardware"]
+    assert rep["architecture"].startswith("folded: 1 decoder layer x 2 passes, weights off chip")
+    cyc = ctx.results["emit"]["cycles"]
+    assert cyc["fold"]["passes"] == 2 and cyc["prefill_cycles"] == cyc["fold"]["prefill_cycles"]
