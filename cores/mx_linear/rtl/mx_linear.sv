@@ -441,7 +441,10 @@ module mx_linear #(
             initial $readmemh(B_FILE, bmem);
 `endif
             logic [BAW-1:0] baddr;
-            assign baddr = BAW'(int'(bk7) * NRG + int'(rg7));
+            logic [31:0]    bk7w, rg7w;  // sized casts: Yosys 0.23 has no int'()
+            assign bk7w  = 32'(bk7);
+            assign rg7w  = 32'(rg7);
+            assign baddr = BAW'(bk7w * NRG + rg7w);
             always_ff @(posedge clk) if (ce) bias_q <= bmem[baddr];
         end else begin : g_nobias
             assign bias_q = '0;
