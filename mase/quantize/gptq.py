@@ -38,7 +38,7 @@ log = logging.getLogger("mase.quantize")
 
 @dataclass(frozen=True)
 class GPTQOptions:
-    damp: float = 0.01  # added to H's diagonal, times its mean
+    damp: float = 0.0001  # added to H's diagonal, times its mean (quant.gptq.damp)
     scale_from: str = "updated"  # block exponent from the weights as updated so far | "original"
     exp_search: bool = False  # per block and row: the better of exponents e and e-1 (H-weighted error)
     act_order: bool = False  # blocks (and columns inside a block) by decreasing H diagonal
