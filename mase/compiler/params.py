@@ -42,7 +42,7 @@ from mase.errors import MaseError
 from mase.formats import get_format
 
 from . import resources
-from .graph import DataflowGraph, Edge, Node
+from .graph import ACC_W, DataflowGraph, Edge, Node
 
 # ------------------------------------------------------------------------------------------------
 # Fallback model (nodes that map onto no modelled core; mase.compiler.resources has the fitted one),
@@ -149,9 +149,20 @@ def loop_buffer(g: DataflowGraph, params: dict[str, NodeParams]) -> dict[str, An
     depth = 1 << max(1, (beats - 1).bit_length())
     bits = depth * width
     bram = max(math.ceil(bits / (BRAM_KBIT * 1024)), math.ceil(width / PORT_BITS)) if bits >= FIFO_BRAM_MIN_BITS else 0
+    # every layer's norm parameters and biases stay on chip (selected by the pass): the L - 1 copies
+    # beyond the hardware layer's own (norm ROMs: gains, LayerNorm betas; mx_linear bias banks)
+    from mase.golden.nonlinear import NormConfig
+
+    nc = NormConfig()
+    per_layer = sum(n.attrs["features"] * (nc.g_w + (nc.out_w if n.op == "layernorm" else 0))
+                    for n in g.nodes if n.layer == 0 and n.op in ("rmsnorm", "layernorm"))
+    per_layer += sum(-(-n.attrs["out_features"] // n.attrs["block"]) * n.attrs["block"] * ACC_W
+                     for n in g.nodes if n.layer == 0 and n.op == "linear" and n.attrs.get("has_bias"))
+    extra = (g.layers - 1) * per_layer
+    bram += math.ceil(extra / (BRAM_KBIT * 1024))
     return {"edge": e.name, "lanes": lanes, "beats": beats, "depth": depth, "width": width, "bits": bits,
-            "passes": g.layers, "bram": bram, "lut": 0 if bram else math.ceil(bits / 64) + 60,
-            "ff": width + 60}
+            "passes": g.layers, "layer_param_bits": per_layer, "extra_param_bits": extra, "bram": bram,
+            "lut": 0 if bram else math.ceil(bits / 64) + 60, "ff": width + 60}
 
 
 def _get(obj: Any, key: str, default: Any) -> Any:
