@@ -152,7 +152,11 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
              "" if man["complete"] else "; not mapped yet: " + ", ".join(f"{c} ({n})" for c, n in man["missing_by_core"].items()))
     for note in plan.notes:
         log.warning("%s", note)
-    res = {"core": man["core"], "top": man["top"], "config_hash": h, "graph": g.summary(), "nodes": len(g.nodes),
+    from mase.compiler.report import architecture_line
+
+    arch = architecture_line(plan.to_dict(), g.layers)
+    log.info("architecture: %s", arch)
+    res = {"core": man["core"], "architecture": arch, "top": man["top"], "config_hash": h, "graph": g.summary(), "nodes": len(g.nodes),
            "nodes_mapped": man["nodes_mapped"], "complete": man["complete"], "missing_by_core": man["missing_by_core"],
            "ii": plan.ii, "totals": plan.totals, "cycles": cyc, "notes": plan.notes, "seq_len": T,
            "sim_layers": sim_layers, "no_golden": no_golden,
