@@ -33,9 +33,9 @@ REFERENCES = ["fp32", "fixed8", "mxint8", "mxint6", "mxint4w8a", "mxint4", "mxin
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="smollm2-135m")
-    p.add_argument("--trials", type=int, default=40)
+    p.add_argument("--trials", type=int, default=12)
     p.add_argument("--budget", type=float, default=4.5)
-    p.add_argument("--granularity", default="type", choices=("layer", "type", "type_group"))
+    p.add_argument("--granularity", default="layer", choices=("layer", "type", "type_group"))
     p.add_argument("--groups", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="torch threads per trial (0: torch's default)")
     p.add_argument("--jobs", type=int, default=2, help="trials at once (joblib launcher; 1: one after another)")

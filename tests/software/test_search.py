@@ -20,6 +20,9 @@ TINY = ["+model=tiny-llama", "eval=quick", "progress=false", "threads=1"]
 SEARCH = [*TINY, "quant.gptq.tokens=256"]  # search=mixed4's trials calibrate by GPTQ: a short text here
 
 
+TYPE = "search.granularity=type"  # one slot per projection type (mixed4's default is per layer)
+
+
 def _cfg(*extra: str):
     return compose([*SEARCH, "search=mixed4", *extra])
 
@@ -42,7 +45,8 @@ def test_names_follow_the_choices():
 
 def test_space_granularities_and_budget(tiny_llama):
     model, _ = tiny_llama
-    cfg = _cfg()
+    assert _cfg().search.granularity == "layer"  # mixed4's default
+    cfg = _cfg(TYPE)
     by_type = sp.build_space(model, cfg.quant, cfg.search, "tiny-llama")
     assert list(by_type.slots) == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     assert sp.overrides(by_type, {"q_proj": "mxint4_b16"}) == {"*.q_proj": {"weight": "mxint4", "block_size": 16}}
@@ -64,7 +68,7 @@ def test_over_budget_trial_returns_the_penalty_without_running(tmp_path, monkeyp
     from mase.search import trial
 
     picks = [f"++search.pick.{k}=mxint8_b32" for k in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj")]
-    cfg = _cfg(*picks, "search.objectives=[ppl,avg_weight_bits]")
+    cfg = _cfg(*picks, "search.granularity=type", "search.objectives=[ppl,avg_weight_bits]")
     monkeypatch.setattr(trial, "model_kwargs", lambda cfg: pytest.fail("an over-budget trial must not load the model"))
     info = trial.prepare(cfg)
     assert info.over_budget and info.avg_weight_bits > 4.5
@@ -146,7 +150,7 @@ def test_tpe_search_end_to_end(cli, tmp_path, one_thread):
     evaluated, the report's table/CSV/plot, and best.yaml loads with --config-dir."""
     sweep = tmp_path / "sweep"
     r = cli(["-m", *SEARCH, "search=mixed4", "hydra.sweeper.n_trials=5", "search.references=[mxint4,mxint4w8a-gptq]",
-             "search.sensitivity.tokens=64", f"hydra.sweep.dir={sweep}"])
+             TYPE, "search.sensitivity.tokens=64", f"hydra.sweep.dir={sweep}"])
     assert r.returncode == 0, r.stderr[-3000:]
     sens = json.loads((sweep / "search" / "sensitivity.json").read_text())
     trials = _trials(sweep)
@@ -242,7 +246,7 @@ def test_over_budget_trial_is_repaired_with_the_sensitivity_table(tmp_path, monk
     whose lowering costs least per bit first) and run; search.json keeps what the sampler suggested."""
     from mase.search import sensitivity, trial
 
-    cfg = _cfg()
+    cfg = _cfg(TYPE)
     space = sp.space_for(cfg, tmp_path)
     cost = {k: {c: (0.0 if c == "mxint8_b32" else 1.0 / sp.choice_bits(c)) for c in space.choices} for k in space.slots}
     cost["down_proj"] = {c: 10.0 / sp.choice_bits(c) for c in space.choices}  # the costly slot to lower
@@ -250,9 +254,9 @@ def test_over_budget_trial_is_repaired_with_the_sensitivity_table(tmp_path, monk
     (tmp_path / sensitivity.SENSITIVITY_FILE).write_text(json.dumps({"kl": cost}))
     monkeypatch.setattr(trial, "sweep_dir", lambda: tmp_path)
     picks = [f"++search.pick.{k}=mxint8_b32" for k in space.slots]
-    info = trial.prepare(_cfg(*picks))
+    info = trial.prepare(_cfg(TYPE, *picks))
     assert not info.over_budget and info.avg_weight_bits <= 4.5 + 1e-9
     assert info.suggested == {k: "mxint8_b32" for k in space.slots}
     assert info.picks["down_proj"] == "mxint8_b32" and info.picks["q_proj"] != "mxint8_b32"
-    info = trial.prepare(_cfg(*picks, "search.repair=false"))
+    info = trial.prepare(_cfg(TYPE, *picks, "search.repair=false"))
     assert info.over_budget and info.suggested is None
