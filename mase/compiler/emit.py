@@ -92,12 +92,12 @@ def make_region(g: DataflowGraph, name: str, insts: dict[str, CoreInst]) -> Regi
     return r
 
 
-def fold_region(g: DataflowGraph, r: Region, passes: int, rows: int) -> None:
-    """Folded design (hw.fold=1): `r` holds decoder layer 0 and the nodes after the layers; its border edges
-    become the loop (mase:mx:loop's mx_loop): the prompt (x0, the top's input) enters pass 0, layer 0's
-    output (x1) returns through the buffer as the next pass's input, and after `passes` passes the same
-    stream leaves into the final norm (xL). The top keeps the spatial design's input and output ports.
-    `rows`: tokens of a pass (the prompt)."""
+def fold_region(g: DataflowGraph, r: Region, passes: int, rows: int, layers: int = 1) -> None:
+    """Folded design (hw.fold=N): `r` holds decoder layers 0..N-1 (`layers`) and the nodes after the
+    layers; its border edges become the loop (mase:mx:loop's mx_loop): the prompt (x0, the top's input)
+    enters pass 0, layer N-1's output (x1) returns through the buffer as the next pass's input, and after
+    `passes` passes the same stream leaves into the final norm (xL). The top keeps the spatial design's
+    input and output ports. `rows`: tokens of a pass (the prompt)."""
     x0 = g.inputs[0]
     ins = [t for t in r.inputs if t[1] != x0]
     outs = [t for t in r.outputs if t[1] not in g.outputs]
@@ -112,7 +112,8 @@ def fold_region(g: DataflowGraph, r: Region, passes: int, rows: int) -> None:
     r.inputs = inp
     r.outputs = [t for t in r.outputs if t[1] in g.outputs]
     r.loop = {"port": port, "x0": x0, "x1": x1, "xl": xl, "lanes": lanes, "width": width(e0, lanes),
-              "beats": beats, "passes": passes, "depth": 1 << max(1, (beats - 1).bit_length()), "rows": rows}
+              "beats": beats, "passes": passes, "depth": 1 << max(1, (beats - 1).bit_length()), "rows": rows,
+              "layers": layers}
 
 
 def _fmt_param(v: Any) -> str:
@@ -158,7 +159,7 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
         in_ports[lp["x0"]] = ("lp_lo", lp["lanes"])
         in_ports[lp["xl"]] = ("lp_out", lp["lanes"])
         out_ports[lp["x1"]] = ("lp_li", lp["lanes"])
-        lines.append(f"    // layer reuse (hw.fold): the prompt passes decoder layer 0's hardware {lp['passes']} times\n"
+        lines.append(f"    // layer reuse (hw.fold): the prompt passes the hardware decoder layers {lp['passes']} times\n"
                      + _instance("mx_loop", {"WIDTH": lw, "BEATS": lp["beats"], "PASSES": lp["passes"],
                                              "DEPTH": lp["depth"]}, "u_loop", [
             ("clk", ""), ("rst", ""), ("in_data", f"{lp['port']}_data"), ("in_valid", f"{lp['port']}_valid"),
@@ -311,7 +312,7 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
                      + _instance(inst.module, inst.params, f"u_{sn}", pl) + "".join(post))
     what = f"KV-cache decode design, {g.seq_len} tokens of context" if g.decode else f"prompt {g.seq_len} tokens"
     if lp:
-        what += f"; folded: 1 decoder layer x {lp['passes']} passes, weights off chip"
+        what += f"; folded: {lp['layers']} decoder layer(s) x {lp['passes']} passes, weights off chip"
     doc = (f"// {r.name}: {len(r.nodes)} nodes of {g.model} ({g.family}), quant {g.quant}, {what}.\n"
            f"// Streams are valid/ready; every consumer reads through its own FIFO (depths in params.json).\n")
     body = "\n".join(decl)
@@ -407,10 +408,10 @@ def _offchip_tb(r: Region, amap: dict, decl: list[str], dones: list[str]) -> lis
                                     "FILE": amap["file"]}, "u_mem", [
         ("clk", ""), ("rst", ""), ("req", "mem_req"), ("addr", "mem_addr"), ("grant", "mem_grant"),
         ("rvalid", "mem_rvalid"), ("rdata", "mem_rdata")])]
-    regions = {x["port"]: x for x in amap["regions"] if x.get("layer", 0) == 0}
+    regions = {x["port"]: x for x in amap["regions"] if x.get("pass", 0) == 0}
     fold = {}
-    if amap.get("layers", 1) > 1:  # hw.fold: a region per layer, read a pass (the prompt's tokens) each
-        fold = {"LAYERS": amap["layers"], "STRIDE": amap["layer_stride_words"], "LAYER_PASSES": amap["layer_passes"]}
+    if amap.get("passes", 1) > 1:  # hw.fold: a region per pass (its layer), read once per token of the pass
+        fold = {"LAYERS": amap["passes"], "STRIDE": amap["pass_stride_words"], "LAYER_PASSES": amap["tokens_per_pass"]}
     for i, (port, _, w) in enumerate(r.w_ports):
         x = regions[port]
         decl.append(f"    logic [{w - 1}:0] {port}_data;\n    logic {port}_valid, {port}_ready, {port}_done;\n"

@@ -22,7 +22,7 @@ from .emit import (GLUE, edge_beats, emit_core, emit_tb, emit_top, fold_region, 
                    map_graph, write_text)
 from .golden import L, acc_spec
 from .graph import DataflowGraph
-from .params import HwPlan, layer_name
+from .params import HwPlan, fold_layer, layer_name
 
 TOP = "mase_top"
 OFFCHIP_IMAGE = "offchip.hex"  # mem/: the memory image of the streamed weights (+ offchip.json, its address map)
@@ -139,12 +139,13 @@ OFFCHIP_LAYOUT = ("the streamed layers' w_data beats, one region per streamed li
 
 
 def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, name: str,
-                  layers: int = 1) -> tuple[str, dict]:
+                  passes: int = 1, fold: int = 1) -> tuple[str, dict]:
     """The memory image of every streamed weight (mase.compiler.params.memory_model's bus): its
     $readmemh text and its address map (OFFCHIP_LAYOUT; regions in the order of `w_ports`). Folded
-    (`layers` > 1, hw.fold): one region per (port, layer), layer by layer in the order the reused
-    hardware reads them: every port's layer 0, then every port's layer 1, ... (equal sizes: port p's
-    layer l region starts layer_stride_words after its layer l - 1 region)."""
+    (`passes` > 1, hw.fold=`fold`): one region per (port, layer), pass by pass in the order the reused
+    hardware reads them: in pass p every port's region (in port order) of the layer its hardware
+    layer h computes, h + p x fold (pass 0: layers 0..fold-1, pass 1: fold..2 fold-1, ...); equal sizes:
+    a port's pass p region starts pass_stride_words after its pass p - 1 region."""
     import numpy as np
 
     from .params import stream_beat_bits
@@ -152,8 +153,10 @@ def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, na
     mem = plan.memory
     wb = mem["bus_bits"] // 8
     words, regions, base = [], [], 0
-    for layer, (port, node, width) in ((lay, w) for lay in range(layers) for w in w_ports):
-        n, inst = g.node(layer_name(node, layer) if layers > 1 else node), insts[node]
+    for pss, (port, node, width) in ((p, w) for p in range(passes) for w in w_ports):
+        hw_layer = fold_layer(node)
+        layer = hw_layer + pss * fold if passes > 1 else hw_layer
+        n, inst = g.node(layer_name(node, layer) if passes > 1 else node), insts[node]
         text, beats = _w_stream_text(g, n, inst, 1)
         bb = stream_beat_bits(n, plan.nodes[node]) // 8
         if bb * 8 < width:
@@ -164,7 +167,7 @@ def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, na
         words.append(arr)
         # the DMA channel's buffer (mase.compiler.params.memory_model): at most one pass of the region
         fifo = min(mem["fifo_words"], max(2 * mem["latency_cycles"] + 4, nw + 2))
-        regions.append({"port": port, "node": n.name, "layer": layer, "base_word": base, "base_byte": base * wb, "words": nw,
+        regions.append({"port": port, "node": n.name, "layer": layer, "pass": pss, "base_word": base, "base_byte": base * wb, "words": nw,
                         "bytes": len(raw), "beats": beats, "width": width, "beat_bytes": bb, "fifo_words": fifo})
         base += nw
     allw = np.concatenate(words) if words else np.zeros((0, wb), np.uint8)
@@ -175,10 +178,10 @@ def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, na
             "weight_bytes_per_token": sum(r["bytes"] for r in regions), "layout": OFFCHIP_LAYOUT,
             "dma_buffer_bytes": sum(r["fifo_words"] for r in regions) * wb,
             "protocol": mem["protocol"], "memory_model": mem, "regions": regions}
-    if layers > 1:  # hw.fold: each DMA channel reads its layer l region a pass (the prompt's tokens) each
-        amap.update(layers=layers, layer_passes=g.seq_len,
-                    layer_stride_words=sum(r["words"] for r in regions if r["layer"] == 0))
-        amap["dma_buffer_bytes"] = sum(r["fifo_words"] for r in regions if r["layer"] == 0) * wb
+    if passes > 1:  # hw.fold: each DMA channel reads its pass p region once per token of pass p
+        amap.update(passes=passes, tokens_per_pass=g.seq_len,
+                    pass_stride_words=sum(r["words"] for r in regions if r["pass"] == 0))
+        amap["dma_buffer_bytes"] = sum(r["fifo_words"] for r in regions if r["pass"] == 0) * wb
     return lines.tobytes().decode(), amap
 
 
@@ -256,28 +259,33 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     for d in GENERATED_DIRS:
         shutil.rmtree(hw_dir / d, ignore_errors=True)
     only = None if layers is None else {n.name for n in g.nodes if 0 <= n.layer < layers}
-    fold = plan.passes if plan.fold and layers is None else 0  # layer reuse: decoder layer 0's hardware, L passes
+    # layer reuse (hw.fold=N): decoder layers 0..N-1's hardware, `fold` = plan.passes passes over the prompt;
+    # hardware layer h computes layers h, h + N, ... (`twins`: the node of every pass)
+    fold = plan.passes if plan.fold and layers is None else 0
     if fold:
-        only = {n.name for n in g.nodes if n.layer in (0, -1)}
+        only = {n.name for n in g.nodes if n.layer < plan.fold}
+
+        def twins(name: str) -> list:
+            return [g.node(layer_name(name, fold_layer(name) + p * plan.fold)) for p in range(fold)]
     insts, missing = map_graph(g, plan, roots, only)
     if fold:
-        _check_fold(g, plan, insts, roots, fold)
+        _check_fold(g, plan, insts, roots)
     if top != TOP:
         _own_file_names(insts, top)
     region = make_region(g, top, insts)
     if fold:
-        fold_region(g, region, fold, g.seq_len)
+        fold_region(g, region, fold, g.seq_len, plan.fold)
     deps = sorted({i.vlnv for i in insts.values()} | {"mase:mx:stream", GLUE} | ({"mase:mx:loop"} if fold else set()))
     mem_files: list[str] = []
     for n in g.nodes:
         if n.name in insts and insts[n.name].weights:
             per_layer = None
             if fold and insts[n.name].params.get("HAS_BIAS"):  # a bias bank per layer, one per pass
-                per_layer = [g.node(layer_name(n.name, lay)) for lay in range(fold)]
+                per_layer = twins(n.name)
                 insts[n.name].params.update(B_BANKS=fold, B_VECTORS=g.seq_len)
             mem_files += _linear_images(g, n, insts[n.name], hw_dir / "mem", per_layer)
         if n.name in insts and insts[n.name].rom:
-            per_layer = [g.node(layer_name(n.name, lay)) for lay in range(fold)] if fold and n.layer >= 0 else None
+            per_layer = twins(n.name) if fold and n.layer >= 0 else None
             mem_files.append(_norm_image(n, insts[n.name], hw_dir / "mem", per_layer))
     beats: dict[str, int] = {}
     stim_ports = []
@@ -296,7 +304,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     for port, node, _ in region.w_ports:
         stim_ports.append(port)
         if fold:  # every layer's weights in turn, once per token of each pass
-            parts = [_w_stream_text(g, g.node(layer_name(node, lay)), insts[node], n_vectors) for lay in range(fold)]
+            parts = [_w_stream_text(g, t, insts[node], n_vectors) for t in twins(node)]
             text, beats[port] = "".join(t for t, _ in parts), sum(b for _, b in parts)
         else:
             text, beats[port] = _w_stream_text(g, g.node(node), insts[node], n_vectors)
@@ -304,7 +312,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     amap = None
     if region.w_ports and plan.memory:  # the off-chip memory image the testbench's memory model serves
         image = OFFCHIP_IMAGE if top == TOP else f"{top}.{OFFCHIP_IMAGE}"
-        text, amap = offchip_image(g, plan, insts, region.w_ports, image, max(1, fold))
+        text, amap = offchip_image(g, plan, insts, region.w_ports, image, max(1, fold), max(1, plan.fold))
         write_text(hw_dir / "mem" / image, text)
         write_text(hw_dir / "mem" / (image.removesuffix(".hex") + ".json"), json_text(amap))
         mem_files.append(image)
@@ -337,7 +345,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
            "outputs": [{"port": p, "edge": e, "lanes": l, "beats": beats.get(p)} for p, e, l in region.outputs],
            "w_ports": [{"port": p, "node": n, "beats": beats.get(p)} for p, n, _ in region.w_ports],
            "offchip_image": amap and {k: amap[k] for k in ("file", "bus_bits", "words", "weight_bytes_per_token")},
-           "fold": region.loop and {"passes": fold, "loop": region.loop},
+           "fold": region.loop and {"layers": plan.fold, "passes": fold, "loop": region.loop},
            "missing_by_core": dict(sorted(by_core.items())), "missing": missing_rows, "depends": deps,
            "mem_files": len(mem_files), "config_hash": cfg_hash, "mase_version": version,
            "graph_outputs_covered": all(e in [x for _, x, _ in region.outputs] for e in g.outputs)}
@@ -349,31 +357,34 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     return man
 
 
-def _check_fold(g: DataflowGraph, plan: HwPlan, insts: dict, roots, passes: int) -> None:
-    """Layer reuse computes every layer on decoder layer 0's hardware: each layer's nodes must map onto
-    the same cores with the same parameters (formats, accumulator windows, lanes; not the weights, which
-    stream, nor the norms' parameters, which the pass selects). One line naming the first difference."""
+def _check_fold(g: DataflowGraph, plan: HwPlan, insts: dict, roots) -> None:
+    """Layer reuse computes layer h + p x N on hardware layer h: each layer's nodes must map onto the
+    same cores with the same parameters (formats, accumulator windows, lanes; not the weights, which
+    stream, nor the norms' parameters and biases, which the pass selects). One line naming the first
+    difference."""
     from mase.errors import MaseError
 
     from .cores import available_cores, map_node
 
     avail = available_cores(roots)
     skip = ("W_FILE", "S_FILE", "B_FILE")
-    for lay in range(1, passes):
+    n_hw, passes = plan.fold, plan.passes
+    for p in range(1, passes):
         for name, inst in insts.items():
-            if g.node(name).layer != 0:
+            h = g.node(name).layer
+            if h < 0:
                 continue
-            other = layer_name(name, lay)
-            try:
-                twin = map_node(g.node(other), plan.nodes[other], g, avail)
-            except KeyError:
-                raise MaseError(f"hw.fold=1: decoder layer {lay} has no node {other} like layer 0's {name}: "
-                                f"the layers differ, use hw.fold=0") from None
+            other = layer_name(name, h + p * n_hw)
+            if other not in plan.nodes:
+                raise MaseError(f"hw.fold={n_hw}: decoder layer {h + p * n_hw} has no node {other} like layer {h}'s "
+                                f"{name}: the layers differ, use hw.fold=0")
+            twin = map_node(g.node(other), plan.nodes[other], g, avail)
             diff = [k for k in inst.params if k not in skip and twin.params.get(k) != inst.params[k]]
             if diff or [x[2] for x in twin.inputs] != [x[2] for x in inst.inputs]:
                 k = diff[0] if diff else "lanes"
-                raise MaseError(f"hw.fold=1: {other} needs {k}={twin.params.get(k)} but layer 0's hardware has "
-                                f"{inst.params.get(k)} (the layers' calibrated formats differ): use hw.fold=0")
+                raise MaseError(f"hw.fold={n_hw}: {other} needs {k}={twin.params.get(k)} but the hardware layer {h} "
+                                f"computing it has {inst.params.get(k)} (the layers' calibrated formats differ): "
+                                f"use hw.fold=0")
 
 
 def _readme(man: dict) -> str:

@@ -111,13 +111,13 @@ class HwPlan:
     notes: list[str] = field(default_factory=list)
     weights_mode: str = "auto"  # hw.weights: onchip | offchip | auto (the architecture's weight memory)
     memory: dict[str, Any] | None = None  # the off-chip memory model (memory_model) when weights are streamed
-    fold: int = 0  # hw.fold: 0 = a hardware decoder layer per layer; 1 = one reused for `passes` layers
-    passes: int = 1  # passes of the prompt through the hardware decoder layer(s) (fold: the model's layers)
+    fold: int = 0  # hw.fold: 0 = a hardware decoder layer per layer; N = N hardware layers, reused `passes` times
+    passes: int = 1  # passes of the prompt through the hardware decoder layers (fold: the model's layers / N)
     loop: dict[str, Any] | None = None  # fold: the activation buffer (mx_loop) between the passes
 
     def built(self, name: str) -> bool:
-        """Whether node `name` has its own hardware (folded: layer 0's nodes and those after the layers)."""
-        return not self.fold or fold_layer(name) in (None, 0)
+        """Whether node `name` has its own hardware (folded: layers 0..N-1's nodes and those after the layers)."""
+        return built(name, self.fold)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -134,14 +134,22 @@ def fold_layer(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def built(name: str, fold: int) -> bool:
+    """Whether node `name` has its own hardware under hw.fold=`fold` (0: every node; N: decoder layers
+    0..N-1, whose hardware computes layers l, l + N, l + 2N, ..., and the nodes after the layers)."""
+    lay = fold_layer(name)
+    return not fold or lay is None or lay < fold
+
+
 def layer_name(name: str, layer: int) -> str:
     """The same node or edge of decoder layer `layer` (folding: layer 0's hardware computes every layer)."""
     return _LAYER.sub(f".layers.{layer}.", name, count=1)
 
 
-def loop_buffer(g: DataflowGraph, params: dict[str, NodeParams]) -> dict[str, Any]:
-    """The activation buffer of a folded design (mase:mx:loop's mx_fifo): the prompt's T tokens of the
-    residual stream (the graph's input edge) at the lanes of its first consumer, a power of two deep."""
+def loop_buffer(g: DataflowGraph, params: dict[str, NodeParams], fold: int = 1) -> dict[str, Any]:
+    """The activation buffer of a folded design (hw.fold=`fold`; mase:mx:loop's mx_fifo): the prompt's T
+    tokens of the residual stream (the graph's input edge) at the lanes of its first consumer, a power of
+    two deep; and the on-chip copies of the other layers' norm parameters and biases."""
     e = g.edges[g.inputs[0]]
     lanes = params[e.consumers[0]].in_par
     beats = g.seq_len * e.padded // lanes
@@ -158,10 +166,10 @@ def loop_buffer(g: DataflowGraph, params: dict[str, NodeParams]) -> dict[str, An
                     for n in g.nodes if n.layer == 0 and n.op in ("rmsnorm", "layernorm"))
     per_layer += sum(-(-n.attrs["out_features"] // n.attrs["block"]) * n.attrs["block"] * ACC_W
                      for n in g.nodes if n.layer == 0 and n.op == "linear" and n.attrs.get("has_bias"))
-    extra = (g.layers - 1) * per_layer
+    extra = (g.layers - fold) * per_layer
     bram += math.ceil(extra / (BRAM_KBIT * 1024))
     return {"edge": e.name, "lanes": lanes, "beats": beats, "depth": depth, "width": width, "bits": bits,
-            "passes": g.layers, "layer_param_bits": per_layer, "extra_param_bits": extra, "bram": bram,
+            "passes": g.layers // fold, "layer_param_bits": per_layer, "extra_param_bits": extra, "bram": bram,
             "lut": 0 if bram else math.ceil(bits / 64) + 60, "ff": width + 60}
 
 
@@ -600,7 +608,13 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
     max_lanes = int(_get(hw, "max_lanes", 64))
     fifo_default = int(_get(hw, "fifo_depth", 4))
     weights_mode = str(_get(hw, "weights", "auto"))
-    fold = int(_get(hw, "fold", 0) or 0) if g.layers > 1 and not g.decode else 0  # one layer: nothing to reuse
+    fold = int(_get(hw, "fold", 0) or 0) if not g.decode else 0
+    if fold == g.layers:  # as many hardware layers as the model has: the spatial design
+        fold = 0
+    if fold and (fold > g.layers or g.layers % fold):
+        divs = [d for d in range(1, g.layers + 1) if g.layers % d == 0]
+        raise MaseError(f"hw.fold={fold} does not divide the {g.layers} decoder layers of {g.model}: choose one of "
+                        f"{', '.join(map(str, divs))}, or 0")
     if fold:
         if not _offchip_gbps(target):
             raise MaseError(f"hw.fold={fold} streams every layer's weights from off-chip memory but target "
@@ -669,10 +683,10 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
             _resources(n, p, g, family)
         notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned, weights_mode)
         # folded: one decoder layer's hardware, the final norm, and the activation buffer between the passes
-        built = [p for name, p in params.items() if not fold or fold_layer(name) in (None, 0)]
-        tot = {k: sum(getattr(p, k) for p in built) for k in ("lut", "ff", "dsp", "bram", "uram")}
+        hw_nodes = [p for name, p in params.items() if built(name, fold)]
+        tot = {k: sum(getattr(p, k) for p in hw_nodes) for k in ("lut", "ff", "dsp", "bram", "uram")}
         if fold:
-            buf = loop_buffer(g, params)
+            buf = loop_buffer(g, params, fold)
             for k in ("lut", "ff", "bram"):
                 tot[k] += buf[k]
         return tot, notes
@@ -723,7 +737,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
     plan = HwPlan(_get(target, "name", "?"), clock, g.seq_len, real_ii, params, tot, cap, need, avail, onchip,
                   axi_bits, notes, weights_mode, memory_model(target, hw) if axi_bits else None)
     if fold:
-        plan.fold, plan.passes, plan.loop = fold, g.layers, loop_buffer(g, params)
+        plan.fold, plan.passes, plan.loop = fold, g.layers // fold, loop_buffer(g, params, fold)
     if plan.memory:
         _prefetch(g, plan)
     return plan
@@ -777,9 +791,11 @@ def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> d
     ideal = max(math.ceil(n.work(g.edges, T) / plan.nodes[n.name].lanes) for n in g.nodes)
     dec = decode_model(g, plan, context or T)
     fold = None
-    if plan.fold:
-        fold = _fold_cycles(g, plan, barrier.get(0, 0) + per_layer[0] + buffering.get(0, 0) + row.get(0, 0)
-                            - no_fill.get(0, 0), per_layer.get(-1, 0) + row.get(-1, 0))
+    if plan.fold:  # the hardware layers 0..N-1: their lags (a chunk or the prompt) and fills
+        hw_layers = range(plan.fold)
+        lag = sum((causal_chunk(g, lay) or T) * ii + barrier.get(lay, 0) + per_layer[lay] + buffering.get(lay, 0)
+                  + row.get(lay, 0) - no_fill.get(lay, 0) for lay in hw_layers)
+        fold = _fold_cycles(g, plan, lag, per_layer.get(-1, 0) + row.get(-1, 0))
         prefill = fold["prefill_cycles"]
         dec = {**dec, "ii_cycles": dec["ii_cycles"] * plan.passes}  # a token passes the one layer L times
         dec["tokens_per_s_batched"] = plan.clock_mhz * 1e6 / dec["ii_cycles"]
@@ -791,21 +807,21 @@ def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> d
             "tokens_per_s_prefill": plan.clock_mhz * 1e6 * T / prefill, "decode": dec}
 
 
-def _fold_cycles(g: DataflowGraph, plan: HwPlan, fill: int, tail: int) -> dict[str, Any]:
-    """Prefill of a folded design (hw.fold): the prompt passes the hardware layer `passes` times.
+def _fold_cycles(g: DataflowGraph, plan: HwPlan, lag: int, tail: int) -> dict[str, Any]:
+    """Prefill of a folded design (hw.fold=N): the prompt passes the N hardware layers `passes` times.
     Compute: a token enters every II; pass p + 1 starts when pass p's tokens have entered and its first
-    output is back (the layer's lag: one causal chunk or the prompt, plus the fill `fill`), so
+    output is back (`lag`: per hardware layer one causal chunk or the prompt, plus its fill), so
     (passes - 1) x max(T x II, lag) + T x II + lag + the final norm (`tail`): for a whole-prompt barrier
-    the spatial design's figure. Memory: every token of every pass reads the layer's weights over the
+    the spatial design's figure. Memory: every token of every pass reads the N layers' weights over the
     one bus (the DMA channels prefetch across the attention barrier, so the bus can stay busy):
-    passes x T x the bus time of one layer's weights, plus the last pass's lag and the final norm.
+    passes x T x the bus time of N layers' weights, plus the last pass's lag and the final norm.
     The prefill is the larger of the two."""
     T, ii = g.seq_len, plan.ii
     layer_bytes = sum(stream_beats(n, plan.nodes[n.name]) * stream_beat_bits(n, plan.nodes[n.name]) // 8
-                      for n in g.nodes if n.op == "linear" and n.layer == 0 and plan.nodes[n.name].weights == "axi")
+                      for n in g.nodes if n.op == "linear" and 0 <= n.layer < plan.fold
+                      and plan.nodes[n.name].weights == "axi")
     mem = plan.memory or {}
     bus = math.ceil(layer_bytes / mem["bytes_per_cycle"]) if mem.get("bytes_per_cycle") else 0
-    lag = (causal_chunk(g, 0) or T) * ii + fill
     layer = T * ii + lag  # one pass, first token in to last token out (compute)
     compute = (plan.passes - 1) * max(T * ii, lag) + layer + tail
     memory = plan.passes * T * bus + lag + tail

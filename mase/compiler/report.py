@@ -36,7 +36,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .graph import DataflowGraph
-from .params import HwPlan, decode_model, fold_layer
+from .params import HwPlan, built, decode_model
 
 ENERGY_MODEL = {
     "mult8_pj": 0.2, "add8_pj": 0.03, "add32_pj": 0.1, "sram_pj_per_bit": 10.0 / 64, "dram_pj_per_bit": 20.0,
@@ -121,7 +121,7 @@ def architecture_line(plan: dict[str, Any], layers: int | None = None) -> str:
     where = "weights off chip" if lin and axi == len(lin) else "weights on chip" if not axi else "weights partly off chip"
     if plan.get("fold"):
         lp = plan.get("loop") or {}
-        return (f"folded: {plan['fold']} decoder layer x {plan['passes']} passes, {where}; activation buffer "
+        return (f"folded: {plan['fold']} decoder layer{'s' if plan['fold'] > 1 else ''} x {plan['passes']} passes, {where}; activation buffer "
                 f"{lp.get('depth')} x {lp.get('width')} bits ({lp.get('bits', 0) / 8e3:.1f} kB)")
     return f"spatial: a hardware decoder layer per layer{f' ({layers})' if layers else ''}, {where}"
 
@@ -153,7 +153,7 @@ def build_hw_report(ctx) -> dict[str, Any]:
                     "cycles_per_token": p["cycles_per_token"], "weights": p["weights"],
                     "LUT": p["lut"], "FF": p["ff"], "DSP": p["dsp"], "BRAM": p["bram"], "URAM": p["uram"],
                     "source": "analytical"} for n, p in plan["nodes"].items()
-                if not plan.get("fold") or fold_layer(n) in (None, 0)}  # folded: the nodes that are built
+                if built(n, plan.get("fold", 0))}  # folded: the nodes that are built
     if synth and not synth.get("skipped"):
         res_src = f"yosys ({synth['scope']}, {synth['arch']})"
         if synth["scope"] == "nodes":
@@ -173,7 +173,7 @@ def build_hw_report(ctx) -> dict[str, Any]:
     g, hp = _graph_plan_from_files(ctx)
     context = int(_hw_get(ctx, "decode_context", 0)) or T
     dec = decode_model(g, hp, context)
-    if plan.get("fold"):  # a token passes the one hardware layer `passes` times: the batched interval grows
+    if plan.get("fold"):  # a token passes the hardware layers `passes` times: the batched interval grows
         dec["ii_cycles"] *= plan["passes"]
         dec["tokens_per_s_batched"] = plan["clock_mhz"] * 1e6 / dec["ii_cycles"]
     dec["by_context"] = {str(c): {k: d[k] for k in ("latency_cycles", "ii_cycles", "tokens_per_s_batch1",

@@ -262,9 +262,9 @@ class HwConfig:
     # 0: the target's offchip_bus_bits, else 512)
     bus_bits: int = 0
     # layer reuse (mase/compiler/README.md "Layer reuse"): 0 = fully spatial (a hardware decoder layer per
-    # layer); 1 = one hardware decoder layer reused for all L layers (L passes, the activations looped back
-    # through an on-chip buffer of the prompt, every linear's weights streamed from off-chip memory layer
-    # after layer: implies hw.weights=offchip). Other N are refused for now.
+    # layer); N = N hardware decoder layers reused for all L layers (L / N passes, N dividing L, the
+    # activations looped back through an on-chip buffer of the prompt, every linear's weights streamed from
+    # off-chip memory layer after layer: implies hw.weights=offchip); 1 = one layer reused L times
     fold: int = 0
     top: str = "mase_top"  # module name of the generated top level (its testbench: tb_<top>)
     vlnv: Optional[str] = None  # FuseSoC name of the generated core; None: mase:gen:<top>:<mase version>

@@ -279,7 +279,7 @@ def validate_hw(hw: Any, m: Any) -> None:
     if bus is None or (bus != 0 and (not 8 <= bus <= 8192 or bus % 8)):
         raise MaseError(f"hw.bus_bits={bus}: give a whole number of bytes, 8 to 8192 bits (0: the target's off-chip bus)")
     _names(hw)
-    _fold(hw)
+    _fold(hw, layers)
     for pattern, ov in (hw.overrides or {}).items():
         where = f"hw.overrides[{pattern!r}]"
         if not OmegaConf.is_dict(ov) and not isinstance(ov, dict):
@@ -294,19 +294,23 @@ def validate_hw(hw: Any, m: Any) -> None:
             _choice(ov.weights, f"{where}.weights", WEIGHT_PLACES)
 
 
-def _fold(hw: Any) -> None:
-    """hw.fold: 0 (fully spatial) or 1 (one decoder layer reused, its weights streamed layer by layer)."""
+def _fold(hw: Any, layers: int | None = None) -> None:
+    """hw.fold: 0 (fully spatial) or N >= 1 hardware decoder layers reused (their weights streamed layer
+    by layer); that N divides the model's layers is checked once the model is known (mase.compiler.params)."""
     fold = hw.get("fold", 0)
-    if not isinstance(fold, int) or isinstance(fold, bool) or fold not in (0, 1):
-        raise MaseError(f"hw.fold={fold!r}: choose 0 (a hardware decoder layer per layer) or 1 (one decoder "
-                        f"layer reused for all layers); other layer counts are not built yet")
+    if not isinstance(fold, int) or isinstance(fold, bool) or fold < 0:
+        raise MaseError(f"hw.fold={fold!r}: choose 0 (a hardware decoder layer per layer) or N >= 1 (N hardware "
+                        f"decoder layers reused for all layers, N dividing the model's layers)")
+    if fold and layers and (fold > layers or layers % fold):  # a tiny model's layers are known here
+        divs = ", ".join(str(d) for d in range(1, layers + 1) if layers % d == 0)
+        raise MaseError(f"hw.fold={fold} does not divide the model's {layers} decoder layers: choose one of {divs}, or 0")
     if fold and str(hw.get("weights", "auto")) == "onchip":
-        raise MaseError("hw.fold=1 streams every layer's weights from off-chip memory: use hw.weights=offchip "
+        raise MaseError(f"hw.fold={fold} streams every layer's weights from off-chip memory: use hw.weights=offchip "
                         "(or auto), or hw.fold=0 to keep the weights on chip")
     if fold:
         for pattern, ov in (hw.overrides or {}).items():
             if ov.get("weights") not in (None, "axi", "auto"):
-                raise MaseError(f"hw.overrides[{pattern!r}].weights={ov.weights}: with hw.fold=1 every linear "
+                raise MaseError(f"hw.overrides[{pattern!r}].weights={ov.weights}: with hw.fold={fold} every linear "
                                 f"layer's weights are streamed (axi); drop it or use hw.fold=0")
 
 
@@ -427,7 +431,7 @@ def validate_config(cfg: DictConfig) -> None:
     if cfg.get("hw") is not None:
         validate_hw(cfg.hw, cfg.model)
         if cfg.hw.get("fold", 0) and "generate" in cfg.stages:
-            raise MaseError("stages has generate, but the folded design (hw.fold=1) has no per-layer KV cache "
+            raise MaseError(f"stages has generate, but the folded design (hw.fold={cfg.hw.fold}) has no per-layer KV cache "
                             "yet: drop generate, or use hw.fold=0")
     if cfg.get("search") is not None:
         validate_search(cfg.search)

@@ -30,7 +30,9 @@ def test_fold_config_errors():
         validate_config(compose(["+model=tiny-llama", "quant=mxint4", *over]))
 
     check("hw.fold=1", "hw.weights=offchip")
-    for over, msg in ((["hw.fold=2"], r"hw.fold=2: choose 0 .* or 1 "),
+    check("hw.fold=2")  # as many hardware layers as the model has: the spatial design
+    for over, msg in ((["hw.fold=-2"], r"hw.fold=-2: choose 0 .* or N >= 1"),
+                      (["hw.fold=3"], r"hw.fold=3 does not divide the model's 2 decoder layers: choose one of 1, 2, or 0"),
                       (["hw.fold=1", "hw.weights=onchip"], r"hw.fold=1 streams every layer's weights .* hw.weights=offchip"),
                       (["hw.fold=1", "stages=[quantize,emit,generate]"], r"no per-layer KV cache yet: drop generate"),
                       (["hw.fold=1", "+hw.overrides={model.layers.0.mlp.up_proj:{weights:bram}}"],
@@ -77,8 +79,8 @@ def test_fold_bit_exact(tmp_path, model):
     amap = json.loads((hw / "mem" / "offchip.json").read_text())
     ports = [w["port"] for w in man["w_ports"]]
     assert [(r["port"], r["layer"]) for r in amap["regions"]] == [(p, lay) for lay in (0, 1) for p in ports]
-    assert amap["layers"] == 2 and amap["layer_passes"] == 8
-    assert all(r["base_word"] + amap["layer_stride_words"] == s["base_word"]
+    assert amap["passes"] == 2 and amap["tokens_per_pass"] == 8
+    assert all(r["base_word"] + amap["pass_stride_words"] == s["base_word"]
                for r, s in zip(amap["regions"][:len(ports)], amap["regions"][len(ports):]))
     top = (hw / "rtl" / "mase_top.sv").read_text()
     assert top.count("mx_loop #(") == 1 and ".PASSES(2)" in top and ".REPEAT(8)" in top
@@ -86,3 +88,30 @@ def test_fold_bit_exact(tmp_path, model):
     assert rep["architecture"].startswith("folded: 1 decoder layer x 2 passes, weights off chip")
     cyc = ctx.results["emit"]["cycles"]
     assert cyc["fold"]["passes"] == 2 and cyc["prefill_cycles"] == cyc["fold"]["prefill_cycles"]
+
+
+@pytest.mark.slow  # ~35 s with the simulation model cached, up to ~60 s cold on the loaded 2-core machine
+def test_fold_two_hardware_layers(tmp_path):
+    """hw.fold=2 on a 4-layer tiny-llama: hardware layers 0 and 1 compute layers 0, 1 in pass 0 and 2, 3 in
+    pass 1 (weights, gains by the pass); bit-exact in both simulation runs; a fold that does not divide
+    the layers is refused in one line."""
+    from mase.compiler.graph import capture
+    from mase.compiler.params import choose_parameters
+    from mase.models import load_model
+
+    over = ["+model=tiny-llama", "quant=mxint4", "target=sim", "target.offchip_bandwidth_gbps=10",
+            "hw.weights=offchip", "model.tiny.num_layers=4", "hw.prompt_tokens=4"]
+    cfg = compose(over + ["hw.fold=2"])
+    m, tok = load_model(cfg.model)
+    _distinct_layers(m, seed=1)
+    ctx = run(cfg, tmp_path, stages=["quantize", "emit", "lint", "sim"], model=m, tokenizer=tok)
+    sim = ctx.results["sim"]
+    assert sim["scope"] == "whole model" and sim["bit_exact"] and len(sim["runs"]) == 2
+    plan = json.loads((tmp_path / "hw" / "params.json").read_text())
+    assert plan["plan"]["fold"] == 2 and plan["plan"]["passes"] == 2
+    assert {n.split(".layers.")[1].split(".")[0] for n in plan["nodes"] if ".layers." in n} == {"0", "1"}
+    amap = json.loads((tmp_path / "hw" / "mem" / "offchip.json").read_text())
+    assert [r["layer"] for r in amap["regions"]] == [0] * 7 + [1] * 7 + [2] * 7 + [3] * 7
+    g = capture(m, "mxint4", seq_len=4)
+    with pytest.raises(MaseError, match=r"hw.fold=3 does not divide the 4 decoder layers .*choose one of 1, 2, 4, or 0"):
+        choose_parameters(g, cfg.target, compose(over + ["hw.fold=3"]).hw)

@@ -39,7 +39,8 @@ BAD = [
     (T + ["hw.sim_stall=100"], 2, ["hw.sim_stall=100: must be between 0 and 99"]),
     (T + ["hw.sim_bp=-1"], 2, ["hw.sim_bp=-1: must be between 0 and 99"]),
     # layer reuse (hw.fold, mase/compiler/README.md "Layer reuse")
-    (T + ["hw.fold=3"], 2, ["hw.fold=3: choose 0", "other layer counts are not built yet"]),
+    (T + ["hw.fold=-1"], 2, ["hw.fold=-1: choose 0", "N >= 1"]),
+    (T + ["hw.fold=3"], 2, ["hw.fold=3 does not divide the model's 2 decoder layers: choose one of 1, 2, or 0"]),
     (T + ["hw.fold=1", "hw.weights=onchip"], 2, ["hw.fold=1 streams every layer's weights", "hw.weights=offchip"]),
     (T + ["hw.fold=1", "stages=[quantize,emit,generate]"], 2, ["no per-layer KV cache yet: drop generate"]),
     (T + ["hw.decode_context=-1"], 2, ["hw.decode_context=-1: must be between 0 and 1024"]),
