@@ -516,8 +516,9 @@ def _capture(model: nn.Module, quant_cfg: Any, seq_len: int, hw: Any, model_name
     g = DataflowGraph(name, family, seq_len, conf.hidden_size, conf.num_hidden_layers, quant=quant_label(quant_cfg))
     b = _Builder(g, plans, hw)
     b.ranges = getattr(model, "mase_ranges", None) or {}
-    if int((hw.get("fold", 0) if hw is not None and hasattr(hw, "get") else 0) or 0):
-        b.ranges = _shared_ranges(b.ranges)  # one hardware layer computes every layer: one set of formats
+    fold = hw.get("fold", 0) if hw is not None and hasattr(hw, "get") else 0
+    if fold == "auto" or int(fold or 0):  # auto: shared too, whatever the choice (made after capture)
+        b.ranges = _shared_ranges(b.ranges)  # one hardware layer computes several layers: one set of formats
     H = conf.hidden_size
     x = b.edge("embed", H, RESID)
     g.inputs.append(x)

@@ -600,15 +600,47 @@ def _dim_text(n: Node) -> str:
     return f"{a.get('features', '?')} features"
 
 
-def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
-    """Balanced lanes, FIFO depths and weight placement for `g` on `target` (see the module doc)."""
+def choose_fold(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
+    """hw.fold=auto: the most spatial design that fits the target: N hardware decoder layers for the
+    largest N dividing the model's layers whose design fits (N = L: the spatial design, with hw.weights as
+    configured; N < L: folded, every weight streamed); the choice and the expected bottleneck (compute or
+    off-chip memory, from the cycle model) are in the plan's notes (printed by emit, kept in emit.json)."""
+    last = None
+    for n in sorted((d for d in range(1, g.layers + 1) if g.layers % d == 0), reverse=True):
+        try:
+            plan = choose_parameters(g, target, hw, fold=0 if n == g.layers else n)
+        except MaseError as exc:  # does not fit (or no off-chip memory for a folded design): fold more
+            last = exc
+            continue
+        cyc = cycle_model(g, plan)
+        if plan.fold:
+            bound = cyc["fold"]["bound"]
+        else:
+            bound = "memory" if plan.offchip_gbps_available and plan.offchip_gbps_needed > plan.offchip_gbps_available \
+                else "compute"
+        what = (f"{n} hardware decoder layer{'s' if n > 1 else ''} x {plan.passes} passes" if plan.fold
+                else f"spatial ({n} hardware decoder layers)")
+        plan.notes.append(f"hw.fold=auto: {what} fits {_get(target, 'name', '?')}; expected bottleneck: {bound} "
+                          f"({cyc['prefill_cycles']:,} prefill cycles for {g.seq_len} tokens)")
+        return plan
+    raise last
+
+
+def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int | None = None) -> HwPlan:
+    """Balanced lanes, FIFO depths and weight placement for `g` on `target` (see the module doc); `fold`:
+    hardware decoder layers (hw.fold; None: from `hw`, where auto goes through choose_fold)."""
+    if fold is None:
+        fold = _get(hw, "fold", 0)
+        if fold == "auto" and not g.decode:
+            return choose_fold(g, target, hw)
+        fold = 0 if fold == "auto" else int(fold or 0)
     res = _get(target, "resources", None)
     kind = _get(target, "kind", "sim")
     util = float(_get(hw, "utilization", 0.8))
     max_lanes = int(_get(hw, "max_lanes", 64))
     fifo_default = int(_get(hw, "fifo_depth", 4))
     weights_mode = str(_get(hw, "weights", "auto"))
-    fold = int(_get(hw, "fold", 0) or 0) if not g.decode else 0
+    fold = fold if not g.decode else 0
     if fold == g.layers:  # as many hardware layers as the model has: the spatial design
         fold = 0
     if fold and (fold > g.layers or g.layers % fold):

@@ -295,22 +295,25 @@ def validate_hw(hw: Any, m: Any) -> None:
 
 
 def _fold(hw: Any, layers: int | None = None) -> None:
-    """hw.fold: 0 (fully spatial) or N >= 1 hardware decoder layers reused (their weights streamed layer
-    by layer); that N divides the model's layers is checked once the model is known (mase.compiler.params)."""
-    fold = hw.get("fold", 0)
-    if not isinstance(fold, int) or isinstance(fold, bool) or fold < 0:
-        raise MaseError(f"hw.fold={fold!r}: choose 0 (a hardware decoder layer per layer) or N >= 1 (N hardware "
-                        f"decoder layers reused for all layers, N dividing the model's layers)")
-    if fold and layers and (fold > layers or layers % fold):  # a tiny model's layers are known here
+    """hw.fold: 0 (fully spatial), N >= 1 hardware decoder layers reused (their weights streamed layer by
+    layer; that N divides the model's layers is checked once the model is known, mase.compiler.params)
+    or auto (the largest N that fits the target, chosen with it)."""
+    name = hw.get("fold", 0)
+    auto = name == "auto"
+    fold = 1 if auto else name  # auto: checked like a fold (weights, overrides); N is chosen with the target
+    if not auto and (not isinstance(fold, int) or isinstance(fold, bool) or fold < 0):
+        raise MaseError(f"hw.fold={fold!r}: choose 0 (a hardware decoder layer per layer), N >= 1 (N hardware "
+                        f"decoder layers reused for all layers, N dividing the model's layers) or auto")
+    if not auto and fold and layers and (fold > layers or layers % fold):  # a tiny model's layers are known here
         divs = ", ".join(str(d) for d in range(1, layers + 1) if layers % d == 0)
         raise MaseError(f"hw.fold={fold} does not divide the model's {layers} decoder layers: choose one of {divs}, or 0")
     if fold and str(hw.get("weights", "auto")) == "onchip":
-        raise MaseError(f"hw.fold={fold} streams every layer's weights from off-chip memory: use hw.weights=offchip "
+        raise MaseError(f"hw.fold={name} streams every layer's weights from off-chip memory: use hw.weights=offchip "
                         "(or auto), or hw.fold=0 to keep the weights on chip")
     if fold:
         for pattern, ov in (hw.overrides or {}).items():
             if ov.get("weights") not in (None, "axi", "auto"):
-                raise MaseError(f"hw.overrides[{pattern!r}].weights={ov.weights}: with hw.fold={fold} every linear "
+                raise MaseError(f"hw.overrides[{pattern!r}].weights={ov.weights}: with hw.fold={name} every linear "
                                 f"layer's weights are streamed (axi); drop it or use hw.fold=0")
 
 

@@ -31,7 +31,7 @@ def test_fold_config_errors():
 
     check("hw.fold=1", "hw.weights=offchip")
     check("hw.fold=2")  # as many hardware layers as the model has: the spatial design
-    for over, msg in ((["hw.fold=-2"], r"hw.fold=-2: choose 0 .* or N >= 1"),
+    for over, msg in ((["hw.fold=-2"], r"hw.fold=-2: choose 0 .*, N >= 1 .* or auto"),
                       (["hw.fold=3"], r"hw.fold=3 does not divide the model's 2 decoder layers: choose one of 1, 2, or 0"),
                       (["hw.fold=1", "hw.weights=onchip"], r"hw.fold=1 streams every layer's weights .* hw.weights=offchip"),
                       (["hw.fold=1", "stages=[quantize,emit,generate]"], r"no per-layer KV cache yet: drop generate"),
@@ -115,3 +115,22 @@ def test_fold_two_hardware_layers(tmp_path):
     g = capture(m, "mxint4", seq_len=4)
     with pytest.raises(MaseError, match=r"hw.fold=3 does not divide the 4 decoder layers .*choose one of 1, 2, 4, or 0"):
         choose_parameters(g, cfg.target, compose(over + ["hw.fold=3"]).hw)
+
+
+def test_fold_auto():
+    """hw.fold=auto: the most spatial design that fits: tiny-llama stays spatial on the U250 and folds to one
+    hardware layer on the ECP5-85 (the spatial design needs 129 of its 156 multipliers even at its slowest);
+    the choice and the bottleneck are in the plan's notes."""
+    from mase.compiler.graph import capture
+    from mase.compiler.params import choose_parameters
+    from mase.models import load_model
+
+    g = capture(load_model("tiny-llama")[0], "mxint4", seq_len=8)
+    for target, fold, note in (("u250", 0, "hw.fold=auto: spatial (2 hardware decoder layers) fits u250; "
+                                           "expected bottleneck: compute"),
+                               ("ecp5-85k", 1, "hw.fold=auto: 1 hardware decoder layer x 2 passes fits ecp5-85k; "
+                                               "expected bottleneck: memory")):
+        cfg = compose(["+model=tiny-llama", "quant=mxint4", f"target={target}", "hw.fold=auto"])
+        validate_config(cfg)
+        plan = choose_parameters(g, cfg.target, cfg.hw)
+        assert plan.fold == fold and any(n.startswith(note) for n in plan.notes), plan.notes
