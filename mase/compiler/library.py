@@ -259,33 +259,33 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     for d in GENERATED_DIRS:
         shutil.rmtree(hw_dir / d, ignore_errors=True)
     only = None if layers is None else {n.name for n in g.nodes if 0 <= n.layer < layers}
-    # layer reuse (hw.fold=N): decoder layers 0..N-1's hardware, `fold` = plan.passes passes over the prompt;
-    # hardware layer h computes layers h, h + N, ... (`twins`: the node of every pass)
-    fold = plan.passes if plan.fold and layers is None else 0
-    if fold:
+    # layer reuse (hw.fold=N): decoder layers 0..N-1's hardware, `passes` = plan.passes over the prompt;
+    # hardware layer h computes layers h, h + N, ... (`twins`: the node of every pass); 0: not folded
+    passes = plan.passes if plan.fold and layers is None else 0
+    if passes:
         only = {n.name for n in g.nodes if n.layer < plan.fold}
 
         def twins(name: str) -> list:
-            return [g.node(layer_name(name, fold_layer(name) + p * plan.fold)) for p in range(fold)]
+            return [g.node(layer_name(name, fold_layer(name) + p * plan.fold)) for p in range(passes)]
     insts, missing = map_graph(g, plan, roots, only)
-    if fold:
+    if passes:
         _check_fold(g, plan, insts, roots)
     if top != TOP:
         _own_file_names(insts, top)
     region = make_region(g, top, insts)
-    if fold:
-        fold_region(g, region, fold, g.seq_len, plan.fold)
-    deps = sorted({i.vlnv for i in insts.values()} | {"mase:mx:stream", GLUE} | ({"mase:mx:loop"} if fold else set()))
+    if passes:
+        fold_region(g, region, passes, g.seq_len, plan.fold)
+    deps = sorted({i.vlnv for i in insts.values()} | {"mase:mx:stream", GLUE} | ({"mase:mx:loop"} if passes else set()))
     mem_files: list[str] = []
     for n in g.nodes:
         if n.name in insts and insts[n.name].weights:
             per_layer = None
-            if fold and insts[n.name].params.get("HAS_BIAS"):  # a bias bank per layer, one per pass
+            if passes and insts[n.name].params.get("HAS_BIAS"):  # a bias bank per layer, one per pass
                 per_layer = twins(n.name)
-                insts[n.name].params.update(B_BANKS=fold, B_VECTORS=g.seq_len)
+                insts[n.name].params.update(B_BANKS=passes, B_VECTORS=g.seq_len)
             mem_files += _linear_images(g, n, insts[n.name], hw_dir / "mem", per_layer)
         if n.name in insts and insts[n.name].rom:
-            per_layer = twins(n.name) if fold and n.layer >= 0 else None
+            per_layer = twins(n.name) if passes and n.layer >= 0 else None
             mem_files.append(_norm_image(n, insts[n.name], hw_dir / "mem", per_layer))
     beats: dict[str, int] = {}
     stim_ports = []
@@ -303,7 +303,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     n_vectors = vals[g.inputs[0]].data.shape[0] if g.decode and vals is not None else g.seq_len
     for port, node, _ in region.w_ports:
         stim_ports.append(port)
-        if fold:  # every layer's weights in turn, once per token of each pass
+        if passes:  # every layer's weights in turn, once per token of each pass
             parts = [_w_stream_text(g, t, insts[node], n_vectors) for t in twins(node)]
             text, beats[port] = "".join(t for t, _ in parts), sum(b for _, b in parts)
         else:
@@ -312,7 +312,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     amap = None
     if region.w_ports and plan.memory:  # the off-chip memory image the testbench's memory model serves
         image = OFFCHIP_IMAGE if top == TOP else f"{top}.{OFFCHIP_IMAGE}"
-        text, amap = offchip_image(g, plan, insts, region.w_ports, image, max(1, fold), max(1, plan.fold))
+        text, amap = offchip_image(g, plan, insts, region.w_ports, image, max(1, passes), max(1, plan.fold))
         write_text(hw_dir / "mem" / image, text)
         write_text(hw_dir / "mem" / (image.removesuffix(".hex") + ".json"), json_text(amap))
         mem_files.append(image)
@@ -345,7 +345,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
            "outputs": [{"port": p, "edge": e, "lanes": l, "beats": beats.get(p)} for p, e, l in region.outputs],
            "w_ports": [{"port": p, "node": n, "beats": beats.get(p)} for p, n, _ in region.w_ports],
            "offchip_image": amap and {k: amap[k] for k in ("file", "bus_bits", "words", "weight_bytes_per_token")},
-           "fold": region.loop and {"layers": plan.fold, "passes": fold, "loop": region.loop},
+           "fold": region.loop and {"layers": plan.fold, "passes": passes, "loop": region.loop},
            "missing_by_core": dict(sorted(by_core.items())), "missing": missing_rows, "depends": deps,
            "mem_files": len(mem_files), "config_hash": cfg_hash, "mase_version": version,
            "graph_outputs_covered": all(e in [x for _, x, _ in region.outputs] for e in g.outputs)}
