@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -23,6 +24,9 @@ CONFIGS = [
     # two products per multiplier (DSP_PACK, as synth_xcup packs them), 2 lanes sharing the aligner
     dict(shape=(64, 16, 16, 8, 2, 2), fmts=("mxint4", "mxint4", "mxint4"), acc=(-20, 32), bias=True, ws=0,
          extra={"DSP_PACK": 1}),
+    # streamed weights, 3 bias banks of 2 vectors each (layer reuse, hw.fold: a layer's bias per pass)
+    dict(shape=(64, 32, 32, 32, 8, 4), fmts=("mxint4", "mxint4", "mxint8"), acc=(-20, 32), bias=True, ws=1,
+         extra={"B_BANKS": 3, "B_VECTORS": 2}),
 ]
 
 
@@ -49,19 +53,28 @@ def test_mx_linear(cfg):
     xc, xs = _codes(xf, nvec, fin, k, gen, fx)
     wc, ws = _codes(wf, fout, fin, k, gen, fw)
     bias = None
+    banks, per_bank = p.get("B_BANKS", 1), p.get("B_VECTORS", 1)
     if cfg["bias"]:
         lim = 1 << (acc.width - 1)
-        bias = torch.randint(-lim // 8, lim // 8, (fout,), generator=gen)
-        bias[0], bias[1] = lim - 1, -lim
+        bias = torch.randint(-lim // 8, lim // 8, (banks, fout), generator=gen)
+        bias[0, 0], bias[0, 1] = lim - 1, -lim
     xspec, wspec = elem_spec(xf), elem_spec(wf)
-    total = linear_int(xspec.to_int(xc), xs, xspec, wspec.to_int(wc), ws, wspec, bias, acc)
+    # vector v adds bias bank (v // B_VECTORS) % B_BANKS
+    total = torch.cat([linear_int(xspec.to_int(xc[v:v + 1]), xs[v:v + 1], xspec, wspec.to_int(wc), ws, wspec,
+                                  None if bias is None else bias[(v // per_bank) % banks], acc) for v in range(nvec)])
     oc, osc = requantize(total, acc.lsb, of, k_out, fo)
     expected = expected_output_beats(p, oc, osc)
     inputs = {"in": input_beats(p, (xc, xs))}
     if cfg["ws"] == 0:
-        write_linear_images(p, (wc, ws), bias)
+        write_linear_images(p, (wc, ws), None if bias is None else bias[0])
     else:
         inputs["w"] = weight_stream_beats(p, (wc, ws), nvec)
+        if bias is not None:  # the bias ROM: the banks one after the other
+            from mase.eda.mx_linear import weight_words
+
+            words = [w for b in range(banks) for w in weight_words(p, wc, ws, bias[b])[2]]
+            Path(p["B_FILE"]).parent.mkdir(parents=True, exist_ok=True)
+            Path(p["B_FILE"]).write_text("".join(w + "\n" for w in words))
     sim = build_sim("mase:mx:mx_linear", p)
     for stall, bp, seed in [(0, 0, 1), (30, 30, 2)]:
         res = sim.run(inputs, {"out": len(expected)}, stall=stall, bp=bp, seed=seed)

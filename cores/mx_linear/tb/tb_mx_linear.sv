@@ -19,6 +19,8 @@ module tb_mx_linear #(
     parameter int    ACC_LSB       = -20,
     parameter int    ACC_W         = 32,
     parameter int    HAS_BIAS      = 1,
+    parameter int    B_BANKS       = 1,
+    parameter int    B_VECTORS     = 1,
     parameter int    W_SOURCE      = 0,
     parameter int    ROWS          = 1,
     parameter int    SHARE         = 1,
@@ -49,7 +51,7 @@ module tb_mx_linear #(
         .X_FIXED_SCALE(X_FIXED_SCALE), .W_WIDTH(W_WIDTH), .W_EBITS(W_EBITS),
         .W_FIXED_SCALE(W_FIXED_SCALE), .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS),
         .O_FIXED_SCALE(O_FIXED_SCALE), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W), .HAS_BIAS(HAS_BIAS),
-        .W_SOURCE(W_SOURCE), .ROWS(ROWS), .SHARE(SHARE), .DSP_PACK(DSP_PACK), .W_FILE(W_FILE), .S_FILE(S_FILE), .B_FILE(B_FILE)) dut (
+        .B_BANKS(B_BANKS), .B_VECTORS(B_VECTORS), .W_SOURCE(W_SOURCE), .ROWS(ROWS), .SHARE(SHARE), .DSP_PACK(DSP_PACK), .W_FILE(W_FILE), .S_FILE(S_FILE), .B_FILE(B_FILE)) dut (
         .clk, .rst, .in_data(i_data), .in_valid(i_valid), .in_ready(i_ready), .w_data, .w_valid,
         .w_ready, .out_data(o_data), .out_valid(o_valid), .out_ready(o_ready));
     mx_tb_sink #(.WIDTH(OW), .NAME("out")) snk (.clk, .rst, .in_data(o_data), .in_valid(o_valid),
