@@ -34,8 +34,8 @@ CONFIGS = {
     "B": dict(WC_IN_LANES=4, WC_OUT_LANES=1, WC_ELEM_W=12, WC_HAS_SCALE=0,
               PAD_W=18, PAD_LANES=2, PAD_SEG=6, PAD_SEG_PAD=16,
               TP_W=12, TP_LANES=2, TP_F=4, TP_T=5, TP_T_PAD=8,
-              POS_WIDTH=8, POS_POS_W=16, POS_BEATS=1,
-              RP_LANES=2, RP_W=12, RP_HEAD_DIM=16, RP_HEADS=3, RP_POS_W=16,
+              POS_WIDTH=8, POS_POS_W=16, POS_BEATS=1, POS_TOKENS=5,  # positions restart every 5 tokens (hw.fold)
+              RP_LANES=2, RP_W=12, RP_HEAD_DIM=16, RP_HEADS=3, RP_POS_W=16, RP_TOKENS=7,
               RU_LANES=2, RU_W=12, RU_HEAD_DIM=16,
               ROM_WIDTH=20, ROM_DEPTH=1,
               AM_HEADS=2, AM_KV_HEADS=2, AM_ROWS=2, AM_N=4, AM_N_PAD=4, AM_D=8, AM_K=8, AM_K_OUT=4, AM_PAR_D=4,
@@ -118,15 +118,15 @@ def ref_transpose_step(beats, w, lanes, f, t, t_pad):
     return out
 
 
-def ref_pos_tag(beats, width, pos_w, n_beats):
-    return [(((i // n_beats) % (1 << pos_w)) << width) | b for i, b in enumerate(beats)]
+def ref_pos_tag(beats, width, pos_w, n_beats, tokens=0):
+    return [((((i // n_beats) % (tokens or 1 << 30)) % (1 << pos_w)) << width) | b for i, b in enumerate(beats)]
 
 
-def ref_rope_pack(beats, lanes, w, head_dim, heads, pos_w):
+def ref_rope_pack(beats, lanes, w, head_dim, heads, pos_w, tokens=0):
     hb, lw = head_dim // (2 * lanes), lanes * w
     out = []
     for h, s in enumerate(range(0, len(beats), 2 * hb)):
-        pos = (h // heads) % (1 << pos_w)
+        pos = ((h // heads) % (tokens or 1 << 30)) % (1 << pos_w)
         lo, hi = beats[s:s + hb], beats[s + hb:s + 2 * hb]
         out += [(pos << (2 * lw)) | (x_hi << lw) | x_lo for x_lo, x_hi in zip(lo, hi)]
     return out
@@ -207,7 +207,7 @@ def test_pos_tag(cfg):
     width, pos_w, nb = p["POS_WIDTH"], p["POS_POS_W"], p["POS_BEATS"]
     rng = random.Random(4)
     beats = rand_words(rng, nb * ((1 << min(pos_w, 5)) + 3), width)  # the position wraps (POS_W = 4)
-    exp = ref_pos_tag(beats, width, pos_w, nb)
+    exp = ref_pos_tag(beats, width, pos_w, nb, p.get("POS_TOKENS", 0))
     for stall, bp, seed in STALLS:
         res = run(cfg, {"pos_in": beats}, {"pos_out": len(exp)}, {"pos_in": width}, stall, bp, seed)
         assert res.outputs["pos_out"] == exp, f"stall={stall} bp={bp}"
@@ -221,7 +221,7 @@ def test_rope_pack(cfg):
     lanes, w, hd, heads, pos_w = p["RP_LANES"], p["RP_W"], p["RP_HEAD_DIM"], p["RP_HEADS"], p["RP_POS_W"]
     rng = random.Random(5)
     beats = rand_words(rng, (hd // lanes) * heads * 18, lanes * w)  # 18 tokens: the position wraps (POS_W = 4)
-    exp = ref_rope_pack(beats, lanes, w, hd, heads, pos_w)
+    exp = ref_rope_pack(beats, lanes, w, hd, heads, pos_w, p.get("RP_TOKENS", 0))
     for stall, bp, seed in STALLS:
         res = run(cfg, {"rp_in": beats}, {"rp_out": len(exp)}, {"rp_in": lanes * w}, stall, bp, seed)
         assert res.outputs["rp_out"] == exp, f"stall={stall} bp={bp}"

@@ -23,11 +23,13 @@ module tb_mase_glue #(
     parameter int POS_WIDTH      = 20,
     parameter int POS_POS_W      = 4,
     parameter int POS_BEATS      = 3,
+    parameter int POS_TOKENS     = 0,
     parameter int RP_LANES       = 1,
     parameter int RP_W           = 16,
     parameter int RP_HEAD_DIM    = 8,
     parameter int RP_HEADS       = 2,
     parameter int RP_POS_W       = 4,
+    parameter int RP_TOKENS      = 0,
     parameter int RU_LANES       = 1,
     parameter int RU_W           = 16,
     parameter int RU_HEAD_DIM    = 8,
@@ -128,7 +130,7 @@ module tb_mase_glue #(
     mx_tb_source #(.WIDTH(POS_WIDTH), .MAX_BEATS(MB), .NAME("pos_in"), .SALT(17)) pos_src (.clk, .rst,
         .out_data(pos_i_data), .out_valid(pos_i_valid), .out_ready(pos_i_ready), .done(done[6]),
         .first_cycle(pos_s0), .last_cycle(pos_s1));
-    mase_pos_tag #(.WIDTH(POS_WIDTH), .POS_W(POS_POS_W), .BEATS(POS_BEATS)) pos_dut (.clk, .rst,
+    mase_pos_tag #(.WIDTH(POS_WIDTH), .POS_W(POS_POS_W), .BEATS(POS_BEATS), .TOKENS(POS_TOKENS)) pos_dut (.clk, .rst,
         .in_data(pos_i_data), .in_valid(pos_i_valid), .in_ready(pos_i_ready), .out_data(pos_o_data),
         .out_valid(pos_o_valid), .out_ready(pos_o_ready));
     mx_tb_sink #(.WIDTH(POS_POS_W+POS_WIDTH), .NAME("pos_out"), .SALT(18)) pos_snk (.clk, .rst,
@@ -143,7 +145,8 @@ module tb_mase_glue #(
     mx_tb_source #(.WIDTH(RP_IW), .MAX_BEATS(MB), .NAME("rp_in"), .SALT(19)) rp_src (.clk, .rst,
         .out_data(rp_i_data), .out_valid(rp_i_valid), .out_ready(rp_i_ready), .done(done[8]),
         .first_cycle(rp_s0), .last_cycle(rp_s1));
-    mase_rope_pack #(.LANES(RP_LANES), .W(RP_W), .HEAD_DIM(RP_HEAD_DIM), .HEADS(RP_HEADS), .POS_W(RP_POS_W))
+    mase_rope_pack #(.LANES(RP_LANES), .W(RP_W), .HEAD_DIM(RP_HEAD_DIM), .HEADS(RP_HEADS), .POS_W(RP_POS_W),
+        .TOKENS(RP_TOKENS))
         rp_dut (.clk, .rst, .in_data(rp_i_data), .in_valid(rp_i_valid), .in_ready(rp_i_ready),
         .out_data(rp_o_data), .out_valid(rp_o_valid), .out_ready(rp_o_ready));
     mx_tb_sink #(.WIDTH(RP_OW), .NAME("rp_out"), .SALT(20)) rp_snk (.clk, .rst, .in_data(rp_o_data),
