@@ -33,6 +33,7 @@ import copy
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -265,6 +266,7 @@ class _Builder:
         self.linear_out = getattr(hw, "linear_out", None) or DEFAULT_LINEAR_OUT
         self._conv: dict[tuple, str] = {}  # one conversion per (source, format): q/k/v share theirs
         self.ranges: dict[str, dict[str, float]] = {}  # calibrated max |x| per module ("in", "out", "rot")
+        self.norm_max: dict[str, tuple[float, float]] = {}  # hw.fold: (max |gain|, max |bias|) over the layers
 
     def fmt(self, default: tuple, module: str, key: str, min_f: int = 0) -> tuple:
         """The format of the stream at `module`'s `key` side: sized from its calibrated range."""
@@ -332,8 +334,12 @@ class _Builder:
         else:
             raise MaseError(f"layer {layer}: operator {cls} ({mname}) has no hardware core (norms: LayerNorm, RMSNorm)")
         w = mod.weight.detach() if getattr(mod, "weight", None) is not None else torch.ones(n)
-        g_f = G.auto_frac(w, cfg.g_w)
-        bound = math.sqrt(n) * float(w.abs().max()) + (float(bias.detach().abs().max()) if bias is not None else 0.0)
+        w_max = float(w.abs().max())
+        b_max = float(bias.detach().abs().max()) if bias is not None else 0.0
+        # hw.fold: one hardware norm computes every layer's, so its gain and output formats hold all of them
+        w_max, b_max = self.norm_max.get(_LAYER_NUM.sub(".layers.*.", mname), (w_max, b_max))
+        g_f = G.auto_frac(torch.tensor([w_max]), cfg.g_w)
+        bound = math.sqrt(n) * w_max + b_max
         out_f = cfg.out_w - 2 - math.floor(math.log2(max(bound, 1e-30)))
         out = self.edge(out_name, n, ("fixed", cfg.out_w, out_f))
         self.g.add(mname, op, layer, mname, [x], [out], features=n, eps=eps, g_f=g_f, out_f=out_f,
@@ -468,6 +474,29 @@ def _unmapped(model: nn.Module) -> str:
             f"hardware mapping; families: OPT, LLaMA")
 
 
+_LAYER_NUM = re.compile(r"\.layers\.\d+\.")
+
+
+def _shared_norm_max(model: nn.Module) -> dict[str, tuple[float, float]]:
+    """Layer reuse (hw.fold): per decoder-layer norm (model.layers.*.input_layernorm, ...), the largest
+    |gain| and |bias| over the layers, from which its gain format (G_F) and output format are chosen, so
+    that the hardware layer's norm (and the golden model, which reads the same node attributes) holds
+    every layer's gains bit-exactly. Norms outside the layers (the final norm) keep their own."""
+    shared: dict[str, tuple[float, float]] = {}
+    for name, mod in model.named_modules():
+        key = _LAYER_NUM.sub(".layers.*.", name + ".")[:-1]
+        w = getattr(mod, "weight", None)
+        if key == name or w is None or not (isinstance(mod, nn.LayerNorm) or type(mod).__name__.endswith(
+                ("RMSNorm", "HwLayerNorm"))):
+            continue
+        bias = getattr(mod, "bias", None)
+        w_max = float(w.detach().abs().max())
+        b_max = float(bias.detach().abs().max()) if bias is not None else 0.0
+        old = shared.get(key, (w_max, b_max))
+        shared[key] = (max(old[0], w_max), max(old[1], b_max))
+    return shared
+
+
 def _shared_ranges(ranges: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     """Layer reuse (hw.fold): the calibrated ranges of every decoder layer's module merged (the largest),
     so that each layer gets the same stream formats and accumulator windows, those of the hardware layer
@@ -519,6 +548,7 @@ def _capture(model: nn.Module, quant_cfg: Any, seq_len: int, hw: Any, model_name
     fold = hw.get("fold", 0) if hw is not None and hasattr(hw, "get") else 0
     if fold == "auto" or int(fold or 0):  # auto: shared too, whatever the choice (made after capture)
         b.ranges = _shared_ranges(b.ranges)  # one hardware layer computes several layers: one set of formats
+        b.norm_max = _shared_norm_max(model)  # and one norm gain / output format per norm of the layer
     H = conf.hidden_size
     x = b.edge("embed", H, RESID)
     g.inputs.append(x)

@@ -751,10 +751,12 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
         params = build(cands[-1])
         tot, notes = finish(params)
         worst = max((k for k in cap if cap[k]), key=lambda k: tot[k] / cap[k])
+        # a spatial design of several layers: layer reuse computes them on fewer hardware layers
+        reuse = "hw.fold=auto (layer reuse), " if not fold and g.layers > 1 and not g.decode else ""
         raise MaseError(f"the design needs {tot[worst]:.0f} {worst.upper()} even at its slowest "
                         f"({cands[-1]} cycles/token), {_get(target, 'name', '?')} has {cap[worst]} "
-                        f"({100 * tot[worst] / cap[worst]:.0f}%): choose a larger target, lower hw.max_lanes "
-                        f"or narrower formats")
+                        f"({100 * tot[worst] / cap[worst]:.0f}%): choose {reuse}a larger target, lower "
+                        f"hw.max_lanes or narrower formats")
     ii, params, tot, notes = chosen
     real_ii = max(p.cycles_per_token for p in params.values())
     clock = float(_get(target, "clock_mhz", 100.0))

@@ -17,12 +17,16 @@ from mase.pipeline import run
 
 def _distinct_layers(model, seed: int = 0) -> None:
     """Random-init norms have gains of 1 and OPT's biases are 0 in every layer: give every layer its own
-    gains, betas and biases, so that a wrong layer's parameters (or none) cannot go unnoticed."""
+    gains, betas and biases, so that a wrong layer's parameters (or none) cannot go unnoticed; layer i's
+    norm gains are scaled by 1 + 2i, so that their fixed-point formats (G_F) differ between the layers
+    as smollm2-135m's do (the folded norm must hold every layer's)."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() == 1 and ".layers." in name:
                 p.add_(0.2 * torch.randn(p.shape, generator=gen))
+                if "norm.weight" in name:
+                    p.mul_(1 + 2 * int(name.split(".layers.")[1].split(".")[0]))
 
 
 def test_fold_config_errors():
@@ -51,6 +55,30 @@ def test_fold_needs_offchip_memory():
     g = capture(load_model("tiny-llama")[0], "mxint4", seq_len=4)
     with pytest.raises(MaseError, match=r"hw.fold=1 streams .* target sim has none .*or use hw.fold=0"):
         choose_parameters(g, cfg.target, cfg.hw)
+
+
+@pytest.mark.parametrize("model", ["tiny-llama", "tiny-opt"])
+def test_fold_shares_norm_formats(model):
+    """Layers whose norm gains differ in magnitude get different gain / output formats (G_F, OUT_F) when
+    spatial; folded, every layer's norm takes the format that holds all of them (the golden model reads
+    the same node attributes), so the hardware layer's parameters match every layer it computes
+    (smollm2-135m: input_layernorm G_F 15 vs 16 stopped hw.fold=1). No simulation: test_fold_bit_exact
+    runs these gains through Verilator."""
+    from mase.compiler.graph import capture
+    from mase.models import load_model
+
+    m = load_model(model)[0]
+    _distinct_layers(m)
+
+    def formats(fold: int) -> set:
+        hw = compose([f"+model={model}", "quant=mxint4", "target=sim", f"hw.fold={fold}"]).hw
+        g = capture(m, "mxint4", seq_len=4, hw=hw)
+        norms = [n for n in g.nodes if n.op in ("rmsnorm", "layernorm") and n.layer >= 0]
+        assert len(norms) == 4
+        return {(n.name.split(".layers.")[1].split(".", 1)[1], n.attrs["g_f"], n.attrs["out_f"]) for n in norms}
+
+    assert len(formats(0)) == 4  # the test's premise: each layer's norms differ
+    assert len(formats(1)) == 2  # folded: one format per norm of the layer, shared by both layers
 
 
 @pytest.mark.parametrize("model", ["tiny-llama", "tiny-opt"])
@@ -134,3 +162,9 @@ def test_fold_auto():
         validate_config(cfg)
         plan = choose_parameters(g, cfg.target, cfg.hw)
         assert plan.fold == fold and any(n.startswith(note) for n in plan.notes), plan.notes
+    # the spatial design that does not fit names layer reuse first among the fixes, in one line
+    cfg = compose(["+model=tiny-llama", "quant=mxint4", "target=ecp5-85k"])
+    with pytest.raises(MaseError, match=r"even at its slowest .*: choose hw.fold=auto \(layer reuse\), a larger "
+                                        r"target, lower hw.max_lanes or narrower formats$") as e:
+        choose_parameters(g, cfg.target, cfg.hw)
+    assert "\n" not in str(e.value)
