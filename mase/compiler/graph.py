@@ -501,16 +501,12 @@ def _shared_ranges(ranges: dict[str, dict[str, float]]) -> dict[str, dict[str, f
     """Layer reuse (hw.fold): the calibrated ranges of every decoder layer's module merged (the largest),
     so that each layer gets the same stream formats and accumulator windows, those of the hardware layer
     that computes them all (a format chosen for the largest range also holds the smaller ones)."""
-    import re
-
-    pat = re.compile(r"\.layers\.\d+\.")
     merged: dict[str, dict[str, float]] = {}
     for name, r in ranges.items():
-        key = pat.sub(".layers.*.", name)
-        m = merged.setdefault(key, {})
+        m = merged.setdefault(_LAYER_NUM.sub(".layers.*.", name), {})
         for k, v in r.items():
             m[k] = max(m.get(k, v), v)
-    return {name: merged[pat.sub(".layers.*.", name)] for name in ranges}
+    return {name: merged[_LAYER_NUM.sub(".layers.*.", name)] for name in ranges}
 
 
 def capture(model: nn.Module, quant_cfg: Any, seq_len: int = 8, hw: Any = None, model_name: str | None = None,
