@@ -256,7 +256,9 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
                 pt, pw = f"pt_{sn}", inst.pos["pos_w"] + inst.pos["width"]
                 decl.append(f"    logic [{pw - 1}:0] {pt}_data;\n    logic {pt}_valid, {pt}_ready;")
                 pp = {"WIDTH": inst.pos["width"], "POS_W": inst.pos["pos_w"], "BEATS": inst.pos["beats"]}
-                if lp:  # every pass is the same prompt: positions restart
+                if lp and g.decode:  # a token passes the hardware layers once per pass, at one position
+                    pp["HOLD"] = lp["passes"]
+                elif lp:  # every pass is the same prompt: positions restart
                     pp["TOKENS"] = lp["rows"]
                 pre.append(_instance("mase_pos_tag", pp, f"u_{pt}", _conn(s, pt)))
                 s = pt
@@ -266,7 +268,9 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
                 decl.append(f"    logic [{pw - 1}:0] {rp}_data;\n    logic {rp}_valid, {rp}_ready;")
                 rpp = {"LANES": ro["lanes"], "W": ro["in_w"], "HEAD_DIM": ro["head_dim"], "HEADS": ro["heads"],
                        "POS_W": ro["pos_w"]}
-                if lp:  # every pass is the same prompt: positions restart
+                if lp and g.decode:  # a token passes the hardware layers once per pass, at one position
+                    rpp["HOLD"] = lp["passes"]
+                elif lp:  # every pass is the same prompt: positions restart
                     rpp["TOKENS"] = lp["rows"]
                 pre.append(_instance("mase_rope_pack", rpp, f"u_{rp}", _conn(s, rp)))
                 s = rp

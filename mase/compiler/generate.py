@@ -202,7 +202,11 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
     g = decode_graph(model, quant_cfg, design_context(model, quant_cfg, P + n), hw, model_name)
     plan = choose_parameters(g, target, hw)
     require_complete(g, plan)
-    per_layer = g.layers > 4 if per_layer is None else per_layer
+    # folded (hw.fold): the design is N layers whatever L, simulated whole (each token through L / N passes)
+    per_layer = (g.layers > 4 and not plan.fold) if per_layer is None else per_layer
+    if per_layer and plan.fold:
+        raise MaseError(f"generate per_layer with hw.fold={plan.fold}: the folded decode design is simulated "
+                        f"whole; drop per_layer")
     tokens_golden, vals = greedy_golden(model, g, prompt, n, keep_all=per_layer)
     t_golden = time.perf_counter() - t0
     tokens_sw = greedy_prefill(model, quant_cfg, hw, prompt, n, model_name)

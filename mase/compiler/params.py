@@ -149,10 +149,12 @@ def layer_name(name: str, layer: int) -> str:
 def loop_buffer(g: DataflowGraph, params: dict[str, NodeParams], fold: int = 1) -> dict[str, Any]:
     """The activation buffer of a folded design (hw.fold=`fold`; mase:mx:loop's mx_fifo): the prompt's T
     tokens of the residual stream (the graph's input edge) at the lanes of its first consumer, a power of
-    two deep; and the on-chip copies of the other layers' norm parameters and biases."""
+    two deep; and the on-chip copies of the other layers' norm parameters and biases. The decode design
+    (g.decode): a pass is one token, and each hardware layer keeps the K and V caches of every layer it
+    computes (`kv_extra_bits`: the L - N caches beyond the hardware layers' own)."""
     e = g.edges[g.inputs[0]]
     lanes = params[e.consumers[0]].in_par
-    beats = g.seq_len * e.padded // lanes
+    beats = (1 if g.decode else g.seq_len) * e.padded // lanes
     width = lanes * (e.fixed[0] if e.is_fixed else _elem_bits(e.fmt))
     depth = 1 << max(1, (beats - 1).bit_length())
     bits = depth * width
@@ -168,9 +170,31 @@ def loop_buffer(g: DataflowGraph, params: dict[str, NodeParams], fold: int = 1) 
                      for n in g.nodes if n.layer == 0 and n.op == "linear" and n.attrs.get("has_bias"))
     extra = (g.layers - fold) * per_layer
     bram += math.ceil(extra / (BRAM_KBIT * 1024))
+    kv = kv_cache_bits(g, params, 0) if g.decode else 0
+    kv_extra = (g.layers - fold) * kv
+    bram += math.ceil(kv_extra / (BRAM_KBIT * 1024))
     return {"edge": e.name, "lanes": lanes, "beats": beats, "depth": depth, "width": width, "bits": bits,
-            "passes": g.layers // fold, "layer_param_bits": per_layer, "extra_param_bits": extra, "bram": bram,
+            "passes": g.layers // fold, "layer_param_bits": per_layer, "extra_param_bits": extra,
+            "layer_kv_bits": kv, "kv_extra_bits": kv_extra, "bram": bram,
             "lut": 0 if bram else math.ceil(bits / 64) + 60, "ff": width + 60}
+
+
+def kv_cache_bits(g: DataflowGraph, params: dict[str, NodeParams], layer: int) -> int:
+    """On-chip bits of decoder layer `layer`'s KV caches in the decode design: the K cache of Q.K^T
+    (mase_attn_matmul CHUNK 1: context tokens of K in its MX format, a scale byte per beat of in_par
+    elements) and the V cache (mase_transpose_pad STEP 1: context tokens of V in the quantizer's input
+    fixed-point format, before V is blocked along the tokens)."""
+    bits = 0
+    for n in g.nodes:
+        if n.layer != layer:
+            continue
+        if n.op == "matmul_qk":
+            e, par = g.edges[n.inputs[1]], params[n.name].in_par
+            bits += g.seq_len * (e.padded * _elem_bits(e.fmt) + -(-e.padded // par) * 8)
+        elif n.op == "quantize" and n.attrs.get("along") == "tokens":
+            e = g.edges[n.inputs[0]]
+            bits += g.seq_len * e.features * e.fixed[0]
+    return bits
 
 
 def _get(obj: Any, key: str, default: Any) -> Any:
@@ -605,12 +629,16 @@ def choose_fold(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
     largest N dividing the model's layers whose design fits (N = L: the spatial design, with hw.weights as
     configured; N < L: folded, every weight streamed); the choice and the expected bottleneck (compute or
     off-chip memory, from the cycle model) are in the plan's notes (printed by emit, kept in emit.json)."""
-    last = None
-    for n in sorted((d for d in range(1, g.layers + 1) if g.layers % d == 0), reverse=True):
+    errors: dict[int, str] = {}
+    # weights pinned on chip (hw.weights=onchip, or an override) rule out folding, which streams them all
+    pinned = str(_get(hw, "weights", "auto")) == "onchip" or any(
+        _get(ov, "weights", None) not in (None, "axi", "auto") for ov in _overrides(hw).values())
+    for n in sorted((d for d in range(1, g.layers + 1) if g.layers % d == 0 and not (pinned and d < g.layers)),
+                    reverse=True):
         try:
             plan = choose_parameters(g, target, hw, fold=0 if n == g.layers else n)
         except MaseError as exc:  # does not fit (or no off-chip memory for a folded design): fold more
-            last = exc
+            errors[n] = str(exc).replace("hw.fold=auto (layer reuse), ", "")
             continue
         cyc = cycle_model(g, plan)
         if plan.fold:
@@ -623,7 +651,9 @@ def choose_fold(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
         plan.notes.append(f"hw.fold=auto: {what} fits {_get(target, 'name', '?')}; expected bottleneck: {bound} "
                           f"({cyc['prefill_cycles']:,} prefill cycles for {g.seq_len} tokens)")
         return plan
-    raise last
+    tried = [f"{'spatial' if n == g.layers else f'{n} hardware layer' + ('s' if n > 1 else '')}: {e}"
+             for n, e in errors.items() if n in (g.layers, 1)]
+    raise MaseError(f"hw.fold=auto: no design fits {_get(target, 'name', '?')}; " + "; ".join(tried))
 
 
 def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int | None = None) -> HwPlan:
@@ -640,7 +670,6 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
     max_lanes = int(_get(hw, "max_lanes", 64))
     fifo_default = int(_get(hw, "fifo_depth", 4))
     weights_mode = str(_get(hw, "weights", "auto"))
-    fold = fold if not g.decode else 0
     if fold == g.layers:  # as many hardware layers as the model has: the spatial design
         fold = 0
     if fold and (fold > g.layers or g.layers % fold):
@@ -751,6 +780,12 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
         params = build(cands[-1])
         tot, notes = finish(params)
         worst = max((k for k in cap if cap[k]), key=lambda k: tot[k] / cap[k])
+        if fold and g.decode and worst == "bram":  # the per-layer KV caches (on chip) are what does not fit
+            kv = loop_buffer(g, params, fold)["kv_extra_bits"] + fold * kv_cache_bits(g, params, 0)
+            raise MaseError(f"the folded decode design keeps every layer's KV cache on chip: {g.layers} layers x "
+                            f"{g.seq_len} tokens = {kv / 8e3:,.0f} kB, and needs {tot['bram']:.0f} BRAM where "
+                            f"{_get(target, 'name', '?')} has {cap['bram']}: choose a shorter decode context "
+                            f"(fewer hw.prompt_tokens + hw.generate_tokens) or a bigger target")
         # a spatial design of several layers: layer reuse computes them on fewer hardware layers
         reuse = "hw.fold=auto (layer reuse), " if not fold and g.layers > 1 and not g.decode else ""
         raise MaseError(f"the design needs {tot[worst]:.0f} {worst.upper()} even at its slowest "

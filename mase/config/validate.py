@@ -297,10 +297,10 @@ def validate_hw(hw: Any, m: Any) -> None:
 def _fold(hw: Any, layers: int | None = None) -> None:
     """hw.fold: 0 (fully spatial), N >= 1 hardware decoder layers reused (their weights streamed layer by
     layer; that N divides the model's layers is checked once the model is known, mase.compiler.params)
-    or auto (the largest N that fits the target, chosen with it)."""
+    or auto (the largest N that fits the target, chosen with it; weights pinned on chip keep it spatial)."""
     name = hw.get("fold", 0)
     auto = name == "auto"
-    fold = 1 if auto else name  # auto: checked like a fold (weights, overrides); N is chosen with the target
+    fold = 0 if auto else name
     if not auto and (not isinstance(fold, int) or isinstance(fold, bool) or fold < 0):
         raise MaseError(f"hw.fold={fold!r}: choose 0 (a hardware decoder layer per layer), N >= 1 (N hardware "
                         f"decoder layers reused for all layers, N dividing the model's layers) or auto")
@@ -433,9 +433,6 @@ def validate_config(cfg: DictConfig) -> None:
     validate_run(cfg)
     if cfg.get("hw") is not None:
         validate_hw(cfg.hw, cfg.model)
-        if cfg.hw.get("fold", 0) and "generate" in cfg.stages:
-            raise MaseError(f"stages has generate, but the folded design (hw.fold={cfg.hw.fold}) has no per-layer KV cache "
-                            "yet: drop generate, or use hw.fold=0")
     if cfg.get("search") is not None:
         validate_search(cfg.search)
         if "delta_ppl_pct" in cfg.search.objectives and not cfg.eval.float_baseline:

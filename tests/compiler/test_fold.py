@@ -35,10 +35,10 @@ def test_fold_config_errors():
 
     check("hw.fold=1", "hw.weights=offchip")
     check("hw.fold=2")  # as many hardware layers as the model has: the spatial design
+    check("hw.fold=1", "stages=[quantize,emit,generate]")  # the folded decode design (test_fold_decode.py)
     for over, msg in ((["hw.fold=-2"], r"hw.fold=-2: choose 0 .*, N >= 1 .* or auto"),
                       (["hw.fold=3"], r"hw.fold=3 does not divide the model's 2 decoder layers: choose one of 1, 2, or 0"),
                       (["hw.fold=1", "hw.weights=onchip"], r"hw.fold=1 streams every layer's weights .* hw.weights=offchip"),
-                      (["hw.fold=1", "stages=[quantize,emit,generate]"], r"no per-layer KV cache yet: drop generate"),
                       (["hw.fold=1", "+hw.overrides={model.layers.0.mlp.up_proj:{weights:bram}}"],
                        r"weights=bram: with hw.fold=1 every linear layer's weights are streamed")):
         with pytest.raises(MaseError, match=msg) as e:
@@ -163,8 +163,45 @@ def test_fold_auto():
         plan = choose_parameters(g, cfg.target, cfg.hw)
         assert plan.fold == fold and any(n.startswith(note) for n in plan.notes), plan.notes
     # the spatial design that does not fit names layer reuse first among the fixes, in one line
-    cfg = compose(["+model=tiny-llama", "quant=mxint4", "target=ecp5-85k"])
+    cfg = compose(["+model=tiny-llama", "quant=mxint4", "target=ecp5-85k", "hw.fold=0"])
     with pytest.raises(MaseError, match=r"even at its slowest .*: choose hw.fold=auto \(layer reuse\), a larger "
                                         r"target, lower hw.max_lanes or narrower formats$") as e:
         choose_parameters(g, cfg.target, cfg.hw)
+    assert "\n" not in str(e.value)
+
+
+def test_fold_auto_resolved_before_capture(model="tiny-llama"):
+    """hw.fold=auto (the default) is decided before the graph is captured: where it picks the spatial
+    design (the U250) every layer keeps its own formats, bit for bit the graph of hw.fold=0; where it
+    folds (the ECP5-85) the formats are merged as for hw.fold=1. Weights pinned on chip keep auto spatial,
+    and where nothing fits it says so in one line, naming both attempts."""
+    from mase.compiler.fold_choice import resolve_fold
+    from mase.compiler.graph import capture
+    from mase.models import load_model
+
+    m = load_model(model)[0]
+    _distinct_layers(m)
+
+    def norm_formats(hw) -> set:
+        g = capture(m, "mxint4", seq_len=8, hw=hw)
+        return {(n.name, n.attrs["g_f"], n.attrs["out_f"]) for n in g.nodes if n.op in ("rmsnorm", "layernorm")}
+
+    for target, fold, merged in (("u250", 0, False), ("ecp5-85k", 1, True)):
+        cfg = compose([f"+model={model}", "quant=mxint4", f"target={target}"])
+        assert cfg.hw.fold == "auto"
+        hw, notes = resolve_fold(m, "mxint4", cfg.hw, cfg.target, 8)
+        assert hw.fold == fold and notes and notes[0].startswith("hw.fold=auto"), notes
+        want = compose([f"+model={model}", "quant=mxint4", f"target={target}", f"hw.fold={int(merged)}"]).hw
+        assert norm_formats(hw) == norm_formats(want)
+    assert norm_formats(compose([f"+model={model}", "quant=mxint4", "hw.fold=0"]).hw) != \
+        norm_formats(compose([f"+model={model}", "quant=mxint4", "hw.fold=1"]).hw)  # the premise
+    cfg = compose([f"+model={model}", "quant=mxint4", "target=ice40-up5k", "hw.weights=onchip"])
+    validate_config(cfg)  # auto with weights on chip: only the spatial design is a candidate
+    with pytest.raises(MaseError, match=r"^hw.fold=auto: no design fits ice40-up5k; spatial: the design needs") as e:
+        resolve_fold(m, "mxint4", cfg.hw, cfg.target, 8)
+    assert "\n" not in str(e.value) and "1 hardware layer" not in str(e.value)
+    cfg = compose([f"+model={model}", "quant=mxint4", "target=ice40-up5k"])  # no off-chip memory to fold with
+    with pytest.raises(MaseError, match=r"^hw.fold=auto: no design fits ice40-up5k; spatial: .*; 1 hardware layer: "
+                                        r"hw.fold=1 streams every layer's weights from off-chip memory") as e:
+        resolve_fold(m, "mxint4", cfg.hw, cfg.target, 8)
     assert "\n" not in str(e.value)

@@ -42,7 +42,6 @@ BAD = [
     (T + ["hw.fold=-1"], 2, ["hw.fold=-1: choose 0", "N >= 1"]),
     (T + ["hw.fold=3"], 2, ["hw.fold=3 does not divide the model's 2 decoder layers: choose one of 1, 2, or 0"]),
     (T + ["hw.fold=1", "hw.weights=onchip"], 2, ["hw.fold=1 streams every layer's weights", "hw.weights=offchip"]),
-    (T + ["hw.fold=1", "stages=[quantize,emit,generate]"], 2, ["no per-layer KV cache yet: drop generate"]),
     (T + ["hw.decode_context=-1"], 2, ["hw.decode_context=-1: must be between 0 and 1024"]),
     (T + ["hw.synth_scope=all"], 2, ["hw.synth_scope='all': choose one of auto, top, nodes"]),
     (T + ["hw.pnr_scope=top"], 2, ["hw.pnr_scope='top': choose one of auto, design, nodes"]),

@@ -21,6 +21,10 @@
 // attends only to B's chunks <= t / CHUNK: with CHUNK a multiple of K_OUT (keys) or K (V^T) the
 // causal softmax masks every score block beyond the diagonal's chunk, and a probability block of
 // zeros adds a zero term (mase/golden/CONTRACT.md), whatever B holds there.
+// BANKS > 1 (CHUNK > 0; the KV-cache decode design under layer reuse, hw.fold): the buffer holds BANKS
+// B operands, one per decoder layer the reused hardware computes; B deliveries use bank 0, 1, ..,
+// BANKS - 1 in turn (one pass each) and the chunk advances after the last bank, so every row of A
+// (a token) is served once per bank, each bank replaying its own layer's earlier keys.
 module mase_attn_matmul #(
     parameter int HEADS         = 4,
     parameter int KV_HEADS      = 2,
@@ -44,7 +48,8 @@ module mase_attn_matmul #(
     parameter int B_FIXED_SCALE = -1,
     parameter int O_FIXED_SCALE = -1,
     parameter int OUT_PAR       = 1,  // elements per output beat (divides K_OUT and N_PAD)
-    parameter int CHUNK         = 0   // causal chunks of rows of A (0: B of the whole prompt first)
+    parameter int CHUNK         = 0,  // causal chunks of rows of A (0: B of the whole prompt first)
+    parameter int BANKS         = 1   // B buffers served in turn per chunk (CHUNK > 0; hw.fold decode)
 ) (
     input  logic                       clk,
     input  logic                       rst,
@@ -141,10 +146,11 @@ module mase_attn_matmul #(
         localparam int NCH = ROWS / CHUNK;
         localparam int PB  = KV_HEADS * N * RB;
         localparam int SUB = (B_GROUP_MAJOR != 0) ? CHUNK / PAR_D : KV_HEADS * RB * CHUNK;
-        localparam int PW  = (PB > 1) ? $clog2(PB) : 1;
+        localparam int MB  = BANKS * PB;  // the buffer: bank b at b x PB (banks in the order they are served)
+        localparam int PW  = (MB > 1) ? $clog2(MB) : 1;
         localparam int CW  = (NCH > 1) ? $clog2(NCH) : 1;
         localparam int SW  = (SUB > 1) ? $clog2(SUB) : 1;
-        logic [BW-1:0] mem [PB];
+        logic [BW-1:0] mem [MB];
         logic [BW-1:0] s_rd, s_reg;
         logic [PW-1:0] fp;
         logic [CW-1:0] fc, fq;
@@ -176,13 +182,15 @@ module mase_attn_matmul #(
                 s_reg   <= cls_in ? b_data : '0;
                 fs      <= (fs == SW'(SUB - 1)) ? '0 : fs + 1'b1;
                 if (fs == SW'(SUB - 1)) fq <= (fq == CW'(NCH - 1)) ? '0 : fq + 1'b1;
-                fp <= (fp == PW'(PB - 1)) ? '0 : fp + 1'b1;
-                if (fp == PW'(PB - 1)) fc <= (fc == CW'(NCH - 1)) ? '0 : fc + 1'b1;
+                // fp runs through the banks one after the other: the chunk advances after the last
+                fp <= (fp == PW'(MB - 1)) ? '0 : fp + 1'b1;
+                if (fp == PW'(MB - 1)) fc <= (fc == CW'(NCH - 1)) ? '0 : fc + 1'b1;
             end else if (sb_ready) begin
                 s_valid <= 1'b0;
             end
         end
     end else begin : g_whole
+        initial if (BANKS != 1) $fatal(1, "mase_attn_matmul: BANKS %0d needs CHUNK > 0", BANKS);
         assign sb_data  = b_data;
         assign sb_valid = b_valid;
         assign b_ready  = sb_ready;

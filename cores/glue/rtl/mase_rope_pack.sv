@@ -1,14 +1,16 @@
 // Natural order -> rotation pairs for mx_rope: per head of HEAD_DIM elements (LANES a beat), the first
 // half is buffered and each beat of the second half leaves as {pos, x_hi lanes, x_lo lanes}; the
 // position counts tokens (HEADS heads a token); TOKENS > 0: it restarts at 0 after TOKENS tokens
-// (hw.fold: every pass is the same prompt again).
+// (hw.fold: every pass is the same prompt again). HOLD > 1: it advances every HOLD tokens (the hw.fold
+// decode design: each token passes the reused layer HOLD times at the same position).
 module mase_rope_pack #(
     parameter int LANES    = 1,
     parameter int W        = 16,
     parameter int HEAD_DIM = 64,
     parameter int HEADS    = 1,
     parameter int POS_W    = 16,
-    parameter int TOKENS   = 0
+    parameter int TOKENS   = 0,
+    parameter int HOLD     = 1
 ) (
     input  logic                           clk,
     input  logic                           rst,
@@ -23,6 +25,10 @@ module mase_rope_pack #(
     logic [LANES*W-1:0] lo [HB];
     logic               hi_half;
     logic [POS_W-1:0]   pos;
+    localparam int HCW = (HOLD > 1) ? $clog2(HOLD) : 1;
+    logic [HCW-1:0]     hc;    // HOLD: passes of the current token so far
+    logic               held;  // the token's last pass: the position advances after it
+    assign held = HOLD <= 1 || hc == HCW'(HOLD - 1);
     int j, head;
     assign in_ready  = !hi_half || out_ready;
     assign out_valid = hi_half && in_valid;
@@ -33,6 +39,7 @@ module mase_rope_pack #(
             head    <= 0;
             hi_half <= 1'b0;
             pos     <= '0;
+            hc      <= '0;
         end else if (in_valid && in_ready) begin
             if (!hi_half) lo[j] <= in_data;
             if (j == HB - 1) begin
@@ -41,7 +48,8 @@ module mase_rope_pack #(
                 if (hi_half) begin
                     if (head == HEADS - 1) begin
                         head <= 0;
-                        pos  <= (TOKENS > 0 && pos == POS_W'(TOKENS - 1)) ? '0 : pos + 1'b1;
+                        hc   <= held ? '0 : hc + 1'b1;
+                        if (held) pos <= (TOKENS > 0 && pos == POS_W'(TOKENS - 1)) ? '0 : pos + 1'b1;
                     end else begin
                         head <= head + 1;
                     end
