@@ -203,7 +203,12 @@ def evaluate_stage(ctx: RunContext) -> dict[str, Any]:
 
     ctx.ensure_model()
     mode = numerics_mode(ctx.cfg.eval, list(ctx.cfg.stages))  # runs that emit hardware score the hardware
-    res = evaluate(ctx.model, ctx.tokenizer, ctx.cfg.eval, mode, ctx.cfg.quant, ctx.cfg.get("hw", None))
+    hw = ctx.cfg.get("hw", None)
+    if mode == "hardware" and hw is not None:  # the numerics of the design emit builds (hw.fold=auto decided)
+        from mase.compiler.stages import resolved_hw
+
+        hw = resolved_hw(ctx)[0]
+    res = evaluate(ctx.model, ctx.tokenizer, ctx.cfg.eval, mode, ctx.cfg.quant, hw)
     return ctx.save("evaluate", res, numerics=res.get("numerics", mode))
 
 

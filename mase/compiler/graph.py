@@ -542,7 +542,9 @@ def _capture(model: nn.Module, quant_cfg: Any, seq_len: int, hw: Any, model_name
     b = _Builder(g, plans, hw)
     b.ranges = getattr(model, "mase_ranges", None) or {}
     fold = hw.get("fold", 0) if hw is not None and hasattr(hw, "get") else 0
-    if fold == "auto" or int(fold or 0):  # auto: shared too, whatever the choice (made after capture)
+    # auto is resolved to a number before capture (fold_choice.resolve_fold); left as auto (a decode
+    # graph, which is never folded, or a structure-only one) the layers keep their own formats
+    if fold != "auto" and int(fold or 0):
         b.ranges = _shared_ranges(b.ranges)  # one hardware layer computes several layers: one set of formats
         b.norm_max = _shared_norm_max(model)  # and one norm gain / output format per norm of the layer
     H = conf.hidden_size

@@ -33,6 +33,16 @@ def _hw(ctx: RunContext) -> Any:
     return ctx.cfg.get("hw", None) if hasattr(ctx.cfg, "get") else None
 
 
+def resolved_hw(ctx: RunContext) -> tuple[Any, list[str]]:
+    """The run's hw config with hw.fold=auto decided (mase.compiler.fold_choice), and the note naming the
+    choice: the same for every stage that builds or scores the prefill design."""
+    from mase.compiler.fold_choice import resolve_fold
+
+    ctx.ensure_model()
+    return resolve_fold(ctx.model, ctx.cfg.quant, _hw(ctx), ctx.cfg.target, int(hw_get(ctx, "prompt_tokens", 8)),
+                        ctx.cfg.model.name)
+
+
 def hw_get(ctx: RunContext, key: str, default: Any) -> Any:
     hw = _hw(ctx)
     v = hw.get(key, None) if hw is not None else None
@@ -110,9 +120,11 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     cfg = ctx.cfg
     T = int(hw_get(ctx, "prompt_tokens", 8))
     check_prompt_length(ctx.model, T, cfg.model.name)
-    g = capture(ctx.model, cfg.quant, seq_len=T, hw=_hw(ctx), model_name=cfg.model.name)
+    hw, fold_notes = resolved_hw(ctx)
+    g = capture(ctx.model, cfg.quant, seq_len=T, hw=hw, model_name=cfg.model.name)
     t_capture = time.perf_counter() - t0
-    plan = choose_parameters(g, cfg.target, _hw(ctx))
+    plan = choose_parameters(g, cfg.target, hw)
+    plan.notes[:0] = fold_notes
     t_params = time.perf_counter() - t0 - t_capture
     require_complete(g, plan)
     vals, no_golden = None, None
@@ -238,7 +250,7 @@ def generate_stage(ctx: RunContext) -> dict[str, Any]:
     rec = record(cfg, "generate", quantized=ctx.quantized)
     stall = (int(hw_get(ctx, "sim_seed", 2)), int(hw_get(ctx, "sim_stall", 30)), int(hw_get(ctx, "sim_bp", 30)))
     try:
-        res = generate(ctx.model, ctx.tokenizer, cfg.quant, cfg.target, _hw(ctx), ctx.out_dir,
+        res = generate(ctx.model, ctx.tokenizer, cfg.quant, cfg.target, resolved_hw(ctx)[0], ctx.out_dir,
                        _prompt_ids(ctx, P).tolist(), n, mase.__version__, rec["hash"], cfg.model.name, stall)
     except EdaError as exc:
         raise _tool_error(exc, "simulation of the decode design") from None

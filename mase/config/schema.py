@@ -265,8 +265,9 @@ class HwConfig:
     # layer); N = N hardware decoder layers reused for all L layers (L / N passes, N dividing L, the
     # activations looped back through an on-chip buffer of the prompt, every linear's weights streamed from
     # off-chip memory layer after layer: implies hw.weights=offchip); 1 = one layer reused L times;
-    # auto = the most spatial design (largest N) that fits the target (mase.compiler.params.choose_fold)
-    fold: Any = 0
+    # auto (default) = the most spatial design (largest N) that fits the target
+    # (mase.compiler.params.choose_fold): spatial wherever it fits, each layer with its own formats
+    fold: Any = "auto"
     top: str = "mase_top"  # module name of the generated top level (its testbench: tb_<top>)
     vlnv: Optional[str] = None  # FuseSoC name of the generated core; None: mase:gen:<top>:<mase version>
 

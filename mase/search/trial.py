@@ -146,13 +146,15 @@ def hw_cost(ctx: Any) -> dict[str, float]:
     from mase.compiler.graph import capture
     from mase.compiler.params import choose_parameters, decode_model
     from mase.compiler.report import energy_per_token
+    from mase.compiler.stages import resolved_hw
 
     t0 = time.perf_counter()
     cfg = ctx.cfg
     ctx.ensure_model()
     T = int(cfg.hw.prompt_tokens)
-    g = capture(ctx.model, cfg.quant, seq_len=T, hw=cfg.hw, model_name=cfg.model.name)
-    plan = choose_parameters(g, cfg.target, cfg.hw)
+    hw = resolved_hw(ctx)[0]  # hw.fold=auto decided as emit decides it
+    g = capture(ctx.model, cfg.quant, seq_len=T, hw=hw, model_name=cfg.model.name)
+    plan = choose_parameters(g, cfg.target, hw)
     dec = decode_model(g, plan, int(cfg.hw.decode_context) or T)
     tok_s = float(cfg.target.clock_mhz) * 1e6 / max(1, dec["ii_cycles"])
     if dec.get("tokens_per_s_offchip_cap"):
