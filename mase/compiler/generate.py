@@ -280,7 +280,11 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
         "context": g.seq_len, "tokens": P + n, "host": HOST_SIDE + ("; the final norm too (golden model on the last layer's simulated "
                                                "output)" if per_layer else ""),
         "simulated": ("every decoder layer, one at a time: layer 0's compiled model with each layer's weights, "
-                      "fed its golden input" if per_layer else "the whole model, one design"),
+                      "fed its golden input" if per_layer else
+                      f"the whole model, one folded design: {plan.fold} hardware decoder layer(s) x {plan.passes} "
+                      f"passes a token (a KV cache bank per layer)" if plan.fold else "the whole model, one design"),
+        "fold": {"layers": plan.fold, "passes": plan.passes,
+                 "bound": decode_model(g, plan, P + 1)["fold"]["bound"]} if plan.fold else None,
         "layers": layers_rec, "clock_mhz": plan.clock_mhz,
         "cycles_per_token": cpt, "cycles_per_token_source": "simulation (gated: each token enters when the "
                                                             "previous output has left)"

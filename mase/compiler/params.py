@@ -1116,6 +1116,7 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
     # (the roofline: weight bytes a token over the bandwidth, at most the bus's), and one sequence's
     # token takes at least the bus time of its streams' bytes (the memory image's beats)
     mem_cap = mem_cycles = None
+    compute = latency  # the token's path through the layers (a folded design: the L / N passes in turn)
     if plan.offchip_weight_bits and plan.offchip_gbps_available:
         mem = plan.memory or {}
         bw = mem.get("bandwidth_gbps") or plan.offchip_gbps_available
@@ -1133,6 +1134,12 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             "sequences_to_fill": math.ceil(latency / ii_c) if ii_c else 1,
             "tokens_per_s_batch1": tok1, "tokens_per_s_batched": tokb, "tokens_per_s_offchip_cap": mem_cap,
             "offchip_stream_cycles": mem_cycles,
+            # hw.fold: a token passes the N hardware layers L / N times (the path above is the same L layers
+            # in turn), and every pass streams its layer's weights again, every token: batch-1 decode costs
+            # the larger of the compute path and the bus time of all L layers' weights (the DMA channels
+            # prefetch the next layer's region while the current one computes, so the two overlap)
+            "fold": {"passes": plan.passes, "compute_cycles": compute, "memory_cycles": mem_cycles,
+                     "bound": "memory" if mem_cycles and mem_cycles > compute else "compute"} if plan.fold else None,
             "kv_cache_bits": int(kv_bits), "kv_cache_mb": kv_bits / 8e6,
             "layer_end_cycles": {str(k): v for k, v in sorted(per_layer.items())}, "port_cycles": port_times,
             **({"edge_cycles": dict(times)} if edges else {}),

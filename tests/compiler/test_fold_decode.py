@@ -74,7 +74,7 @@ def _generate(tmp_path, model: str, over: list[str]):
     return ctx, json.loads((tmp_path / "hw" / "generate.json").read_text())
 
 
-@pytest.mark.slow  # ~40 s with the simulation model cached, ~90 s cold on the loaded 2-core machine
+@pytest.mark.slow  # 106 s (tiny-llama) / 65 s (tiny-opt) with cold simulation builds at load 6 on 2 cores
 @pytest.mark.parametrize("model", ["tiny-llama", "tiny-opt"])
 def test_folded_generate_is_bit_exact(tmp_path, model):
     """hw.fold=1: 16 greedy tokens after an 8-token prompt, every layer's gains / betas / biases distinct:
@@ -92,7 +92,7 @@ def test_folded_generate_is_bit_exact(tmp_path, model):
     assert rep["cycles"]["decode_source"].startswith("simulation") and rep["generate"]["match"]
 
 
-@pytest.mark.slow  # ~50 s with the simulation model cached
+@pytest.mark.slow  # 136 s with a cold simulation build at load 6 on 2 cores
 def test_folded_generate_two_hardware_layers(tmp_path):
     """hw.fold=2 on a 4-layer tiny-llama: hardware layers 0 and 1 compute layers 0, 1 in pass 0 and 2, 3 in
     pass 1, each with its two KV cache banks; the generated tokens are the golden model's, bit-exact."""
