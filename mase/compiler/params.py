@@ -1060,6 +1060,10 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
         ins = [times[e] for e in n.inputs if e in times] or [(0, 0)]
         f_in, l_in = max(t[0] for t in ins) + L["fifo"], max(t[1] for t in ins) + L["fifo"]
         v = _decode_cycles(n, p, g, T)
+        if n.op == "linear" and p.weights == "axi" and plan.memory:
+            # a DMA channel unpacks at most one bus word a cycle: a weight beat wider than the bus (the
+            # ECP5's 32 bits: 40-bit beats of gate/up/down at 8 lanes) streams slower than the lanes compute
+            v = max(v, math.ceil(stream_beats(n, p) * stream_beat_bits(n, p) / plan.memory["bus_bits"]))
         ii_c = max(ii_c, v)
         out = g.edges[n.outputs[0]]
         blk_out = 0 if out.is_fixed or out.fmt == "fixed8" else -(-out.block // max(1, p.out_par if n.op == "linear" else p.lanes))
