@@ -353,6 +353,22 @@ def _source_lanes(g: DataflowGraph, params: dict[str, NodeParams], e_name: str, 
     return params[first.name].in_par
 
 
+ATTENTION = ("block", "causal")  # hw.attention
+
+
+def causal_attention(hw: Any) -> bool:
+    """hw.attention=causal: the prefill design is the KV-cache datapath fed the whole prompt (g.decode,
+    mase_attn_matmul CHUNK 1, mase_transpose_pad STEP 1) with the causal numerics (run_graph(causal=True),
+    mase/golden/CONTRACT.md): row t depends on tokens <= t only, so each layer starts row t as soon as
+    token t's K and V exist. `block` (default): score rows and V blocked over the whole prompt (causal
+    chunks of a block at most, `causal_chunk`). The evaluator's hardware numerics follow it."""
+    mode = str(_get(hw, "attention", "block") or "block")
+    if mode not in ATTENTION:
+        raise MaseError(f"hw.attention={mode!r}: choose block (score and V blocks over the prompt) or causal "
+                        f"(row t from tokens <= t: the KV-cache datapath, layers overlapping token by token)")
+    return mode == "causal"
+
+
 def causal_chunk(g: DataflowGraph, layer: int) -> int:
     """Tokens of a causal chunk of a layer's attention (mase_attn_matmul CHUNK; 0: the whole prompt).
 
@@ -382,6 +398,10 @@ def causal_chunk(g: DataflowGraph, layer: int) -> int:
 
 
 V_DRAIN_MAX_LANES = 8
+# the decode design's K and V caches (and a causal prefill, hw.attention=causal, on the same datapath)
+# re-read their whole context for every token: up to 32 lanes keep that within the II of the tiny
+# models (tiny-llama at 64 tokens: 64 x 64 key elements a token, 128 cycles at 32 lanes)
+KV_MAX_LANES = 32
 
 
 def _drain_lanes(n: Node, g: DataflowGraph, lanes: int, choices: list[int], ii: int) -> int:
@@ -395,12 +415,13 @@ def _drain_lanes(n: Node, g: DataflowGraph, lanes: int, choices: list[int], ii: 
 
 
 def _decode_lanes(n: Node, g: DataflowGraph, in_par: int, out_par: int, ins: list[int], outs: list[int],
-                  ii: int) -> tuple[int, int]:
+                  ii: int, prefill: bool = False) -> tuple[int, int]:
     """Lanes of the decode design's KV caches (g.decode), whose work does not shrink with one token:
     for every token the V cache drains V^T of its whole context (mase_transpose_pad STEP 1, the V
     quantizer's lanes), scores.V loads it whole, and Q.K^T loads every position of the K cache (the
     new key, then a zero key per later position, on the token's path): features x context / lanes
-    cycles each. They get the fewest lanes (at least the balanced ones, up to V_DRAIN_MAX_LANES) that
+    cycles each. They get the fewest lanes (at least the balanced ones, up to V_DRAIN_MAX_LANES; `prefill`,
+    the causal prefill fed a token every II: KV_MAX_LANES, Q.K^T's keys at their padded width) that
     bring that within `ii` (smollm2-135m at 256 tokens: 192 x 256 = 49152 cycles at one lane, 12288
     at 4, with an II of 13824). Q.K^T's heads queue their rows (mase_attn_matmul OUT_PAR 2): with
     OUT_PAR 1 a head computes the part of a row longer than its output stage only while it is read,
@@ -410,18 +431,51 @@ def _decode_lanes(n: Node, g: DataflowGraph, in_par: int, out_par: int, ins: lis
         span = _matmul_row(n, g) if n.op == "matmul_qk" else -(-g.seq_len // cache.block) * cache.block
         if n.op == "matmul_qk" and out_par == 1 and 2 in outs:
             out_par = 2
+        # prefill (hw.attention=causal, a token every II): a key's beats hold each head's segment padded
+        # to whole blocks (tiny-llama: 2 x 16 -> 64 elements)
+        width = cache.padded if n.op == "matmul_qk" and prefill else cache.features
     elif n.attrs.get("along") == "tokens":
         cache = g.edges[n.inputs[0]]
         span = -(-g.seq_len // g.edges[n.outputs[0]].block) * g.edges[n.outputs[0]].block
+        width = cache.features
     else:
         return in_par, out_par
-    work = cache.features * span
-    ok = [i for i in ins if in_par <= i <= V_DRAIN_MAX_LANES]
+    work = width * span
+    ok = [i for i in ins if in_par <= i <= (KV_MAX_LANES if prefill else V_DRAIN_MAX_LANES)]
     return next((i for i in ok if work / i <= ii), max(ok, default=in_par)), out_par
 
 
+def _v_cache_lanes(n: Node, g: DataflowGraph) -> list[int]:
+    """Lane choices of the causal prefill's V cache (mase_transpose_pad STEP 1 + its quantizer): a beat
+    holds lanes of one token's features going in and of one feature's tokens coming out, over the
+    context padded to whole blocks (T_PAD), so the lanes divide F and T_PAD, not the prompt: a 7-token
+    prompt would drain its cache at one lane, 64 x 32 cycles a token on tiny-opt (_par_space's gcd)."""
+    e, o = g.edges[n.inputs[0]], g.edges[n.outputs[0]]
+    t_pad = -(-g.seq_len // o.block) * o.block
+    return _divisors(math.gcd(e.features, o.block, o.seg or o.block, e.seg or e.features, t_pad), 256)
+
+
+def _feed_kv_cache(n: Node, g: DataflowGraph, params: dict[str, NodeParams], spaces: dict, works: dict) -> None:
+    """The KV caches of the causal prefill (hw.attention=causal) take a token's new K or V in a burst:
+    the V cache (mase_transpose_pad STEP 1) only between its drains (in_ready = !drain), the K cache
+    (mase_attn_matmul CHUNK 1) when its replay of the earlier keys reaches the new position. At the
+    producer's one lane that burst is a token's features (tiny-opt: 4 x 32 key elements, 128 cycles) on top of the replay or drain (333
+    cycles a token at 64 tokens in Verilator, against an II of 128). The producer (V's dequantizer, K's
+    quantizer: streaming nodes) gets the cache's lanes, or the largest legal below, and the cache's
+    input FIFO holds two tokens (_fifo_depths)."""
+    i = 1 if n.op == "matmul_qk" else 0
+    prod = g.edges[n.inputs[i]].producer
+    p = params.get(prod) if prod else None
+    if p is None or p.op in ("linear", "matmul_qk", "matmul_sv") or p.out_par != 1:
+        return
+    lanes = max((k for k in spaces[prod][0] if k <= params[n.name].in_par), default=p.in_par)
+    if lanes > p.in_par:
+        p.in_par = lanes
+        p.cycles_per_token = node_cycles(next(x for x in g.nodes if x.name == prod), g, works[prod], p.in_par, 1)
+
+
 def _fifo_depths(n: Node, g: DataflowGraph, default: int, params: dict[str, NodeParams],
-                 by_name: dict[str, Node]) -> dict[str, int]:
+                 by_name: dict[str, Node], kv_prefill: bool = False) -> dict[str, int]:
     """FIFO depth (beats at the producer's lanes) on each input: deep where the other input passes a
     barrier (the whole prompt), so that a prompt of any length streams without deadlock."""
     out = {}
@@ -434,6 +488,8 @@ def _fifo_depths(n: Node, g: DataflowGraph, default: int, params: dict[str, Node
             # causal chunks: K waits while mase_attn_matmul replays the earlier chunks into the next B;
             # V waits while its transposer drains a chunk (features x chunk cycles)
             depth = causal_chunk(g, n.layer) * beats
+        elif kv_prefill and ((n.op == "matmul_qk" and i == 1) or n.attrs.get("along") == "tokens"):
+            depth = 2 * beats  # a token's new key / value waits whole for the cache (_feed_kv_cache)
         elif n.op == "residual" and i == 0:
             # skip connection: tokens in flight in the other branch (attention: the whole prompt;
             # the MLP: norm, two linear layers and their pipelines, about 4-5 tokens)
@@ -691,6 +747,13 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
             raise MaseError(f"hw.overrides pattern {pattern!r} matches no node; node names look like "
                             f"{', '.join(n.name for n in g.nodes if n.op == 'linear')[:120]}...")
     spaces = {n.name: _par_space(n, g) for n in g.nodes}
+    # hw.attention=causal: the KV-cache datapath fed the prompt keeps the II (its caches' lanes and bursts);
+    # the generate stage's decode design (a token at a time, latency-bound) keeps its own lanes
+    kv_prefill = g.decode and causal_attention(hw)
+    if kv_prefill:
+        for n in g.nodes:
+            if n.attrs.get("along") == "tokens":
+                spaces[n.name] = (_v_cache_lanes(n, g), [1])
     by_name = {n.name: n for n in g.nodes}
     works = {n.name: n.work(g.edges, g.seq_len) for n in g.nodes}
 
@@ -715,12 +778,14 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
             if n.attrs.get("along") == "tokens" and causal_chunk(g, n.layer):
                 p.in_par = _drain_lanes(n, g, p.in_par, ins, ii)
             if g.decode:
-                p.in_par, p.out_par = _decode_lanes(n, g, p.in_par, p.out_par, ins, outs, ii)
+                p.in_par, p.out_par = _decode_lanes(n, g, p.in_par, p.out_par, ins, outs, ii, kv_prefill)
             for pattern, ov in ovs.items():
                 if fnmatchcase(n.name, pattern):
                     _apply_override(n, p, pattern, ov, ins, outs)
             p.cycles_per_token = node_cycles(n, g, works[n.name], p.in_par, p.out_par)
             out[n.name] = p
+            if kv_prefill and (n.attrs.get("along") == "tokens" or n.op == "matmul_qk"):
+                _feed_kv_cache(n, g, out, spaces, works)
         return out
 
     def finish(params: dict[str, NodeParams]) -> tuple[dict[str, float], list[str]]:
@@ -736,7 +801,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
                     depth_ov = _get(ov, "fifo_depth", depth_ov)
                     if _get(ov, "weights", None):
                         pinned[n.name] = _get(ov, "weights", None)
-            p.fifo_depth = _fifo_depths(n, g, fifo_default, params, by_name)
+            p.fifo_depth = _fifo_depths(n, g, fifo_default, params, by_name, kv_prefill)
             if depth_ov is not None:
                 p.fifo_depth = {k: int(depth_ov) for k in p.fifo_depth}
             if n.op == "linear":
@@ -857,6 +922,11 @@ def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> d
     prefill += sum(barrier.get(lay, 0) + per_layer[lay] + buffering.get(lay, 0) + row.get(lay, 0) - no_fill.get(lay, 0)
                    for lay in layers)
     prefill += per_layer.get(-1, 0) + row.get(-1, 0)
+    if g.decode:  # the KV-cache datapath fed the prompt (hw.attention=causal): row t waits for no later
+        # token, so the layers overlap token by token: the first token's latency (its K cache sends a
+        # zero key for every later position), then a token every interval (the II, or the slower KV caches)
+        prefill = (decode_model(g, plan, 1)["latency_cycles"]
+                   + (T - 1) * max(ii, decode_model(g, plan, T)["ii_cycles"], _kv_interval(g, plan)))
     ideal = max(math.ceil(n.work(g.edges, T) / plan.nodes[n.name].lanes) for n in g.nodes)
     dec = decode_model(g, plan, context or T)
     fold = None
@@ -874,6 +944,23 @@ def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> d
             "ideal_cycles_per_token": ideal, "tokens_per_s_decode": dec["tokens_per_s_batch1"],
             "tokens_per_s_decode_batched": dec["tokens_per_s_batched"],
             "tokens_per_s_prefill": plan.clock_mhz * 1e6 * T / prefill, "decode": dec}
+
+
+KV_ROW_GAP = 4  # cycles a token beyond the K cache's beats, Verilator (see _kv_interval)
+
+
+def _kv_interval(g: DataflowGraph, plan: HwPlan) -> int:
+    """Cycles a token of the KV-cache datapath fed a whole prompt (hw.attention=causal), set by Q.K^T's K
+    cache: every token it sends every position of the cache (the earlier keys replayed, the new one, zero
+    keys after it) through its one B port, KV_HEADS x RB beats a position, plus KV_ROW_GAP. Verilator at
+    64 tokens: tiny-llama 132 cycles a token (2 x 64 x 1 + 4), tiny-opt 259 (4 x 64 x 1 + 3)."""
+    worst = 0
+    for n in g.nodes:
+        if n.op != "matmul_qk":
+            continue
+        rb = -(-(g.edges[n.inputs[0]].padded // max(1, n.attrs.get("heads", 1))) // plan.nodes[n.name].in_par)
+        worst = max(worst, g.seq_len * n.attrs.get("kv_heads", n.attrs.get("heads", 1)) * rb + KV_ROW_GAP)
+    return worst
 
 
 def _fold_cycles(g: DataflowGraph, plan: HwPlan, lag: int, tail: int) -> dict[str, Any]:

@@ -111,7 +111,7 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.compiler.golden import host_embeddings, run_graph
     from mase.compiler.graph import capture
     from mase.compiler.library import write_library
-    from mase.compiler.params import choose_parameters, cycle_model
+    from mase.compiler.params import causal_attention, choose_parameters, cycle_model
     from mase.compiler.preflight import check_prompt_length, require_complete
     from mase.compiler.report import params_table
 
@@ -122,6 +122,10 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     check_prompt_length(ctx.model, T, cfg.model.name)
     hw, fold_notes = resolved_hw(ctx)
     g = capture(ctx.model, cfg.quant, seq_len=T, hw=hw, model_name=cfg.model.name)
+    g.decode = causal_attention(hw)  # hw.attention=causal: the KV-cache datapath fed the prompt
+    if g.decode and int(hw.get("fold", 0) or 0):
+        raise MaseError(f"hw.attention=causal builds a spatial design, and hw.fold resolved to {hw.get('fold')}: "
+                        f"set hw.fold=0 (a larger target if it does not fit) or hw.attention=block")
     t_capture = time.perf_counter() - t0
     plan = choose_parameters(g, cfg.target, hw)
     plan.notes[:0] = fold_notes
@@ -135,7 +139,7 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
         try:
             sat: dict = {}  # clipped values per fixed-point edge for this prompt (the RTL is bit-exact to it)
             vals = run_graph(g, host_embeddings(ctx.model, ids), None if sim_layers == g.layers else sim_layers,
-                             sat=sat)
+                             sat=sat, causal=g.decode)
         except MaseError as exc:  # e.g. a fixed8 model emitted without its calibration: analytical figures only
             log.warning("no golden stimulus: %s", exc)
             no_golden = str(exc).splitlines()[0]

@@ -268,6 +268,11 @@ class HwConfig:
     # auto (default) = the most spatial design (largest N) that fits the target
     # (mase.compiler.params.choose_fold): spatial wherever it fits, each layer with its own formats
     fold: Any = "auto"
+    # attention numerics of the prefill design (mase/golden/CONTRACT.md; mase/compiler/README.md "Prefill
+    # across layers"): block = score rows and V blocked over the whole prompt | causal = row t from tokens
+    # <= t only (the KV-cache datapath fed the prompt: the layers overlap token by token). eval.numerics
+    # =hardware scores the same numerics
+    attention: str = "block"
     top: str = "mase_top"  # module name of the generated top level (its testbench: tb_<top>)
     vlnv: Optional[str] = None  # FuseSoC name of the generated core; None: mase:gen:<top>:<mase version>
 

@@ -8,7 +8,8 @@ every MX re-quantization of linear and attention-matmul outputs to `hw.linear_ou
 formats between the cores with their saturation, the integer non-linear cores. So the perplexity is
 the accelerator's own, up to the float `lm_head` on the host. A window is one prompt of the
 accelerator: the blocks of V (along tokens) and of the score rows span the whole window, as the
-prefill datapath quantizes them. With `causal` (eval.numerics=decode) the numerics are the KV-cache
+prefill datapath quantizes them (with hw.attention=causal the prefill design's numerics are causal: row t
+from tokens <= t, the window being the design's T). With `causal` (eval.numerics=decode) the numerics are the KV-cache
 decode design's (mase/golden/CONTRACT.md): token t of a window as if it were generated after the
 tokens before it, with nothing of the later ones.
 
@@ -46,7 +47,6 @@ def hardware_perplexity(model: torch.nn.Module, ids: torch.Tensor, window: int, 
     stream over all windows."""
     from mase.compiler.generate import decode_graph, design_context
     from mase.compiler.golden import host_embeddings, output_float, run_graph, saturation_summary
-    from mase.compiler.graph import capture
 
     ids = ids.reshape(-1).to(torch.long)
     pre = torch.tensor(list(prefix or []), dtype=torch.long)
@@ -60,10 +60,10 @@ def hardware_perplexity(model: torch.nn.Module, ids: torch.Tensor, window: int, 
         T = inp.numel()
         if T not in graphs:  # causal: a decode design's graph (its context in whole blocks; T tokens of it)
             graphs[T] = (decode_graph(model, quant_cfg, design_context(model, quant_cfg, T), hw) if causal
-                         else capture(model, quant_cfg, seq_len=T, hw=hw))
+                         else _prefill_graph(model, quant_cfg, T, hw))
             graphs[T].__dict__["_wq"] = wq
         g = graphs[T]
-        vals = run_graph(g, host_embeddings(model, inp), keep=set(g.outputs), sat=sat, causal=causal)
+        vals = run_graph(g, host_embeddings(model, inp), keep=set(g.outputs), sat=sat, causal=causal or g.decode)
         logits = lm_logits(model, output_float(g, vals))
         lo, hi = pre.numel() + first - begin - 1, T - 1
         total_nll += float(F.cross_entropy(logits[lo:hi], inp[lo + 1:hi + 1], reduction="sum"))
@@ -76,7 +76,17 @@ def hardware_perplexity(model: torch.nn.Module, ids: torch.Tensor, window: int, 
 def final_norm_outputs(model: torch.nn.Module, ids: torch.Tensor, quant_cfg: Any, hw: Any = None) -> torch.Tensor:
     """The accelerator's output stream codes (T, hidden) for one prompt, as the evaluation computes them."""
     from mase.compiler.golden import host_embeddings, run_graph
-    from mase.compiler.graph import capture
 
-    g = capture(model, quant_cfg, seq_len=ids.numel(), hw=hw)
-    return run_graph(g, host_embeddings(model, ids), keep=set(g.outputs))[g.outputs[0]].data
+    g = _prefill_graph(model, quant_cfg, ids.numel(), hw)
+    return run_graph(g, host_embeddings(model, ids), keep=set(g.outputs), causal=g.decode)[g.outputs[0]].data
+
+
+def _prefill_graph(model: torch.nn.Module, quant_cfg: Any, T: int, hw: Any = None):
+    """The prefill design's graph for a prompt of T tokens, as the emit stage builds it: with
+    hw.attention=causal the KV-cache datapath of T tokens (g.decode: run_graph's causal numerics)."""
+    from mase.compiler.graph import capture
+    from mase.compiler.params import causal_attention
+
+    g = capture(model, quant_cfg, seq_len=T, hw=hw)
+    g.decode = causal_attention(hw)
+    return g
