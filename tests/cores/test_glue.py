@@ -48,6 +48,13 @@ CONFIGS = {
 AM_ONLY = {"C": dict(CONFIGS["B"], AM_HEADS=2, AM_KV_HEADS=1, AM_ROWS=16, AM_N=3, AM_N_PAD=4, AM_D=16, AM_K=8,
                      AM_K_OUT=4, AM_PAR_D=4, AM_A_WIDTH=4, AM_B_WIDTH=4, AM_ACC_LSB=-20, AM_A_FIXED_SCALE=-1,
                      AM_B_FIXED_SCALE=-1, AM_O_FIXED_SCALE=-1, AM_CHUNK=8, TP_STEP=1)}  # + the V cache of decode
+# D: the KV-cache decode design under layer reuse (hw.fold): every token passes the reused layer once per
+# bank (pass); the K cache (Q.K^T, CHUNK 1) and the V cache (STEP 1) keep a bank per pass, the positions
+# hold for the passes (HOLD)
+FOLD = {"D": dict(CONFIGS["B"], AM_HEADS=2, AM_KV_HEADS=1, AM_ROWS=3, AM_N=3, AM_N_PAD=4, AM_D=16, AM_K=8,
+                  AM_K_OUT=4, AM_PAR_D=4, AM_A_WIDTH=4, AM_B_WIDTH=4, AM_ACC_LSB=-20, AM_A_FIXED_SCALE=-1,
+                  AM_B_FIXED_SCALE=-1, AM_O_FIXED_SCALE=-1, AM_B_GROUP_MAJOR=0, AM_OUT_PAR=1, AM_CHUNK=1,
+                  AM_BANKS=2, TP_STEP=1, TP_BANKS=3, POS_TOKENS=0, POS_HOLD=3, RP_TOKENS=0, RP_HOLD=2)}
 STALLS = [(0, 0, 1), (35, 35, 2)]  # (stall %, back-pressure %, seed)
 _SIMS: dict = {}
 
@@ -55,7 +62,7 @@ _SIMS: dict = {}
 def glue_sim(cfg: str):
     """The Verilator build of tb_mase_glue for one parameter set (built once per session)."""
     if cfg not in _SIMS:
-        _SIMS[cfg] = build_sim("mase:mx:glue", {**CONFIGS, **AM_ONLY}[cfg])
+        _SIMS[cfg] = build_sim("mase:mx:glue", {**CONFIGS, **AM_ONLY, **FOLD}[cfg])
     return _SIMS[cfg]
 
 
@@ -118,15 +125,29 @@ def ref_transpose_step(beats, w, lanes, f, t, t_pad):
     return out
 
 
-def ref_pos_tag(beats, width, pos_w, n_beats, tokens=0):
-    return [((((i // n_beats) % (tokens or 1 << 30)) % (1 << pos_w)) << width) | b for i, b in enumerate(beats)]
+def ref_transpose_step_banks(beats, w, lanes, f, t, t_pad, banks):
+    """STEP = 1 with BANKS V caches: token t arrives once per bank (bank 0 first) and drains its bank's
+    tokens 0..t; the token advances after the last bank."""
+    per = f // lanes
+    out, mem = [], [[0] * (t * f) for _ in range(banks)]
+    for i in range(0, len(beats), per):
+        tc, b = (i // per // banks) % t, (i // per) % banks
+        mem[b][tc * f:(tc + 1) * f] = [e for x in beats[i:i + per] for e in unpack_fields(x, w, lanes)]
+        for ff in range(f):
+            for rt in range(0, t_pad, lanes):
+                out.append(pack_fields([mem[b][(rt + j) * f + ff] if rt + j <= tc else 0 for j in range(lanes)], w))
+    return out
 
 
-def ref_rope_pack(beats, lanes, w, head_dim, heads, pos_w, tokens=0):
+def ref_pos_tag(beats, width, pos_w, n_beats, tokens=0, hold=1):
+    return [((((i // n_beats // hold) % (tokens or 1 << 30)) % (1 << pos_w)) << width) | b for i, b in enumerate(beats)]
+
+
+def ref_rope_pack(beats, lanes, w, head_dim, heads, pos_w, tokens=0, hold=1):
     hb, lw = head_dim // (2 * lanes), lanes * w
     out = []
     for h, s in enumerate(range(0, len(beats), 2 * hb)):
-        pos = ((h // heads) % (tokens or 1 << 30)) % (1 << pos_w)
+        pos = ((h // heads // hold) % (tokens or 1 << 30)) % (1 << pos_w)
         lo, hi = beats[s:s + hb], beats[s + hb:s + 2 * hb]
         out += [(pos << (2 * lw)) | (x_hi << lw) | x_lo for x_lo, x_hi in zip(lo, hi)]
     return out
@@ -332,5 +353,63 @@ def test_attn_matmul(cfg):
                 exp += block_beats(c[h][0][r], c[h][1][r], p["AM_O_WIDTH"], p.get("AM_OUT_PAR", 1))
     for stall, bp, seed in STALLS:
         res = run(cfg, {"am_a": a_beats, "am_b": b_beats}, {"am_out": len(exp)},
+                  {"am_a": 8 + pd * p["AM_A_WIDTH"], "am_b": 8 + pd * p["AM_B_WIDTH"]}, stall, bp, seed)
+        assert res.outputs["am_out"] == exp, f"stall={stall} bp={bp}"
+
+
+def test_fold_decode_state():
+    """Config D (hw.fold decode): the V cache's banks (3 passes a token, two sequences of 5 tokens and a
+    bit), the positions held for 3 (mase_pos_tag) and 2 (mase_rope_pack) passes."""
+    p = FOLD["D"]
+    w, lanes, f, t, t_pad, banks = (p[k] for k in ("TP_W", "TP_LANES", "TP_F", "TP_T", "TP_T_PAD", "TP_BANKS"))
+    rng = random.Random(10)
+    cases = []
+    beats = rand_words(rng, (2 * t + 2) * banks * f // lanes, lanes * w)
+    cases.append(("tp", beats, ref_transpose_step_banks(beats, w, lanes, f, t, t_pad, banks), lanes * w))
+    width, pos_w, nb = p["POS_WIDTH"], p["POS_POS_W"], p["POS_BEATS"]
+    beats = rand_words(rng, nb * 40, width)
+    cases.append(("pos", beats, ref_pos_tag(beats, width, pos_w, nb, 0, p["POS_HOLD"]), width))
+    lanes, w, hd, heads, pos_w = p["RP_LANES"], p["RP_W"], p["RP_HEAD_DIM"], p["RP_HEADS"], p["RP_POS_W"]
+    beats = rand_words(rng, (hd // lanes) * heads * 10, lanes * w)
+    cases.append(("rp", beats, ref_rope_pack(beats, lanes, w, hd, heads, pos_w, 0, p["RP_HOLD"]), lanes * w))
+    for name, beats, exp, bits in cases:
+        for stall, bp, seed in STALLS:
+            res = run("D", {f"{name}_in": beats}, {f"{name}_out": len(exp)}, {f"{name}_in": bits}, stall, bp, seed)
+            assert res.outputs[f"{name}_out"] == exp, f"{name} stall={stall} bp={bp}"
+
+
+def test_attn_matmul_banks():
+    """Config D: the K cache of the folded decode design (CHUNK 1, BANKS 2): every row of A (a token)
+    arrives once per bank, with that bank's new key; row r of bank b is computed against bank b's keys
+    0..r (later keys zero), each bank replaying its own earlier keys. Two sequences of 3 tokens."""
+    p = FOLD["D"]
+    heads, kv, rows, n, n_pad, d, k, k_out, pd, banks = (p[x] for x in (
+        "AM_HEADS", "AM_KV_HEADS", "AM_ROWS", "AM_N", "AM_N_PAD", "AM_D", "AM_K", "AM_K_OUT", "AM_PAR_D", "AM_BANKS"))
+    names = {v: f for f, v in FORMATS.items() if f != "fixed8"}
+    fa, fb = names[(p["AM_A_WIDTH"], p["AM_A_EBITS"])], names[(p["AM_B_WIDTH"], p["AM_B_EBITS"])]
+    fo = names[(p["AM_O_WIDTH"], p["AM_O_EBITS"])]
+    acc = AccSpec(p["AM_ACC_LSB"], p["AM_ACC_W"])
+    gen = torch.Generator().manual_seed(11)
+    a_beats, b_beats, exp = [], [], []
+    for _ in range(2):  # two sequences
+        a = [[_attn_operand(fa, -1, rows, d, k, gen) for _ in range(heads)] for _ in range(banks)]
+        b = [[_attn_operand(fb, -1, n, d, k, gen) for _ in range(kv)] for _ in range(banks)]
+        for r in range(rows):
+            for bk in range(banks):  # the token's pass bk: its A rows (heads), its new key (groups)
+                for h in range(heads):
+                    a_beats += block_beats(a[bk][h][0][r], a[bk][h][2][r], p["AM_A_WIDTH"], pd)
+                for g in range(kv):
+                    b_beats += block_beats(b[bk][g][0][r], b[bk][g][2][r], p["AM_B_WIDTH"], pd)
+                for h in range(heads):
+                    g = h // (heads // kv)
+                    bc = torch.cat([b[bk][g][0], torch.zeros(n_pad - n, d // k, k, dtype=torch.int64)])
+                    bs = torch.cat([b[bk][g][1], torch.zeros(n_pad - n, d // k, dtype=torch.int64)])
+                    bc[r + 1:] = 0  # keys after the token's: zeros
+                    total = linear_int(elem_spec(fa).to_int(a[bk][h][0][r:r + 1]), a[bk][h][1][r:r + 1], elem_spec(fa),
+                                       elem_spec(fb).to_int(bc), bs, elem_spec(fb), None, acc)
+                    oc, osc = requantize(total, acc.lsb, fo, k_out, None)
+                    exp += block_beats((oc & ((1 << p["AM_O_WIDTH"]) - 1))[0], osc[0], p["AM_O_WIDTH"], 1)
+    for stall, bp, seed in STALLS:
+        res = run("D", {"am_a": a_beats, "am_b": b_beats}, {"am_out": len(exp)},
                   {"am_a": 8 + pd * p["AM_A_WIDTH"], "am_b": 8 + pd * p["AM_B_WIDTH"]}, stall, bp, seed)
         assert res.outputs["am_out"] == exp, f"stall={stall} bp={bp}"

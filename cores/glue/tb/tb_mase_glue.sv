@@ -20,16 +20,19 @@ module tb_mase_glue #(
     parameter int TP_T           = 5,
     parameter int TP_T_PAD       = 8,
     parameter int TP_STEP        = 0,
+    parameter int TP_BANKS       = 1,
     parameter int POS_WIDTH      = 20,
     parameter int POS_POS_W      = 4,
     parameter int POS_BEATS      = 3,
     parameter int POS_TOKENS     = 0,
+    parameter int POS_HOLD       = 1,
     parameter int RP_LANES       = 1,
     parameter int RP_W           = 16,
     parameter int RP_HEAD_DIM    = 8,
     parameter int RP_HEADS       = 2,
     parameter int RP_POS_W       = 4,
     parameter int RP_TOKENS      = 0,
+    parameter int RP_HOLD        = 1,
     parameter int RU_LANES       = 1,
     parameter int RU_W           = 16,
     parameter int RU_HEAD_DIM    = 8,
@@ -60,7 +63,8 @@ module tb_mase_glue #(
     parameter int AM_B_FIXED_SCALE = -1,
     parameter int AM_O_FIXED_SCALE = -1,
     parameter int AM_OUT_PAR       = 1,
-    parameter int AM_CHUNK         = 0
+    parameter int AM_CHUNK         = 0,
+    parameter int AM_BANKS         = 1
 ) (
     input logic clk
 );
@@ -115,7 +119,8 @@ module tb_mase_glue #(
     mx_tb_source #(.WIDTH(TP_DW), .MAX_BEATS(MB), .NAME("tp_in"), .SALT(15)) tp_src (.clk, .rst,
         .out_data(tp_i_data), .out_valid(tp_i_valid), .out_ready(tp_i_ready), .done(done[4]),
         .first_cycle(tp_s0), .last_cycle(tp_s1));
-    mase_transpose_pad #(.W(TP_W), .LANES(TP_LANES), .F(TP_F), .T(TP_T), .T_PAD(TP_T_PAD), .STEP(TP_STEP)) tp_dut (.clk,
+    mase_transpose_pad #(.W(TP_W), .LANES(TP_LANES), .F(TP_F), .T(TP_T), .T_PAD(TP_T_PAD), .STEP(TP_STEP),
+        .BANKS(TP_BANKS)) tp_dut (.clk,
         .rst, .in_data(tp_i_data), .in_valid(tp_i_valid), .in_ready(tp_i_ready), .out_data(tp_o_data),
         .out_valid(tp_o_valid), .out_ready(tp_o_ready));
     mx_tb_sink #(.WIDTH(TP_DW), .NAME("tp_out"), .SALT(16)) tp_snk (.clk, .rst, .in_data(tp_o_data),
@@ -130,7 +135,8 @@ module tb_mase_glue #(
     mx_tb_source #(.WIDTH(POS_WIDTH), .MAX_BEATS(MB), .NAME("pos_in"), .SALT(17)) pos_src (.clk, .rst,
         .out_data(pos_i_data), .out_valid(pos_i_valid), .out_ready(pos_i_ready), .done(done[6]),
         .first_cycle(pos_s0), .last_cycle(pos_s1));
-    mase_pos_tag #(.WIDTH(POS_WIDTH), .POS_W(POS_POS_W), .BEATS(POS_BEATS), .TOKENS(POS_TOKENS)) pos_dut (.clk, .rst,
+    mase_pos_tag #(.WIDTH(POS_WIDTH), .POS_W(POS_POS_W), .BEATS(POS_BEATS), .TOKENS(POS_TOKENS),
+        .HOLD(POS_HOLD)) pos_dut (.clk, .rst,
         .in_data(pos_i_data), .in_valid(pos_i_valid), .in_ready(pos_i_ready), .out_data(pos_o_data),
         .out_valid(pos_o_valid), .out_ready(pos_o_ready));
     mx_tb_sink #(.WIDTH(POS_POS_W+POS_WIDTH), .NAME("pos_out"), .SALT(18)) pos_snk (.clk, .rst,
@@ -146,7 +152,7 @@ module tb_mase_glue #(
         .out_data(rp_i_data), .out_valid(rp_i_valid), .out_ready(rp_i_ready), .done(done[8]),
         .first_cycle(rp_s0), .last_cycle(rp_s1));
     mase_rope_pack #(.LANES(RP_LANES), .W(RP_W), .HEAD_DIM(RP_HEAD_DIM), .HEADS(RP_HEADS), .POS_W(RP_POS_W),
-        .TOKENS(RP_TOKENS))
+        .TOKENS(RP_TOKENS), .HOLD(RP_HOLD))
         rp_dut (.clk, .rst, .in_data(rp_i_data), .in_valid(rp_i_valid), .in_ready(rp_i_ready),
         .out_data(rp_o_data), .out_valid(rp_o_valid), .out_ready(rp_o_ready));
     mx_tb_sink #(.WIDTH(RP_OW), .NAME("rp_out"), .SALT(20)) rp_snk (.clk, .rst, .in_data(rp_o_data),
@@ -195,7 +201,7 @@ module tb_mase_glue #(
         .B_WIDTH(AM_B_WIDTH), .B_EBITS(AM_B_EBITS), .O_WIDTH(AM_O_WIDTH), .O_EBITS(AM_O_EBITS),
         .ACC_LSB(AM_ACC_LSB), .ACC_W(AM_ACC_W), .B_GROUP_MAJOR(AM_B_GROUP_MAJOR),
         .A_FIXED_SCALE(AM_A_FIXED_SCALE), .B_FIXED_SCALE(AM_B_FIXED_SCALE), .O_FIXED_SCALE(AM_O_FIXED_SCALE),
-        .OUT_PAR(AM_OUT_PAR), .CHUNK(AM_CHUNK))
+        .OUT_PAR(AM_OUT_PAR), .CHUNK(AM_CHUNK), .BANKS(AM_BANKS))
         am_dut (.clk, .rst, .a_data(am_a_data), .a_valid(am_a_valid), .a_ready(am_a_ready),
         .b_data(am_b_data), .b_valid(am_b_valid), .b_ready(am_b_ready), .out_data(am_o_data),
         .out_valid(am_o_valid), .out_ready(am_o_ready));
