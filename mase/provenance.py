@@ -27,8 +27,9 @@ from mase.errors import MaseError
 
 # hw knobs of the tools that run on the emitted library, not of the library itself
 SIM_KEYS, SYNTH_KEYS, PNR_KEYS = ("sim_seed", "sim_stall", "sim_bp"), ("synth_scope",), ("pnr_scope",)
-# the hw knobs of the hardware numerics (eval.numerics=hardware): the only one mase.compiler.graph reads
-NUMERICS_KEYS = ("linear_out",)
+# the hw knobs of the hardware numerics (eval.numerics=hardware): the one mase.compiler.graph reads, and
+# hw.attention (block or causal numerics of the prefill design, mase.evaluate.hardware)
+NUMERICS_KEYS = ("linear_out", "attention")
 # eval fields that pick the calibration text (the tokens after the scored ones, mase.quantize.calibrate)
 CALIBRATION_KEYS = ("dataset", "tokens", "window")
 _ACCURACY = ("model", "quant", "eval", "seed")

@@ -91,3 +91,12 @@ def test_causal_prefill_bit_exact_with_stalls(tmp_path, model, T, floor):
     check = json.loads((tmp_path / "report.json").read_text())["hardware"]["model_vs_sim"]
     assert abs(check["prefill_error_pct"]) < 3, check
     assert check["efficiency_total"] >= floor, check
+
+
+def test_hardware_accuracy_is_not_reused_across_attention_numerics():
+    """A saved evaluate result (hardware numerics) is stale once hw.attention changes (provenance)."""
+    from mase.provenance import record
+
+    block, causal = (compose(["+model=tiny-llama", "quant=mxint4", f"hw.attention={a}"]) for a in ("block", "causal"))
+    assert record(block, "evaluate", numerics="hardware")["hash"] != record(causal, "evaluate", numerics="hardware")["hash"]
+    assert record(block, "evaluate")["hash"] == record(causal, "evaluate")["hash"]  # the quantized model's: same
