@@ -847,10 +847,14 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
         worst = max((k for k in cap if cap[k]), key=lambda k: tot[k] / cap[k])
         if fold and g.decode and worst == "bram":  # the per-layer KV caches (on chip) are what does not fit
             kv = loop_buffer(g, params, fold)["kv_extra_bits"] + fold * kv_cache_bits(g, params, 0)
+            # the generate stage's context is whole quant blocks (generate.design_context): one is its shortest
+            block = max((g.edges[n.outputs[0]].block for n in g.nodes if n.attrs.get("along") == "tokens"), default=1)
+            fix = ("choose a shorter decode context (fewer hw.prompt_tokens + hw.generate_tokens) or a bigger target"
+                   if g.seq_len > block else f"{g.seq_len} tokens is its shortest context (one quant block): choose a "
+                                             f"bigger target (off-chip KV caches are not built)")
             raise MaseError(f"the folded decode design keeps every layer's KV cache on chip: {g.layers} layers x "
                             f"{g.seq_len} tokens = {kv / 8e3:,.0f} kB, and needs {tot['bram']:.0f} BRAM where "
-                            f"{_get(target, 'name', '?')} has {cap['bram']}: choose a shorter decode context "
-                            f"(fewer hw.prompt_tokens + hw.generate_tokens) or a bigger target")
+                            f"{_get(target, 'name', '?')} has {cap['bram']}: {fix}")
         # a spatial design of several layers: layer reuse computes them on fewer hardware layers
         reuse = "hw.fold=auto (layer reuse), " if not fold and g.layers > 1 and not g.decode else ""
         raise MaseError(f"the design needs {tot[worst]:.0f} {worst.upper()} even at its slowest "

@@ -61,6 +61,10 @@ def test_folded_decode_kv_cache_must_fit(tiny_llama):
                                         r"\(fewer hw.prompt_tokens \+ hw.generate_tokens\) or a bigger target$") as e:
         _decode_plan(tiny_llama, over, 64)
     assert "\n" not in str(e.value)
+    # a design of one quant block (32 tokens) is the generate stage's shortest: only a bigger target helps
+    with pytest.raises(MaseError, match=r"2 layers x 32 tokens = .*: 32 tokens is its shortest context \(one quant "
+                                        r"block\): choose a bigger target \(off-chip KV caches are not built\)$"):
+        _decode_plan(tiny_llama, over, 32)
 
 
 def _generate(tmp_path, model: str, over: list[str]):
