@@ -28,7 +28,7 @@ import torch
 
 from .cores import CoreInst, Unmapped, available_cores, map_node, safe, width
 from .graph import DataflowGraph, Edge
-from .params import HwPlan
+from .params import HwPlan, layer_name
 
 # The modules a generated top instantiates besides the cores of its nodes (lane converters, padding,
 # RoPE packing, parameter ROMs, per-head attention products): static RTL in the library (cores/glue),
@@ -92,28 +92,32 @@ def make_region(g: DataflowGraph, name: str, insts: dict[str, CoreInst]) -> Regi
     return r
 
 
-def fold_region(g: DataflowGraph, r: Region, passes: int, rows: int, layers: int = 1) -> None:
+def fold_region(g: DataflowGraph, r: Region, passes: int, rows: int, layers: int = 1,
+                sub_layers: int | None = None) -> None:
     """Folded design (hw.fold=N): `r` holds decoder layers 0..N-1 (`layers`) and the nodes after the
     layers; its border edges become the loop (mase:mx:loop's mx_loop): the prompt (x0, the top's input)
     enters pass 0, layer N-1's output (x1) returns through the buffer as the next pass's input, and after
     `passes` passes the same stream leaves into the final norm (xL). The top keeps the spatial design's
-    input and output ports. `rows`: tokens of a pass (the prompt)."""
+    input and output ports. `rows`: tokens of a pass (the prompt). `sub_layers` (a simulation library of
+    the first `sub_layers` layers, `passes` = sub_layers / N): `r` holds the hardware layers only, and
+    after the last pass the stream leaves the top as layer sub_layers - 1's output (its golden values)."""
     x0 = g.inputs[0]
     ins = [t for t in r.inputs if t[1] != x0]
     outs = [t for t in r.outputs if t[1] not in g.outputs]
     inp = [t for t in r.inputs if t[1] == x0]
-    if len(ins) != 1 or len(outs) != 1 or len(inp) != 1:
+    if len(ins) != (0 if sub_layers else 1) or len(outs) != 1 or len(inp) != 1:
         raise ValueError(f"hw.fold: expected one loop input and output, got {ins} and {outs}")
-    (_, xl, _), (_, x1, _), (port, _, lanes) = ins[0], outs[0], inp[0]
+    (_, x1, _), (port, _, lanes) = outs[0], inp[0]
+    xl = layer_name(x1, sub_layers - 1) if sub_layers else ins[0][1]
     e0, e1, el = g.edges[x0], g.edges[x1], g.edges[xl]
     if not (e0.fmt == e1.fmt == el.fmt and e0.features == e1.features == el.features):
         raise ValueError(f"hw.fold: the layers' input and output streams differ ({e0.fmt}, {e1.fmt}, {el.fmt})")
     beats = rows * e0.padded // lanes
     r.inputs = inp
-    r.outputs = [t for t in r.outputs if t[1] in g.outputs]
+    r.outputs = [(f"o_{safe(xl)}", xl, lanes)] if sub_layers else [t for t in r.outputs if t[1] in g.outputs]
     r.loop = {"port": port, "x0": x0, "x1": x1, "xl": xl, "lanes": lanes, "width": width(e0, lanes),
               "beats": beats, "passes": passes, "depth": 1 << max(1, (beats - 1).bit_length()), "rows": rows,
-              "layers": layers}
+              "layers": layers, "out_port": r.outputs[0][0] if sub_layers else None}
 
 
 def _fmt_param(v: Any) -> str:
@@ -157,7 +161,8 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
         for sig in ("lp_lo", "lp_li", "lp_out"):
             decl.append(f"    logic [{lw - 1}:0] {sig}_data;\n    logic {sig}_valid, {sig}_ready;")
         in_ports[lp["x0"]] = ("lp_lo", lp["lanes"])
-        in_ports[lp["xl"]] = ("lp_out", lp["lanes"])
+        if not lp.get("out_port"):  # (a simulation library's last layer output leaves the top instead)
+            in_ports[lp["xl"]] = ("lp_out", lp["lanes"])
         out_ports[lp["x1"]] = ("lp_li", lp["lanes"])
         lines.append(f"    // layer reuse (hw.fold): the prompt passes the hardware decoder layers {lp['passes']} times\n"
                      + _instance("mx_loop", {"WIDTH": lw, "BEATS": lp["beats"], "PASSES": lp["passes"],
@@ -167,6 +172,10 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
             ("lo_ready", "lp_lo_ready"), ("li_data", "lp_li_data"), ("li_valid", "lp_li_valid"),
             ("li_ready", "lp_li_ready"), ("out_data", "lp_out_data"), ("out_valid", "lp_out_valid"),
             ("out_ready", "lp_out_ready")]))
+        if lp.get("out_port"):  # a simulation library of the first layers: the last pass leaves the top
+            op = lp["out_port"]
+            lines.append(f"    assign {op}_data = lp_out_data;\n    assign {op}_valid = lp_out_valid;\n"
+                         f"    assign lp_out_ready = {op}_ready;\n")
     # every edge used in the region: its source, then one branch per consumer (fork, FIFO, converter)
     edges = []
     for n in r.nodes:

@@ -263,8 +263,17 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     # layer reuse (hw.fold=N): decoder layers 0..N-1's hardware, `passes` = plan.passes over the prompt;
     # hardware layer h computes layers h, h + N, ... (`twins`: the node of every pass); 0: not folded
     passes = plan.passes if plan.fold and layers is None else 0
+    sub_layers = None  # a simulation library of the folded prefill design: its first `layers` layers
+    if plan.fold and layers is not None and not g.decode:
+        if layers % plan.fold:
+            from mase.errors import MaseError
+
+            raise MaseError(f"hw.sim_layers={layers} under hw.fold={plan.fold}: the folded hardware computes "
+                            f"{plan.fold} layers a pass, so simulate a multiple of {plan.fold} layers")
+        passes, sub_layers = layers // plan.fold, layers
     if passes:
-        only = {n.name for n in g.nodes if n.layer < plan.fold}
+        # the hardware layers, and (whole design) the nodes after the layers: the final norm
+        only = {n.name for n in g.nodes if n.layer < plan.fold and (sub_layers is None or n.layer >= 0)}
 
         def twins(name: str) -> list:
             return [g.node(layer_name(name, fold_layer(name) + p * plan.fold)) for p in range(passes)]
@@ -280,7 +289,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
         _own_file_names(insts, top)
     region = make_region(g, top, insts)
     if passes:
-        fold_region(g, region, passes, rows, plan.fold)
+        fold_region(g, region, passes, rows, plan.fold, sub_layers)
     deps = sorted({i.vlnv for i in insts.values()} | {"mase:mx:stream", GLUE} | ({"mase:mx:loop"} if passes else set()))
     mem_files: list[str] = []
     for n in g.nodes:

@@ -132,7 +132,8 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     t_params = time.perf_counter() - t0 - t_capture
     require_complete(g, plan)
     vals, no_golden = None, None
-    sim_layers = int(hw_get(ctx, "sim_layers", 0)) or (g.layers if g.layers <= 4 else 1)
+    # deep models: the first layer, or under fold the hardware's first pass (its N layers)
+    sim_layers = int(hw_get(ctx, "sim_layers", 0)) or (g.layers if g.layers <= 4 else max(1, plan.fold))
     sim_layers = min(sim_layers, g.layers)
     if bool(hw_get(ctx, "golden", True)):
         ids = _prompt_ids(ctx, T)

@@ -205,3 +205,28 @@ def test_fold_auto_resolved_before_capture(model="tiny-llama"):
                                         r"hw.fold=1 streams every layer's weights from off-chip memory") as e:
         resolve_fold(m, "mxint4", cfg.hw, cfg.target, 8)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.slow  # ~40-90 s on the loaded 2-core machine
+def test_fold_simulates_its_first_layers(tmp_path):
+    """The simulation library of a folded design (hw.sim_layers < L, a deep model's default) is the folded
+    hardware itself run for its first layers: 4-layer tiny-llama, hw.fold=1, hw.sim_layers=2 -> one
+    hardware layer, 2 passes, its output layer 1's, bit-exact in both runs (not a spatial layer 0, which
+    is not what synth and pnr build). A count that is not a multiple of N is refused in one line."""
+    from mase.models import load_model
+
+    over = ["+model=tiny-llama", "quant=mxint4", "target=sim", "target.offchip_bandwidth_gbps=10",
+            "hw.weights=offchip", "model.tiny.num_layers=4", "hw.prompt_tokens=4"]
+    cfg = compose(over + ["hw.fold=1", "hw.sim_layers=2"])
+    m, tok = load_model(cfg.model)
+    _distinct_layers(m, seed=2)
+    ctx = run(cfg, tmp_path, stages=["quantize", "emit", "lint", "sim"], model=m, tokenizer=tok)
+    sim = ctx.results["sim"]
+    assert sim["scope"] == "decoder layers 0-1" and sim["bit_exact"] and len(sim["runs"]) == 2
+    man = json.loads((tmp_path / "hw_sim" / "manifest.json").read_text())
+    assert man["subset"] and man["fold"]["passes"] == 2 and "mase:mx:loop" in man["depends"]
+    assert [o["edge"] for o in man["outputs"]] == ["model.layers.1.out"]
+    top = (tmp_path / "hw_sim" / "rtl" / "mase_top.sv").read_text()
+    assert top.count("mx_loop #(") == 1 and ".PASSES(2)" in top
+    with pytest.raises(MaseError, match=r"hw.sim_layers=3 under hw.fold=2: .* simulate a multiple of 2 layers$"):
+        run(compose(over + ["hw.fold=2", "hw.sim_layers=3"]), tmp_path / "bad", stages=["emit"], model=m, tokenizer=tok)
