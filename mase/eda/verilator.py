@@ -141,6 +141,9 @@ def run(work_root: Path, stim_dir: Path, run_dir: Path, manifest: dict, seed: in
         ports[p["port"]] = p["beats"]
     total = sum(ports.values())
     max_cycles = max_cycles or 200000 + 400 * total * (1 + max(stall, bp) // 10)
+    # mx_tb_ctrl counts in a 32-bit int: a larger limit (a deep layer's weight stream: smollm2-135m's
+    # 5.8 M beats x 400) wrapped negative and stopped the run at cycle 0; the wall-clock timeout still holds
+    max_cycles = min(max_cycles, 2**31 - 1)
     exe = _executable(work_root)
     if exe is None:
         raise EdaError(f"no testbench executable in {work_root}")
