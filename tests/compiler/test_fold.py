@@ -162,6 +162,14 @@ def test_fold_auto():
         validate_config(cfg)
         plan = choose_parameters(g, cfg.target, cfg.hw)
         assert plan.fold == fold and any(n.startswith(note) for n in plan.notes), plan.notes
+    # auto leaves the placer room (params.AUTO_LUT_UTILIZATION): tiny-opt's spatial design fits the ECP5-85
+    # at hw.utilization 0.8 (~76% of its LUT4), which nextpnr could not place (81% after Yosys); auto folds it
+    g_opt = capture(load_model("tiny-opt")[0], "mxint4", seq_len=8)
+    ecp5 = compose(["+model=tiny-opt", "quant=mxint4", "target=ecp5-85k"])
+    assert choose_parameters(g_opt, ecp5.target, ecp5.hw).fold == 1
+    spatial = choose_parameters(g_opt, ecp5.target, compose(["+model=tiny-opt", "quant=mxint4", "target=ecp5-85k",
+                                                             "hw.fold=0"]).hw)
+    assert spatial.fold == 0 and 0.72 < spatial.totals["lut"] / 83640 <= 0.8
     # the spatial design that does not fit names layer reuse first among the fixes, in one line
     cfg = compose(["+model=tiny-llama", "quant=mxint4", "target=ecp5-85k", "hw.fold=0"])
     with pytest.raises(MaseError, match=r"even at its slowest .*: choose hw.fold=auto \(layer reuse\), a larger "
