@@ -681,7 +681,7 @@ def _dim_text(n: Node) -> str:
 
 
 def choose_fold(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
-    """hw.fold=auto: the most spatial design that fits the target, its LUTs within AUTO_LUT_UTILIZATION:
+    """hw.fold=auto: the most spatial design that fits the target, its LUTs within AUTO_LUT_HEADROOM:
     N hardware decoder layers for the largest N dividing the model's layers whose design fits (N = L: the
     spatial design, with hw.weights as
     configured; N < L: folded, every weight streamed); the choice and the expected bottleneck (compute or
@@ -693,7 +693,7 @@ def choose_fold(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
     for n in sorted((d for d in range(1, g.layers + 1) if g.layers % d == 0 and not (pinned and d < g.layers)),
                     reverse=True):
         try:
-            plan = choose_parameters(g, target, hw, fold=0 if n == g.layers else n, lut_util=AUTO_LUT_UTILIZATION)
+            plan = choose_parameters(g, target, hw, fold=0 if n == g.layers else n, lut_headroom=AUTO_LUT_HEADROOM)
         except MaseError as exc:  # does not fit (or no off-chip memory for a folded design): fold more
             errors[n] = str(exc).replace("hw.fold=auto (layer reuse), ", "")
             continue
@@ -716,15 +716,16 @@ def choose_fold(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
 # hw.fold=auto leaves the placer room: nextpnr-ecp5 made no progress in HeAP's first legalisation for
 # 16-18 minutes on whole designs at 81-83% of the ECP5-85's LUT4 after Yosys (tiny-opt, tiny-llama
 # spatial), whose analytical estimates were 76-78% (the model undercounts whole designs by 6-8%), while
-# designs at 45-70% placed in 15-26 minutes. So auto keeps the LUT estimate within 72% of the part.
-AUTO_LUT_UTILIZATION = 0.72
+# designs at 45-70% placed in 15-26 minutes. So auto keeps the LUT estimate within 90% of hw.utilization
+# (72% of the part at the default 0.8; hw.utilization above 1, "plan anyway", still plans anyway).
+AUTO_LUT_HEADROOM = 0.9
 
 
 def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int | None = None,
-                      lut_util: float | None = None) -> HwPlan:
+                      lut_headroom: float = 1.0) -> HwPlan:
     """Balanced lanes, FIFO depths and weight placement for `g` on `target` (see the module doc); `fold`:
-    hardware decoder layers (hw.fold; None: from `hw`, where auto goes through choose_fold); `lut_util`:
-    the LUTs' share of the part, if stricter than hw.utilization (auto's headroom for placement)."""
+    hardware decoder layers (hw.fold; None: from `hw`, where auto goes through choose_fold); `lut_headroom`:
+    the LUTs may use this share of hw.utilization (auto's room for the placer)."""
     if fold is None:
         fold = _get(hw, "fold", 0)
         if fold == "auto" and not g.decode:
@@ -829,7 +830,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
 
     def fits(tot: dict[str, float]) -> bool:
         # logic within `util` of the part; memories (placed with their own margins) within the part
-        lim = {"lut": min(util, lut_util or util), "ff": util, "dsp": util}
+        # (hw.utilization above 1 plans a design over the part on purpose: no headroom then)
+        lim = {"lut": util * lut_headroom if util <= 1 else util, "ff": util, "dsp": util}
         return (all(not cap.get(k) or tot[k] <= lim[k] * cap[k] for k in ("lut", "ff", "dsp"))
                 and all(not cap.get(k) or tot[k] <= cap[k] for k in ("bram", "uram")))
 

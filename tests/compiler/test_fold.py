@@ -162,7 +162,7 @@ def test_fold_auto():
         validate_config(cfg)
         plan = choose_parameters(g, cfg.target, cfg.hw)
         assert plan.fold == fold and any(n.startswith(note) for n in plan.notes), plan.notes
-    # auto leaves the placer room (params.AUTO_LUT_UTILIZATION): tiny-opt's spatial design fits the ECP5-85
+    # auto leaves the placer room (params.AUTO_LUT_HEADROOM: 90% of hw.utilization): tiny-opt's spatial design fits the ECP5-85
     # at hw.utilization 0.8 (~76% of its LUT4), which nextpnr could not place (81% after Yosys); auto folds it
     g_opt = capture(load_model("tiny-opt")[0], "mxint4", seq_len=8)
     ecp5 = compose(["+model=tiny-opt", "quant=mxint4", "target=ecp5-85k"])
