@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from mase.eda.mx_linear import pad_weights
+from mase.errors import MaseError
 from mase.formats import get_format
 
 from .cores import safe
@@ -266,8 +267,6 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     sub_layers = None  # a simulation library of the folded prefill design: its first `layers` layers
     if plan.fold and layers is not None and not g.decode:
         if layers % plan.fold:
-            from mase.errors import MaseError
-
             raise MaseError(f"hw.sim_layers={layers} under hw.fold={plan.fold}: the folded hardware computes "
                             f"{plan.fold} layers a pass, so simulate a multiple of {plan.fold} layers")
         passes, sub_layers = layers // plan.fold, layers
@@ -392,8 +391,6 @@ def _check_fold(g: DataflowGraph, plan: HwPlan, insts: dict, roots) -> None:
     same cores with the same parameters (formats, accumulator windows, lanes; not the weights, which
     stream, nor the norms' parameters and biases, which the pass selects). One line naming the first
     difference."""
-    from mase.errors import MaseError
-
     from .cores import available_cores, map_node
 
     avail = available_cores(roots)

@@ -371,8 +371,9 @@ def _synth_netlist(synth: dict | None, fam: str, top: str) -> Path | None:
     folder = Path(synth["log"]).parent
     nets = sorted(folder.glob("*.json"))
     procs = folder / "edalize_yosys_procs.tcl"
-    if len(nets) != 1 or not (folder / "yosys.log").is_file() or not procs.is_file() \
-            or f"set top {top}\n" not in procs.read_text() or "synth_ecp5  -top $top" not in procs.read_text():
+    script = procs.read_text() if procs.is_file() else ""
+    if len(nets) != 1 or not (folder / "yosys.log").is_file() or f"set top {top}\n" not in script \
+            or "synth_ecp5  -top $top" not in script:
         return None
     return nets[0]
 

@@ -29,6 +29,20 @@ def _distinct_layers(model, seed: int = 0) -> None:
                     p.mul_(1 + 2 * int(name.split(".layers.")[1].split(".")[0]))
 
 
+# a 4-layer tiny-llama, its weights streamed from a fast memory model: two passes of fold 2, or of fold 1
+FOUR_LAYERS = ["+model=tiny-llama", "quant=mxint4", "target=sim", "target.offchip_bandwidth_gbps=10",
+               "hw.weights=offchip", "model.tiny.num_layers=4", "hw.prompt_tokens=4"]
+
+
+def _simulate_folded(tmp_path, overrides: list[str], seed: int):
+    """quantize, emit, lint and sim of the config with every layer's gains, betas and biases distinct."""
+    from mase.models import load_model
+
+    m, tok = load_model(compose(overrides).model)
+    _distinct_layers(m, seed=seed)
+    return run(compose(overrides), tmp_path, stages=["quantize", "emit", "lint", "sim"], model=m, tokenizer=tok), m
+
+
 def test_fold_config_errors():
     def check(*over):
         validate_config(compose(["+model=tiny-llama", "quant=mxint4", *over]))
@@ -125,14 +139,9 @@ def test_fold_two_hardware_layers(tmp_path):
     the layers is refused in one line."""
     from mase.compiler.graph import capture
     from mase.compiler.params import choose_parameters
-    from mase.models import load_model
 
-    over = ["+model=tiny-llama", "quant=mxint4", "target=sim", "target.offchip_bandwidth_gbps=10",
-            "hw.weights=offchip", "model.tiny.num_layers=4", "hw.prompt_tokens=4"]
-    cfg = compose(over + ["hw.fold=2"])
-    m, tok = load_model(cfg.model)
-    _distinct_layers(m, seed=1)
-    ctx = run(cfg, tmp_path, stages=["quantize", "emit", "lint", "sim"], model=m, tokenizer=tok)
+    over = FOUR_LAYERS
+    ctx, m = _simulate_folded(tmp_path, over + ["hw.fold=2"], seed=1)
     sim = ctx.results["sim"]
     assert sim["scope"] == "whole model" and sim["bit_exact"] and len(sim["runs"]) == 2
     plan = json.loads((tmp_path / "hw" / "params.json").read_text())
@@ -142,7 +151,7 @@ def test_fold_two_hardware_layers(tmp_path):
     assert [r["layer"] for r in amap["regions"]] == [0] * 7 + [1] * 7 + [2] * 7 + [3] * 7
     g = capture(m, "mxint4", seq_len=4)
     with pytest.raises(MaseError, match=r"hw.fold=3 does not divide the 4 decoder layers .*choose one of 1, 2, 4, or 0"):
-        choose_parameters(g, cfg.target, compose(over + ["hw.fold=3"]).hw)
+        choose_parameters(g, ctx.cfg.target, compose(over + ["hw.fold=3"]).hw)
 
 
 def test_fold_auto():
@@ -221,14 +230,8 @@ def test_fold_simulates_its_first_layers(tmp_path):
     hardware itself run for its first layers: 4-layer tiny-llama, hw.fold=1, hw.sim_layers=2 -> one
     hardware layer, 2 passes, its output layer 1's, bit-exact in both runs (not a spatial layer 0, which
     is not what synth and pnr build). A count that is not a multiple of N is refused in one line."""
-    from mase.models import load_model
-
-    over = ["+model=tiny-llama", "quant=mxint4", "target=sim", "target.offchip_bandwidth_gbps=10",
-            "hw.weights=offchip", "model.tiny.num_layers=4", "hw.prompt_tokens=4"]
-    cfg = compose(over + ["hw.fold=1", "hw.sim_layers=2"])
-    m, tok = load_model(cfg.model)
-    _distinct_layers(m, seed=2)
-    ctx = run(cfg, tmp_path, stages=["quantize", "emit", "lint", "sim"], model=m, tokenizer=tok)
+    over = FOUR_LAYERS
+    ctx, m = _simulate_folded(tmp_path, over + ["hw.fold=1", "hw.sim_layers=2"], seed=2)
     sim = ctx.results["sim"]
     assert sim["scope"] == "decoder layers 0-1" and sim["bit_exact"] and len(sim["runs"]) == 2
     man = json.loads((tmp_path / "hw_sim" / "manifest.json").read_text())
@@ -237,4 +240,5 @@ def test_fold_simulates_its_first_layers(tmp_path):
     top = (tmp_path / "hw_sim" / "rtl" / "mase_top.sv").read_text()
     assert top.count("mx_loop #(") == 1 and ".PASSES(2)" in top
     with pytest.raises(MaseError, match=r"hw.sim_layers=3 under hw.fold=2: .* simulate a multiple of 2 layers$"):
-        run(compose(over + ["hw.fold=2", "hw.sim_layers=3"]), tmp_path / "bad", stages=["emit"], model=m, tokenizer=tok)
+        run(compose(over + ["hw.fold=2", "hw.sim_layers=3"]), tmp_path / "bad", stages=["emit"], model=m,
+            tokenizer=ctx.tokenizer)
