@@ -146,33 +146,40 @@ def layer_name(name: str, layer: int) -> str:
     return _LAYER.sub(f".layers.{layer}.", name, count=1)
 
 
-def loop_buffer(g: DataflowGraph, params: dict[str, NodeParams], fold: int = 1) -> dict[str, Any]:
+def loop_buffer(g: DataflowGraph, params: dict[str, NodeParams], fold: int = 1, family: str = "xcup") -> dict[str, Any]:
     """The activation buffer of a folded design (hw.fold=`fold`; mase:mx:loop's mx_fifo): the prompt's T
     tokens of the residual stream (the graph's input edge) at the lanes of its first consumer, a power of
     two deep; and the on-chip copies of the other layers' norm parameters and biases. The decode design
     (g.decode): a pass is one token, and each hardware layer keeps the K and V caches of every layer it
-    computes (`kv_extra_bits`: the L - N caches beyond the hardware layers' own)."""
+    computes (`kv_extra_bits`: the L - N caches beyond the hardware layers' own). Blocks in the target
+    `family`'s block RAMs (resources.ram_blocks: 18 Kbit on the ECP5)."""
     e = g.edges[g.inputs[0]]
     lanes = params[e.consumers[0]].in_par
     beats = (1 if g.decode else g.seq_len) * e.padded // lanes
     width = lanes * (e.fixed[0] if e.is_fixed else _elem_bits(e.fmt))
     depth = 1 << max(1, (beats - 1).bit_length())
     bits = depth * width
-    bram = max(math.ceil(bits / (BRAM_KBIT * 1024)), math.ceil(width / PORT_BITS)) if bits >= FIFO_BRAM_MIN_BITS else 0
+    bram = resources.ram_blocks(family, width, depth)
     # every layer's norm parameters and biases stay on chip (selected by the pass): the L - 1 copies
-    # beyond the hardware layer's own (norm ROMs: gains, LayerNorm betas; mx_linear bias banks)
+    # beyond the hardware layer's own (norm ROMs: gains, LayerNorm betas; mx_linear bias banks). A
+    # norm's parameter ROM (mase_param_rom) holds the L / N layers' rows of one hardware layer's norm
     from mase.golden.nonlinear import NormConfig
 
     nc = NormConfig()
-    per_layer = sum(n.attrs["features"] * (nc.g_w + (nc.out_w if n.op == "layernorm" else 0))
-                    for n in g.nodes if n.layer == 0 and n.op in ("rmsnorm", "layernorm"))
-    per_layer += sum(-(-n.attrs["out_features"] // n.attrs["block"]) * n.attrs["block"] * ACC_W
-                     for n in g.nodes if n.layer == 0 and n.op == "linear" and n.attrs.get("has_bias"))
+    norms = [n for n in g.nodes if n.layer == 0 and n.op in ("rmsnorm", "layernorm")]
+    per_layer = sum(n.attrs["features"] * (nc.g_w + (nc.out_w if n.op == "layernorm" else 0)) for n in norms)
+    biases = sum(-(-n.attrs["out_features"] // n.attrs["block"]) * n.attrs["block"] * ACC_W
+                 for n in g.nodes if n.layer == 0 and n.op == "linear" and n.attrs.get("has_bias"))
+    per_layer += biases
     extra = (g.layers - fold) * per_layer
-    bram += math.ceil(extra / (BRAM_KBIT * 1024))
+    kbit = resources.block_bits(family)
+    passes = g.layers // fold
+    bram += sum(resources.ram_blocks(family, w, passes * n.attrs["features"])
+                for n in norms for w in ((nc.g_w, nc.out_w) if n.op == "layernorm" else (nc.g_w,)))
+    bram += math.ceil((g.layers - fold) * biases / kbit)
     kv = kv_cache_bits(g, params, 0) if g.decode else 0
     kv_extra = (g.layers - fold) * kv
-    bram += math.ceil(kv_extra / (BRAM_KBIT * 1024))
+    bram += math.ceil(kv_extra / kbit)
     return {"edge": e.name, "lanes": lanes, "beats": beats, "depth": depth, "width": width, "bits": bits,
             "passes": g.layers // fold, "layer_param_bits": per_layer, "extra_param_bits": extra,
             "layer_kv_bits": kv, "kv_extra_bits": kv_extra, "bram": bram,
@@ -300,7 +307,7 @@ def _resources(n: Node, p: NodeParams, g: DataflowGraph, family: str = "xcup") -
         width = (8 if not e.is_fixed else 0) + p.in_par * _elem_bits(e.fmt)
         bits = depth * width
         if bits >= FIFO_BRAM_MIN_BITS:
-            p.bram += max(math.ceil(bits / (BRAM_KBIT * 1024)), math.ceil(width / PORT_BITS))
+            p.bram += resources.ram_blocks(family, width, depth)
         else:
             p.lut += math.ceil(bits / 64)  # LUTRAM
             p.ff += width
@@ -635,6 +642,23 @@ def stream_beat_bits(n: Node, p: NodeParams) -> int:
     return -(-p.out_par * (8 + p.in_par * w) // 8) * 8
 
 
+def streamed_linear_buffers(n: Node, p: NodeParams, g: DataflowGraph, family: str) -> float:
+    """Block RAMs of a streamed mx_linear's (W_SOURCE 1) buffers, which the fitted model does not see
+    (it was fitted on the tiny models' ROM designs, whose buffers are LUT RAM): the double-buffered copy
+    of the input vector (2 x IN_FEATURES / IN_PAR words of IN_PAR elements) and the MX output
+    quantizer's block FIFO (OUT_PAR sums, 2 x K_OUT / OUT_PAR + 10 words rounded up to a power of two).
+    Yosys on the folded smollm2-135m (ECP5-85): 1 + 2 DP16KD for each of its 7 streamed linear layers."""
+    a = n.attrs
+    k = a["block"]
+    nb = -(-a["in_features"] // k)
+    x = resources.ram_blocks(family, p.in_par * _elem_bits(a["act_fmt"]), 2 * nb * k // p.in_par)
+    o = g.edges[n.outputs[0]]
+    if o.is_fixed or o.fmt == "fixed8":
+        return x
+    depth = 1 << max(1, (2 * max(1, o.block // p.out_par) + 10 - 1).bit_length())
+    return x + resources.ram_blocks(family, p.out_par * (ACC_W + max(1, math.ceil(math.log2(nb + 1)))), depth)
+
+
 def stream_beats(n: Node, p: NodeParams) -> int:
     """w_data beats per input vector of a streamed linear (its zero-padded ROM words)."""
     a = n.attrs
@@ -819,21 +843,25 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
                 p.weight_bits = _weight_bits(n)
             _resources(n, p, g, family)
         notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned, weights_mode)
+        for n in g.nodes:
+            if n.op == "linear" and params[n.name].weights == "axi":
+                params[n.name].bram += streamed_linear_buffers(n, params[n.name], g, family)
         # folded: one decoder layer's hardware, the final norm, and the activation buffer between the passes
         hw_nodes = [p for name, p in params.items() if built(name, fold)]
         tot = {k: sum(getattr(p, k) for p in hw_nodes) for k in ("lut", "ff", "dsp", "bram", "uram")}
         if fold:
-            buf = loop_buffer(g, params, fold)
+            buf = loop_buffer(g, params, fold, family)
             for k in ("lut", "ff", "bram"):
                 tot[k] += buf[k]
         return tot, notes
 
     def fits(tot: dict[str, float]) -> bool:
         # logic within `util` of the part; memories (placed with their own margins) within the part
-        # (hw.utilization above 1 plans a design over the part on purpose: no headroom then)
+        # (hw.utilization above 1 plans a design over the part on purpose: no headroom then, and the
+        # memories may exceed the part by as much)
         lim = {"lut": util * lut_headroom if util <= 1 else util, "ff": util, "dsp": util}
         return (all(not cap.get(k) or tot[k] <= lim[k] * cap[k] for k in ("lut", "ff", "dsp"))
-                and all(not cap.get(k) or tot[k] <= cap[k] for k in ("bram", "uram")))
+                and all(not cap.get(k) or tot[k] <= max(1.0, util) * cap[k] for k in ("bram", "uram")))
 
     # candidate IIs: every distinct ceil(work / lanes) reachable, from fast to slow
     cands = sorted({math.ceil(w / l) for w in works.values() for l in LANE_CHOICES if l <= max_lanes})
@@ -859,7 +887,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
         tot, notes = finish(params)
         worst = max((k for k in cap if cap[k]), key=lambda k: tot[k] / cap[k])
         if fold and g.decode and worst == "bram":  # the per-layer KV caches (on chip) are what does not fit
-            kv = loop_buffer(g, params, fold)["kv_extra_bits"] + fold * kv_cache_bits(g, params, 0)
+            kv = loop_buffer(g, params, fold, family)["kv_extra_bits"] + fold * kv_cache_bits(g, params, 0)
             # the generate stage's context is whole quant blocks (generate.design_context): one is its shortest
             block = max((g.edges[n.outputs[0]].block for n in g.nodes if n.attrs.get("along") == "tokens"), default=1)
             fix = ("choose a shorter decode context (fewer hw.prompt_tokens + hw.generate_tokens) or a bigger target"
@@ -888,7 +916,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
     plan = HwPlan(_get(target, "name", "?"), clock, g.seq_len, real_ii, params, tot, cap, need, avail, onchip,
                   axi_bits, notes, weights_mode, memory_model(target, hw) if axi_bits else None)
     if fold:
-        plan.fold, plan.passes, plan.loop = fold, g.layers // fold, loop_buffer(g, params, fold)
+        plan.fold, plan.passes, plan.loop = fold, g.layers // fold, loop_buffer(g, params, fold, family)
     if plan.memory:
         _prefetch(g, plan)
     return plan

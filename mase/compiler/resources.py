@@ -74,6 +74,32 @@ def _blocks(family: str, width: int, depth: int, dual: bool = False) -> float:
     return float(min(math.ceil(width / w) * math.ceil(depth / d) * c for w, d, c in shapes))
 
 
+LUTRAM_MAX_BITS = 2048  # smaller buffers go to LUT RAM / registers (as params.FIFO_BRAM_MIN_BITS)
+
+
+def block_bits(family: str) -> int:
+    """Bits of one block RAM of the family (the unit of ram_blocks and of a target's `resources.bram`)."""
+    return {"ecp5": 18, "ice40": 4}.get("ice40" if str(family) == "ice40" else family_of(family), 36) * 1024
+
+
+def ram_blocks(family: str, width: int, depth: int) -> float:
+    """Block RAMs of a buffer with one write and one read port (a FIFO, a ROM, a row buffer) of width x
+    depth, as Yosys maps it: the cheapest of the family's shapes (ECP5: DP16KD / PDPW16KD, 18 Kbit, up to
+    36 x 512; UltraScale+: as _blocks; iCE40: SB_RAM40_4K, 16 x 256 .. 2 x 2048); LUT RAM below
+    LUTRAM_MAX_BITS. Measured on the folded smollm2-135m on the ECP5-85: a 32 x 8192 FIFO takes 16
+    DP16KD, a 16 x 17280 parameter ROM 16-17, a 12 x 8192 FIFO 6."""
+    if width <= 0 or depth <= 0 or width * depth < LUTRAM_MAX_BITS:
+        return 0.0
+    fam = "ice40" if str(family) == "ice40" else family_of(family)
+    if fam == "ecp5":
+        shapes = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+    elif fam == "ice40":
+        shapes = ((16, 256), (8, 512), (4, 1024), (2, 2048))
+    else:
+        return _blocks(fam, width, depth, dual=True)
+    return float(min(math.ceil(width / w) * math.ceil(depth / d) for w, d in shapes))
+
+
 # ------------------------------------------------------------------------------------------------
 # features per core kind and resource (each a function of the core parameters P and the family)
 # ------------------------------------------------------------------------------------------------
@@ -292,6 +318,10 @@ def estimate(core: str, module: str, params: dict, family: str, coef: dict | Non
             continue
         out[res] = max(0.0, sum(a * b for a, b in zip(c, features(kind, params, res, fam))))
     out["dsp"] = float(round(out["dsp"]))
+    if kind in ("rmsnorm", "layernorm") and "N" in params:  # at least mx_norm's row buffer (3 rows), which
+        # the tiny models' 64-feature rows fitted as one block: smollm2's 576 take 4 DP16KD (Yosys)
+        lanes = params.get("LANES", 1)
+        out["bram"] = max(out["bram"], ram_blocks(family, lanes * params["IN_W"], 3 * params["N"] // lanes))
     return out
 
 
