@@ -323,7 +323,11 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
             pl += [(f"{prefix}_data", f"{s}_data"), (f"{prefix}_valid", f"{s}_valid"), (f"{prefix}_ready", f"{s}_ready")]
         lines.append(f"    // {n} ({g.node(n).op})\n" + "".join(pre)
                      + _instance(inst.module, inst.params, f"u_{sn}", pl) + "".join(post))
-    what = f"KV-cache decode design, {g.seq_len} tokens of context" if g.decode else f"prompt {g.seq_len} tokens"
+    what = f"prompt {g.seq_len} tokens"
+    if g.prefill:  # hw.attention=causal
+        what = f"causal prefill of a {g.seq_len}-token prompt on the KV-cache datapath"
+    elif g.decode:
+        what = f"KV-cache decode design, {g.seq_len} tokens of context"
     if lp:
         what += f"; folded: {lp['layers']} decoder layer(s) x {lp['passes']} passes, weights off chip"
     doc = (f"// {r.name}: {len(r.nodes)} nodes of {g.model} ({g.family}), quant {g.quant}, {what}.\n"

@@ -167,6 +167,9 @@ class DataflowGraph:
     # the KV-cache decode design (mase.compiler.decode): one token at a time, seq_len = its context
     # (K and V caches), the golden model's causal numerics (run_graph(causal=True))
     decode: bool = False
+    # hw.attention=causal: that datapath fed the whole prompt of seq_len tokens (the prefill design), not
+    # one token at a time (the generate stage's decode design); names the design in the generated RTL
+    prefill: bool = False
 
     def node(self, name: str) -> Node:
         for n in self.nodes:

@@ -122,7 +122,7 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     check_prompt_length(ctx.model, T, cfg.model.name)
     hw, fold_notes = resolved_hw(ctx)
     g = capture(ctx.model, cfg.quant, seq_len=T, hw=hw, model_name=cfg.model.name)
-    g.decode = causal_attention(hw)  # hw.attention=causal: the KV-cache datapath fed the prompt
+    g.decode = g.prefill = causal_attention(hw)  # hw.attention=causal: the KV-cache datapath fed the prompt
     if g.decode and int(hw.get("fold", 0) or 0):
         raise MaseError(f"hw.attention=causal builds a spatial design, and hw.fold resolved to {hw.get('fold')}: "
                         f"set hw.fold=0 (a larger target if it does not fit) or hw.attention=block")
