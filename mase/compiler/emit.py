@@ -26,6 +26,8 @@ from typing import Any
 
 import torch
 
+from mase.eda.mx_linear import wstream_params
+
 from .cores import CoreInst, Unmapped, available_cores, map_node, safe, width
 from .graph import DataflowGraph, Edge
 from .params import HwPlan, layer_name
@@ -86,9 +88,8 @@ def make_region(g: DataflowGraph, name: str, insts: dict[str, CoreInst]) -> Regi
         if (any(c not in inside for c in edge.consumers) or e in g.outputs or not edge.consumers) and e not in seen_out:
             seen_out.add(e)
             r.outputs.append((f"o_{safe(e)}", e, lanes))
-        if inst.w_stream:
-            p = inst.params
-            r.w_ports.append((f"w_{safe(n.name)}", n.name, p["OUT_PAR"] * (8 + p["IN_PAR"] * p["W_WIDTH"])))
+        if inst.w_stream:  # the compact weight stream (mx_wstream_unpack re-forms mx_linear's words)
+            r.w_ports.append((f"w_{safe(n.name)}", n.name, 8 * wstream_params(inst.params)["IN_BYTES"]))
     return r
 
 
@@ -296,9 +297,13 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
                 ("out_ready", f"{rs}_ready")]))
             pl += [(f"{prefix}_data", f"{rs}_data"), (f"{prefix}_valid", f"{rs}_valid"), (f"{prefix}_ready", f"{rs}_ready")]
         if inst.module == "mx_linear":
-            if inst.w_stream:
-                wp = w_port[n]
-                pl += [("w_data", f"{wp}_data"), ("w_valid", f"{wp}_valid"), ("w_ready", f"{wp}_ready")]
+            if inst.w_stream:  # the top's compact stream (one scale byte per row and block) -> w_data words
+                wp, wu = w_port[n], f"wu_{sn}"
+                ip = inst.params
+                decl.append(f"    logic [{ip['OUT_PAR'] * (8 + ip['IN_PAR'] * ip['W_WIDTH']) - 1}:0] {wu}_data;\n"
+                            f"    logic {wu}_valid, {wu}_ready;")
+                pre.append(_instance("mx_wstream_unpack", wstream_params(ip), f"u_{wu}", _conn(wp, wu)))
+                pl += [("w_data", f"{wu}_data"), ("w_valid", f"{wu}_valid"), ("w_ready", f"{wu}_ready")]
             else:
                 wr = f"{sn}_w_ready"
                 unused.append(f"    logic {wr};")

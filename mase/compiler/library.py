@@ -104,7 +104,8 @@ def _linear_images(g: DataflowGraph, node, inst, mem_dir: Path, layer_nodes: lis
 
 
 def _w_stream_text(g: DataflowGraph, node, inst, n_vectors: int) -> tuple[str, int]:
-    """The w_data stream of a W_SOURCE = 1 linear ($readmemh text, number of beats): the ROM words
+    """mx_linear's own w_data stream of a W_SOURCE = 1 linear ($readmemh text, number of beats; the words
+    mx_wstream_unpack gives it from the top's compact stream, _w_port_text): the ROM words
     {scales, weights} of mase.eda.mx_linear.weight_stream_beats, once per input vector, formatted
     on whole arrays (same text as formatting each beat)."""
     p = inst.params
@@ -130,13 +131,46 @@ def _w_stream_text(g: DataflowGraph, node, inst, n_vectors: int) -> tuple[str, i
     return one * n_vectors, n * n_vectors
 
 
-OFFCHIP_LAYOUT = ("the streamed layers' w_data beats, one region per streamed linear layer in the order of "
-                  "`regions`, each starting at a bus-word boundary (word address base_word, byte address "
-                  "base_byte = base_word x word_bytes): the layer's beats for one input vector in ROM word "
-                  "order, each beat_bytes bytes little endian (the port's width rounded up to whole bytes, "
-                  "zero-extended), back to back from byte 0 of the region; zero bytes after the last beat to "
-                  "the end of its word. $readmemh text: one bus word a line, word address = line, most "
-                  "significant hex digit first (byte 0 = the two last digits)")
+def _w_compact(g: DataflowGraph, node, inst) -> bytes:
+    """One input vector's weights of a streamed linear in the compact off-chip format the top's w_ port
+    carries (mase.eda.mx_linear.compact_weight_stream: per row group and input block, OUT_PAR scale bytes
+    then its K/IN_PAR element fields; mx_wstream_unpack re-forms mx_linear's w_data words), padded to
+    whole port beats."""
+    from mase.eda.mx_linear import compact_weight_stream
+
+    codes, scales, _ = pad_weights(inst.params, *weight_codes(g, node))  # zero rows/blocks up to the core's sizes
+    return compact_weight_stream(inst.params, codes, scales)
+
+
+def _beats_text(raw: bytes, beat_bytes: int) -> tuple[str, int]:
+    """$readmemh text of a byte stream cut into beats of beat_bytes (byte 0 in the low bits), and the beats."""
+    import numpy as np
+
+    a = np.frombuffer(raw, dtype=np.uint8).reshape(-1, beat_bytes)[:, ::-1]
+    chars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    digits = np.stack([chars[a >> 4], chars[a & 15]], -1).reshape(a.shape[0], -1)
+    lines = np.concatenate([digits, np.full((digits.shape[0], 1), ord("\n"), np.uint8)], 1)
+    return lines.tobytes().decode(), a.shape[0]
+
+
+def _w_port_text(g: DataflowGraph, node, inst, n_vectors: int) -> tuple[str, int]:
+    """The w_ port's stimulus of a streamed linear ($readmemh text, beats): the compact stream of its
+    weights once per input vector."""
+    from mase.eda.mx_linear import wstream_params
+
+    text, beats = _beats_text(_w_compact(g, node, inst), wstream_params(inst.params)["IN_BYTES"])
+    return text * n_vectors, beats * n_vectors
+
+
+OFFCHIP_LAYOUT = ("the streamed layers' compact weight streams, one region per streamed linear layer in the order "
+                  "of `regions`, each starting at a bus-word boundary (word address base_word, byte address "
+                  "base_byte = base_word x word_bytes): the layer's weights for one input vector, per row group "
+                  "(OUT_PAR rows) and input block (K elements), its OUT_PAR scale bytes (none for fixed8) then "
+                  "its K/IN_PAR element fields of OUT_PAR x IN_PAR codes (mx_linear's w_data element field, lane "
+                  "0 first), a bit stream from bit 0 of byte 0 (least significant bit first) with no gap, "
+                  "zero-padded to whole port beats of beat_bytes bytes (mx_wstream_unpack's IN_BYTES); "
+                  "zero bytes after the last beat to the end of its word. $readmemh text: one bus word a "
+                  "line, word address = line, most significant hex digit first (byte 0 = the two last digits)")
 
 
 def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, name: str,
@@ -149,7 +183,7 @@ def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, na
     a port's pass p region starts pass_stride_words after its pass p - 1 region."""
     import numpy as np
 
-    from .params import stream_beat_bits
+    from .params import stream_beat_bits, stream_beats
 
     mem = plan.memory
     wb = mem["bus_bits"] // 8
@@ -158,11 +192,13 @@ def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, na
         hw_layer = fold_layer(node)
         layer = hw_layer + pss * fold if passes > 1 else hw_layer
         n, inst = g.node(layer_name(node, layer) if passes > 1 else node), insts[node]
-        text, beats = _w_stream_text(g, n, inst, 1)
+        raw = _w_compact(g, n, inst)
         bb = stream_beat_bits(n, plan.nodes[node]) // 8
-        if bb * 8 < width:
-            raise ValueError(f"{node}: a beat of {width} bits does not fit {bb} bytes")
-        raw = b"".join(int(line, 16).to_bytes(bb, "little") for line in text.split())
+        if bb * 8 != width or len(raw) % bb:
+            raise ValueError(f"{node}: the w_ port's {width}-bit beats differ from the plan's {bb} bytes")
+        beats = len(raw) // bb
+        if beats != stream_beats(n, plan.nodes[node]):  # the decode and cycle models count the image's beats
+            raise ValueError(f"{node}: {beats} beats in the image, the plan counts {stream_beats(n, plan.nodes[node])}")
         nw = -(-len(raw) // wb)
         arr = np.frombuffer(raw + bytes(nw * wb - len(raw)), dtype=np.uint8).reshape(nw, wb)
         words.append(arr)
@@ -318,13 +354,13 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
     for port, node, _ in region.w_ports:
         stim_ports.append(port)
         if passes and g.decode:  # every token reads every layer's weights in turn, one pass after the other
-            parts = [_w_stream_text(g, t, insts[node], 1) for t in twins(node)]
+            parts = [_w_port_text(g, t, insts[node], 1) for t in twins(node)]
             text, beats[port] = "".join(t for t, _ in parts) * n_vectors, sum(b for _, b in parts) * n_vectors
         elif passes:  # every layer's weights in turn, once per token of each pass
-            parts = [_w_stream_text(g, t, insts[node], n_vectors) for t in twins(node)]
+            parts = [_w_port_text(g, t, insts[node], n_vectors) for t in twins(node)]
             text, beats[port] = "".join(t for t, _ in parts), sum(b for _, b in parts)
         else:
-            text, beats[port] = _w_stream_text(g, g.node(node), insts[node], n_vectors)
+            text, beats[port] = _w_port_text(g, g.node(node), insts[node], n_vectors)
         write_text(hw_dir / "stim" / f"{port}.hex", text)
     amap = None
     if region.w_ports and plan.memory:  # the off-chip memory image the testbench's memory model serves

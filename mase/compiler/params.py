@@ -661,11 +661,32 @@ def _prefetch(g: DataflowGraph, plan: HwPlan) -> None:
     mem["fifo_words"] = max(2 * mem["latency_cycles"] + 4, words)
 
 
+def _wstream_shape(n: Node, p: NodeParams) -> tuple[int, int, int]:
+    """(beat bits, blocks, bits a block) of a streamed linear's compact weight stream (mx_wstream_unpack
+    in front of mx_linear W_SOURCE 1): OUT_PAR scale bytes (none for fixed8) then the K/IN_PAR element
+    fields of each row group's input block, in beats of whole bytes (mase.eda.mx_linear.wstream_port_bytes)."""
+    from mase.eda.mx_linear import wstream_port_bytes
+
+    a = n.attrs
+    k, w = a["block"], _elem_bits(a["weight_fmt"])
+    has_scale = a["weight_fmt"] != "fixed8"
+    blocks = (-(-a["out_features"] // k) * k // p.out_par) * -(-a["in_features"] // k)
+    return (8 * wstream_port_bytes(p.out_par, p.in_par, w, k, has_scale), blocks,
+            (8 * p.out_par if has_scale else 0) + k * p.out_par * w)
+
+
+def wstream_unpack_params(n: Node, p: NodeParams) -> dict[str, int]:
+    """The parameters of the mx_wstream_unpack in front of a streamed linear (mase.eda.mx_linear.wstream_params)."""
+    beat, blocks, _ = _wstream_shape(n, p)
+    a = n.attrs
+    return {"OUT_PAR": p.out_par, "IN_PAR": p.in_par, "W_WIDTH": _elem_bits(a["weight_fmt"]), "K": a["block"],
+            "HAS_SCALE": int(a["weight_fmt"] != "fixed8"), "GROUPS": blocks, "IN_BYTES": beat // 8}
+
+
 def stream_beat_bits(n: Node, p: NodeParams) -> int:
-    """Bits of one w_data beat of a streamed linear (mx_linear W_SOURCE 1): OUT_PAR x (scale byte +
-    IN_PAR elements), in the memory image rounded up to whole bytes."""
-    w = _elem_bits(n.attrs["weight_fmt"])
-    return -(-p.out_par * (8 + p.in_par * w) // 8) * 8
+    """Bits of one beat of a streamed linear's w_ port (the compact stream: one scale byte per row and
+    block, mx_wstream_unpack), whole bytes: the memory image's beat."""
+    return _wstream_shape(n, p)[0]
 
 
 def streamed_linear_buffers(n: Node, p: NodeParams, g: DataflowGraph, family: str) -> float:
@@ -686,10 +707,10 @@ def streamed_linear_buffers(n: Node, p: NodeParams, g: DataflowGraph, family: st
 
 
 def stream_beats(n: Node, p: NodeParams) -> int:
-    """w_data beats per input vector of a streamed linear (its zero-padded ROM words)."""
-    a = n.attrs
-    k = a["block"]
-    return (-(-a["in_features"] // k) * k // p.in_par) * (-(-a["out_features"] // k) * k // p.out_par)
+    """w_ port beats per input vector of a streamed linear: its zero-padded matrix in the compact stream
+    (elements and one scale byte per row and block), the last beat zero-padded."""
+    beat, blocks, block_bits = _wstream_shape(n, p)
+    return -(-blocks * block_bits // beat)
 
 
 def _size(bits: float) -> str:
@@ -872,6 +893,9 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
         for n in g.nodes:
             if n.op == "linear" and params[n.name].weights == "axi":
                 params[n.name].bram += streamed_linear_buffers(n, params[n.name], g, family)
+                unpack = resources.wstream_unpack(wstream_unpack_params(n, params[n.name]), family)
+                params[n.name].lut += int(round(unpack["lut"]))
+                params[n.name].ff += int(round(unpack["ff"]))
         # folded: one decoder layer's hardware, the final norm, and the activation buffer between the passes
         hw_nodes = [p for name, p in params.items() if built(name, fold)]
         tot = {k: sum(getattr(p, k) for p in hw_nodes) for k in ("lut", "ff", "dsp", "bram", "uram")}
@@ -1221,8 +1245,8 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
         f_in, l_in = max(t[0] for t in ins) + L["fifo"], max(t[1] for t in ins) + L["fifo"]
         v = _decode_cycles(n, p, g, T)
         if n.op == "linear" and p.weights == "axi" and plan.memory:
-            # a DMA channel unpacks at most one bus word a cycle: a weight beat wider than the bus (the
-            # ECP5's 32 bits: 40-bit beats of gate/up/down at 8 lanes) streams slower than the lanes compute
+            # a DMA channel unpacks at most one bus word a cycle: a weight stream wider than the bus (the
+            # ECP5's 32 bits: 34 bits a cycle of gate/up/down at 8 lanes) streams slower than the lanes compute
             v = max(v, math.ceil(stream_beats(n, p) * stream_beat_bits(n, p) / plan.memory["bus_bits"]))
         ii_c = max(ii_c, v)
         out = g.edges[n.outputs[0]]

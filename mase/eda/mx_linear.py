@@ -177,6 +177,48 @@ def weight_stream_beats(p: dict, w, n_vectors: int) -> list[int]:
     return one * n_vectors
 
 
+def wstream_port_bytes(out_par: int, in_par: int, w_width: int, k: int, has_scale: bool = True) -> int:
+    """Bytes per beat of the compact off-chip weight stream (mx_wstream_unpack IN_BYTES): the fewest whole
+    bytes that carry a block (OUT_PAR scale bytes, then K/IN_PAR element fields of OUT_PAR x IN_PAR x
+    W_WIDTH bits) within its K/IN_PAR words, so the unpacker can give mx_linear one word a cycle."""
+    block_bits = (8 * out_par if has_scale else 0) + k * out_par * w_width
+    return -(-block_bits // (8 * (k // in_par)))
+
+
+def wstream_params(p: dict) -> dict:
+    """mx_wstream_unpack's parameters in front of an mx_linear with parameters p (W_SOURCE 1)."""
+    has_scale = int(p.get("W_FIXED_SCALE", -1) < 0)
+    return {"OUT_PAR": p["OUT_PAR"], "IN_PAR": p["IN_PAR"], "W_WIDTH": p["W_WIDTH"], "K": p["K"], "HAS_SCALE": has_scale,
+            "GROUPS": (p["OUT_FEATURES"] // p["OUT_PAR"]) * (p["IN_FEATURES"] // p["K"]),
+            "IN_BYTES": wstream_port_bytes(p["OUT_PAR"], p["IN_PAR"], p["W_WIDTH"], p["K"], bool(has_scale))}
+
+
+def compact_weight_stream(p: dict, codes: torch.Tensor, scales: torch.Tensor) -> bytes:
+    """One matrix (an input vector's weights) in the compact off-chip format of mx_wstream_unpack: per
+    row group and input block, OUT_PAR scale bytes (none for fixed8 weights, W_FIXED_SCALE >= 0), then
+    its K/IN_PAR element fields (mx_linear's w_data element field: OUT_PAR x IN_PAR codes, lane 0 first),
+    a bit stream least significant bit first, zero-padded to whole IN_BYTES beats. codes (out, nb, k)
+    raw codes and scales (out, nb) bytes, both padded to the core's sizes."""
+    op, ip, ww, k = p["OUT_PAR"], p["IN_PAR"], p["W_WIDTH"], p["K"]
+    has_scale = p.get("W_FIXED_SCALE", -1) < 0
+    o, nb, _ = codes.shape
+    e = (codes.to(torch.int64) & ((1 << ww) - 1)).reshape(o // op, op, nb, k // ip, ip)
+    e = e.permute(0, 2, 3, 1, 4).reshape(o // op, nb, k * op).numpy()  # (row group, block, fields in order)
+    s = scales.to(torch.int64).reshape(o // op, op, nb).permute(0, 2, 1).numpy().astype(np.uint8)
+    if ww in (4, 8):  # whole bytes: nibbles low first, as the bit stream
+        eb = (e[..., 0::2] | (e[..., 1::2] << 4)) if ww == 4 else e
+        eb = eb.astype(np.uint8)
+        raw = np.concatenate([s, eb], -1) if has_scale else eb
+        data = raw.reshape(-1).tobytes()
+    else:
+        bits = ((e[..., None] >> np.arange(ww)) & 1).reshape(o // op, nb, -1).astype(np.uint8)
+        if has_scale:
+            bits = np.concatenate([((s[..., None] >> np.arange(8)) & 1).reshape(o // op, nb, -1).astype(np.uint8), bits], -1)
+        data = np.packbits(bits.reshape(-1), bitorder="little").tobytes()  # a whole number of bytes (K x W)
+    beat = wstream_port_bytes(op, ip, ww, k, has_scale)
+    return data + bytes(-len(data) % beat)
+
+
 def input_beats(p: dict, x, width_key: str = "X_WIDTH", par_key: str = "IN_PAR") -> list[int]:
     """in_data beats of vectors x: QuantizedTensor (T, in) or (codes (T, nb, k), scale bytes (T, nb))."""
     if isinstance(x, tuple):

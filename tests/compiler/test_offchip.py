@@ -181,3 +181,47 @@ def test_roofline_in_report():
     assert slow["bandwidth_gbps"] == pytest.approx(0.5) and slow["source"].startswith("analytical")
     assert offchip_roofline(plan, 5.0, None, 1.0)["bandwidth_gbps"] == pytest.approx(0.32)
     assert offchip_roofline({"offchip_weight_bits": 0, "memory": None}, 100.0, None, 1.0) is None
+
+
+def _real_weight_bytes(prm: dict) -> float:
+    """Bytes of a streamed linear's (zero-padded) weights: its elements and one scale byte per row and
+    block (none for fixed8's constant scale)."""
+    n = prm["OUT_FEATURES"] * prm["IN_FEATURES"]
+    return n * prm["W_WIDTH"] / 8 + (n // prm["K"] if prm["W_FIXED_SCALE"] < 0 else 0)
+
+
+@pytest.mark.parametrize("over", [
+    ["quant=mxint4", "target=ecp5-85k", "hw.fold=1"],  # the ECP5's narrow lanes, folded (a region per layer)
+    ["quant=mxint4", "target=sim", "target.offchip_bandwidth_gbps=1", "+hw.overrides={model.layers.*proj:{in_par:1}}"],
+    ["quant=mxfp6", "target=sim", "target.offchip_bandwidth_gbps=1", "+hw.overrides={model.layers.*proj:{in_par:2}}"],
+    ["quant=fixed8", "target=sim", "target.offchip_bandwidth_gbps=1"],
+], ids=["ecp5_fold1", "in_par1", "mxfp6_in_par2", "fixed8"])
+def test_image_bytes_are_the_weight_bytes(tmp_path, over):
+    """The compact off-chip stream (mx_wstream_unpack): the bytes on the bus a token are the weights'
+    bytes (elements + one scale byte per row and block), each region padded by less than one port beat
+    (the image writer checks its beats against the plan's stream_beats / stream_beat_bits, which the
+    decode and cycle models count); every generated top puts an mx_wstream_unpack between each w_ port
+    and its mx_linear, with the port's beat width."""
+    import json
+
+    from mase.eda.mx_linear import wstream_params
+    from mase.pipeline import run
+
+    run(compose(["+model=tiny-llama", "hw.weights=offchip", "hw.prompt_tokens=2", *over]), tmp_path,
+        stages=["quantize", "emit"])
+    hw_dir = tmp_path / "hw"
+    amap = json.loads((hw_dir / "mem" / "offchip.json").read_text())
+    man = json.loads((hw_dir / "manifest.json").read_text())
+    nodes = json.loads((hw_dir / "params.json").read_text())["nodes"]
+    top = (hw_dir / "rtl" / "mase_top.sv").read_text()
+    port_node = {w["port"]: w["node"] for w in man["w_ports"]}
+    real = 0.0
+    for r in amap["regions"]:
+        prm = nodes[port_node[r["port"]]]["parameters"]
+        want = _real_weight_bytes(prm)
+        assert want <= r["bytes"] < want + r["beat_bytes"] and r["bytes"] == r["beats"] * r["beat_bytes"], r
+        wp = wstream_params(prm)
+        assert r["beat_bytes"] == wp["IN_BYTES"] and f".GROUPS({wp['GROUPS']})" in top
+        real += want
+    assert real <= amap["weight_bytes_per_token"] <= real * 1.001
+    assert top.count("mx_wstream_unpack #(") == len(man["w_ports"]) > 0
