@@ -218,6 +218,8 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) ->
             prm["CHUNK"] = chunk
         if g.decode and qk:  # the K cache: row t against keys 0..t (replayed) and zeros beyond
             prm["CHUNK"] = 1
+            if g.prefill and a["kv_heads"] > 1:  # fed a token every II: the groups replay in parallel
+                prm["B_PER_GROUP"] = 1
         elif g.decode:  # a B (V^T of the tokens so far, from the V cache) for every row
             prm["ROWS"] = 1
         return CoreInst("mase:mx:mx_matmul", "mase_attn_matmul", prm, [("a", ea.name, L), ("b", eb.name, L)],

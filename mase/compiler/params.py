@@ -456,10 +456,12 @@ def _v_cache_lanes(n: Node, g: DataflowGraph) -> list[int]:
     """Lane choices of the causal prefill's V cache (mase_transpose_pad STEP 1 + its quantizer): a beat
     holds lanes of one token's features going in and of one feature's tokens coming out, over the
     context padded to whole blocks (T_PAD), so the lanes divide F and T_PAD, not the prompt: a 7-token
-    prompt would drain its cache at one lane, 64 x 32 cycles a token on tiny-opt (_par_space's gcd)."""
+    prompt would drain its cache at one lane, 64 x 32 cycles a token on tiny-opt (_par_space's gcd). Head
+    segments do not enter (the transposer pads tokens, not features): tiny-opt's 64 features x 64 tokens
+    drain at 32 lanes in 128 cycles, not at a head's 16 in 256."""
     e, o = g.edges[n.inputs[0]], g.edges[n.outputs[0]]
     t_pad = -(-g.seq_len // o.block) * o.block
-    return _divisors(math.gcd(e.features, o.block, o.seg or o.block, e.seg or e.features, t_pad), 256)
+    return _divisors(math.gcd(e.features, o.block, t_pad), 256)
 
 
 def _feed_kv_cache(n: Node, g: DataflowGraph, params: dict[str, NodeParams], spaces: dict, works: dict) -> None:
@@ -1050,13 +1052,16 @@ def _kv_interval(g: DataflowGraph, plan: HwPlan) -> int:
     """Cycles a token of the KV-cache datapath fed a whole prompt (hw.attention=causal), set by Q.K^T's K
     cache: every token it sends every position of the cache (the earlier keys replayed, the new one, zero
     keys after it) through its one B port, KV_HEADS x RB beats a position, plus KV_ROW_GAP. Verilator at
-    64 tokens: tiny-llama 132 cycles a token (2 x 64 x 1 + 4), tiny-opt 259 (4 x 64 x 1 + 3)."""
+    64 tokens: tiny-llama 132 cycles a token (2 x 64 x 1 + 4), tiny-opt 259 (4 x 64 x 1 + 3). The causal
+    prefill's K cache (g.prefill, mase_attn_matmul B_PER_GROUP) replays each KV group on its own: RB beats
+    a position."""
     worst = 0
     for n in g.nodes:
         if n.op != "matmul_qk":
             continue
         rb = -(-(g.edges[n.inputs[0]].padded // max(1, n.attrs.get("heads", 1))) // plan.nodes[n.name].in_par)
-        worst = max(worst, g.seq_len * n.attrs.get("kv_heads", n.attrs.get("heads", 1)) * rb + KV_ROW_GAP)
+        groups = 1 if g.prefill else n.attrs.get("kv_heads", n.attrs.get("heads", 1))
+        worst = max(worst, g.seq_len * groups * rb + KV_ROW_GAP)
     return worst
 
 
@@ -1168,8 +1173,8 @@ def _product_times(n: Node, p: NodeParams, g: DataflowGraph, times: dict[str, tu
     heads, kv = n.attrs.get("heads", 1), n.attrs.get("kv_heads", n.attrs.get("heads", 1))
     rb = -(-(e_a.padded // max(1, heads)) // p.in_par)  # a head's A row (and a B row) in beats
     b_done = b_in[1] + L["fifo"]
-    if g.decode and n.op == "matmul_qk":
-        b_done += (T - 1 - pos) * kv * rb
+    if g.decode and n.op == "matmul_qk":  # the causal prefill's groups send their zero keys in parallel
+        b_done += (T - 1 - pos) * (1 if g.prefill else kv) * rb
     row = _matmul_row(n, g)
     beats = -(-row // rate)  # cycles to send a head's row
     blk_out = 0 if out.is_fixed or out.fmt == "fixed8" else -(-out.block // rate)

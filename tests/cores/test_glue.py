@@ -48,6 +48,8 @@ CONFIGS = {
 AM_ONLY = {"C": dict(CONFIGS["B"], AM_HEADS=2, AM_KV_HEADS=1, AM_ROWS=16, AM_N=3, AM_N_PAD=4, AM_D=16, AM_K=8,
                      AM_K_OUT=4, AM_PAR_D=4, AM_A_WIDTH=4, AM_B_WIDTH=4, AM_ACC_LSB=-20, AM_A_FIXED_SCALE=-1,
                      AM_B_FIXED_SCALE=-1, AM_O_FIXED_SCALE=-1, AM_CHUNK=8, TP_STEP=1)}  # + the V cache of decode
+# E: A's K cache (CHUNK 1, 2 KV groups) with a buffer and replay per group (B_PER_GROUP, the causal prefill)
+AM_ONLY["E"] = dict(CONFIGS["A"], AM_ROWS=5, AM_N=5, AM_B_PER_GROUP=1)
 # D: the KV-cache decode design under layer reuse (hw.fold): every token passes the reused layer once per
 # bank (pass); the K cache (Q.K^T, CHUNK 1) and the V cache (STEP 1) keep a bank per pass, the positions
 # hold for the passes (HOLD)

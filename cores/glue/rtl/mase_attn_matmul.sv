@@ -25,6 +25,10 @@
 // B operands, one per decoder layer the reused hardware computes; B deliveries use bank 0, 1, ..,
 // BANKS - 1 in turn (one pass each) and the chunk advances after the last bank, so every row of A
 // (a token) is served once per bank, each bank replaying its own layer's earlier keys.
+// B_PER_GROUP = 1 (CHUNK > 0, keys: B_GROUP_MAJOR = 0; the causal prefill's K cache, hw.attention=causal):
+// each of the KV_HEADS groups keeps its own buffer and replays its own keys, zero keys and pad rows to
+// its heads, the groups in parallel: a pass takes N x RB beats instead of KV_HEADS x N x RB (the new
+// keys still arrive on b one group after the other). The same numbers reach every head.
 module mase_attn_matmul #(
     parameter int HEADS         = 4,
     parameter int KV_HEADS      = 2,
@@ -49,7 +53,8 @@ module mase_attn_matmul #(
     parameter int O_FIXED_SCALE = -1,
     parameter int OUT_PAR       = 1,  // elements per output beat (divides K_OUT and N_PAD)
     parameter int CHUNK         = 0,  // causal chunks of rows of A (0: B of the whole prompt first)
-    parameter int BANKS         = 1   // B buffers served in turn per chunk (CHUNK > 0; hw.fold decode)
+    parameter int BANKS         = 1,  // B buffers served in turn per chunk (CHUNK > 0; hw.fold decode)
+    parameter int B_PER_GROUP   = 0   // 1: a B buffer and replay per KV group, in parallel (CHUNK > 0, keys)
 ) (
     input  logic                       clk,
     input  logic                       rst,
@@ -77,6 +82,9 @@ module mase_attn_matmul #(
     logic [KV_HEADS-1:0] grp_ready;
     logic [HEADS*OW-1:0] ho_data;
     logic [BW-1:0]       bi_data;
+    // B as each group's heads see it: the shared stream of group b_grp, or (B_PER_GROUP) the group's own
+    logic [KV_HEADS-1:0]    gb_valid;
+    logic [KV_HEADS*BW-1:0] gb_data;
     logic                bi_valid, bi_fire, b_pad;
     // narrow counters and a registered padding flag: the B handshake (b_pad -> valid -> fire ->
     // counters) stays a few logic levels deep (92 MHz on the ECP5-85 with 32-bit ints, see the
@@ -103,7 +111,7 @@ module mase_attn_matmul #(
     end
     for (genvar h = 0; h < HEADS; h++) begin : g_head
         assign ha_valid[h] = a_valid && (a_head == HW'(h));
-        assign hb_valid[h] = bi_valid && (b_grp == GW'(h / REP)) && grp_ready[h / REP];
+        assign hb_valid[h] = gb_valid[h / REP] && grp_ready[h / REP];
         assign ho_ready[h] = out_ready && (o_head == HW'(h));
         logic [MW-1:0] mm_data;
         logic          mm_valid, mm_ready;
@@ -112,7 +120,7 @@ module mase_attn_matmul #(
                     .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W),
                     .A_FIXED_SCALE(A_FIXED_SCALE), .B_FIXED_SCALE(B_FIXED_SCALE),
                     .O_FIXED_SCALE(O_FIXED_SCALE)) u_mm (
-            .clk, .rst, .a_data, .a_valid(ha_valid[h]), .a_ready(ha_ready[h]), .b_data(bi_data),
+            .clk, .rst, .a_data, .a_valid(ha_valid[h]), .a_ready(ha_ready[h]), .b_data(gb_data[(h / REP)*BW +: BW]),
             .b_valid(hb_valid[h]), .b_ready(hb_ready[h]), .out_data(mm_data), .out_valid(mm_valid),
             .out_ready(mm_ready));
         if (OUT_PAR > 1) begin : g_opack
@@ -138,7 +146,95 @@ module mase_attn_matmul #(
             assign mm_ready            = ho_ready[h];
         end
     end
-    if (CHUNK > 0) begin : g_chunk
+    if (B_PER_GROUP != 0) begin : g_per_group
+        initial if (CHUNK == 0 || B_GROUP_MAJOR != 0) $fatal(1, "mase_attn_matmul: B_PER_GROUP needs CHUNK > 0 and keys");
+        // the shared stream stays idle; b's beats go to group in_grp (RB beats of each group in turn)
+        assign sb_data  = '0;
+        assign sb_valid = 1'b0;
+        /* verilator lint_off UNUSEDSIGNAL */
+        logic unused_shared;
+        assign unused_shared = ^{bi_data, sb_ready};
+        /* verilator lint_on UNUSEDSIGNAL */
+        localparam int NCH = ROWS / CHUNK;
+        localparam int PB  = N * RB;       // a group's beats of one B (pad rows excluded)
+        localparam int SUB = RB * CHUNK;   // a group's beats of one causal chunk
+        localparam int MB  = BANKS * PB;
+        localparam int PW  = (MB > 1) ? $clog2(MB) : 1;
+        localparam int CW  = (NCH > 1) ? $clog2(NCH) : 1;
+        localparam int SW  = (SUB > 1) ? $clog2(SUB) : 1;
+        logic [GW-1:0]       in_grp;
+        logic [RBW-1:0]      in_beat;
+        logic [KV_HEADS-1:0] take;
+        assign b_ready = take[in_grp];
+        always_ff @(posedge clk) begin
+            if (rst) begin
+                in_grp  <= '0;
+                in_beat <= '0;
+            end else if (b_valid && b_ready) begin
+                in_beat <= (in_beat == RBW'(RB - 1)) ? '0 : in_beat + 1'b1;
+                if (in_beat == RBW'(RB - 1)) in_grp <= (in_grp == GW'(KV_HEADS - 1)) ? '0 : in_grp + 1'b1;
+            end
+        end
+        for (genvar q = 0; q < KV_HEADS; q++) begin : g_kv
+            // the g_chunk replay below for one group, then its pad rows (as the shared counters)
+            logic [BW-1:0] mem [MB];
+            logic [BW-1:0] s_rd, s_reg, e_data;
+            logic [PW-1:0] fp;
+            logic [CW-1:0] fc, fq;
+            logic [SW-1:0] fs;
+            logic [RBW-1:0] g_beat;
+            logic [NW-1:0]  g_row;
+            logic           s_valid, s_mem, can, cls_in, cls_rep, issue, in_v, e_ready, g_pad, g_fire;
+            assign in_v     = b_valid && (in_grp == GW'(q));
+            assign can      = !s_valid || e_ready;
+            assign cls_in   = fq == fc;
+            assign cls_rep  = fq < fc;
+            assign issue    = can && (!cls_in || in_v);
+            assign take[q]  = can && cls_in;
+            assign e_data   = s_mem ? s_rd : s_reg;
+            assign e_ready  = !g_pad && grp_ready[q];
+            assign gb_data[q*BW +: BW] = g_pad ? '0 : e_data;
+            assign gb_valid[q] = g_pad || s_valid;
+            assign g_fire   = gb_valid[q] && grp_ready[q];
+            always_ff @(posedge clk) begin
+                if (issue && cls_in) mem[fp] <= b_data;
+                if (issue && cls_rep) s_rd <= mem[fp];
+            end
+            always_ff @(posedge clk) begin
+                if (rst) begin
+                    fp      <= '0;
+                    fc      <= '0;
+                    fq      <= '0;
+                    fs      <= '0;
+                    s_valid <= 1'b0;
+                    s_mem   <= 1'b0;
+                    s_reg   <= '0;
+                    g_beat  <= '0;
+                    g_row   <= '0;
+                    g_pad   <= 1'b0;
+                end else begin
+                    if (issue) begin
+                        s_valid <= 1'b1;
+                        s_mem   <= cls_rep;
+                        s_reg   <= cls_in ? b_data : '0;
+                        fs      <= (fs == SW'(SUB - 1)) ? '0 : fs + 1'b1;
+                        if (fs == SW'(SUB - 1)) fq <= (fq == CW'(NCH - 1)) ? '0 : fq + 1'b1;
+                        fp <= (fp == PW'(MB - 1)) ? '0 : fp + 1'b1;
+                        if (fp == PW'(MB - 1)) fc <= (fc == CW'(NCH - 1)) ? '0 : fc + 1'b1;
+                    end else if (e_ready) begin
+                        s_valid <= 1'b0;
+                    end
+                    if (g_fire) begin
+                        g_beat <= (g_beat == RBW'(RB - 1)) ? '0 : g_beat + 1'b1;
+                        if (g_beat == RBW'(RB - 1)) begin  // a row of the group: rows N..N_PAD-1 are zeros
+                            g_row <= (g_row == NW'(N_PAD - 1)) ? '0 : g_row + 1'b1;
+                            g_pad <= (g_row != NW'(N_PAD - 1)) && ((NW + 1)'(g_row) + 1'b1 >= (NW + 1)'(N));
+                        end
+                    end
+                end
+            end
+        end
+    end else if (CHUNK > 0) begin : g_chunk
         // B of chunk c, position by position (PB beats, pad rows excluded: they are added below):
         // its causal chunk q < c is replayed from the buffer, q == c comes from b (and is kept),
         // q > c is zeros. Keys: q counts every KV_HEADS * RB * CHUNK beats; V^T: every CHUNK / PAR_D
@@ -194,6 +290,12 @@ module mase_attn_matmul #(
         assign sb_data  = b_data;
         assign sb_valid = b_valid;
         assign b_ready  = sb_ready;
+    end
+    if (B_PER_GROUP == 0) begin : g_shared_b
+        for (genvar q = 0; q < KV_HEADS; q++) begin : g_kv
+            assign gb_valid[q] = bi_valid && (b_grp == GW'(q));
+            assign gb_data[q*BW +: BW] = bi_data;
+        end
     end
     // B order: beat, then group, then row (keys, token-major) or beat, row, group (V^T)
     assign b_row_step = bi_fire && b_beat == RBW'(RB - 1) && (B_GROUP_MAJOR != 0 || b_grp == GW'(KV_HEADS - 1));

@@ -64,7 +64,8 @@ module tb_mase_glue #(
     parameter int AM_O_FIXED_SCALE = -1,
     parameter int AM_OUT_PAR       = 1,
     parameter int AM_CHUNK         = 0,
-    parameter int AM_BANKS         = 1
+    parameter int AM_BANKS         = 1,
+    parameter int AM_B_PER_GROUP   = 0
 ) (
     input logic clk
 );
@@ -201,7 +202,8 @@ module tb_mase_glue #(
         .B_WIDTH(AM_B_WIDTH), .B_EBITS(AM_B_EBITS), .O_WIDTH(AM_O_WIDTH), .O_EBITS(AM_O_EBITS),
         .ACC_LSB(AM_ACC_LSB), .ACC_W(AM_ACC_W), .B_GROUP_MAJOR(AM_B_GROUP_MAJOR),
         .A_FIXED_SCALE(AM_A_FIXED_SCALE), .B_FIXED_SCALE(AM_B_FIXED_SCALE), .O_FIXED_SCALE(AM_O_FIXED_SCALE),
-        .OUT_PAR(AM_OUT_PAR), .CHUNK(AM_CHUNK), .BANKS(AM_BANKS))
+        .OUT_PAR(AM_OUT_PAR), .CHUNK(AM_CHUNK), .BANKS(AM_BANKS),
+        .B_PER_GROUP(AM_B_PER_GROUP))
         am_dut (.clk, .rst, .a_data(am_a_data), .a_valid(am_a_valid), .a_ready(am_a_ready),
         .b_data(am_b_data), .b_valid(am_b_valid), .b_ready(am_b_ready), .out_data(am_o_data),
         .out_valid(am_o_valid), .out_ready(am_o_ready));
