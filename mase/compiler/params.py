@@ -557,11 +557,12 @@ def _offchip_gbps(target: Any) -> float:
 
 
 def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any, pinned: dict[str, str],
-                   mode: str = "auto") -> list[str]:
+                   mode: str = "auto", over: float = 1.0) -> list[str]:
     """Where each linear layer's weights live, by `mode` (hw.weights; a node pinned by hw.overrides
-    keeps its own choice): auto, greedy: the largest layers go to URAM (or SPRAM), the rest to BRAM,
-    then off-chip over AXI; onchip: the same without the off-chip step (an error naming the fix when a
-    layer does not fit); offchip: every layer streamed from off-chip memory (mx_linear W_SOURCE 1)."""
+    keeps its own choice): auto, greedy: the largest layers go to block RAM while 70% of it is free
+    (`over` x the part's: hw.utilization > 1 plans over the part on purpose), then off-chip over AXI;
+    onchip: the same without the off-chip step (an error naming the fix when a layer does not fit);
+    offchip: every layer streamed from off-chip memory (mx_linear W_SOURCE 1)."""
     res = _get(target, "resources", None)
     kind = _get(target, "kind", "sim")
     tname = _get(target, "name", "?")
@@ -585,19 +586,19 @@ def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any
             p.bram += p.rom_bram or _mem_blocks(p.weight_bits, p.lanes * _elem_bits(n.attrs["weight_fmt"]) + 8 * p.out_par,
                                                 BRAM_KBIT)
         return notes
-    bram_left = _get(res, "bram", 0) * _get(res, "bram_kbit", 36) * 1024 * 0.7  # keep 30% for FIFOs/buffers
-    uram_left = _get(res, "uram", 0) * URAM_KBIT * 1024 * 0.95
-    spram_left = _get(res, "spram", 0) * 256 * 1024
+    bram_left = _get(res, "bram", 0) * _get(res, "bram_kbit", 36) * 1024 * 0.7 * over  # 30% for FIFOs/buffers
+    # UltraRAM (UltraScale+) and SPRAM (iCE40) come up empty: the configuration cannot initialise them, so
+    # they cannot hold the weight ROMs (mx_linear's $readmemh images); Yosys maps such a ROM onto block RAM
+    # (smollm2-135m spatial on the U250 with 53 MB of weights "in URAM": 12,957 RAMB36 of 2,688)
+    uram_left = spram_left = 0
     for n in sorted(nodes, key=lambda n: -params[n.name].weight_bits):
         p = params[n.name]
         bits, width = p.weight_bits, p.lanes * _elem_bits(n.attrs["weight_fmt"]) + 8 * p.out_par
         want = pinned.get(n.name, "auto")
-        if want in ("auto", "uram") and uram_left >= bits:
-            p.weights, uram_left = "uram", uram_left - bits
-            p.uram = _mem_blocks(bits, width, URAM_KBIT)
-        elif want in ("auto", "spram") and spram_left >= bits:
-            p.weights, spram_left = "spram", spram_left - bits
-        elif want in ("auto", "bram") and bram_left >= bits:
+        if want in ("uram", "spram"):
+            raise MaseError(f"hw.overrides weights={want} for {n.name}: {want.upper()} cannot be initialised at "
+                            f"configuration, so it cannot hold a weight ROM: use weights=bram, axi or auto")
+        if want in ("auto", "bram") and bram_left >= bits:
             p.weights, bram_left = "bram", bram_left - bits
             p.bram += p.rom_bram or _mem_blocks(bits, width, _get(res, "bram_kbit", 36))
         elif (want == "axi" or (want == "auto" and mode == "auto")) and offchip:
@@ -610,7 +611,7 @@ def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any
                             + ", a larger target or a narrower weight format")
         else:
             where = want if want != "auto" else "on-chip memory"
-            raise MaseError(f"weights of {n.name} ({bits / 8e6:.2f} MB) do not fit in {where} of "
+            raise MaseError(f"weights of {n.name} ({_size(bits)}) do not fit in {where} of "
                             f"{tname} and it has no off-chip memory: choose a larger target "
                             f"or a narrower weight format")
     return notes
@@ -891,7 +892,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
             if n.op == "linear":
                 p.weight_bits = _weight_bits(n)
             _resources(n, p, g, family)
-        notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned, weights_mode)
+        notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned, weights_mode,
+                               max(1.0, util))
         for n in g.nodes:
             if n.op == "linear" and params[n.name].weights == "axi":
                 params[n.name].bram += streamed_linear_buffers(n, params[n.name], g, family)

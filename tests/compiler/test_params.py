@@ -57,7 +57,9 @@ def test_override_and_its_errors(graph):
 
 
 def test_exceeds_part_is_one_line(graph):
-    with pytest.raises(MaseError, match=r"the design needs \d+ LUT .* ice40-up5k has 5280") as e:
+    # the UP5K's SPRAM cannot be initialised, so the weight ROMs meet its 30 EBR first
+    with pytest.raises(MaseError, match=r"the design needs \d+ LUT .* ice40-up5k has 5280|do not fit in "
+                                        r"on-chip memory of ice40-up5k") as e:
         choose_parameters(graph, load_group("target", "ice40-up5k"), hw())
     assert "\n" not in str(e.value)
 
@@ -67,3 +69,16 @@ def test_fifo_depth_of_skip_connection(graph):
     p = plan.nodes["model.layers.0.residual_attn"]
     skip = plan.nodes["model.layers.0.residual_attn"].fifo_depth["embed"]
     assert skip >= graph.seq_len * 64 // p.in_par  # holds the whole prompt while attention buffers K/V
+
+
+def test_weights_never_go_to_memories_that_start_empty(graph):
+    """UltraRAM and SPRAM cannot be initialised at configuration, so no weight ROM lives there: auto puts
+    the U250's weights in block RAM (none in URAM), and pinning uram / spram is one line."""
+    plan = choose_parameters(graph, load_group("target", "u250"), hw())
+    assert {p.weights for p in plan.nodes.values() if p.weights != "none"} == {"bram"}
+    assert plan.totals["uram"] == 0
+    for place, target in (("uram", "u250"), ("spram", "ice40-up5k")):
+        with pytest.raises(MaseError, match=rf"^hw.overrides weights={place} for .*: {place.upper()} cannot be "
+                                            r"initialised at configuration.*use weights=bram, axi or auto$"):
+            choose_parameters(graph, load_group("target", target),
+                              hw(overrides={"*.mlp.down_proj": {"weights": place}}, utilization=100))
