@@ -3,6 +3,7 @@ with the testbench's memory model (mase/compiler/README.md "Off-chip weights"): 
 against the off-chip roofline (weight bytes per token / bandwidth).
 
     python benchmarks/bench_offchip_decode.py --out /tmp/offchip_bench --gbps 0.25 0.5 1.0
+    python benchmarks/bench_offchip_decode.py --out /tmp/offchip_bench --target ecp5-85k --gbps 0.1 --set hw.fold=1
 
 For each bandwidth: the KV-cache decode design of tiny-llama mxint4 (both decoder layers, hw.weights=
 offchip) generates --tokens greedy tokens after a --prompt-token prompt (the generate stage's gated run:
@@ -26,15 +27,16 @@ from pathlib import Path
 
 
 def run(out: Path, gbps: float, tokens: int, prompt: int, model_name: str, quant: str, bus_bits: int,
-        stall: bool) -> dict:
+        stall: bool, target: str = "sim", extra: list[str] | None = None) -> dict:
     from mase.compiler.generate import generate
     from mase.config import compose
     from mase.models import load_model
 
-    cfg = compose([f"+model={model_name}", f"quant={quant}", "target=sim", f"target.offchip_bandwidth_gbps={gbps}",
-                   "target.offchip_memory_gb=1", "hw.weights=offchip", f"hw.bus_bits={bus_bits}"])
+    cfg = compose([f"+model={model_name}", f"quant={quant}", f"target={target}", f"target.offchip_bandwidth_gbps={gbps}",
+                   "target.offchip_memory_gb=1", "hw.weights=offchip", *([f"hw.bus_bits={bus_bits}"] if bus_bits else []),
+                   *(extra or [])])
     model = load_model(cfg.model)[0]
-    folder = out / f"{model_name}_{quant}_{gbps:g}gbps"
+    folder = out / f"{model_name}_{quant}_{target}_{gbps:g}gbps"
     t0 = time.perf_counter()
     res = generate(model, None, cfg.quant, cfg.target, cfg.hw, folder, list(range(3, 3 + prompt)), tokens, "0.1.0",
                    "bench", model_name, stall=(2, 30, 30) if stall else None)
@@ -68,12 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prompt", type=int, default=3)
     ap.add_argument("--model", default="tiny-llama")
     ap.add_argument("--quant", default="mxint4")
-    ap.add_argument("--bus-bits", type=int, default=512)
+    ap.add_argument("--bus-bits", type=int, default=0, help="hw.bus_bits (0: the target's, the sim target's 512)")
+    ap.add_argument("--target", default="sim")
+    ap.add_argument("--set", nargs="*", default=[], help="more config overrides, e.g. hw.fold=1")
     ap.add_argument("--no-stall", action="store_true", help="skip the run with random stalls")
     a = ap.parse_args(argv)
     rows = []
     for gbps in a.gbps:
-        r = run(a.out, gbps, a.tokens, a.prompt, a.model, a.quant, a.bus_bits, not a.no_stall)
+        r = run(a.out, gbps, a.tokens, a.prompt, a.model, a.quant, a.bus_bits, not a.no_stall, a.target, a.set)
         rows.append(r)
         print(f"{a.model} {a.quant} {r['bandwidth_gbps']:g} GB/s ({r['bus_bits']}-bit bus, {r['latency_cycles']} cycles "
               f"latency): roofline {r['roofline_cycles_per_token']:.0f} cycles/token ({r['roofline_tokens_per_s']:.0f} "

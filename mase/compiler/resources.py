@@ -327,11 +327,12 @@ def estimate(core: str, module: str, params: dict, family: str, coef: dict | Non
 
 def wstream_unpack(P: dict, family: str) -> dict[str, float]:
     """LUT and FF of mx_wstream_unpack (cores/mx_linear) with parameters P (mase.eda.mx_linear.wstream_params),
-    from its shape as the RTL derives it: a ring of NS beats (CAP bits), read by one-hot AND-OR
-    multiplexers of the word's element field and scales over CU positions. Fitted on synth_ecp5 (Yosys
-    0.23; mxint4 OUT_PAR 1 IN_PAR 1, 2, 4, 8, 16, OUT_PAR 2 IN_PAR 8, mxint8 IN_PAR 8): LUT4 = 1.4-3.0 x
-    (element + scale bits) x CU, 2.2 taken; FF = CAP + scale bits + CU + 12 within 10%. UltraScale+'s
-    LUT6 taken as half the LUT4s (not fitted). Wires only (no gearbox): nothing."""
+    from its shape as the RTL derives it: a ring of NS beats of P bits (CAP bits), a window of WS of them
+    picked at the one-hot read slot (WS x P x NS AND-OR terms), the element field and the scales picked
+    in it at the one-hot offset (E x (Q + S/U) + S x Q terms). Fitted on synth_ecp5 (Yosys 0.23; mxint4
+    OUT_PAR 1 at IN_PAR 1, 2, 4, 8, 16, OUT_PAR 2 at IN_PAR 8, mxint8 IN_PAR 8): LUT4 (+2 per CCU2C) =
+    1.1-1.7 x the terms + 40, 1.4 taken (within -20% / +30%); FF = CAP + S + NS + Q + 12 within 5%.
+    UltraScale+'s LUT6 taken as half the LUT4s (not fitted). Wires only (no gearbox): nothing."""
     e = P["OUT_PAR"] * P["IN_PAR"] * P["W_WIDTH"]
     s = 8 * P["OUT_PAR"] if P["HAS_SCALE"] else 0
     bpb = P["K"] // P["IN_PAR"]
@@ -341,10 +342,11 @@ def wstream_unpack(P: dict, family: str) -> dict[str, float]:
         return {"lut": 0.0, "ff": 0.0}
     pad = (b - ((P["GROUPS"] % b) * (g % b)) % b) % b
     u = 8 if e % 8 == 0 else 4 if e % 4 == 0 else 2 if e % 2 == 0 else 1
-    cap = (2 + -(-(s + e + pad) // b)) * b
-    cu = cap // u
-    lut = 2.2 * (e + s) * cu + 60
-    return {"lut": lut if family_of(family) == "ecp5" else lut / 2, "ff": float(cap + s + cu + 12)}
+    ns = 2 + -(-(s + e + pad) // b)
+    q, ws = b // u, -(-(b - u + s + e) // b)
+    terms = ws * b * ns + e * (q + s // u) + s * q
+    lut = 1.4 * terms + 30
+    return {"lut": lut if family_of(family) == "ecp5" else lut / 2, "ff": float(ns * b + s + ns + q + 12)}
 
 
 def describe(core: str, module: str, P: dict) -> str:

@@ -42,3 +42,14 @@ def test_wstream_unpack(case, stall, bp):
         s = res.stats
         assert s["out_last"] - s["out_first"] == len(expect) - 1
         assert s["out_first"] - s["in_first"] <= 3
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[4], CASES[5], CASES[6]], ids=lambda c: "op{}_ip{}_w{}".format(*c))
+def test_wstream_unpack_lint(case):
+    """verilator --lint-only -Wall clean for the gearbox (padded, 6-bit, odd fields) and the wires-only shapes."""
+    from mase.eda import lint
+
+    op, ip, ww, k, rows, blocks, fixed = case
+    p = {"OUT_PAR": op, "IN_PAR": ip, "W_WIDTH": ww, "K": k, "IN_FEATURES": blocks * k, "OUT_FEATURES": rows * op,
+         "W_FIXED_SCALE": fixed}
+    lint(CORE, wstream_params(p), target="lint_wstream")

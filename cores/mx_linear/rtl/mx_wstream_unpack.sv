@@ -10,8 +10,9 @@
 // input vector's weights) ends on a beat: the last beat's bits after the matrix are zero padding.
 //
 // The gearbox writes each input beat into the next of NS slots of P = 8 x IN_BYTES bits (a ring: no
-// insert shifter) and reads a word at the oldest valid bit: at a block's first word its scales (held
-// for the block's other words) and its element field, at the matrix's last word also the padding.
+// insert shifter) and reads a word at the oldest valid bit (a one-hot slot and a one-hot offset in it:
+// a window of WS slots, then the fields in the window): at a block's first word its scales (held for
+// the block's other words) and its element field, at the matrix's last word also the padding.
 // A beat is accepted while a whole slot is free, so ready depends on registers only; one word leaves
 // every cycle while the input keeps up (IN_BYTES carries at least a block's bits in its K/IN_PAR
 // words, mase.eda.mx_linear.wstream_port_bytes). When a beat is exactly one block's word (K = IN_PAR
@@ -50,6 +51,8 @@ module mx_wstream_unpack #(
     localparam int NS  = 2 + (TMAX + P - 1) / P;
     localparam int CAP = NS * P;
     localparam int CU  = CAP / U;  // capacity in U-bit units
+    localparam int Q   = P / U;    // units a slot
+    localparam int WS  = (P - U + S + E + P - 1) / P;  // slots a word's fields span from an offset in a slot
     localparam int SW  = NS > 1 ? $clog2(NS) : 1;
     localparam int NW  = $clog2(CU + 1);
     localparam int GW  = $clog2(GROUPS + 1);
@@ -85,9 +88,6 @@ module mx_wstream_unpack #(
         logic [GW-1:0]  grp;     // block of the matrix
         logic           first, last;
         logic [NW-1:0]  take;    // units the next word consumes
-        /* verilator lint_off UNUSEDSIGNAL */  // the reads reach at most a word past sr's end
-        logic [2*CAP-1:0] ring;  // sr twice: a read that wraps around is one part-select
-        /* verilator lint_on UNUSEDSIGNAL */
         logic [OUT_PAR*8-1:0] scales;
         logic [E-1:0]   elems;
 
@@ -96,30 +96,29 @@ module mx_wstream_unpack #(
         assign take  = NW'(E / U) + (first ? NW'(S / U) : '0) + (last ? NW'(PAD / U) : '0);
         assign out_valid = nb >= take;
         assign in_ready  = nb <= NW'(CU - P / U);
-        assign ring  = {sr, sr};
-        // one-hot AND-OR read multiplexers on a one-hot read position (`oh`; a variable part-select at a
-        // binary pointer made synth_ecp5 build a shifter over the whole ring, 2-4x the LUTs)
-        logic [CU-1:0] oh, oh_at, oh_next;
-        /* verilator lint_off UNUSEDSIGNAL */  // the rotations read only part of it
-        logic [2*CU-1:0] oh2;  // oh twice: rotating left by n units is a constant part-select of it
-        /* verilator lint_on UNUSEDSIGNAL */
-        assign oh2   = {oh, oh};
-        assign oh_at = (S > 0 && first) ? oh2[CU - (S / U) % CU +: CU] : oh;
-        for (genvar b = 0; b < E; b++) begin : g_e
-            logic [CU-1:0] col;  // bit b of the field at each unit position
-            for (genvar i = 0; i < CU; i++) begin : g_i
-                assign col[i] = ring[i*U + b];
-            end
-            assign elems[b] = |(col & oh_at);
+        // The read position as a one-hot slot `rs` and a one-hot unit offset in it `ro`: a window of WS
+        // slots from rs (an NS:1 multiplexer per window slot), then the fields at the offset (a Q:1
+        // multiplexer): two small one-hot AND-OR levels instead of one over the ring's CU positions.
+        logic [NS-1:0]     rs, rs_next;
+        logic [Q-1:0]      ro, ro_next;
+        logic [Q+S/U-1:0]  oe;   // the element field's offset: past the scales at a block's first word
+        logic [WS*P-1:0]   win;
+        assign oe = (S > 0 && first) ? (Q+S/U)'(ro) << (S / U) : (Q+S/U)'(ro);
+        always_comb begin
+            win = '0;
+            for (int j = 0; j < NS; j++)
+                for (int w = 0; w < WS; w++)
+                    win[w*P +: P] = win[w*P +: P] | ({P{rs[j]}} & sr[((j + w) % NS)*P +: P]);
+        end
+        always_comb begin
+            elems = '0;
+            for (int o = 0; o < Q + S / U; o++) elems = elems | ({E{oe[o]}} & win[o*U +: E]);
         end
         if (S > 0) begin : g_s
             logic [S-1:0] head;
-            for (genvar b = 0; b < S; b++) begin : g_h
-                logic [CU-1:0] col;
-                for (genvar i = 0; i < CU; i++) begin : g_i
-                    assign col[i] = ring[i*U + b];
-                end
-                assign head[b] = |(col & oh);
+            always_comb begin
+                head = '0;
+                for (int o = 0; o < Q; o++) head = head | ({S{ro[o]}} & win[o*U +: S]);
             end
             assign scales = first ? (OUT_PAR*8)'(head) : hold;
         end else begin : g_ns
@@ -129,15 +128,31 @@ module mx_wstream_unpack #(
             assign unused_hold = ^hold;
             /* verilator lint_on UNUSEDSIGNAL */
         end
-        // the next oh: the read position advances by the take, one of four constant rotations
-        assign oh_next = first ? (last ? oh2[CU - ((S + E + PAD) / U) % CU +: CU] : oh2[CU - ((S + E) / U) % CU +: CU])
-                               : (last ? oh2[CU - ((E + PAD) / U) % CU +: CU] : oh2[CU - (E / U) % CU +: CU]);
+        // the next read position for each of the four takes (a middle word, a block's first, the
+        // matrix's last, both): offset o + take units moves (o + take) / Q slots on
+        logic [NS-1:0] rs_t [4];
+        logic [Q-1:0]  ro_t [4];
+        for (genvar c = 0; c < 4; c++) begin : g_take
+            localparam int T = (E + ((c % 2) == 1 ? S : 0) + (c >= 2 ? PAD : 0)) / U;
+            always_comb begin
+                rs_t[c] = '0;
+                ro_t[c] = '0;
+                for (int o = 0; o < Q; o++) begin
+                    ro_t[c][(o + T) % Q] = ro_t[c][(o + T) % Q] | ro[o];
+                    for (int j = 0; j < NS; j++)
+                        rs_t[c][(j + (o + T) / Q) % NS] = rs_t[c][(j + (o + T) / Q) % NS] | (ro[o] & rs[j]);
+                end
+            end
+        end
+        assign rs_next = rs_t[{last, S > 0 && first}];
+        assign ro_next = ro_t[{last, S > 0 && first}];
         assign out_data = {scales, elems};
 
         always_ff @(posedge clk) begin
             if (rst) begin
                 nb   <= '0;
-                oh   <= CU'(1);
+                rs   <= NS'(1);
+                ro   <= Q'(1);
                 ws   <= '0;
                 hold <= '0;
                 beat <= '0;
@@ -147,7 +162,8 @@ module mx_wstream_unpack #(
                 left = nb;
                 if (out_valid && out_ready) begin
                     left = nb - take;
-                    oh <= oh_next;
+                    rs <= rs_next;
+                    ro <= ro_next;
                     hold <= scales;
                     if (beat == BW'(BPB - 1)) begin
                         beat <= '0;
