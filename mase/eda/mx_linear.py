@@ -12,7 +12,9 @@ Word layouts (lane 0 in the least significant bits, as mase.formats.packing):
   OUT_PAR fields of IN_PAR element codes, field p = row rg*OUT_PAR + p;
 - scales ROM, address rg*NB + b: OUT_PAR scale bytes, byte p = row rg*OUT_PAR + p, block b;
 - bias ROM, address rg: OUT_PAR signed ACC_W-bit integers at 2**ACC_LSB;
-- streamed weights (W_SOURCE = 1): beat = {scales word, weights word} in ROM address order.
+- streamed weights (W_SOURCE = 1): beat = {scales word, weights word} in ROM address order;
+- the compact off-chip weight stream in front of it (mx_wstream_unpack, compact_weight_stream): per row
+  group and input block, OUT_PAR scale bytes then K/IN_PAR element fields, a bit stream in IN_BYTES beats.
 
 Sizes that are not whole blocks are zero-padded, as the MX numerics pad them: IN_FEATURES and
 OUT_FEATURES are the layer's sizes rounded up to whole K / K_OUT blocks; the input stream carries the

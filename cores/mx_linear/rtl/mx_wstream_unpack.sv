@@ -43,7 +43,7 @@ module mx_wstream_unpack #(
     localparam int G   = S + BPB * E;  // bits of a block (a whole number of bytes: K is a multiple of 8)
     // zero bits after a matrix up to its last beat (the matrix's bits modulo P, without overflow)
     localparam int PAD = (P - ((GROUPS % P) * (G % P)) % P) % P;
-    // every amount (P, S, E, G, PAD) is a multiple of U bits: the insert position moves in U-bit steps
+    // every amount (P, S, E, G, PAD) is a multiple of U bits: the read position moves in U-bit steps
     localparam int U   = (E % 8 == 0) ? 8 : (E % 4 == 0) ? 4 : (E % 2 == 0) ? 2 : 1;
     localparam int TMAX = S + E + PAD;  // the largest take: a block's first word, the matrix's last
     // slots of P bits: two beats more than the largest take keep a word leaving every cycle while the
