@@ -267,7 +267,11 @@ def _core_estimate(n: Node, p: NodeParams, g: DataflowGraph, family: str) -> dic
     if resources.kind_of(inst.vlnv, inst.module) not in resources.FEATURE_FNS:
         return None
     prm = {k: v for k, v in inst.params.items() if k not in ("W_FILE", "S_FILE", "B_FILE")}
-    return resources.estimate(inst.vlnv, inst.module, prm, family)
+    est = resources.estimate(inst.vlnv, inst.module, prm, family)
+    if n.op == "linear":  # the weight ROM mapped onto the family's block shapes: the fit (tiny models, whose
+        # ROMs are LUTs on UltraScale+) puts it at 0.25 RAMB36, and Yosys puts smollm2's down_proj at 108
+        est["rom_blocks"] = resources.rom_blocks({**prm, "W_SOURCE": 0}, family)
+    return est
 
 
 def _resources(n: Node, p: NodeParams, g: DataflowGraph, family: str = "xcup") -> None:
@@ -277,7 +281,7 @@ def _resources(n: Node, p: NodeParams, g: DataflowGraph, family: str = "xcup") -
     if core is not None:  # the fitted model of the core (benchmarks/bench_resource_model.py)
         p.lut, p.ff, p.dsp = int(round(core["lut"])), int(round(core["ff"])), int(core["dsp"])
         if n.op == "linear":  # the weight ROM's blocks count where _place_weights puts the weights
-            p.rom_bram = core["bram"]
+            p.rom_bram = max(core["bram"], core.get("rom_blocks", 0.0))
         else:
             p.bram += core["bram"]
     elif n.op in ("linear", "matmul_qk", "matmul_sv"):
@@ -598,9 +602,12 @@ def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any
         if want in ("uram", "spram"):
             raise MaseError(f"hw.overrides weights={want} for {n.name}: {want.upper()} cannot be initialised at "
                             f"configuration, so it cannot hold a weight ROM: use weights=bram, axi or auto")
-        if want in ("auto", "bram") and bram_left >= bits:
-            p.weights, bram_left = "bram", bram_left - bits
-            p.bram += p.rom_bram or _mem_blocks(bits, width, _get(res, "bram_kbit", 36))
+        # a ROM takes whole blocks of its shape (smollm2's 576 x 1536 at 64 lanes: 108 RAMB36 for 3.76 Mbit)
+        blocks = p.rom_bram or _mem_blocks(bits, width, _get(res, "bram_kbit", 36))
+        need = blocks * _get(res, "bram_kbit", 36) * 1024
+        if want in ("auto", "bram") and bram_left >= need:
+            p.weights, bram_left = "bram", bram_left - need
+            p.bram += blocks
         elif (want == "axi" or (want == "auto" and mode == "auto")) and offchip:
             p.weights = "axi"
         elif mode == "onchip" and want == "auto":

@@ -172,6 +172,11 @@ def _rom_blocks(P: dict, fam: str) -> float:
     return w
 
 
+def rom_blocks(P: dict, family: str) -> float:
+    """Block RAMs of mx_linear's weight and scale ROMs (W_SOURCE 0) as Yosys maps them (_rom_blocks)."""
+    return _rom_blocks(P, family_of(family))
+
+
 def _b_blocks(P: dict, fam: str) -> float:
     """mase_attn_matmul's B operand element buffers (K or V of the prompt, double-buffered), one per
     head (the scales are few: LUT RAM)."""

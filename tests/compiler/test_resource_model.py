@@ -116,3 +116,13 @@ def test_folded_plan_counts_the_block_rams_yosys_finds(tiny_llama):
     hw = OmegaConf.create({"max_lanes": 64, "utilization": 0.8, "fifo_depth": 4, "overrides": {}, "fold": 1})
     plan = choose_parameters(g, load_group("target", "ecp5-85k"), hw)
     assert abs(plan.totals["bram"] - 49) <= 0.15 * 49, plan.totals
+
+
+def test_weight_roms_count_their_blocks_on_ultrascale():
+    """A weight ROM in block RAM takes whole blocks of its shape: smollm2-135m's down_proj (1536 -> 576,
+    32 x 2 lanes, mxint4) measured 108.5 RAMB36 in Yosys synth_xilinx (auto's spatial U250 design, per
+    node); the fit alone (tiny models, whose ROMs are LUTs there) said 0.25."""
+    P = {"IN_FEATURES": 1536, "OUT_FEATURES": 576, "K": 32, "K_OUT": 32, "IN_PAR": 32, "OUT_PAR": 2,
+         "W_WIDTH": 4, "W_FIXED_SCALE": -1, "W_SOURCE": 0}
+    assert abs(rm.rom_blocks(P, "virtexuplus") - 108.5) <= 0.15 * 108.5
+    assert rm.rom_blocks({**P, "W_SOURCE": 1}, "virtexuplus") == 0  # streamed: no ROM
