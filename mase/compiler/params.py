@@ -765,12 +765,14 @@ def choose_fold(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
     """hw.fold=auto: the most spatial design that fits the target, its LUTs within AUTO_LUT_HEADROOM:
     N hardware decoder layers for the largest N dividing the model's layers whose design fits (N = L: the
     spatial design, with hw.weights as
-    configured; N < L: folded, every weight streamed); the choice and the expected bottleneck (compute or
+    configured; N < L: folded, every weight streamed), and below a folded N bound by the off-chip memory the
+    smallest N whose prefill cycles are no more; the choice and the expected bottleneck (compute or
     off-chip memory, from the cycle model) are in the plan's notes (printed by emit, kept in emit.json)."""
     errors: dict[int, str] = {}
     # weights pinned on chip (hw.weights=onchip, or an override) rule out folding, which streams them all
     pinned = str(_get(hw, "weights", "auto")) == "onchip" or any(
         _get(ov, "weights", None) not in (None, "axi", "auto") for ov in _overrides(hw).values())
+    best = None  # (prefill cycles, n, plan, bound)
     for n in sorted((d for d in range(1, g.layers + 1) if g.layers % d == 0 and not (pinned and d < g.layers)),
                     reverse=True):
         try:
@@ -784,10 +786,19 @@ def choose_fold(g: DataflowGraph, target: Any, hw: Any = None) -> HwPlan:
         else:
             bound = "memory" if plan.offchip_gbps_available and plan.offchip_gbps_needed > plan.offchip_gbps_available \
                 else "compute"
+        # a folded design bound by the off-chip memory streams every weight whatever N is: fewer hardware
+        # layers cost less and are no slower (smollm2-135m on the U250: 15 layers x 2 passes, 492k LUT and
+        # 9.6 M prefill cycles, against 1 x 30, 34k LUT and 7.3 M), so keep folding while it is not slower
+        if best is None or cyc["prefill_cycles"] <= best[0]:
+            best = (cyc["prefill_cycles"], n, plan, bound)
+        if not (plan.fold and bound == "memory"):
+            break
+    if best is not None:
+        cycles, n, plan, bound = best
         what = (f"{n} hardware decoder layer{'s' if n > 1 else ''} x {plan.passes} passes" if plan.fold
                 else f"spatial ({n} hardware decoder layers)")
         plan.notes.append(f"hw.fold=auto: {what} fits {_get(target, 'name', '?')}; expected bottleneck: {bound} "
-                          f"({cyc['prefill_cycles']:,} prefill cycles for {g.seq_len} tokens)")
+                          f"({cycles:,} prefill cycles for {g.seq_len} tokens)")
         return plan
     tried = [f"{'spatial' if n == g.layers else f'{n} hardware layer' + ('s' if n > 1 else '')}: {e}"
              for n, e in errors.items() if n in (g.layers, 1)]
