@@ -60,7 +60,7 @@ NODE_CONTROL = {"linear": (700, 250), "matmul_qk": (900, 300), "matmul_sv": (900
 ELEM_LUT = {"softmax": 60, "rmsnorm": 40, "layernorm": 48, "act": 60, "swiglu": 120, "residual": 25, "rope": 90,
             "quantize": 250, "dequantize": 40}  # LUTs per lane of the element-wise cores
 ELEM_DSP = {"rmsnorm": 1, "layernorm": 1, "act": 2, "swiglu": 6, "rope": 4, "softmax": 1}
-BRAM_KBIT, URAM_KBIT, PORT_BITS = 36, 288, 72
+BRAM_KBIT, PORT_BITS = 36, 72
 # the cores map_node may instantiate (the resource model maps every node as if all exist)
 _ALL_CORES = frozenset({"mase:mx:activation", "mase:mx:mx_dequantize", "mase:mx:mx_linear", "mase:mx:mx_matmul",
                         "mase:mx:mx_quantize", "mase:mx:residual_add", "mase:mx:rope", "mase:mx:softmax",
@@ -594,7 +594,6 @@ def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any
     # UltraRAM (UltraScale+) and SPRAM (iCE40) come up empty: the configuration cannot initialise them, so
     # they cannot hold the weight ROMs (mx_linear's $readmemh images); Yosys maps such a ROM onto block RAM
     # (smollm2-135m spatial on the U250 with 53 MB of weights "in URAM": 12,957 RAMB36 of 2,688)
-    uram_left = spram_left = 0
     for n in sorted(nodes, key=lambda n: -params[n.name].weight_bits):
         p = params[n.name]
         bits, width = p.weight_bits, p.lanes * _elem_bits(n.attrs["weight_fmt"]) + 8 * p.out_par
@@ -611,9 +610,8 @@ def _place_weights(nodes: list[Node], params: dict[str, NodeParams], target: Any
         elif (want == "axi" or (want == "auto" and mode == "auto")) and offchip:
             p.weights = "axi"
         elif mode == "onchip" and want == "auto":
-            left = max(bram_left, uram_left, spram_left)
             raise MaseError(f"hw.weights=onchip: the weights of {n.name} ({_size(bits)}) do not fit in the "
-                            f"on-chip memory of {tname} (largest free: {_size(left)}): use hw.weights=offchip or auto"
+                            f"on-chip memory of {tname} (largest free: {_size(bram_left)}): use hw.weights=offchip or auto"
                             + (" (the target has off-chip memory)" if offchip else "")
                             + ", a larger target or a narrower weight format")
         else:
@@ -713,7 +711,7 @@ def streamed_linear_buffers(n: Node, p: NodeParams, g: DataflowGraph, family: st
     if o.is_fixed or o.fmt == "fixed8":
         return x
     depth = 1 << max(1, (2 * max(1, o.block // p.out_par) + 10 - 1).bit_length())
-    return x + resources.ram_blocks(family, p.out_par * (ACC_W + max(1, math.ceil(math.log2(nb + 1)))), depth)
+    return x + resources.ram_blocks(family, p.out_par * (ACC_W + resources._clog2(nb + 1)), depth)
 
 
 def stream_beats(n: Node, p: NodeParams) -> int:
