@@ -40,6 +40,9 @@ class CoreInst:
     rope: dict | None = None  # mase_rope_pack / mase_rope_unpack around the core
     out_zext: tuple | None = None  # (from_w, to_w): the core's lanes are zero-extended onto the edge
     pre: list = field(default_factory=list)  # [(helper module, params, output width)] before input 0
+    # the decode design's KV cache in off-chip memory (hw.kv_cache, mase.compiler.kv_offchip): {"kind": "k" | "v",
+    # "write": port, "read": port, "stream": (module, params) of the K stream (V: the helper in `pre`)}
+    kv: dict | None = None
 
 
 @lru_cache(maxsize=8)
@@ -121,11 +124,21 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) ->
             tp = {"W": iw, "LANES": L, "F": src.features, "T": t_in, "T_PAD": chunk}
             if g.decode:  # the V cache: after every token, V^T of the tokens so far
                 tp["STEP"] = 1
-            pre.append(("mase_transpose_pad", tp, L * iw))
+            if g.decode and p.kv == "offchip":  # the V cache in off-chip memory: written, then read back
+                from .kv_offchip import cache_shape
+
+                eb = 8 * cache_shape(g, n, L, 64)["elem_bytes"]
+                pre.append(("mase_kv_stream_v", {"W": iw, "EB": eb, "LANES": L, "F": src.features, "T": t_in,
+                                                 "T_PAD": chunk}, L * iw))
+            else:
+                pre.append(("mase_transpose_pad", tp, L * iw))
         elif seg % out.block:  # segments shorter than a block (a head, a row of scores): zero padding
             pre.append(("mase_pad", {"W": iw, "LANES": L, "SEG": seg, "SEG_PAD": -(-seg // out.block) * out.block},
                         L * iw))
-        return CoreInst("mase:mx:mx_quantize", "mx_quantize", prm, [("in", src.name, L)], ("out", out.name, L), pre=pre)
+        kv = {"kind": "v", "write": f"vw_{safe(n.name)}", "read": f"vr_{safe(n.name)}"} if pre and \
+            pre[0][0] == "mase_kv_stream_v" else None
+        return CoreInst("mase:mx:mx_quantize", "mx_quantize", prm, [("in", src.name, L)], ("out", out.name, L), pre=pre,
+                        kv=kv)
     if n.op == "dequantize":
         src = ins[0]
         _need("mase:mx:mx_dequantize", avail, "MX to fixed point")
@@ -216,14 +229,20 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) ->
         chunk = causal_chunk(g, n.layer)
         if chunk:  # causal prefill: chunk c of the rows starts once chunk c of K / V exists
             prm["CHUNK"] = chunk
-        if g.decode and qk:  # the K cache: row t against keys 0..t (replayed) and zeros beyond
+        kv = None
+        if g.decode and qk and p.kv == "offchip":  # the K cache in off-chip memory: a whole B a token and pass
+            prm["ROWS"] = 1
+            rb = prm["D"] // L
+            kv = {"kind": "k", "write": f"kw_{safe(n.name)}", "read": f"kr_{safe(n.name)}",
+                  "stream": ("mase_kv_stream_k", {"BW": width(eb, L), "BEATS": a["kv_heads"] * rb, "T": T})}
+        elif g.decode and qk:  # the K cache: row t against keys 0..t (replayed) and zeros beyond
             prm["CHUNK"] = 1
             if g.prefill and a["kv_heads"] > 1:  # fed a token every II: the groups replay in parallel
                 prm["B_PER_GROUP"] = 1
         elif g.decode:  # a B (V^T of the tokens so far, from the V cache) for every row
             prm["ROWS"] = 1
         return CoreInst("mase:mx:mx_matmul", "mase_attn_matmul", prm, [("a", ea.name, L), ("b", eb.name, L)],
-                        ("out", out.name, p.out_par))
+                        ("out", out.name, p.out_par), kv=kv)
     raise Unmapped(f"mase:mx:{n.op}", f"no core for operator {n.op}")
 
 

@@ -55,6 +55,8 @@ class Region:
     w_ports: list[tuple[str, str, int]] = field(default_factory=list)  # (port, node, width) streamed weights
     # layer reuse (hw.fold, fold_region): the mx_loop between the prompt, the hardware layer and the final norm
     loop: dict[str, Any] | None = None
+    # KV caches in off-chip memory (hw.kv_cache): (port, node, width, direction "out" = write / "in" = read)
+    kv_ports: list[tuple[str, str, int, str]] = field(default_factory=list)
 
 
 def map_graph(g: DataflowGraph, plan: HwPlan, roots=None, only=None) -> tuple[dict[str, CoreInst], dict[str, Unmapped]]:
@@ -90,6 +92,14 @@ def make_region(g: DataflowGraph, name: str, insts: dict[str, CoreInst]) -> Regi
             r.outputs.append((f"o_{safe(e)}", e, lanes))
         if inst.w_stream:  # the compact weight stream (mx_wstream_unpack re-forms mx_linear's words)
             r.w_ports.append((f"w_{safe(n.name)}", n.name, 8 * wstream_params(inst.params)["IN_BYTES"]))
+        if inst.kv:  # the KV cache's write and read streams (mase.compiler.kv_offchip)
+            if inst.kv["kind"] == "k":
+                bw = inst.kv["stream"][1]["BW"]
+                wr_w = rd_w = bw
+            else:
+                hp = inst.pre[0][1]
+                wr_w, rd_w = hp["EB"], hp["LANES"] * hp["EB"]
+            r.kv_ports += [(inst.kv["write"], n.name, wr_w, "out"), (inst.kv["read"], n.name, rd_w, "in")]
     return r
 
 
@@ -154,6 +164,9 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
         w = width(g.edges[e], lanes)
         ports += [f"    output logic [{w - 1}:0] {port}_data", f"    output logic {port}_valid",
                   f"    input  logic {port}_ready"]
+    for port, _, w, d in r.kv_ports:  # KV caches off chip: writes out, reads in
+        o, i = ("output", "input ") if d == "out" else ("input ", "output")
+        ports += [f"    {o} logic [{w - 1}:0] {port}_data", f"    {o} logic {port}_valid", f"    {i} logic {port}_ready"]
     in_ports = {e: (port, lanes) for port, e, lanes in r.inputs}
     out_ports = {e: (port, lanes) for port, e, lanes in r.outputs}
     lp = r.loop
@@ -260,8 +273,14 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
             for j, (hmod, hprm, hw) in enumerate(inst.pre if k == 0 else []):  # padding / transposition
                 hs = f"h{j}_{sn}"
                 decl.append(f"    logic [{hw - 1}:0] {hs}_data;\n    logic {hs}_valid, {hs}_ready;")
-                pre.append(_instance(hmod, hprm, f"u_{hs}", _conn(s, hs)))
+                pre.append(_instance(hmod, hprm, f"u_{hs}", _conn(s, hs) + _kv_conn(inst)))
                 s = hs
+            if k == 1 and inst.kv and inst.kv["kind"] == "k":  # the K cache off chip: B of every position
+                smod, sprm = inst.kv["stream"]
+                ks = f"ks_{sn}"
+                decl.append(f"    logic [{sprm['BW'] - 1}:0] {ks}_data;\n    logic {ks}_valid, {ks}_ready;")
+                pre.append(_instance(smod, sprm, f"u_{ks}", _conn(s, ks) + _kv_conn(inst)))
+                s = ks
             if k == 0 and inst.pos:  # position tag (softmax)
                 pt, pw = f"pt_{sn}", inst.pos["pos_w"] + inst.pos["width"]
                 decl.append(f"    logic [{pw - 1}:0] {pt}_data;\n    logic {pt}_valid, {pt}_ready;")
@@ -344,6 +363,15 @@ def emit_top(g: DataflowGraph, plan: HwPlan, r: Region, version: str, cfg_hash: 
             + "\n);\n" + body + "\n\n" + "\n".join(lines) + "endmodule\n")
 
 
+def _kv_conn(inst: CoreInst) -> list[tuple[str, str]]:
+    """The write and read ports of an off-chip KV cache's stream module (none for other helpers)."""
+    if not inst.kv:
+        return []
+    w, r = inst.kv["write"], inst.kv["read"]
+    return [("rd_data", f"{r}_data"), ("rd_valid", f"{r}_valid"), ("rd_ready", f"{r}_ready"),
+            ("wr_data", f"{w}_data"), ("wr_valid", f"{w}_valid"), ("wr_ready", f"{w}_ready")]
+
+
 def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cfg_hash: str,
             gate: tuple[int, int] | None = None, offchip: dict | None = None) -> str:
     """The testbench; `gate` = (input beats, output beats) of a token: a decode design's input passes
@@ -378,7 +406,7 @@ def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cf
                 ("in_ready", f"{src}_ready"), ("out_data", f"{port}_data"), ("out_valid", f"{port}_valid"),
                 ("out_ready", f"{port}_ready"), ("obs_fire", f"{out}_valid && {out}_ready")]))
         dones.append(f"{port}_done")
-    if offchip and r.w_ports:
+    if offchip and (r.w_ports or r.kv_ports):
         body += _offchip_tb(r, offchip, s, dones)
     for port, node, w in ([] if offchip else r.w_ports):
         s.append(f"    logic [{w - 1}:0] {port}_data;\n    logic {port}_valid, {port}_ready, {port}_done;\n"
@@ -406,6 +434,8 @@ def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cf
         conns += [(f"{port}_data", f"{port}_data"), (f"{port}_valid", f"{port}_valid"), (f"{port}_ready", f"{port}_ready")]
     for port, _, _ in r.w_ports:
         conns += [(f"{port}_data", f"{port}_data"), (f"{port}_valid", f"{port}_valid"), (f"{port}_ready", f"{port}_ready")]
+    for port, _, _, _ in r.kv_ports:
+        conns += [(f"{port}_data", f"{port}_data"), (f"{port}_valid", f"{port}_valid"), (f"{port}_ready", f"{port}_ready")]
     pl = ",\n".join(f"        .{p}({q})" if q else f"        .{p}" for p, q in conns)
     body.append(f"    {r.name} dut (\n{pl}\n    );\n")
     body.append(f"    mx_tb_ctrl ctrl (.clk, .rst, .done({' && '.join(dones) or '1b1'}));\n")
@@ -422,14 +452,26 @@ def emit_tb(g: DataflowGraph, r: Region, beats: dict[str, int], version: str, cf
 def _offchip_tb(r: Region, amap: dict, decl: list[str], dones: list[str]) -> list[str]:
     """The off-chip memory model of the testbench: one mx_tb_mem serving the memory image, one mx_tb_dma
     per streamed weight port (its region of the image)."""
-    mem, n = amap["memory_model"], len(r.w_ports)
+    kvr = amap.get("kv_regions", [])
+    mem, n = amap["memory_model"], len(r.w_ports) + len(kvr)
+    nw, bus = max(1, len(kvr)), amap["bus_bits"]
     decl.append(f"    logic [{n - 1}:0] mem_req, mem_grant, mem_rvalid;\n    logic [31:0] mem_addr [{n}];\n"
-                f"    logic [{amap['bus_bits'] - 1}:0] mem_rdata;")
-    body = [_instance("mx_tb_mem", {"PORTS": n, "BUS_BITS": amap["bus_bits"], "WORDS": max(1, amap["words"]),
+                f"    logic [{bus - 1}:0] mem_rdata;\n    logic [{nw - 1}:0] mem_wreq, mem_wgrant;\n"
+                f"    logic [31:0] mem_waddr [{nw}];\n    logic [{bus - 1}:0] mem_wdata [{nw}];\n"
+                f"    logic [{bus // 8 - 1}:0] mem_wstrb [{nw}];")
+    body = [_instance("mx_tb_mem", {"PORTS": n, "WPORTS": nw, "BUS_BITS": bus,
+                                    "WORDS": max(1, amap["words"] + amap.get("kv_words", 0)),
                                     "LATENCY": max(1, mem["latency_cycles"] - 1), "BW_MILLI": mem["bw_milli"],
                                     "FILE": amap["file"]}, "u_mem", [
         ("clk", ""), ("rst", ""), ("req", "mem_req"), ("addr", "mem_addr"), ("grant", "mem_grant"),
-        ("rvalid", "mem_rvalid"), ("rdata", "mem_rdata")])]
+        ("rvalid", "mem_rvalid"), ("rdata", "mem_rdata"), ("wreq", "mem_wreq"), ("waddr", "mem_waddr"),
+        ("wdata", "mem_wdata"), ("wstrb", "mem_wstrb"), ("wgrant", "mem_wgrant")])]
+    if not kvr:
+        body.append(f"    assign mem_wreq = '0;\n    assign mem_waddr[0] = '0;\n    assign mem_wdata[0] = '0;\n"
+                    f"    assign mem_wstrb[0] = '0;\n    /* verilator lint_off UNUSEDSIGNAL */\n"
+                    f"    logic unused_wgrant;\n    assign unused_wgrant = ^mem_wgrant;\n"
+                    f"    /* verilator lint_on UNUSEDSIGNAL */\n")
+    body += _kv_channels(r, amap, kvr, len(r.w_ports), decl)
     regions = {x["port"]: x for x in amap["regions"] if x.get("pass", 0) == 0}
     fold = {}
     if amap.get("passes", 1) > 1:  # hw.fold: a region per pass (its layer), read once per token of the pass
@@ -446,6 +488,35 @@ def _offchip_tb(r: Region, amap: dict, decl: list[str], dones: list[str]) -> lis
             ("out_valid", f"{port}_valid"), ("out_ready", f"{port}_ready"), ("done", f"{port}_done"),
             ("first_cycle", f"{port}_c0"), ("last_cycle", f"{port}_c1")]))
         dones.append(f"{port}_done")
+    return body
+
+
+def _kv_channels(r: Region, amap: dict, kvr: list, first: int, decl: list[str]) -> list[str]:
+    """The DMA channels of the KV caches in off-chip memory (mase.compiler.kv_offchip): per cache a write
+    channel (mx_tb_kvwr, S2MM) and a read channel (mx_tb_kvrd, MM2S) of its region, the read port after the
+    weight ports on the memory model, the write port its own."""
+    body = []
+    widths = {p: w for p, _, w, _ in r.kv_ports}
+    for j, x in enumerate(kvr):
+        i = first + j
+        wp, rp = x["write_port"], x["read_port"]
+        k = x["kind"] == "k"
+        geo = {"BUS_BITS": amap["bus_bits"], "BASE": x["base_word"], "BANK_STRIDE": x["bank_stride"],
+               "ROW_STRIDE": x["row_stride"], "MODE": 0 if k else 1, "RUN_BEATS": x.get("run_beats", 1),
+               "ROWS": x["rows"] if not k else 1, "T": x["tokens"], "BANKS": x["banks"]}
+        decl.append(f"    logic [{widths[wp] - 1}:0] {wp}_data;\n    logic {wp}_valid, {wp}_ready;\n"
+                    f"    logic [{widths[rp] - 1}:0] {rp}_data;\n    logic {rp}_valid, {rp}_ready;\n"
+                    f"    int {wp}_committed;")
+        body.append(_instance("mx_tb_kvwr", {"WIDTH": widths[wp], "BEAT_BITS": 8 * (x["beat_bytes"] if k else x["elem_bytes"]),
+                                             **geo}, f"u_kvw_{wp}", [
+            ("clk", ""), ("rst", ""), ("in_data", f"{wp}_data"), ("in_valid", f"{wp}_valid"), ("in_ready", f"{wp}_ready"),
+            ("wreq", f"mem_wreq[{j}]"), ("waddr", f"mem_waddr[{j}]"), ("wdata", f"mem_wdata[{j}]"),
+            ("wstrb", f"mem_wstrb[{j}]"), ("wgrant", f"mem_wgrant[{j}]"), ("committed", f"{wp}_committed")]))
+        body.append(_instance("mx_tb_kvrd", {"WIDTH": widths[rp], "BEAT_BITS": 8 * x["beat_bytes"], **geo,
+                                             "LANES": x["lanes"], "FIFO_WORDS": x["fifo_words"]}, f"u_kvr_{rp}", [
+            ("clk", ""), ("rst", ""), ("req", f"mem_req[{i}]"), ("addr", f"mem_addr[{i}]"), ("grant", f"mem_grant[{i}]"),
+            ("rvalid", f"mem_rvalid[{i}]"), ("rdata", "mem_rdata"), ("out_data", f"{rp}_data"),
+            ("out_valid", f"{rp}_valid"), ("out_ready", f"{rp}_ready"), ("committed", f"{wp}_committed")]))
     return body
 
 

@@ -363,9 +363,14 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
             text, beats[port] = _w_port_text(g, g.node(node), insts[node], n_vectors)
         write_text(hw_dir / "stim" / f"{port}.hex", text)
     amap = None
-    if region.w_ports and plan.memory:  # the off-chip memory image the testbench's memory model serves
+    if (region.w_ports or region.kv_ports) and plan.memory:  # the off-chip memory the testbench's model serves
         image = OFFCHIP_IMAGE if top == TOP else f"{top}.{OFFCHIP_IMAGE}"
         text, amap = offchip_image(g, plan, insts, region.w_ports, image, max(1, passes), max(1, plan.fold))
+        if region.kv_ports:  # the KV caches after the weights (written by the design; not in the image file)
+            from . import kv_offchip
+
+            amap["kv_regions"], amap["kv_words"] = kv_offchip.regions(g, plan, insts, amap["words"])
+            amap["kv_layout"] = kv_offchip.LAYOUT
         write_text(hw_dir / "mem" / image, text)
         write_text(hw_dir / "mem" / (image.removesuffix(".hex") + ".json"), json_text(amap))
         mem_files.append(image)
@@ -398,6 +403,7 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
            "outputs": [{"port": p, "edge": e, "lanes": l, "beats": beats.get(p)} for p, e, l in region.outputs],
            "w_ports": [{"port": p, "node": n, "beats": beats.get(p)} for p, n, _ in region.w_ports],
            "offchip_image": amap and {k: amap[k] for k in ("file", "bus_bits", "words", "weight_bytes_per_token")},
+           "kv_cache": plan.kv_cache if g.decode else None,
            "fold": region.loop and {"layers": plan.fold, "passes": passes, "loop": region.loop},
            "missing_by_core": dict(sorted(by_core.items())), "missing": missing_rows, "depends": deps,
            "mem_files": len(mem_files), "config_hash": cfg_hash, "mase_version": version,
@@ -418,8 +424,10 @@ def _bank_kv_caches(insts: dict, passes: int) -> None:
         if inst.module == "mase_attn_matmul" and inst.params.get("CHUNK") == 1:
             inst.params["BANKS"] = passes
         for mod, prm, _ in inst.pre:
-            if mod == "mase_transpose_pad" and prm.get("STEP"):
+            if mod == "mase_transpose_pad" and prm.get("STEP") or mod == "mase_kv_stream_v":
                 prm["BANKS"] = passes
+        if inst.kv and inst.kv["kind"] == "k":  # the KV caches off chip: a bank per layer, in the memory
+            inst.kv["stream"][1]["BANKS"] = passes
 
 
 def _check_fold(g: DataflowGraph, plan: HwPlan, insts: dict, roots) -> None:

@@ -41,7 +41,7 @@ from typing import Any
 from mase.errors import MaseError
 from mase.formats import get_format
 
-from . import resources
+from . import kv_offchip, resources
 from .graph import ACC_W, DataflowGraph, Edge, Node
 
 # ------------------------------------------------------------------------------------------------
@@ -87,6 +87,7 @@ class NodeParams:
     uram: int = 0
     source: str = "auto"  # auto | override:<pattern>
     rom_bram: float = 0.0  # block RAMs of a linear layer's weight ROM if its weights stay on chip (resource model)
+    kv: str = ""  # decode design, Q.K^T / V's quantizer: "offchip" = its KV cache in off-chip memory (hw.kv_cache)
 
     @property
     def lanes(self) -> int:
@@ -114,6 +115,7 @@ class HwPlan:
     fold: int = 0  # hw.fold: 0 = a hardware decoder layer per layer; N = N hardware layers, reused `passes` times
     passes: int = 1  # passes of the prompt through the hardware decoder layers (fold: the model's layers / N)
     loop: dict[str, Any] | None = None  # fold: the activation buffer (mx_loop) between the passes
+    kv_cache: str = "onchip"  # the decode design's KV caches: onchip | offchip (hw.kv_cache, mase.compiler.kv_offchip)
 
     def built(self, name: str) -> bool:
         """Whether node `name` has its own hardware (folded: layers 0..N-1's nodes and those after the layers)."""
@@ -177,7 +179,7 @@ def loop_buffer(g: DataflowGraph, params: dict[str, NodeParams], fold: int = 1, 
     bram += sum(resources.ram_blocks(family, w, passes * n.attrs["features"])
                 for n in norms for w in ((nc.g_w, nc.out_w) if n.op == "layernorm" else (nc.g_w,)))
     bram += math.ceil((g.layers - fold) * biases / kbit)
-    kv = kv_cache_bits(g, params, 0) if g.decode else 0
+    kv = kv_cache_bits(g, params, 0) if g.decode and not kv_offchip.layer_kv_offchip(params) else 0
     kv_extra = (g.layers - fold) * kv
     bram += math.ceil(kv_extra / kbit)
     return {"edge": e.name, "lanes": lanes, "beats": beats, "depth": depth, "width": width, "bits": bits,
@@ -812,10 +814,14 @@ AUTO_LUT_HEADROOM = 0.9
 
 
 def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int | None = None,
-                      lut_headroom: float = 1.0) -> HwPlan:
+                      lut_headroom: float = 1.0, kv_offchip_: bool | None = None) -> HwPlan:
     """Balanced lanes, FIFO depths and weight placement for `g` on `target` (see the module doc); `fold`:
     hardware decoder layers (hw.fold; None: from `hw`, where auto goes through choose_fold); `lut_headroom`:
-    the LUTs may use this share of hw.utilization (auto's room for the placer)."""
+    the LUTs may use this share of hw.utilization (auto's room for the placer). The decode design (g.decode,
+    not the causal prefill) keeps its KV caches where hw.kv_cache says (`kv_offchip_`: decided; None: from
+    hw, auto = on chip where that plan fits, else off chip when the target has off-chip memory)."""
+    if g.decode and not g.prefill and kv_offchip_ is None:
+        return _choose_kv_cache(g, target, hw, fold, lut_headroom)
     if fold is None:
         fold = _get(hw, "fold", 0)
         if fold == "auto" and not g.decode:
@@ -880,6 +886,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
                 p.in_par = _drain_lanes(n, g, p.in_par, ins, ii)
             if g.decode:
                 p.in_par, p.out_par = _decode_lanes(n, g, p.in_par, p.out_par, ins, outs, ii, kv_prefill)
+                if kv_offchip_ and (n.op == "matmul_qk" or (n.op == "quantize" and n.attrs.get("along") == "tokens")):
+                    p.kv = "offchip"
             for pattern, ov in ovs.items():
                 if fnmatchcase(n.name, pattern):
                     _apply_override(n, p, pattern, ov, ins, outs)
@@ -908,6 +916,9 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
             if n.op == "linear":
                 p.weight_bits = _weight_bits(n)
             _resources(n, p, g, family)
+            if p.kv == "offchip":  # the cache's stream module (its memory is off chip)
+                lut, ff = kv_offchip.stream_resources(g, n, p.in_par)
+                p.lut, p.ff = p.lut + lut, p.ff + ff
         notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned, weights_mode,
                                max(1.0, util))
         for n in g.nodes:
@@ -956,13 +967,14 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
         params = build(cands[-1])
         tot, notes = finish(params)
         worst = max((k for k in cap if cap[k]), key=lambda k: tot[k] / cap[k])
-        if fold and g.decode and worst == "bram":  # the per-layer KV caches (on chip) are what does not fit
+        if fold and g.decode and worst == "bram" and not kv_offchip_:  # the per-layer KV caches (on chip) do not fit
             kv = loop_buffer(g, params, fold, family)["kv_extra_bits"] + fold * kv_cache_bits(g, params, 0)
             # the generate stage's context is whole quant blocks (generate.design_context): one is its shortest
             block = max((g.edges[n.outputs[0]].block for n in g.nodes if n.attrs.get("along") == "tokens"), default=1)
-            fix = ("choose a shorter decode context (fewer hw.prompt_tokens + hw.generate_tokens) or a bigger target"
-                   if g.seq_len > block else f"{g.seq_len} tokens is its shortest context (one quant block): choose a "
-                                             f"bigger target (off-chip KV caches are not built)")
+            fix = ("choose hw.kv_cache=offchip (or auto), a shorter decode context (fewer hw.prompt_tokens + "
+                   "hw.generate_tokens) or a bigger target" if g.seq_len > block else
+                   f"{g.seq_len} tokens is its shortest context (one quant block): choose hw.kv_cache=offchip (or "
+                   f"auto) or a bigger target")
             raise MaseError(f"the folded decode design keeps every layer's KV cache on chip: {g.layers} layers x "
                             f"{g.seq_len} tokens = {kv / 8e3:,.0f} kB, and needs {tot['bram']:.0f} BRAM where "
                             f"{_get(target, 'name', '?')} has {cap['bram']}: {fix}")
@@ -986,11 +998,41 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
         notes.append(f"off-chip weights need {need:.1f} GB/s at {tok_s:.0f} tokens/s, the target has {avail} GB/s: "
                      f"decode is memory-bound at {avail / need * tok_s:.0f} tokens/s")
     plan = HwPlan(_get(target, "name", "?"), clock, g.seq_len, real_ii, params, tot, cap, need, avail, onchip,
-                  axi_bits, notes, weights_mode, memory_model(target, hw) if axi_bits else None)
+                  axi_bits, notes, weights_mode, memory_model(target, hw) if axi_bits or kv_offchip_ else None)
+    if kv_offchip_:
+        plan.kv_cache = "offchip"
     if fold:
         plan.fold, plan.passes, plan.loop = fold, g.layers // fold, loop_buffer(g, params, fold, family)
     if plan.memory:
         _prefetch(g, plan)
+    return plan
+
+
+def _choose_kv_cache(g: DataflowGraph, target: Any, hw: Any, fold: int | None, lut_headroom: float) -> HwPlan:
+    """hw.kv_cache for the decode design: onchip | offchip | auto (on chip where that plan fits the target,
+    else off chip when the target has off-chip memory); the plan's notes name the choice."""
+    mode = str(_get(hw, "kv_cache", "auto"))
+    if mode not in kv_offchip.KV_MODES:
+        raise MaseError(f"hw.kv_cache={mode}: choose one of {', '.join(kv_offchip.KV_MODES)}")
+    mem = bool(_offchip_gbps(target))
+    name = _get(target, "name", "?")
+    if mode == "offchip" and not mem:
+        raise MaseError(f"hw.kv_cache=offchip keeps the KV caches in off-chip memory but target {name} has none "
+                        f"(target.offchip_bandwidth_gbps is not set): set it, or use hw.kv_cache=onchip")
+    if mode != "auto":
+        plan = choose_parameters(g, target, hw, fold, lut_headroom, mode == "offchip")
+        why = "hw.kv_cache=" + mode
+    else:
+        try:
+            plan = choose_parameters(g, target, hw, fold, lut_headroom, False)
+            why = "hw.kv_cache=auto: they fit on chip"
+        except MaseError as e:
+            if not mem:
+                raise
+            plan = choose_parameters(g, target, hw, fold, lut_headroom, True)
+            why = f"hw.kv_cache=auto: on chip they do not fit ({str(e).split(':')[0]})"
+    where = "off-chip memory (read back every token over the weights' bus)" if plan.kv_cache == "offchip" else "on chip"
+    plan.notes.append(f"KV caches {'in ' if plan.kv_cache == 'offchip' else ''}{where}; {why}")
     return plan
 
 
@@ -1328,14 +1370,19 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
     # token takes at least the bus time of its streams' bytes (the memory image's beats)
     mem_cap = mem_cycles = None
     compute = latency  # the token's path through the layers (a folded design: the L / N passes in turn)
-    if plan.offchip_weight_bits and plan.offchip_gbps_available:
+    # KV caches off chip (hw.kv_cache, mase.compiler.kv_offchip): every token reads the earlier tokens'
+    # keys and values of every layer and writes its own over the weights' bus, bytes that grow with the context
+    kv_mem = (kv_offchip.traffic(g, plan.nodes, plan.memory, pos)
+              if g.decode and plan.memory and kv_offchip.layer_kv_offchip(plan.nodes) else None)
+    if (plan.offchip_weight_bits or kv_mem) and plan.offchip_gbps_available:
         mem = plan.memory or {}
         bw = mem.get("bandwidth_gbps") or plan.offchip_gbps_available
-        mem_cap = bw * 1e9 / (plan.offchip_weight_bits / 8)
+        kv_bytes = kv_mem["bytes"] if kv_mem and region is None else 0
+        mem_cap = bw * 1e9 / (plan.offchip_weight_bits / 8 + kv_bytes)
         if mem:
             by_name = {n.name: n for n in nodes}  # a simulated region: its own streams
             stream = sum(stream_beat_bits(by_name[k], p) * stream_beats(by_name[k], p) // 8
-                         for k, p in plan.nodes.items() if p.weights == "axi" and k in by_name)
+                         for k, p in plan.nodes.items() if p.weights == "axi" and k in by_name) + kv_bytes
             mem_cycles = math.ceil(stream / mem["bytes_per_cycle"]) + mem["latency_cycles"]
             if mem_cycles > latency:
                 latency = mem_cycles
@@ -1345,6 +1392,7 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             "sequences_to_fill": math.ceil(latency / ii_c) if ii_c else 1,
             "tokens_per_s_batch1": tok1, "tokens_per_s_batched": tokb, "tokens_per_s_offchip_cap": mem_cap,
             "offchip_stream_cycles": mem_cycles,
+            "kv_offchip": kv_mem and {**kv_mem, "position": pos},
             # hw.fold: a token passes the N hardware layers L / N times (the path above is the same L layers
             # in turn), and every pass streams its layer's weights again, every token: batch-1 decode costs
             # the larger of the compute path and the bus time of all L layers' weights (the DMA channels

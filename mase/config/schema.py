@@ -258,6 +258,11 @@ class HwConfig:
     # onchip (ROMs in BRAM / URAM / SPRAM, an error if they do not fit) | offchip (all streamed from
     # the target's off-chip memory, mx_linear W_SOURCE 1) | auto (on chip while they fit, the rest off chip)
     weights: str = "auto"
+    # where the decode design (the generate stage) keeps its KV caches (mase.compiler.kv_offchip):
+    # onchip (a bank per layer in block RAM, an error if they do not fit) | offchip (in the off-chip memory
+    # of the streamed weights, written and read back every token on the same bus) | auto (on chip where
+    # that plan fits the target, else off chip)
+    kv_cache: str = "auto"
     # data bits a cycle of the off-chip memory bus streamed weights come over (the memory image's word;
     # 0: the target's offchip_bus_bits, else 512)
     bus_bits: int = 0

@@ -275,6 +275,7 @@ def validate_hw(hw: Any, m: Any) -> None:
     _choice(hw.synth_scope, "hw.synth_scope", SYNTH_SCOPES)
     _choice(hw.pnr_scope, "hw.pnr_scope", PNR_SCOPES)
     _choice(str(hw.get("weights", "auto")), "hw.weights", WEIGHT_MODES)
+    _choice(str(hw.get("kv_cache", "auto")), "hw.kv_cache", ("auto", "onchip", "offchip"))
     _choice(str(hw.get("attention", "block")), "hw.attention", ("block", "causal"))
     bus = hw.get("bus_bits", 0)
     if bus is None or (bus != 0 and (not 8 <= bus <= 8192 or bus % 8)):

@@ -55,15 +55,17 @@ def test_folded_decode_library(tmp_path, tiny_llama):
 def test_folded_decode_kv_cache_must_fit(tiny_llama):
     """Every layer's KV cache stays on chip: where they do not fit the target's BRAM, one line naming the
     fix (a shorter decode context or a bigger target), not a design that silently lacks them."""
-    over = ["+model=tiny-llama", "quant=mxint4", "target=ecp5-85k", "hw.fold=1", "target.resources.bram=3"]
+    over = ["+model=tiny-llama", "quant=mxint4", "target=ecp5-85k", "hw.fold=1", "target.resources.bram=3",
+            "hw.kv_cache=onchip"]  # (auto would put them off chip: tests/compiler/test_kv_offchip.py)
     with pytest.raises(MaseError, match=r"keeps every layer's KV cache on chip: 2 layers x 64 tokens = .* kB, and "
-                                        r"needs .* BRAM where ecp5-85k has 3: choose a shorter decode context "
-                                        r"\(fewer hw.prompt_tokens \+ hw.generate_tokens\) or a bigger target$") as e:
+                                        r"needs .* BRAM where ecp5-85k has 3: choose hw.kv_cache=offchip \(or auto\), "
+                                        r"a shorter decode context \(fewer hw.prompt_tokens \+ hw.generate_tokens\) or "
+                                        r"a bigger target$") as e:
         _decode_plan(tiny_llama, over, 64)
     assert "\n" not in str(e.value)
-    # a design of one quant block (32 tokens) is the generate stage's shortest: only a bigger target helps
+    # a design of one quant block (32 tokens) is the generate stage's shortest: a shorter context does not help
     with pytest.raises(MaseError, match=r"2 layers x 32 tokens = .*: 32 tokens is its shortest context \(one quant "
-                                        r"block\): choose a bigger target \(off-chip KV caches are not built\)$"):
+                                        r"block\): choose hw.kv_cache=offchip \(or auto\) or a bigger target$"):
         _decode_plan(tiny_llama, over, 32)
 
 

@@ -6,8 +6,13 @@
 // most one word (an idle memory does not bank bandwidth). A granted word returns LATENCY cycles later
 // on rdata with rvalid[port]. +stall=<percent> adds random cycles without a grant (refresh, bank
 // conflicts). Prints MASE_TB_MEM words=<granted> first=<cycle> last=<cycle> at the end.
+// Writes (the KV caches in off-chip memory, hw.kv_cache=offchip): WPORTS write channels (mx_tb_kvwr)
+// request one word each (waddr, wdata, wstrb: a byte enable per byte) and share the grant, the round
+// robin and the bandwidth with the reads; a granted write lands in the memory in that cycle, so a read
+// granted later sees it. A design without writes ties wreq to 0.
 module mx_tb_mem #(
     parameter int    PORTS    = 1,
+    parameter int    WPORTS   = 1,
     parameter int    BUS_BITS = 512,
     parameter int    WORDS    = 1,
     parameter int    LATENCY  = 30,
@@ -21,8 +26,14 @@ module mx_tb_mem #(
     input  logic [31:0]         addr [PORTS],
     output logic [PORTS-1:0]    grant,
     output logic [PORTS-1:0]    rvalid,
-    output logic [BUS_BITS-1:0] rdata
+    output logic [BUS_BITS-1:0] rdata,
+    input  logic [WPORTS-1:0]   wreq,
+    input  logic [31:0]         waddr [WPORTS],
+    input  logic [BUS_BITS-1:0] wdata [WPORTS],
+    input  logic [BUS_BITS/8-1:0] wstrb [WPORTS],
+    output logic [WPORTS-1:0]   wgrant
 );
+    localparam int N = PORTS + WPORTS;  // requesters: the read channels, then the write channels
     localparam longint COST = longint'(BUS_BITS) / 8 * 1000;
     logic [BUS_BITS-1:0] mem [WORDS];
     logic [PORTS-1:0]    pv [LATENCY];
@@ -53,19 +64,21 @@ module mx_tb_mem #(
         avail = credit + bw;
         ok    = avail >= COST && (rng % 100) >= 32'(stall);
         pick  = -1;
-        for (int k = 0; k < PORTS; k++) begin
+        for (int k = 0; k < N; k++) begin
             int i;
-            i = (rr + 1 + k) % PORTS;
-            if (pick < 0 && req[i]) pick = i;
+            i = (rr + 1 + k) % N;
+            if (pick < 0 && (i < PORTS ? req[i] : wreq[i - PORTS])) pick = i;
         end
-        grant = '0;
-        if (ok && pick >= 0) grant[pick] = 1'b1;
+        grant  = '0;
+        wgrant = '0;
+        if (ok && pick >= 0 && pick < PORTS) grant[pick] = 1'b1;
+        if (ok && pick >= PORTS) wgrant[pick - PORTS] = 1'b1;
     end
 
     always_ff @(posedge clk) begin
         if (rst) begin
             credit <= 0;
-            rr     <= PORTS - 1;
+            rr     <= N - 1;
             cycle  <= 0;
             words  <= 0;
             first  <= -1;
@@ -75,7 +88,10 @@ module mx_tb_mem #(
         end else begin
             cycle <= cycle + 1;
             rng   <= xorshift(rng);
-            if (|grant) begin
+            if (|wgrant)
+                for (int b = 0; b < BUS_BITS / 8; b++)
+                    if (wstrb[pick - PORTS][b]) mem[waddr[pick - PORTS]][b*8 +: 8] <= wdata[pick - PORTS][b*8 +: 8];
+            if (|grant || |wgrant) begin
                 credit <= (avail - COST > COST) ? COST : avail - COST;
                 rr     <= pick;
                 words  <= words + 1;
@@ -85,7 +101,7 @@ module mx_tb_mem #(
                 credit <= (avail > COST) ? COST : avail;
             end
             pv[0] <= grant;
-            pa[0] <= (pick >= 0) ? addr[pick] : 32'd0;
+            pa[0] <= (pick >= 0 && pick < PORTS) ? addr[pick] : 32'd0;
             for (int s = 1; s < LATENCY; s++) begin
                 pv[s] <= pv[s-1];
                 pa[s] <= pa[s-1];
