@@ -4,6 +4,7 @@ against the off-chip roofline (weight bytes per token / bandwidth).
 
     python benchmarks/bench_offchip_decode.py --out /tmp/offchip_bench --gbps 0.25 0.5 1.0
     python benchmarks/bench_offchip_decode.py --out /tmp/offchip_bench --target ecp5-85k --gbps 0.1 --set hw.fold=1
+    python benchmarks/bench_offchip_decode.py --out /tmp/b --target ecp5-85k --gbps 0.1 --set hw.fold=1 hw.dma_fifo_words=14
 
 For each bandwidth: the KV-cache decode design of tiny-llama mxint4 (both decoder layers, hw.weights=
 offchip) generates --tokens greedy tokens after a --prompt-token prompt (the generate stage's gated run:
@@ -11,7 +12,9 @@ each token enters when the previous one has left, as a host would feed it), bit-
 golden model (and a second run with random memory stalls and port back-pressure); cycles per token =
 the median over the generated tokens (steady state: the DMA channels read ahead across tokens, so
 the first generated token finds its weights partly read during the prompt and the last one has none
-left to read after it; the mean is printed too).
+left to read after it; the mean is printed too). Printed: each DMA channel's buffer (hw.dma_fifo_words,
+default 512 bus words; a channel of a shorter region holds one pass of it) and their sum, the roofline, the
+simulated cycles a token and their ratio, and the decode model's figure (params.decode_model) with its error.
 Writes <out>/bench_offchip_decode.json.
 """
 
@@ -52,7 +55,8 @@ def run(out: Path, gbps: float, tokens: int, prompt: int, model_name: str, quant
     return {"model": model_name, "quant": quant, "bandwidth_gbps": mem["bandwidth_gbps"], "bus_bits": mem["bus_bits"],
             "latency_cycles": mem["latency_cycles"], "clock_mhz": plan["clock_mhz"],
             "weight_bytes_per_token": weight_bytes, "stream_bytes_per_token": amap["weight_bytes_per_token"],
-            "dma_buffer_bytes": amap["dma_buffer_bytes"], "roofline_cycles_per_token": roof_cycles,
+            "dma_buffer_bytes": amap["dma_buffer_bytes"], "dma_fifo_words": mem["fifo_words"],
+            "roofline_cycles_per_token": roof_cycles,
             "roofline_tokens_per_s": clock / roof_cycles, "sim_cycles_per_token": cpt,
             "sim_cycles_each": res["cycles_per_token_each"], "sim_tokens_per_s": clock / cpt,
             "fraction_of_roofline": roof_cycles / cpt, "sim_cycles_per_token_median": steady,
@@ -80,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         r = run(a.out, gbps, a.tokens, a.prompt, a.model, a.quant, a.bus_bits, not a.no_stall, a.target, a.set)
         rows.append(r)
         print(f"{a.model} {a.quant} {r['bandwidth_gbps']:g} GB/s ({r['bus_bits']}-bit bus, {r['latency_cycles']} cycles "
-              f"latency): roofline {r['roofline_cycles_per_token']:.0f} cycles/token ({r['roofline_tokens_per_s']:.0f} "
+              f"latency), DMA buffers {r['dma_fifo_words']} words a channel ({r['dma_buffer_bytes']:,} bytes in all): roofline {r['roofline_cycles_per_token']:.0f} cycles/token ({r['roofline_tokens_per_s']:.0f} "
               f"tok/s), simulated median {r['sim_cycles_per_token_median']:.0f} ({r['sim_tokens_per_s_median']:.0f} tok/s) "
               f"= {100 * r['fraction_of_roofline_median']:.1f}% of the roofline (mean {r['sim_cycles_per_token']:.0f} = "
               f"{100 * r['fraction_of_roofline']:.1f}%: the first token finds weights read ahead, the last one "
-              f"none left to read); bit-exact {r['bit_exact']}; "
+              f"none left to read); decode model {r['analytical_cycles_per_token']:.0f} "
+              f"({100 * (r['analytical_cycles_per_token'] / r['sim_cycles_per_token_median'] - 1):+.1f}%); bit-exact {r['bit_exact']}; "
               f"load {r['load_avg'][0]:.1f}", flush=True)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "bench_offchip_decode.json").write_text(json.dumps(rows, indent=1) + "\n")

@@ -183,7 +183,7 @@ def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, na
     a port's pass p region starts pass_stride_words after its pass p - 1 region."""
     import numpy as np
 
-    from .params import stream_beat_bits, stream_beats
+    from .params import dma_fifo_words, stream_beat_bits, stream_beats
 
     mem = plan.memory
     wb = mem["bus_bits"] // 8
@@ -203,7 +203,7 @@ def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, na
         arr = np.frombuffer(raw + bytes(nw * wb - len(raw)), dtype=np.uint8).reshape(nw, wb)
         words.append(arr)
         # the DMA channel's buffer (mase.compiler.params.memory_model): at most one pass of the region
-        fifo = min(mem["fifo_words"], max(2 * mem["latency_cycles"] + 4, nw + 2))
+        fifo = dma_fifo_words(mem, nw)
         regions.append({"port": port, "node": n.name, "layer": layer, "pass": pss, "base_word": base, "base_byte": base * wb, "words": nw,
                         "bytes": len(raw), "beats": beats, "width": width, "beat_bytes": bb, "fifo_words": fifo})
         base += nw

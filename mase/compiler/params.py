@@ -515,6 +515,28 @@ def _shorten_token_path(ii: int, params: dict, tot: dict, notes: list, build: An
     return params, tot, notes
 
 
+DECODE_PATH_SPEEDUP = (8, 4, 2)
+DECODE_PATH_OPS = ("matmul_qk", "matmul_sv", "softmax", "rmsnorm", "layernorm")  # and the V cache's quantizer
+
+
+def _shorten_decode_path(ii: int, params: dict, tot: dict, notes: list, build: Any, finish: Any, fits: Any) -> tuple:
+    """Batch-1 decode with streamed weights (the decode design, its linears at the bus's rate): a token's
+    time is the larger of the bus time of its weights and its path through every layer, on which the nodes
+    other than the linears (norms, the KV caches' replay, softmax, scores.V) take ~II each at lanes sized
+    for the II (tiny-llama on the ECP5-85, II 1024: a 14.9 k-cycle path against 9.8 k of bus time at 0.2
+    GB/s). Sizes the KV caches, the attention products, softmax and the norms (DECODE_PATH_OPS: the longest
+    stretches of the path, few multipliers) for II / 8 (or / 4, / 2) where the target has room."""
+    for speedup in DECODE_PATH_SPEEDUP:
+        fast = build(ii, max(1, ii // speedup))
+        try:
+            f_tot, f_notes = finish(fast)
+        except MaseError:
+            continue
+        if fits(f_tot):
+            return fast, f_tot, f_notes
+    return params, tot, notes
+
+
 def _fifo_depths(n: Node, g: DataflowGraph, default: int, params: dict[str, NodeParams],
                  by_name: dict[str, Node], kv_prefill: bool = False) -> dict[str, int]:
     """FIFO depth (beats at the producer's lanes) on each input: deep where the other input passes a
@@ -634,17 +656,19 @@ BUS_PROTOCOL = ("one AXI4-Stream per streamed linear layer (w_<node>_data/_valid
                 "vector; all channels share one read port of bus_bits a cycle")
 
 
+DMA_FIFO_WORDS = 512  # hw.dma_fifo_words=0: one ECP5 DP16KD at 32 bits (512 x 36), two 256-beat AXI bursts
+
+
 def memory_model(target: Any, hw: Any = None) -> dict[str, Any] | None:
     """The off-chip memory that streamed weights come from, at the design's clock (the testbench's
     mx_tb_mem / mx_tb_dma and the decode model's bandwidth cap); None without off-chip memory.
 
     bus_bits: hw.bus_bits, else target.offchip_bus_bits, else 512; bandwidth: the target's
     offchip_bandwidth_gbps, at most bus_bits a cycle; read latency: target.offchip_latency_ns (else 100
-    ns) in cycles; each DMA channel keeps up to `fifo_words` words in flight or buffered: at least twice
-    the bus's bandwidth-delay product (2 x latency + 4 words), and the bytes the bus delivers in
-    `prefetch_cycles` (set by choose_parameters: the longest decoder layer's compute latency, an upper
-    bound of a stretch in which no streamed layer reads, which the other channels' prefetch must absorb
-    for the bus not to idle), at most the channel's region (mase.compiler.emit: one pass of its weights)."""
+    ns) in cycles; each DMA channel keeps up to `fifo_words` words in flight or buffered (hw.dma_fifo_words,
+    0: DMA_FIFO_WORDS), at most one pass of its region + 2 (mase.compiler.library.offchip_image): on-chip
+    memory next to the DMA engine, counted in the plan's block RAM (dma_buffer_blocks). A value below the
+    bus's bandwidth-delay product (2 x latency + 4 words) could not keep the bus busy: one line."""
     gbps = _offchip_gbps(target)
     if not gbps:
         return None
@@ -655,20 +679,19 @@ def memory_model(target: Any, hw: Any = None) -> dict[str, Any] | None:
     bus_gbps = bus / 8 * clock / 1000
     eff = min(gbps, bus_gbps)
     per_cycle = eff * 1000 / clock
+    fifo = int(_get(hw, "dma_fifo_words", 0) or DMA_FIFO_WORDS)
+    if fifo < 2 * lat + 4:
+        raise MaseError(f"hw.dma_fifo_words={fifo} is below the bus's bandwidth-delay product ({lat} cycles of "
+                        f"latency): give at least 2 x {lat} + 4 = {2 * lat + 4} words a DMA channel")
     return {"protocol": BUS_PROTOCOL, "bus_bits": bus, "clock_mhz": clock, "target_gbps": gbps, "bus_gbps": bus_gbps,
             "bandwidth_gbps": eff, "bytes_per_cycle": per_cycle, "bw_milli": max(1, int(round(per_cycle * 1000))),
-            "latency_ns": lat_ns, "latency_cycles": lat, "fifo_words": 2 * lat + 4, "prefetch_cycles": 0}
+            "latency_ns": lat_ns, "latency_cycles": lat, "fifo_words": fifo}
 
 
-def _prefetch(g: DataflowGraph, plan: HwPlan) -> None:
-    """Size the DMA channels' prefetch (memory_model) from the decode model's per-layer latencies."""
-    mem = plan.memory
-    ends = decode_model(g, plan, g.seq_len)["layer_end_cycles"]
-    layers = sorted((int(k), v) for k, v in ends.items() if int(k) >= 0)
-    gap = max((v - (layers[i - 1][1] if i else 0) for i, (_, v) in enumerate(layers)), default=0)
-    mem["prefetch_cycles"] = gap
-    words = math.ceil(mem["bytes_per_cycle"] * gap / (mem["bus_bits"] // 8))
-    mem["fifo_words"] = max(2 * mem["latency_cycles"] + 4, words)
+def dma_fifo_words(mem: dict[str, Any], region_words: int) -> int:
+    """Words of the DMA channel of a region of `region_words` words: hw.dma_fifo_words, at most one pass
+    of the region + 2 (it never needs more), at least the bandwidth-delay product."""
+    return min(mem["fifo_words"], max(2 * mem["latency_cycles"] + 4, region_words + 2))
 
 
 def _wstream_shape(n: Node, p: NodeParams) -> tuple[int, int, int]:
@@ -714,6 +737,22 @@ def streamed_linear_buffers(n: Node, p: NodeParams, g: DataflowGraph, family: st
         return x
     depth = 1 << max(1, (2 * max(1, o.block // p.out_par) + 10 - 1).bit_length())
     return x + resources.ram_blocks(family, p.out_par * (ACC_W + resources._clog2(nb + 1)), depth)
+
+
+def _bus_cycles(n: Node, mem: dict[str, Any]) -> int:
+    """Cycles the off-chip bus takes for a streamed linear's weights a token (elements and one scale byte
+    per row and block, as its compact stream carries them): its vector time at the bus's rate."""
+    bits = _weight_bits(n) - (n.attrs["out_features"] * 32 if n.attrs["has_bias"] else 0)
+    return max(1, int(bits / 8 / mem["bytes_per_cycle"]))
+
+
+def dma_buffer_blocks(n: Node, p: NodeParams, mem: dict[str, Any] | None, family: str) -> float:
+    """Block RAMs of the DMA channel's buffer that feeds a streamed linear (dma_fifo_words bus words, on the
+    FPGA next to the DMA engine)."""
+    if not mem:
+        return 0.0
+    words = -(-(stream_beats(n, p) * stream_beat_bits(n, p) // 8) // (mem["bus_bits"] // 8))
+    return resources.ram_blocks(family, mem["bus_bits"], dma_fifo_words(mem, words))
 
 
 def stream_beats(n: Node, p: NodeParams) -> int:
@@ -863,19 +902,31 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
                 spaces[n.name] = (_v_cache_lanes(n, g), [1])
     by_name = {n.name: n for n in g.nodes}
     works = {n.name: n.work(g.edges, g.seq_len) for n in g.nodes}
+    # streamed linear layers read their weights at least at the bus's rate (bus_rate), so the bus is busy
+    # whenever one computes: at most the bus time of their weights a token (_bus_cycles)
+    mem0 = memory_model(target, hw) if weights_mode == "offchip" or any(
+        _get(ov, "weights", None) == "axi" for ov in ovs.values()) else None
+    axi_pins = {n.name for n in g.nodes if any(fnmatchcase(n.name, pt) and _get(ov, "weights", None) == "axi"
+                                                  for pt, ov in ovs.items())}
+    bus_cap = {n.name: _bus_cycles(n, mem0) for n in g.nodes if mem0 and n.op == "linear"
+               and (weights_mode == "offchip" or n.name in axi_pins)}
+    bus_rate = bool(bus_cap)
 
-    def build(ii: int) -> dict[str, NodeParams]:
+    def build(ii: int, path_ii: int = 0) -> dict[str, NodeParams]:
+        """Lanes for `ii`; `path_ii`: the nodes other than streamed linears (and the KV caches) sized for it."""
         out = {}
         for n in g.nodes:
             ins, outs = spaces[n.name]
             p = NodeParams(n.name, n.op, work=works[n.name])
+            goal = (min(ii, bus_cap[n.name]) if bus_rate and n.name in bus_cap
+                    else path_ii if path_ii and (n.op in DECODE_PATH_OPS or n.attrs.get("along") == "tokens") else ii)
             # the smallest lane count whose cycles per token meet ii (in_par first: it shares the input)
             best = None
             for o in outs:
                 for i in ins:
                     if _used_lanes(n, i, o) > max_lanes:
                         continue
-                    if (node_cycles(n, g, works[n.name], i, o) <= ii
+                    if (node_cycles(n, g, works[n.name], i, o) <= goal
                             and (best is None or _lane_key(n, i, o) < _lane_key(n, *best))):
                         best = (i, o)
             if best is None:  # cannot meet ii: the most parallel legal choice
@@ -885,7 +936,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
             if n.attrs.get("along") == "tokens" and causal_chunk(g, n.layer):
                 p.in_par = _drain_lanes(n, g, p.in_par, ins, ii)
             if g.decode:
-                p.in_par, p.out_par = _decode_lanes(n, g, p.in_par, p.out_par, ins, outs, ii, kv_prefill)
+                p.in_par, p.out_par = _decode_lanes(n, g, p.in_par, p.out_par, ins, outs, path_ii or ii, kv_prefill)
                 if kv_offchip_ and (n.op == "matmul_qk" or (n.op == "quantize" and n.attrs.get("along") == "tokens")):
                     p.kv = "offchip"
             for pattern, ov in ovs.items():
@@ -921,9 +972,11 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
                 p.lut, p.ff = p.lut + lut, p.ff + ff
         notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned, weights_mode,
                                max(1.0, util))
+        mem = memory_model(target, hw) if any(params[n.name].weights == "axi" for n in g.nodes) else None
         for n in g.nodes:
             if n.op == "linear" and params[n.name].weights == "axi":
                 params[n.name].bram += streamed_linear_buffers(n, params[n.name], g, family)
+                params[n.name].bram += dma_buffer_blocks(n, params[n.name], mem, family)
                 unpack = resources.wstream_unpack(wstream_unpack_params(n, params[n.name]), family)
                 params[n.name].lut += int(round(unpack["lut"]))
                 params[n.name].ff += int(round(unpack["ff"]))
@@ -963,6 +1016,25 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
             chosen, hi = (cands[mid], params, tot, notes), mid - 1
         else:
             lo = mid + 1
+    if chosen is None and bus_rate:  # linear layers at the bus's rate do not fit: the fastest that do (slower
+        # than the bus: decode leaves it idle while they compute)
+        bus_rate = False
+        lo, hi = 0, len(cands) - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            params = build(cands[mid])
+            try:
+                tot, notes = finish(params)
+                ok = not cap or fits(tot)
+            except MaseError:
+                ok = False
+            if ok:
+                chosen, hi = (cands[mid], params, tot, notes), mid - 1
+            else:
+                lo = mid + 1
+        if chosen is not None:
+            chosen[3].append("streamed linear layers at the off-chip bus's rate do not fit the target: sized "
+                             "for the II instead (decode leaves the bus idle while they compute)")
     if chosen is None:
         params = build(cands[-1])
         tot, notes = finish(params)
@@ -987,6 +1059,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
     ii, params, tot, notes = chosen
     if kv_prefill:
         params, tot, notes = _shorten_token_path(ii, params, tot, notes, build, finish, lambda t: not cap or fits(t))
+    elif g.decode and bus_rate:
+        params, tot, notes = _shorten_decode_path(ii, params, tot, notes, build, finish, lambda t: not cap or fits(t))
     real_ii = max(p.cycles_per_token for p in params.values())
     clock = float(_get(target, "clock_mhz", 100.0))
     axi_bits = sum(p.weight_bits for p in params.values() if p.weights == "axi")
@@ -1003,8 +1077,6 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
         plan.kv_cache = "offchip"
     if fold:
         plan.fold, plan.passes, plan.loop = fold, g.layers // fold, loop_buffer(g, params, fold, family)
-    if plan.memory:
-        _prefetch(g, plan)
     return plan
 
 
@@ -1252,6 +1324,150 @@ def _product_times(n: Node, p: NodeParams, g: DataflowGraph, times: dict[str, tu
     return first, last
 
 
+def _node_pass(nodes: list[Node], times: dict, node_times: Any, bus: "_DmaBus | None" = None) -> dict:
+    """Every node's (first, last) output beat in capture (topological) order; with `bus`, a streamed linear
+    waits for its weights: its channel's words come from the bus model, which is advanced to the next
+    linear that finishes reading its weights each time no other node can be timed (every node not yet
+    timed then depends on a linear still reading, so none can start a linear before that one finishes)."""
+    if bus is None:
+        for n in nodes:
+            ft = node_times(n, times)
+            for e in n.outputs:
+                times[e] = ft
+        return times
+    produced = {e for n in nodes for e in n.outputs}
+    left = list(nodes)
+    while left:
+        progress = True
+        while progress:
+            progress, rest = False, []
+            for n in left:
+                if any(e in produced and e not in times for e in n.inputs):
+                    rest.append(n)
+                    continue
+                if n.name in bus.channel_of and n.name not in bus.done:
+                    if n.name not in bus.active:
+                        bus.start(n.name, *node_times(n, times, phase="start"))
+                    rest.append(n)
+                    continue
+                ft = node_times(n, times, bus.done.get(n.name))
+                for e in n.outputs:
+                    times[e] = ft
+                progress = True
+            left = rest
+        if left and not bus.run_to_completion():
+            raise RuntimeError(f"decode model: {left[0].name} waits for no streamed linear")
+    return times
+
+
+class _DmaBus:
+    """A fluid model of the DMA channels (mx_tb_dma) that feed the streamed linears and the memory port they
+    share (mx_tb_mem): `rate` bytes a cycle (memory_model's bytes_per_cycle), shared round robin (max-min
+    fair) by the channels with room; each channel buffers up to its `fifo_words` (dma_fifo_words), reading on
+    into the next region (the next layer's, the next token's) while its linear waits; a linear drains its
+    channel at its lanes' rate (its weight bytes over its vector time) from the cycle its input vector is
+    in. Rates are constant between events (a channel full or empty, a linear starting, done, or past its
+    first row groups); the bus idles only while every channel is full and no linear reads. The read
+    latency is not modelled (the buffers cover its bandwidth-delay product)."""
+
+    EPS = 1e-6
+
+    def __init__(self, g: DataflowGraph, plan: HwPlan, streamed: list[Node]):
+        mem = plan.memory
+        wb = mem["bus_bits"] // 8
+        self.rate = float(mem["bytes_per_cycle"])
+        self.channel_of: dict[str, str] = {}
+        self.need: dict[str, float] = {}
+        self.cap: dict[str, float] = {}
+        for n in streamed:
+            p = plan.nodes[n.name]
+            lay = fold_layer(n.name)
+            ch = layer_name(n.name, lay % plan.fold) if plan.fold and lay is not None else n.name
+            words = -(-(stream_beats(n, p) * stream_beat_bits(n, p) // 8) // wb)  # the region, whole words
+            self.channel_of[n.name] = ch
+            self.need[n.name] = float(words * wb)
+            self.cap[ch] = float(dma_fifo_words(mem, words) * wb)
+        self.level = dict(self.cap)  # every channel full
+        self.restart()
+
+    def restart(self) -> None:
+        """A new token from cycle 0, the channels' buffers as they are."""
+        self.t = 0.0
+        self.active: dict[str, dict[str, Any]] = {}
+        self.done: dict[str, tuple[float, float]] = {}
+
+    def start(self, name: str, start: int, v: int, first_words: int) -> None:
+        need = self.need[name]
+        self.active[name] = {"ch": self.channel_of[name], "start": max(float(start), self.t), "left": need,
+                             "rate": need / max(1, v), "first": need * min(1.0, first_words / max(1, v)), "t_first": None}
+
+    def _rates(self) -> tuple[dict, dict, dict]:
+        eps = self.EPS
+        cons: dict[str, str] = {}  # channel -> the linear reading it now (the earliest started)
+        for name, c in self.active.items():
+            if c["start"] <= self.t + eps:
+                cons.setdefault(c["ch"], name)
+        demand = {ch: (self.active[cons[ch]]["rate"] if ch in cons else 0.0)
+                  if self.level[ch] >= self.cap[ch] - eps else math.inf for ch in self.cap}
+        alloc, bw = {}, self.rate
+        order = sorted(demand, key=demand.get)
+        for i, ch in enumerate(order):  # max-min fair: a full channel takes what its linear drains
+            alloc[ch] = min(demand[ch], bw / (len(order) - i))
+            bw -= alloc[ch]
+        drain = {ch: (self.active[name]["rate"] if self.level[ch] > eps
+                      else min(self.active[name]["rate"], alloc[ch])) for ch, name in cons.items()}
+        return cons, alloc, drain
+
+    def _advance(self, limit: float) -> list[str]:
+        eps = self.EPS
+        cons, alloc, drain = self._rates()
+        dt = limit - self.t
+        for ch in self.cap:
+            net = alloc[ch] - drain.get(ch, 0.0)
+            if net > eps and self.level[ch] < self.cap[ch] - eps:
+                dt = min(dt, (self.cap[ch] - self.level[ch]) / net)
+            elif net < -eps and self.level[ch] > eps:
+                dt = min(dt, self.level[ch] / -net)
+        for ch, name in cons.items():
+            c, d = self.active[name], drain[ch]
+            if d > eps:
+                dt = min(dt, c["left"] / d, *([c["first"] / d] if c["first"] > eps else []))
+        for c in self.active.values():
+            if c["start"] > self.t + eps:
+                dt = min(dt, c["start"] - self.t)
+        dt = max(dt, 0.0)
+        for ch in self.cap:
+            self.level[ch] = min(self.cap[ch], max(0.0, self.level[ch] + (alloc[ch] - drain.get(ch, 0.0)) * dt))
+        self.t += dt
+        finished = []
+        for ch, name in cons.items():
+            c, x = self.active[name], drain[ch] * dt
+            c["left"] -= x
+            if c["first"] > eps:
+                c["first"] -= x
+                if c["first"] <= eps:
+                    c["t_first"] = self.t
+            if c["left"] <= eps * max(1.0, self.need[name]):
+                finished.append(name)
+        for name in finished:
+            c = self.active.pop(name)
+            self.done[name] = (c["t_first"] if c["t_first"] is not None else self.t, self.t)
+        return finished
+
+    def run_to_completion(self) -> bool:
+        """Advance until a linear has all its weights (False: none is reading or waiting to)."""
+        for _ in range(1_000_000):
+            if not self.active:
+                return False
+            if self._advance(math.inf):
+                return True
+        raise RuntimeError("decode model: the DMA bus model does not advance")
+
+    def run_to(self, t: float) -> None:
+        while self.t < t - self.EPS:
+            self._advance(t)
+
+
 def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str, Any] | None = None,
                  edges: bool = False) -> dict[str, Any]:
     """One generated token through a KV-cache decode datapath with the lanes of `plan` (analytical).
@@ -1302,9 +1518,16 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
         for e in g.inputs:
             times[e] = (0, _beats(g.edges[e], first_par.get(e, 1)) - 1)
     per_layer: dict[int, int] = {}
-    ii_c = 0
     L = DECODE_LATENCY
-    for n in nodes:
+
+    def blk_out_of(n: Node, p: NodeParams) -> int:
+        out = g.edges[n.outputs[0]]
+        return 0 if out.is_fixed or out.fmt == "fixed8" else -(-out.block // max(1, p.out_par if n.op == "linear" else p.lanes))
+
+    def node_times(n: Node, times: dict, w: tuple[float, float] | None = None, phase: str = "") -> tuple:
+        """(first, last) output beat of `n` from its inputs' times; a streamed linear's `w`: the cycles its
+        channel delivered its first row groups' and its last weight word (None: as fast as its lanes);
+        phase "start": (start, vector time, first row groups' words) for the bus model."""
         p = plan.nodes[n.name]
         ins = [times[e] for e in n.inputs if e in times] or [(0, 0)]
         f_in, l_in = max(t[0] for t in ins) + L["fifo"], max(t[1] for t in ins) + L["fifo"]
@@ -1313,7 +1536,8 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             # a DMA channel unpacks at most one bus word a cycle: a weight stream wider than the bus (the
             # ECP5's 32 bits: 34 bits a cycle of gate/up/down at 8 lanes) streams slower than the lanes compute
             v = max(v, math.ceil(stream_beats(n, p) * stream_beat_bits(n, p) / plan.memory["bus_bits"]))
-        ii_c = max(ii_c, v)
+        if phase == "start":  # a streamed linear's weights: from its start (input vector in), at its lanes' rate
+            return l_in + 1, v, max(1, blk_out_of(n, p)) * _beats(g.edges[n.inputs[0]], p.in_par)
         out = g.edges[n.outputs[0]]
         blk_out = 0 if out.is_fixed or out.fmt == "fixed8" else -(-out.block // max(1, p.out_par if n.op == "linear" else p.lanes))
         if n.op in ("matmul_qk", "matmul_sv"):
@@ -1325,6 +1549,9 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             start = l_in + 1
             first = start + max(1, blk_out) * in_beats + L["linear"]
             last = start + v + L["linear"] + blk_out
+            if w is not None:  # its weights over the bus (_DmaBus): the first row groups', the last word
+                first = max(first, math.ceil(w[0]) + 1 + L["linear"])
+                last = max(last, math.ceil(w[1]) + 1 + L["linear"] + blk_out)
         elif n.op in ("rmsnorm", "layernorm"):
             first = l_in + 1 + L["norm"]
             last = first + v - 1
@@ -1350,9 +1577,31 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
                 lat += n.attrs["head_dim"] // 2 // p.lanes
             first = f_in + lat
             last = max(l_in + lat, first + v - 1)
-        for e in n.outputs:
-            times[e] = (first, last)
-        per_layer[n.layer] = max(per_layer.get(n.layer, 0), last)
+        return first, last
+
+    ii_c = max((_decode_cycles(n, plan.nodes[n.name], g, T) for n in nodes), default=0)
+    for n in nodes:
+        p = plan.nodes[n.name]
+        if n.op == "linear" and p.weights == "axi" and plan.memory:
+            ii_c = max(ii_c, math.ceil(stream_beats(n, p) * stream_beat_bits(n, p) / plan.memory["bus_bits"]))
+    streamed = [n for n in nodes if n.op == "linear" and plan.nodes[n.name].weights == "axi"]
+    base = dict(times)
+    compute_times = _node_pass(nodes, dict(base), node_times)
+    if plan.memory and streamed and plan.memory.get("fifo_words"):
+        # the DMA channels' buffers are finite (hw.dma_fifo_words): the bus idles while every channel is full and
+        # no streamed linear reads; a fluid model of the channels and the shared port decides when each
+        # linear's weights are in. Steady state of gated decode: the token after one whose channels started full
+        bus = _DmaBus(g, plan, streamed)
+        first = _node_pass(nodes, dict(base), node_times, bus)
+        end = max(first[e][1] for e in outputs) + 1
+        bus.run_to(end)
+        bus.restart()
+        times = _node_pass(nodes, dict(base), node_times, bus)
+    else:
+        times = compute_times
+    for n in nodes:
+        per_layer[n.layer] = max(per_layer.get(n.layer, 0), times[n.outputs[0]][1])
+    compute = max(compute_times[e][1] for e in outputs) + 1  # the token's path alone (an unlimited bus)
     latency = max(times[e][1] for e in outputs) + 1
     port_times = {e: times[e] for e in outputs}
     # KV cache: the K and V streams entering the attention products, for T tokens
@@ -1369,7 +1618,6 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
     # (the roofline: weight bytes a token over the bandwidth, at most the bus's), and one sequence's
     # token takes at least the bus time of its streams' bytes (the memory image's beats)
     mem_cap = mem_cycles = None
-    compute = latency  # the token's path through the layers (a folded design: the L / N passes in turn)
     # KV caches off chip (hw.kv_cache, mase.compiler.kv_offchip): every token reads the earlier tokens'
     # keys and values of every layer and writes its own over the weights' bus, bytes that grow with the context
     kv_mem = (kv_offchip.traffic(g, plan.nodes, plan.memory, pos)
@@ -1398,7 +1646,8 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             # the larger of the compute path and the bus time of all L layers' weights (the DMA channels
             # prefetch the next layer's region while the current one computes, so the two overlap)
             "fold": {"passes": plan.passes, "compute_cycles": compute, "memory_cycles": mem_cycles,
-                     "bound": "memory" if mem_cycles and mem_cycles > compute else "compute"} if plan.fold else None,
+                     "bound": "memory" if latency > compute else "compute"} if plan.fold else None,
+            "compute_cycles": compute,
             "kv_cache_bits": int(kv_bits), "kv_cache_mb": kv_bits / 8e6,
             "layer_end_cycles": {str(k): v for k, v in sorted(per_layer.items())}, "port_cycles": port_times,
             **({"edge_cycles": dict(times)} if edges else {}),

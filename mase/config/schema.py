@@ -266,6 +266,9 @@ class HwConfig:
     # data bits a cycle of the off-chip memory bus streamed weights come over (the memory image's word;
     # 0: the target's offchip_bus_bits, else 512)
     bus_bits: int = 0
+    # words (of the bus) each DMA channel feeding a streamed linear buffers on chip, in flight or read
+    # ahead (mase.compiler.params.memory_model; counted in the plan's block RAM); 0: DMA_FIFO_WORDS (512)
+    dma_fifo_words: int = 0
     # layer reuse (mase/compiler/README.md "Layer reuse"): 0 = fully spatial (a hardware decoder layer per
     # layer); N = N hardware decoder layers reused for all L layers (L / N passes, N dividing L, the
     # activations looped back through an on-chip buffer of the prompt, every linear's weights streamed from

@@ -280,6 +280,9 @@ def validate_hw(hw: Any, m: Any) -> None:
     bus = hw.get("bus_bits", 0)
     if bus is None or (bus != 0 and (not 8 <= bus <= 8192 or bus % 8)):
         raise MaseError(f"hw.bus_bits={bus}: give a whole number of bytes, 8 to 8192 bits (0: the target's off-chip bus)")
+    dma = hw.get("dma_fifo_words", 0)
+    if dma is None or not 0 <= dma <= 1 << 20:
+        raise MaseError(f"hw.dma_fifo_words={dma}: give 0 (the default DMA buffer) or 1 to 1048576 bus words a channel")
     _names(hw)
     _fold(hw, layers)
     for pattern, ov in (hw.overrides or {}).items():
