@@ -50,6 +50,11 @@ def test_folded_decode_library(tmp_path, tiny_llama):
     assert ".REPEAT(1)" in top and ".REPEAT(16)" not in top  # norm gains: one layer's block per pass (token)
     amap = json.loads((tmp_path / "mem" / "offchip.json").read_text())
     assert amap["passes"] == 2 and amap["tokens_per_pass"] == 1
+    # each DMA channel buffers hw.dma_fifo_words (512) bus words, at most one pass of its region + 2, at least
+    # the bandwidth-delay product (2 x 10 + 4): on this 512-bit bus tiny-llama's regions are 17-68 words
+    assert plan.memory["fifo_words"] == 512
+    assert all(r["fifo_words"] == max(24, r["words"] + 2) for r in amap["regions"])
+    assert amap["dma_buffer_bytes"] == sum(r["fifo_words"] for r in amap["regions"] if r["pass"] == 0) * 64
 
 
 def test_folded_decode_kv_cache_must_fit(tiny_llama):
