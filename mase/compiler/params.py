@@ -1268,6 +1268,21 @@ DECODE_LATENCY = {"fifo": 3, "linear": 22, "quantize": 12, "norm": 55, "softmax"
                   "residual": 2, "swiglu": 16, "act": 10}
 
 
+def _linear_share(n: Node, p: NodeParams) -> int:
+    """G of a linear layer's mx_linear (SHARE 1, cores.map_node): output lanes sharing one aligner, accumulator
+    and quantizer lane (the largest divisor of OUT_PAR up to K / IN_PAR)."""
+    return resources._share_group(p.out_par, max(1, n.attrs["block"] // p.in_par), 1)
+
+
+def _share_delay(n: Node, p: NodeParams) -> int:
+    """Cycles a row group of mx_linear spends beyond G = 1 when G output lanes share a quantizer lane: its G
+    block sums enter the aligner one a cycle, the quantizer takes them NAL a cycle, and G quantizer beats
+    are gathered into an output beat (core measurement, 64 x 64 mxint4 at IN_PAR 2, OUT_PAR 32: G 16 -> 31
+    cycles after the last input beat; G 1 -> 0)."""
+    share = _linear_share(n, p)
+    return 2 * share - 1 if share > 1 else 0
+
+
 def _decode_cycles(n: Node, p: NodeParams, g: DataflowGraph, context: int) -> int:
     """Vector time of `n` for one new token with `context` tokens of KV cache (its own included)."""
     if n.op in ("matmul_qk", "matmul_sv", "softmax"):
@@ -1544,11 +1559,12 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             cons = [plan.nodes[c].in_par for c in out.consumers if c in plan.nodes]
             first, last = _product_times(n, p, g, times, T, pos, min([p.out_par] + cons), v)
         elif n.op == "linear":
-            # the input vector is buffered, then one row group per in_beats cycles
+            # one row group per in_beats cycles over the buffered vector; the first pass reads each beat as it
+            # arrives (mx_linear), so it ends with the last input beat, or in_beats after the first
             in_beats = _beats(g.edges[n.inputs[0]], p.in_par)
-            start = l_in + 1
-            first = start + max(1, blk_out) * in_beats + L["linear"]
-            last = start + v + L["linear"] + blk_out
+            pass0 = max(l_in + 1, f_in + in_beats) - in_beats + 1  # the later passes then run back to back
+            first = pass0 + max(1, blk_out) * in_beats + L["linear"] + _share_delay(n, p)
+            last = pass0 + v + L["linear"] + blk_out + _share_delay(n, p)
             if w is not None:  # its weights over the bus (_DmaBus): the first row groups', the last word
                 first = max(first, math.ceil(w[0]) + 1 + L["linear"])
                 last = max(last, math.ceil(w[1]) + 1 + L["linear"] + blk_out)

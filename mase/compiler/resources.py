@@ -132,10 +132,12 @@ def _dot_params(L: int, O: int, I: int, a: tuple, b: tuple, o: tuple, acc: int, 
 
 
 def _share_group(out_par: int, bpb: int, share: int) -> int:
-    """mx_linear's share_group: the largest divisor of OUT_PAR not above K / IN_PAR (SHARE = 0: 1)."""
+    """mx_linear's share_group: the largest divisor of OUT_PAR not above K / IN_PAR (SHARE = 0: 1; SHARE = n > 1:
+    nor above n)."""
     if not share:
         return 1
-    return max(d for d in range(1, out_par + 1) if out_par % d == 0 and d <= max(1, bpb))
+    cap = max(1, bpb) if share == 1 else min(max(1, bpb), share)
+    return max(d for d in range(1, out_par + 1) if out_par % d == 0 and d <= cap)
 
 
 def _lin(P: dict, fam: str = "") -> dict[str, float]:

@@ -27,6 +27,12 @@ CONFIGS = [
     # streamed weights, 3 bias banks of 2 vectors each (layer reuse, hw.fold: a layer's bias per pass)
     dict(shape=(64, 32, 32, 32, 8, 4), fmts=("mxint4", "mxint4", "mxint8"), acc=(-20, 32), bias=True, ws=1,
          extra={"B_BANKS": 3, "B_VECTORS": 2}),
+    # few row groups of many input beats (the causal prefill's token path): the first pass reads each beat
+    # as it arrives, so the first row group leaves right after the last input beat; SHARE 4 caps G at 4
+    dict(shape=(64, 32, 32, 16, 2, 16), fmts=("mxint4", "mxint4", "mxint8"), acc=(-20, 32), bias=True, ws=0,
+         extra={"SHARE": 4}, early=True),
+    dict(shape=(64, 32, 32, 32, 2, 16), fmts=("mxint4", "mxint4", "mxint4"), acc=(-20, 32), bias=True, ws=1,
+         early=True),
 ]
 
 
@@ -89,3 +95,8 @@ def test_mx_linear(cfg):
             # with lanes sharing the quantizer (OUT_PAR > 1) the last output block drained one lane
             # group per cycle (up to K_OUT)
             assert s["out_last"] - s["in_first"] < ideal + fin // ip + 40 + (k_out if op > 1 else 0)
+            if cfg.get("early"):  # the first output block one pass after its input began, not after two
+                blocks = max(1, k_out // op)  # row groups of the first output block
+                share = p.get("SHARE", 1)
+                g = max(d for d in range(1, op + 1) if op % d == 0 and d <= k // ip and (share == 1 or d <= share))
+                assert s["out_first"] - s["in_first"] < blocks * (fin // ip) + 30 + 2 * g, s

@@ -16,6 +16,8 @@
 // 2**ACC_LSB (floor, saturation to ACC_W bits), exact accumulation of the NB blocks and the bias,
 // then mx_quantize. Each vector is computed in OUT_FEATURES/OUT_PAR passes over a double-buffered
 // copy of it: IN_FEATURES*OUT_FEATURES/(IN_PAR*OUT_PAR) cycles per vector, one MAC beat per cycle.
+// The first pass reads each beat as soon as it has been written (not after the whole vector), so it
+// overlaps the vector's arrival: the last row group is issued (NRG - 1) * BEATS cycles after the last beat.
 // Pipeline: 9 register stages from a row group's issue to its sum (see "lanes"), then mx_quantize's.
 // *_FIXED_SCALE >= 0 makes that operand fixed point (fixed8): a constant scale, no scale datapath.
 // B_BANKS > 1 (layer reuse, hw.fold): the bias image holds B_BANKS banks of row groups (one decoder
@@ -43,7 +45,7 @@ module mx_linear #(
     parameter int    B_VECTORS     = 1,
     parameter int    W_SOURCE      = 0,
     parameter int    ROWS          = 1,
-    parameter int    SHARE         = 1,   // 1: lanes share aligner/accumulator/quantizer lanes where throughput allows
+    parameter int    SHARE         = 1,   // 1: lanes share aligner/accumulator/quantizer lanes where throughput allows; n > 1: at most n lanes
     parameter int    DSP_PACK      = -1,  // two narrow products per DSP multiplier (mx_dot_lane); -1: `MASE_DSP_PACK
 `ifdef YOSYS  // Yosys 0.23 has no string parameter type
     parameter        W_FILE        = "",
@@ -94,13 +96,13 @@ module mx_linear #(
     localparam int WAW   = (NRG * BEATS > 1) ? $clog2(NRG * BEATS) : 1;
     localparam int SAW   = (NRG * NB > 1) ? $clog2(NRG * NB) : 1;
 
-    // the largest divisor of op that is <= bpb (1 when share == 0)
+    // the largest divisor of op that is <= bpb and (share > 1) <= share (1 when share == 0)
     function automatic integer share_group(input integer op, input integer bpb, input integer share);
         integer g, d;
         g = 1;
         if (share != 0)
             for (d = 1; d <= op; d = d + 1)
-                if (op % d == 0 && d <= bpb) g = d;
+                if (op % d == 0 && d <= bpb && (share == 1 || d <= share)) g = d;
         share_group = g;
     endfunction
 
@@ -143,8 +145,13 @@ module mx_linear #(
     assign last_rg = rg == RW'(NRG - 1);
     logic           loaded;      // W_SOURCE 2: the bank being computed holds a complete matrix
     logic           wram_ready;  // W_SOURCE 2: the bank being loaded is free
-    assign go      = full[rbank] && ce && (W_SOURCE == 0 || (W_SOURCE == 1 && w_valid) || (W_SOURCE == 2 && loaded));
-    assign w_ready = (W_SOURCE == 1) ? full[rbank] && ce : (W_SOURCE == 2) && wram_ready;
+    // The first pass over a vector starts before the vector is whole: beat j of the bank being written
+    // is read once it has been written (j < wj). The later passes find the bank full (pass 0 issues the
+    // last beat only then), so a vector's first row group ends right after its last input beat.
+    logic           avail;
+    assign avail   = full[rbank] || (wbank == rbank && j < wj);
+    assign go      = avail && ce && (W_SOURCE == 0 || (W_SOURCE == 1 && w_valid) || (W_SOURCE == 2 && loaded));
+    assign w_ready = (W_SOURCE == 1) ? avail && ce : (W_SOURCE == 2) && wram_ready;
 
     always_ff @(posedge clk) begin
         if (rst) begin
