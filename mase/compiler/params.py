@@ -546,7 +546,9 @@ def _fifo_depths(n: Node, g: DataflowGraph, default: int, params: dict[str, Node
         e = g.edges[e_name]
         beats = _beats(e, _source_lanes(g, params, e_name, by_name))
         if n.op in ("matmul_qk", "matmul_sv") and i == 0:
-            depth = g.seq_len * beats  # A waits until B (K or V of the whole prompt) is buffered
+            # A waits until B (K or V of the whole prompt) is buffered; the decode design (a token at a
+            # time) waits for one token's B: its row of A and one more
+            depth = (2 if g.decode and not g.prefill else g.seq_len) * beats
         elif causal_chunk(g, n.layer) and ((n.op == "matmul_qk" and i == 1) or n.attrs.get("along") == "tokens"):
             # causal chunks: K waits while mase_attn_matmul replays the earlier chunks into the next B;
             # V waits while its transposer drains a chunk (features x chunk cycles)
@@ -556,7 +558,9 @@ def _fifo_depths(n: Node, g: DataflowGraph, default: int, params: dict[str, Node
         elif n.op == "residual" and i == 0:
             # skip connection: tokens in flight in the other branch (attention: the whole prompt;
             # the MLP: norm, two linear layers and their pipelines, about 4-5 tokens)
-            depth = (g.seq_len + 2) * beats if "attn" in n.name else 8 * beats
+            # (the decode design: attention holds one token, whose whole row the norm takes before q, k, v)
+            tokens = 4 if g.decode and not g.prefill else g.seq_len + 2
+            depth = tokens * beats if "attn" in n.name else 8 * beats
         else:
             depth = default
         out[e_name] = max(2, 1 << (int(depth) - 1).bit_length())  # power of two
