@@ -1354,28 +1354,45 @@ def _node_pass(nodes: list[Node], times: dict, node_times: Any, bus: "_DmaBus | 
             for e in n.outputs:
                 times[e] = ft
         return times
+    import heapq
+
+    order = {n.name: i for i, n in enumerate(nodes)}
+    by_name = {n.name: n for n in nodes}
     produced = {e for n in nodes for e in n.outputs}
-    left = list(nodes)
+    consumers: dict[str, list[Node]] = {}
+    waiting = {}
+    for n in nodes:
+        pend = [e for e in n.inputs if e in produced and e not in times]
+        waiting[n.name] = len(pend)
+        for e in pend:
+            consumers.setdefault(e, []).append(n)
+    ready = [(order[n.name], n.name) for n in nodes if not waiting[n.name]]
+    heapq.heapify(ready)
+    left = len(nodes)
+
+    def timed(n: Node, ft: tuple) -> None:
+        for e in n.outputs:
+            times[e] = ft
+            for c in consumers.get(e, ()):
+                waiting[c.name] -= 1
+                if not waiting[c.name]:
+                    heapq.heappush(ready, (order[c.name], c.name))
+
     while left:
-        progress = True
-        while progress:
-            progress, rest = False, []
-            for n in left:
-                if any(e in produced and e not in times for e in n.inputs):
-                    rest.append(n)
-                    continue
-                if n.name in bus.channel_of and n.name not in bus.done:
-                    if n.name not in bus.active:
-                        bus.start(n.name, *node_times(n, times, phase="start"))
-                    rest.append(n)
-                    continue
-                ft = node_times(n, times, bus.done.get(n.name))
-                for e in n.outputs:
-                    times[e] = ft
-                progress = True
-            left = rest
-        if left and not bus.run_to_completion():
-            raise RuntimeError(f"decode model: {left[0].name} waits for no streamed linear")
+        while ready:
+            n = by_name[heapq.heappop(ready)[1]]
+            if n.name in bus.channel_of:  # its weights over the bus: timed when the bus model has them all
+                bus.start(n.name, *node_times(n, times, phase="start"))
+                continue
+            timed(n, node_times(n, times))
+            left -= 1
+        if left:
+            done = bus.run_to_completion()
+            if not done:
+                raise RuntimeError("decode model: a node waits for no streamed linear")
+            for name in done:
+                timed(by_name[name], node_times(by_name[name], times, bus.done[name]))
+                left -= 1
     return times
 
 
@@ -1473,13 +1490,14 @@ class _DmaBus:
             self.done[name] = (c["t_first"] if c["t_first"] is not None else self.t, self.t)
         return finished
 
-    def run_to_completion(self) -> bool:
-        """Advance until a linear has all its weights (False: none is reading or waiting to)."""
+    def run_to_completion(self) -> list[str]:
+        """Advance until a linear has all its weights: those that have (none: no linear reads or waits to)."""
         for _ in range(1_000_000):
             if not self.active:
-                return False
-            if self._advance(math.inf):
-                return True
+                return []
+            done = self._advance(math.inf)
+            if done:
+                return done
         raise RuntimeError("decode model: the DMA bus model does not advance")
 
     def run_to(self, t: float) -> None:
