@@ -516,6 +516,8 @@ def _shorten_token_path(ii: int, params: dict, tot: dict, notes: list, build: An
 
 
 DECODE_PATH_SPEEDUP = (8, 4, 2)
+# where streamed linears at the bus's rate do not fit: at most 2x, 4x its time, then sized for the II (None)
+BUS_RATE_SLACK = (2, 4, None)
 DECODE_PATH_OPS = ("matmul_qk", "matmul_sv", "softmax", "rmsnorm", "layernorm")  # and the V cache's quantizer
 
 
@@ -915,6 +917,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
     bus_cap = {n.name: _bus_cycles(n, mem0) for n in g.nodes if mem0 and n.op == "linear"
                and (weights_mode == "offchip" or n.name in axi_pins)}
     bus_rate = bool(bus_cap)
+    slack = [1]  # the streamed linears may be this many times slower than the bus (BUS_RATE_SLACK)
 
     def build(ii: int, path_ii: int = 0) -> dict[str, NodeParams]:
         """Lanes for `ii`; `path_ii`: the nodes other than streamed linears (and the KV caches) sized for it."""
@@ -922,7 +925,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
         for n in g.nodes:
             ins, outs = spaces[n.name]
             p = NodeParams(n.name, n.op, work=works[n.name])
-            goal = (min(ii, bus_cap[n.name]) if bus_rate and n.name in bus_cap
+            goal = (min(ii, bus_cap[n.name] * slack[0]) if bus_rate and n.name in bus_cap
                     else path_ii if path_ii and (n.op in DECODE_PATH_OPS or n.attrs.get("along") == "tokens") else ii)
             # the smallest lane count whose cycles per token meet ii (in_par first: it shares the input)
             best = None
@@ -972,8 +975,10 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
                 p.weight_bits = _weight_bits(n)
             _resources(n, p, g, family)
             if p.kv == "offchip":  # the cache's stream module (its memory is off chip)
-                lut, ff = kv_offchip.stream_resources(g, n, p.in_par)
+                lut, ff, ram = kv_offchip.stream_resources(g, n, p.in_par)
                 p.lut, p.ff = p.lut + lut, p.ff + ff
+                if ram:  # the token's values, two read ports
+                    p.bram += 2 * resources.ram_blocks(family, *ram)
         notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned, weights_mode,
                                max(1.0, util))
         mem = memory_model(target, hw) if any(params[n.name].weights == "axi" for n in g.nodes) else None
@@ -1020,9 +1025,11 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
             chosen, hi = (cands[mid], params, tot, notes), mid - 1
         else:
             lo = mid + 1
-    if chosen is None and bus_rate:  # linear layers at the bus's rate do not fit: the fastest that do (slower
-        # than the bus: decode leaves it idle while they compute)
-        bus_rate = False
+    for rate in BUS_RATE_SLACK:  # linear layers at the bus's rate do not fit: the nearest to it that do
+        if chosen is not None or not bus_rate:
+            break
+        slack[0] = rate or 1
+        bus_rate = rate is not None
         lo, hi = 0, len(cands) - 1
         while lo <= hi:
             mid = (lo + hi) // 2
@@ -1038,7 +1045,8 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
                 lo = mid + 1
         if chosen is not None:
             chosen[3].append("streamed linear layers at the off-chip bus's rate do not fit the target: sized "
-                             "for the II instead (decode leaves the bus idle while they compute)")
+                             + (f"for {rate}x the bus time of their weights" if rate else "for the II")
+                             + " instead (decode leaves the bus idle while they compute)")
     if chosen is None:
         params = build(cands[-1])
         tot, notes = finish(params)
