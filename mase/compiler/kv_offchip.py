@@ -89,15 +89,20 @@ def traffic(g: Any, params: dict, memory: dict[str, Any], pos: int) -> dict[str,
             "bytes": (rd + wr) * wb * g.layers}
 
 
-def stream_resources(g: Any, n: Any, par: int) -> tuple[int, int]:
-    """LUT and FF of a node's stream module (mase_kv_stream_k: a beat-wide 3-way mux and counters;
-    mase_kv_stream_v: the token's F values in LUT RAM, the lanes' 3-way mux, counters); the channels'
-    buffers are the DMA engine's, as the weight streams' (not in the top)."""
+def stream_resources(g: Any, n: Any, par: int) -> tuple[int, int, tuple[int, int] | None]:
+    """LUT, FF and the block RAM shape (width, depth: two read ports) of a node's stream module, after
+    Yosys synth_ecp5 (2026-12-03): mase_kv_stream_k BW 40 (tiny-llama) 134 LUT4 / 16 FF, BW 24 (smollm2)
+    109 / 23: a beat-wide 3-way mux and counters; mase_kv_stream_v (the token's F values, read for the
+    writes and for the drain, and per lane a 3-way mux) LANES 8 x W 16, F 32: 1,441 LUT4 (LUT RAM
+    included) / 29 FF; LANES 1, F 192: 285 / 61 + 2 DP16KD. The DMA channels' buffers are the DMA
+    engine's, as the weight streams' (not in the top)."""
     sh = cache_shape(g, n, par, 64)
     if sh["kind"] == "k":
-        return sh["width"] + 40, 3 * 16 + 4
+        return sh["width"] + 80, 24, None
     F, w = sh["features"], sh["width"]
-    return math.ceil(F * w / 64) + 2 * par * w + 60, 4 * 16 + w
+    if F * w < 2048:  # LUT RAM, twice (two read ports)
+        return 10 * par * w + 150 + 8 * math.ceil(F * w / 64), 64, None
+    return 10 * par * w + 150, 64, (par * w, F // par)
 
 
 def layer_kv_offchip(params: dict) -> bool:

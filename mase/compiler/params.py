@@ -975,8 +975,10 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
                 p.weight_bits = _weight_bits(n)
             _resources(n, p, g, family)
             if p.kv == "offchip":  # the cache's stream module (its memory is off chip)
-                lut, ff = kv_offchip.stream_resources(g, n, p.in_par)
+                lut, ff, ram = kv_offchip.stream_resources(g, n, p.in_par)
                 p.lut, p.ff = p.lut + lut, p.ff + ff
+                if ram:  # the token's values, two read ports
+                    p.bram += 2 * resources.ram_blocks(family, *ram)
         notes = _place_weights([n for n in g.nodes if n.op == "linear"], params, target, pinned, weights_mode,
                                max(1.0, util))
         mem = memory_model(target, hw) if any(params[n.name].weights == "axi" for n in g.nodes) else None

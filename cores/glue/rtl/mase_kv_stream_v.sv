@@ -31,16 +31,27 @@ module mase_kv_stream_v #(
     input  logic                out_ready
 );
     localparam int FW = (F > 1) ? $clog2(F) : 1;
+    localparam int FR = F / LANES;  // rows of the token's buffer: an input beat each (one write port)
+    localparam int RW = (FR > 1) ? $clog2(FR) : 1;
     localparam int TW = $clog2(T_PAD + 1);
     localparam int KW = (BANKS > 1) ? $clog2(BANKS) : 1;
-    logic [W-1:0]  buf_v [F];
-    logic [FW-1:0] fi, wf, rf;
+    logic [LANES*W-1:0] buf_v [FR];
+    logic [RW-1:0] fi;
+    logic [FW-1:0] wf, rf;
     logic [TW-1:0] tok, rt;     // the token being written; the first token of the drain's beat
     logic [KW-1:0] bank;
     logic          fill, writing, need, fire;
     assign in_ready = fill && !writing;
     assign wr_valid = writing;
-    assign wr_data  = EB'(buf_v[wf]);  // zero-extended: the stored bytes above W are 0 (unused)
+    // value f of the token: lane f mod LANES of row f / LANES
+    function automatic logic [W-1:0] value(input logic [FW-1:0] f);
+        logic [LANES*W-1:0] row;
+        logic [31:0] fl;
+        fl  = {{(32 - FW){1'b0}}, f};
+        row = buf_v[RW'(fl / LANES)];
+        value = row[(fl % LANES)*W +: W];
+    endfunction
+    assign wr_data  = EB'(value(wf));  // zero-extended: the stored bytes above W are 0 (unused)
     // the drain: a beat needs a read beat while its first token is an earlier one
     assign need      = !fill && rt < tok;
     assign out_valid = !fill && (!need || rd_valid);
@@ -49,11 +60,10 @@ module mase_kv_stream_v #(
     for (genvar i = 0; i < LANES; i++) begin : g_lane
         logic [TW-1:0] tl;
         assign tl = rt + TW'(i);
-        assign out_data[i*W +: W] = (tl < tok) ? rd_data[i*EB +: W] : (tl == tok) ? buf_v[rf] : '0;
+        assign out_data[i*W +: W] = (tl < tok) ? rd_data[i*EB +: W] : (tl == tok) ? value(rf) : '0;
     end
     always_ff @(posedge clk) begin
-        if (in_valid && in_ready)
-            for (int i = 0; i < LANES; i++) buf_v[fi + FW'(i)] <= in_data[i*W +: W];
+        if (in_valid && in_ready) buf_v[fi] <= in_data;
     end
     always_ff @(posedge clk) begin
         if (rst) begin
@@ -67,8 +77,8 @@ module mase_kv_stream_v #(
             writing <= 1'b0;
         end else begin
             if (in_valid && in_ready) begin
-                fi <= (fi == FW'(F - LANES)) ? '0 : fi + FW'(LANES);
-                if (fi == FW'(F - LANES)) begin  // the token's values are in: write them, drain V^T
+                fi <= (fi == RW'(FR - 1)) ? '0 : fi + 1'b1;
+                if (fi == RW'(FR - 1)) begin  // the token's values are in: write them, drain V^T
                     fill    <= 1'b0;
                     writing <= 1'b1;
                 end
@@ -92,6 +102,10 @@ module mase_kv_stream_v #(
             end
         end
     end
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic unused_rd;  // the stored bits above W (EB > W) are zeros
+    assign unused_rd = ^rd_data;
+    /* verilator lint_on UNUSEDSIGNAL */
     initial if (EB < W || F % LANES != 0 || T_PAD % LANES != 0)
         $fatal(1, "mase_kv_stream_v: EB %0d < W %0d, or LANES %0d does not divide F %0d and T_PAD %0d", EB, W, LANES, F, T_PAD);
 endmodule
