@@ -202,6 +202,9 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
     g = decode_graph(model, quant_cfg, design_context(model, quant_cfg, P + n), hw, model_name)
     plan = choose_parameters(g, target, hw)
     require_complete(g, plan)
+    kv_note = next((x for x in plan.notes if x.startswith("KV caches")), None)
+    if kv_note:  # where the decode design keeps its KV caches (hw.kv_cache), and why
+        log.info("decode design: %s", kv_note)
     # folded (hw.fold): the design is N layers whatever L, simulated whole (each token through L / N passes)
     per_layer = (g.layers > 4 and not plan.fold) if per_layer is None else per_layer
     if per_layer and plan.fold:
@@ -283,6 +286,7 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
                       "fed its golden input" if per_layer else
                       f"the whole model, one folded design: {plan.fold} hardware decoder layer(s) x {plan.passes} "
                       f"passes a token (a KV cache bank per layer)" if plan.fold else "the whole model, one design"),
+        "kv_cache": {"where": plan.kv_cache, "note": kv_note},
         "fold": {"layers": plan.fold, "passes": plan.passes,
                  "bound": decode_model(g, plan, P + 1)["fold"]["bound"]} if plan.fold else None,
         "layers": layers_rec, "clock_mhz": plan.clock_mhz,
