@@ -209,7 +209,7 @@ def offchip_image(g: DataflowGraph, plan: HwPlan, insts: dict, w_ports: list, na
         base += nw
     allw = np.concatenate(words) if words else np.zeros((0, wb), np.uint8)
     chars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-    digits = np.stack([chars[allw[:, ::-1] >> 4], chars[allw[:, ::-1] & 15]], -1).reshape(allw.shape[0], -1)
+    digits = np.stack([chars[allw[:, ::-1] >> 4], chars[allw[:, ::-1] & 15]], -1).reshape(allw.shape[0], 2 * wb)
     lines = np.concatenate([digits, np.full((digits.shape[0], 1), ord("\n"), np.uint8)], 1)
     amap = {"file": name, "bus_bits": mem["bus_bits"], "word_bytes": wb, "words": base, "bytes": base * wb,
             "weight_bytes_per_token": sum(r["bytes"] for r in regions), "layout": OFFCHIP_LAYOUT,

@@ -85,6 +85,13 @@ def test_kv_offchip_library(tmp_path, tiny_llama):
     # the decode model counts the caches' traffic: bytes a token grow with the context
     a, b = (decode_model(g, plan, c)["kv_offchip"] for c in (2, 30))
     assert 0 < a["read_bytes"] < b["read_bytes"] and a["write_bytes"] == b["write_bytes"] > 0
+    # a spatial design with its weights on chip: a memory of the KV caches alone (no weight regions)
+    over = ["+model=tiny-llama", "quant=mxint4", "target=sim", "target.offchip_bandwidth_gbps=10",
+            "hw.weights=onchip", "hw.fold=0", "hw.kv_cache=offchip"]
+    gs, ps, cs = _decode_plan(tiny_llama, over)
+    ms = write_library(gs, ps, None, tmp_path / "spatial", "0.1.0", "t", cs.target)
+    am = json.loads((tmp_path / "spatial" / "mem" / "offchip.json").read_text())
+    assert ms["complete"] and am["words"] == 0 and len(am["kv_regions"]) == 4 and am["kv_regions"][0]["banks"] == 1
     # resources: no on-chip caches beyond the hardware layer's
     _, on, _ = _decode_plan(tiny_llama, [*FOLD_SIM, "hw.kv_cache=onchip"])
     assert on.loop["kv_extra_bits"] > 0 == plan.loop["kv_extra_bits"] and plan.totals["bram"] < on.totals["bram"]
