@@ -286,7 +286,9 @@ def generate(model: torch.nn.Module, tokenizer: Any, quant_cfg: Any, target: Any
                       "fed its golden input" if per_layer else
                       f"the whole model, one folded design: {plan.fold} hardware decoder layer(s) x {plan.passes} "
                       f"passes a token (a KV cache bank per layer)" if plan.fold else "the whole model, one design"),
-        "kv_cache": {"where": plan.kv_cache, "note": kv_note},
+        "kv_cache": {"where": plan.kv_cache, "note": kv_note,
+                     # off chip: the bus bytes of every layer's caches for the first generated token (analytical)
+                     "offchip_traffic": decode_model(g, plan, P + 1).get("kv_offchip")},
         "fold": {"layers": plan.fold, "passes": plan.passes,
                  "bound": decode_model(g, plan, P + 1)["fold"]["bound"]} if plan.fold else None,
         "layers": layers_rec, "clock_mhz": plan.clock_mhz,

@@ -232,7 +232,9 @@ def build_hw_report(ctx) -> dict[str, Any]:
         "architecture": architecture_line(plan, g.layers), "fold": plan.get("fold", 0), "passes": plan.get("passes", 1),
         "memory": {"weights": plan.get("weights_mode", "auto"), "weights_line": weights_line(plan),
                    "onchip_weight_mb": plan["onchip_weight_bits"] / 8e6, "offchip_weight_mb": plan["offchip_weight_bits"] / 8e6,
-                   "kv_cache_mb": dec["kv_cache_mb"], "kv_cache_context": context},
+                   "kv_cache_mb": dec["kv_cache_mb"], "kv_cache_context": context,
+                   # where the generate stage's decode design kept its KV caches (hw.kv_cache) and their bus traffic
+                   "kv_cache_decode": (gen or {}).get("kv_cache")},
         "offchip_bandwidth_gbps": {"needed": need, "available": avail},
         "offchip_roofline": roofline,
         "rtl": ("prefill datapath (hw/, the prompt streamed token by token) and the KV-cache decode design (hw_decode/, "

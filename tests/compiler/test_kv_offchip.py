@@ -128,6 +128,9 @@ def test_generate_kv_offchip(tmp_path, target):
     assert r["match"] and r["bit_exact"] and len(r["tokens_hw"]) == 16 and len(r["runs"]) == 2
     assert r["tokens_hw"] == r["tokens_golden"] == r["tokens_sw"]
     assert r["kv_cache"]["where"] == "offchip" and r["kv_cache"]["note"].startswith("KV caches in off-chip memory")
+    assert r["kv_cache"]["offchip_traffic"]["read_bytes"] > 0
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["hardware"]["memory"]["kv_cache_decode"]["where"] == "offchip"
     assert r["runs"][1]["stall"] == 30 and all(x["passed"] for x in r["runs"])
     assert abs(r["analytical_error"]) < 0.05
     log = (tmp_path / "sim_decode" / "gated" / "sim.log").read_text()
