@@ -162,6 +162,7 @@ def fmax_units():
     q = lambda in_w, lsb: {"PAR": 1, "K": 32, "IN_W": in_w, "IN_LSB": lsb, "WIDTH": 4, "EBITS": 0, "FIXED_SCALE": -1}
     mm = {"ROWS": 8, "N": 16, "D": 32, "K": 32, "K_OUT": 16, "PAR_D": 1, "PAR_N": 1, "A_WIDTH": 4, "A_EBITS": 0,
           "B_WIDTH": 4, "B_EBITS": 0, "O_WIDTH": 8, "O_EBITS": 0, "ACC_LSB": -20, "ACC_W": 32}
+    wu = {"OUT_PAR": 1, "W_WIDTH": 4, "K": 32, "HAS_SCALE": 1}
     return [
         ("mx_dot_product mxint4 K=32 PAR=8", "mase:mx:mx_dot_product", "mx_dot_product",
          {"PAR": 8, "K": 32, "A_WIDTH": 4, "A_EBITS": 0, "B_WIDTH": 4, "B_EBITS": 0}, False),
@@ -177,6 +178,11 @@ def fmax_units():
          _lin(128, 64, 32, 2, -24, "sm32"), True),
         ("mx_matmul 8x16x32 PAR_D=1 (one head of tiny-llama's scores x V)", "mase:mx:mx_matmul", "mx_matmul",
          mm, False),
+        # the compact weight stream's unpacker at smollm2-135m's streamed linears on the ECP5-85 (hw.fold=1)
+        ("mx_wstream_unpack IN_PAR=4 IN_BYTES=3 (smollm2-135m q/k/v/o_proj, ECP5)", "mase:mx:mx_linear",
+         "mx_wstream_unpack", {**wu, "IN_PAR": 4, "GROUPS": 10368, "IN_BYTES": 3}, False),
+        ("mx_wstream_unpack IN_PAR=8 IN_BYTES=5 (smollm2-135m gate/up/down_proj, ECP5)", "mase:mx:mx_linear",
+         "mx_wstream_unpack", {**wu, "IN_PAR": 8, "GROUPS": 27648, "IN_BYTES": 5}, False),
     ]
 
 

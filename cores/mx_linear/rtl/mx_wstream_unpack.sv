@@ -58,10 +58,12 @@ module mx_wstream_unpack #(
     localparam int GW  = $clog2(GROUPS + 1);
     localparam int BW  = $clog2(BPB + 1);
 
+`ifndef YOSYS  // Yosys elaborates a top's parameters one at a time (chparam), and a partial set may fail these
     initial begin
         if (K % IN_PAR != 0 || K % 8 != 0) $fatal(1, "mx_wstream_unpack: IN_PAR must divide K, K a multiple of 8");
         if (P * BPB < G) $fatal(1, "mx_wstream_unpack: IN_BYTES=%0d beats are slower than the words (%0d bits a block)", IN_BYTES, G);
     end
+`endif
 
     if ((BPB == 1 && P == G) || (S == 0 && P == E)) begin : g_wires  // a beat is a word: reorder only
         logic [S > 0 ? S-1 : 0:0] scales;
@@ -86,14 +88,17 @@ module mx_wstream_unpack #(
         logic [OUT_PAR*8-1:0] hold;  // the block's scales, for its words after the first
         logic [BW-1:0]  beat;    // word of the block
         logic [GW-1:0]  grp;     // block of the matrix
+        // first / last / take of the next word, registered (from beat and grp's next values): the nb
+        // update (valid units) is then one compare and add, not the block counters' compares too
+        logic           grp_last;  // grp == GROUPS - 1
         logic           first, last;
         logic [NW-1:0]  take;    // units the next word consumes
         logic [OUT_PAR*8-1:0] scales;
         logic [E-1:0]   elems;
 
-        assign first = beat == '0;
-        assign last  = beat == BW'(BPB - 1) && grp == GW'(GROUPS - 1);
-        assign take  = NW'(E / U) + (first ? NW'(S / U) : '0) + (last ? NW'(PAD / U) : '0);
+        function automatic [NW-1:0] take_of(input f, input l);  // Yosys 0.23: no `return`
+            take_of = NW'(E / U) + (f ? NW'(S / U) : '0) + (l ? NW'(PAD / U) : '0);
+        endfunction
         assign out_valid = nb >= take;
         assign in_ready  = nb <= NW'(CU - P / U);
         // The read position as a one-hot slot `rs` and a one-hot unit offset in it `ro`: a window of WS
@@ -157,6 +162,10 @@ module mx_wstream_unpack #(
                 hold <= '0;
                 beat <= '0;
                 grp  <= '0;
+                grp_last <= GROUPS == 1;
+                first <= 1'b1;
+                last  <= BPB == 1 && GROUPS == 1;
+                take  <= take_of(1'b1, BPB == 1 && GROUPS == 1);
             end else begin
                 logic [NW-1:0] left;
                 left = nb;
@@ -165,9 +174,19 @@ module mx_wstream_unpack #(
                     rs <= rs_next;
                     ro <= ro_next;
                     hold <= scales;
+                    begin
+                        logic wrap, gl_n, l_n;
+                        wrap = beat == BW'(BPB - 1);
+                        gl_n = wrap ? (GROUPS == 1 || grp == GW'(GROUPS - 2)) : grp_last;
+                        l_n  = (BPB == 1) ? gl_n : (beat == BW'(BPB - 2) && grp_last);
+                        first <= wrap;
+                        last  <= l_n;
+                        take  <= take_of(wrap, l_n);
+                    end
                     if (beat == BW'(BPB - 1)) begin
                         beat <= '0;
-                        grp  <= (grp == GW'(GROUPS - 1)) ? '0 : grp + 1'b1;
+                        grp  <= grp_last ? '0 : grp + 1'b1;
+                        grp_last <= GROUPS == 1 || grp == GW'(GROUPS - 2);  // the next block is the last
                     end else begin
                         beat <= beat + 1'b1;
                     end
