@@ -1011,25 +1011,11 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
     floor_ii = max(min(node_cycles(n, g, works[n.name], i, o) for o in spaces[n.name][1] for i in spaces[n.name][0]
                        if _used_lanes(n, i, o) <= max_lanes) for n in g.nodes)
     cands = [c for c in cands if c >= floor_ii] or [floor_ii]
-    chosen = None
-    lo, hi = 0, len(cands) - 1  # resources fall as II grows: binary search for the fastest that fits
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        params = build(cands[mid])
-        try:
-            tot, notes = finish(params)
-            ok = not cap or fits(tot)
-        except MaseError:
-            ok = False
-        if ok:
-            chosen, hi = (cands[mid], params, tot, notes), mid - 1
-        else:
-            lo = mid + 1
-    for rate in BUS_RATE_SLACK:  # linear layers at the bus's rate do not fit: the nearest to it that do
-        if chosen is not None or not bus_rate:
-            break
-        slack[0] = rate or 1
-        bus_rate = rate is not None
+
+    def fastest_fit() -> tuple | None:
+        """(II, params, totals, notes) of the fastest candidate that fits: resources fall as the II grows,
+        so a binary search over the candidates."""
+        found = None
         lo, hi = 0, len(cands) - 1
         while lo <= hi:
             mid = (lo + hi) // 2
@@ -1040,9 +1026,18 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
             except MaseError:
                 ok = False
             if ok:
-                chosen, hi = (cands[mid], params, tot, notes), mid - 1
+                found, hi = (cands[mid], params, tot, notes), mid - 1
             else:
                 lo = mid + 1
+        return found
+
+    chosen = fastest_fit()
+    for rate in BUS_RATE_SLACK:  # linear layers at the bus's rate do not fit: the nearest to it that do
+        if chosen is not None or not bus_rate:
+            break
+        slack[0] = rate or 1
+        bus_rate = rate is not None
+        chosen = fastest_fit()
         if chosen is not None:
             chosen[3].append("streamed linear layers at the off-chip bus's rate do not fit the target: sized "
                              + (f"for {rate}x the bus time of their weights" if rate else "for the II")
