@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -219,11 +220,19 @@ def sim_stage(ctx: RunContext) -> dict[str, Any]:
     try:
         wr = verilator.build(hw_dir, man["core"], ctx.out_dir / BUILD_DIR / f"sim_{folder}")
         t_build = time.perf_counter() - t0
-        runs = []
-        for seed, stall, bp in ((1, 0, 0), (int(hw_get(ctx, "sim_seed", 2)), int(hw_get(ctx, "sim_stall", 30)),
-                                            int(hw_get(ctx, "sim_bp", 30)))):
-            runs.append(verilator.run(wr, hw_dir / "stim", ctx.out_dir / "sim" / f"seed{seed}_s{stall}_b{bp}", man,
-                                      seed=seed, stall=stall, bp=bp))
+        cases = ((1, 0, 0), (int(hw_get(ctx, "sim_seed", 2)), int(hw_get(ctx, "sim_stall", 30)),
+                             int(hw_get(ctx, "sim_bp", 30))))
+
+        def one(case: tuple[int, int, int]) -> dict:
+            seed, stall, bp = case
+            return verilator.run(wr, hw_dir / "stim", ctx.out_dir / "sim" / f"seed{seed}_s{stall}_b{bp}", man,
+                                 seed=seed, stall=stall, bp=bp)
+
+        # the two runs are independent single-threaded processes: side by side where there are two cores
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(cases), os.cpu_count() or 1)) as pool:
+            runs = list(pool.map(one, cases))
     except EdaError as exc:
         raise _tool_error(exc, f"simulation of {man['core']}") from None
     t_run = time.perf_counter() - t0 - t_build

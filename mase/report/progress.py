@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 T = TypeVar("T")
 _state = {"enabled": True}
+_LIVE = threading.Lock()  # held by the one tool_status showing a live rich status
 console = Console(stderr=True)
 
 
@@ -68,7 +69,8 @@ def tool_status(what: str, log_path=None):
     log ends, one line with the time taken and the raw log's path."""
     t0 = time.monotonic()
     stop = threading.Event()
-    live = _state["enabled"] and console.is_terminal
+    # rich shows one live display at a time: a tool running beside another (two simulations) logs plainly
+    live = _state["enabled"] and console.is_terminal and _LIVE.acquire(blocking=False)
     status = console.status(_status_text(what, 0, log_path)) if live else None
 
     def tick() -> None:
@@ -96,6 +98,7 @@ def tool_status(what: str, log_path=None):
         thread.join()
         if status is not None:
             status.stop()
+            _LIVE.release()
         dt = time.monotonic() - t0
         if log_path is not None:
             log.info("%s %s in %.1f s: log %s", what, "done" if ok else "stopped", dt, log_path)
