@@ -386,7 +386,8 @@ def _write_library(g: DataflowGraph, plan: HwPlan, vals: dict | None, hw_dir: Pa
                header(version, cfg_hash, "clock constraint", "#") + f"create_clock -period {period:.3f} -name clk [get_ports clk]\n")
     write_text(hw_dir / "constraints" / "clock.sdc",
                header(version, cfg_hash, "clock constraint", "#") + f"create_clock -period {period:.3f} -name clk [get_ports clk]\n")
-    write_text(hw_dir / f"{top}.core", emit_core(region, deps, mem_files, stim_ports, version, cfg_hash, target, vlnv))
+    write_text(hw_dir / f"{top}.core", emit_core(region, deps, mem_files, stim_ports, version, cfg_hash, target, vlnv,
+                                                         max(beats.values(), default=0)))
     params = {n: {"op": g.node(n).op, "core": i.vlnv, "module": i.module, "parameters": i.params,
                   "lanes_in": [l for _, _, l in i.inputs], "lanes_out": i.output[2]} for n, i in insts.items()}
     params_doc = {"header": f"mase {version} config {cfg_hash}", "nodes": params, "plan": plan.to_dict()}
