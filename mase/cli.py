@@ -167,13 +167,22 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ct
 
 
 class _StageTracker(logging.Filter):
-    """Follows mase.pipeline's "stage NAME" log records: the stage a Ctrl-C interrupts."""
+    """Follows mase.pipeline's "stage NAME" / "stage NAME done" log records: the stages a Ctrl-C
+    interrupts (several when stages run side by side, jobs > 1)."""
 
-    current: str | None = None
+    def __init__(self) -> None:
+        super().__init__()
+        self.running: list[str] = []
+
+    @property
+    def current(self) -> str | None:
+        return ", ".join(self.running) or None
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg == "stage %s" and record.args:
-            self.current = str(record.args[0])
+        if record.msg in ("stage %s", "stage %s (beside %s)") and record.args:
+            self.running.append(str(record.args[0]))
+        elif record.msg == "stage %s done in %.1f s" and record.args and record.args[0] in self.running:
+            self.running.remove(record.args[0])
         return True
 
 

@@ -1,10 +1,18 @@
-"""Named stages run in order over one run context (FINN-style build steps).
+"""Named stages run over one run context (FINN-style build steps).
 
 Each stage is a function `stage(ctx) -> dict` registered under its name; `cfg.stages` lists which
 to run, in order (default `${target.stages}`: target sim -> quantize, evaluate, emit, lint, sim,
 report, hw_report; FPGA targets also synth and pnr). Each stage writes its result to the run folder (`layers.json`, `eval.json`,
 `report.json`) so later stages and later tools read files with stable names. Issue 6 appends
 hardware stages (emit, lint, sim, synth, pnr) with `@stage("emit", after="evaluate")`.
+
+Each stage also declares the stages it depends on (`deps`, table DEPS: evaluate and emit on quantize,
+lint on emit, sim on lint, synth on emit, pnr on synth, report on evaluate, hw_report on every earlier
+one). With `jobs` > 1 (default min(2, cores)) a stage starts as soon as the earlier stages of the list
+it depends on (or that depend on it) have finished, up to `jobs` at once in threads: on an FPGA target
+evaluate and the simulation run beside synth -> pnr. `jobs=1` runs the list one stage after the other.
+The first failing stage stops the run: no other stage starts, the running ones are stopped
+(mase.cancel: their tool processes are ended) and that first error is raised.
 
 Every result file records the config it was computed from (mase.provenance); a stage that reads an
 earlier stage's file from the run folder (a resume) gets it only when it matches the current config,
@@ -20,6 +28,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +48,23 @@ RESULT_FILES = {"quantize": "layers.json", "evaluate": "eval.json", "report": "r
 # stage -> (earlier stages whose result files it reads when they did not run in this run, of which
 # the ones it cannot work without); checked before any stage runs (check_folder)
 READS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {"report": (("evaluate",), ())}
+# stage -> the stages whose results (in memory or in the run folder) it reads, or whose change of the
+# model it needs (quantize quantizes ctx.model in place); None: all of them (a stage registered without
+# `deps`). Taken transitively: a stage of a run waits for the earlier stages of its list that it depends
+# on, directly or not, and for those that depend on it (they read what it would change: the list's order)
+DEPS: dict[str, tuple[str, ...] | None] = {}
+# stage -> rough run time (seconds of the default smollm2-135m ECP5-85 run on 2 cores: quantize 17,
+# evaluate 150, lint 60, sim 500, synth 700, pnr 15+ min): of the ready stages, the one heading the
+# longest remaining path starts first (synth -> pnr before lint -> sim)
+WEIGHTS: dict[str, float] = {}
 
 
 def stage(name: str, after: str | None = None, result_file: str | None = None, reads: tuple[str, ...] = (),
-          needs: tuple[str, ...] = ()):
+          needs: tuple[str, ...] = (), deps: tuple[str, ...] | None = None, weight: float = 1.0):
     """Register a stage; `after` places it behind an existing one in the canonical order; `reads` and
-    `needs` name the earlier stages whose results it reads from the run folder (`needs`: required)."""
+    `needs` name the earlier stages whose results it reads from the run folder (`needs`: required);
+    `deps` the stages it depends on within a run (None: every earlier stage of the run's list);
+    `weight` its rough run time (WEIGHTS)."""
 
     def deco(fn):
         items = [(k, v) for k, v in STAGES.items() if k != name]
@@ -54,6 +76,8 @@ def stage(name: str, after: str | None = None, result_file: str | None = None, r
             RESULT_FILES[name] = result_file
         if reads or needs:
             READS[name] = (tuple(reads) + tuple(n for n in needs if n not in reads), tuple(needs))
+        DEPS[name] = None if deps is None else tuple(deps)
+        WEIGHTS[name] = float(weight)
         return fn
 
     return deco
@@ -73,12 +97,24 @@ class RunContext:
     tokenizer: Any = None
     results: dict[str, Any] = field(default_factory=dict)
     console: Console = field(default_factory=lambda: make_console())
+    # stage -> {"start", "end"}: seconds from the start of its run's stages
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
+    running: set = field(default_factory=set)  # the stages running now (side by side with jobs > 1)
+    _model_lock: Any = field(default_factory=threading.Lock, repr=False)
 
     def ensure_model(self) -> None:
+        """Load the model once (stages running side by side both ask for it)."""
         if self.model is None:
-            from mase.models import load_model
+            with self._model_lock:
+                if self.model is None:
+                    from mase.models import load_model
 
-            self.model, self.tokenizer = load_model(self.cfg.model)
+                    model, self.tokenizer = load_model(self.cfg.model)
+                    self.model = model  # last: another thread that sees it sees the tokenizer too
+
+    def cores(self) -> int:
+        """The cores a stage may keep busy now: the machine's, less one for each other running stage."""
+        return max(1, cpu_count() - max(0, len(self.running) - 1))
 
     @property
     def quantized(self) -> bool:
@@ -178,7 +214,47 @@ def check_folder(cfg: DictConfig, out_dir: Path, names: list[str]) -> None:
         raise refusal(sorted(problems.values(), key=lambda p: order.index(p[2][0]) if p[2][0] in order else 0), out_dir)
 
 
-@stage("quantize")
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_jobs() -> int:
+    """jobs=0 (the default): two stages at once on a machine with two cores or more."""
+    return min(2, cpu_count())
+
+
+def _closure(name: str) -> set[str] | None:
+    """Every stage `name` depends on, transitively (None: all)."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        deps = DEPS.get(todo.pop())
+        if deps is None:
+            return None
+        for d in deps:
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return seen
+
+
+def waits_for(names: list[str]) -> dict[str, list[str]]:
+    """For each stage of a run's list, the earlier stages of the list it must wait for: those it depends
+    on and those that depend on it (which read what it changes), so that every stage sees what it would
+    see with the list run one stage after the other."""
+    closure = {n: _closure(n) for n in names}
+
+    def ordered(a: str, b: str) -> bool:
+        ca, cb = closure[a], closure[b]
+        return ca is None or cb is None or a in cb or b in ca
+
+    return {b: [a for a in names[:j] if ordered(a, b)] for j, b in enumerate(names)}
+
+
+@stage("quantize", deps=(), weight=17)
 def quantize_stage(ctx: RunContext) -> dict[str, Any]:
     from rich.markup import escape
 
@@ -197,7 +273,7 @@ def quantize_stage(ctx: RunContext) -> dict[str, Any]:
     return ctx.save("quantize", {"layers": len(rows), "quantized": n_q, "float": len(rows) - n_q, "rows": rows})
 
 
-@stage("evaluate")
+@stage("evaluate", deps=("quantize",), weight=150)
 def evaluate_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.evaluate import evaluate, numerics_mode
 
@@ -212,7 +288,7 @@ def evaluate_stage(ctx: RunContext) -> dict[str, Any]:
     return ctx.save("evaluate", res, numerics=res.get("numerics", mode))
 
 
-@stage("report")
+@stage("report", deps=("quantize", "evaluate"))
 def report_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.provenance import quant_label
     from mase.quantize import bit_stats
@@ -266,12 +342,141 @@ def run(cfg: DictConfig, out_dir: str | Path, stages: list[str] | None = None, *
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     # the fully resolved config (Hydra's .hydra/config.yaml keeps interpolations unresolved)
     OmegaConf.save(cfg, ctx.out_dir / "mase_config.yaml", resolve=True)
-    for n in names:
-        t0 = time.perf_counter()
-        log.info("stage %s", n)
-        ctx.results[n] = STAGES[n](ctx)
-        log.info("stage %s done in %.1f s", n, time.perf_counter() - t0)
+    jobs = int(cfg.get("jobs", 0) or 0) or default_jobs()
+    t0 = time.perf_counter()
+    from mase import cancel
+
+    cancel.reset()
+    try:
+        if jobs == 1 or len(names) == 1 or len(set(names)) != len(names):
+            for n in names:  # one after the other, in the list's order
+                _begin(ctx, n, t0)
+                ctx.results[n] = STAGES[n](ctx)
+                _end(ctx, n, t0)
+        else:
+            _run_side_by_side(ctx, names, jobs, t0)
+    finally:
+        cancel.reset()  # (a stage may have stopped its own tools on an error: mase.cancel)
+    log.info("stages done in %.1f s (%s; jobs=%d)", time.perf_counter() - t0, ", ".join(
+        f"{n} {ctx.timings[n]['start']:.0f}-{ctx.timings[n]['end']:.0f} s" for n in names), jobs)
     return ctx
+
+
+def _begin(ctx: RunContext, n: str, t0: float) -> None:
+    ctx.timings[n] = {"start": time.perf_counter() - t0}
+    ctx.running.add(n)
+    others = sorted(ctx.running - {n})
+    if others:  # (mase.cli follows these two messages: the stages a Ctrl-C interrupts)
+        log.info("stage %s (beside %s)", n, ", ".join(others))
+    else:
+        log.info("stage %s", n)
+
+
+def _end(ctx: RunContext, n: str, t0: float, how: str = "done") -> None:
+    ctx.running.discard(n)
+    ctx.timings[n]["end"] = time.perf_counter() - t0
+    dt = ctx.timings[n]["end"] - ctx.timings[n]["start"]
+    if how == "done":  # (mase.cli follows this message)
+        log.info("stage %s done in %.1f s", n, dt)
+    else:
+        log.info("stage %s %s after %.1f s", n, how, dt)
+
+
+def _run_side_by_side(ctx: RunContext, names: list[str], jobs: int, t0: float) -> None:
+    """Run each stage in a thread as soon as the stages it waits for (waits_for) have finished, at
+    most `jobs` at once; ready stages start in the order of the longest path (WEIGHTS) of stages
+    waiting on them, then of the list. The first error (or Ctrl-C) stops the others (mase.cancel) and
+    is raised."""
+    from mase import cancel
+
+    waits = waits_for(names)
+    after = {n: [m for m in names if n in waits[m]] for n in names}
+    chain: dict[str, float] = {}
+    for n in reversed(names):  # the longest path of stages waiting on n, n included
+        chain[n] = WEIGHTS.get(n, 1.0) + max((chain[m] for m in after[n]), default=0.0)
+    pending = list(names)
+    finished: set[str] = set()
+    done: queue.Queue = queue.Queue()
+    threads: dict[str, threading.Thread] = {}
+    first: BaseException | None = None
+    threads_torch = _torch_threads()
+
+    def work(n: str, shared: bool) -> None:
+        try:
+            with _torch_threads_set(1 if shared else threads_torch):
+                done.put((n, STAGES[n](ctx), None))
+        except BaseException as exc:  # noqa: BLE001 (handed to the main thread: raised there)
+            done.put((n, None, exc))
+
+    try:
+        while pending or threads:
+            if first is None:
+                ready = [n for n in pending if all(w in finished for w in waits[n])]
+                ready.sort(key=lambda n: (-chain[n], names.index(n)))
+                start = ready[:max(0, jobs - len(threads))]
+                shared = len(threads) + len(start) > 1  # evaluate's PyTorch beside another stage: one thread
+                for n in start:
+                    pending.remove(n)
+                    _begin(ctx, n, t0)
+                    threads[n] = threading.Thread(target=work, args=(n, shared), name=f"stage-{n}", daemon=True)
+                    threads[n].start()
+            if not threads:
+                break
+            try:
+                n, res, exc = done.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            threads.pop(n).join()
+            if exc is None:
+                ctx.results[n] = res
+                finished.add(n)
+                _end(ctx, n, t0)
+                continue
+            stopped = isinstance(exc, cancel.Cancelled)
+            _end(ctx, n, t0, "stopped" if stopped else "failed")
+            if first is None:
+                first = exc
+                if threads:
+                    log.info("stopping %s", ", ".join(sorted(threads)))
+                cancel.cancel()
+    except BaseException:  # Ctrl-C in the main thread: the stages' tools run in their own process groups
+        cancel.cancel()
+        for n, th in list(threads.items()):
+            th.join()
+            _end(ctx, n, t0, "stopped")
+        raise
+    if first is not None:
+        raise first
+
+
+def _torch_threads() -> int | None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
+
+
+class _torch_threads_set:
+    """torch's intra-op threads of the calling thread (OpenMP keeps them per thread) for a block."""
+
+    def __init__(self, n: int | None):
+        self.n, self.old = n, None
+
+    def __enter__(self):
+        import sys
+
+        torch = sys.modules.get("torch")
+        if torch is not None and self.n:
+            self.old = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        if self.old:
+            import torch
+
+            torch.set_num_threads(self.old)
+        return False
 
 
 # the hardware stages (emit, lint, sim, synth, pnr, hw_report) register themselves on import

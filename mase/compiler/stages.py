@@ -107,7 +107,7 @@ def _saturations(vals, sat, sim_layers: int, layers: int, T: int) -> dict | None
 
 
 # ------------------------------------------------------------------------------------------------
-@stage("emit", after="evaluate", result_file="hw/emit.json")
+@stage("emit", after="evaluate", result_file="hw/emit.json", deps=("quantize",), weight=10)
 def emit_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.compiler.golden import host_embeddings, run_graph
     from mase.compiler.graph import capture
@@ -184,7 +184,7 @@ def emit_stage(ctx: RunContext) -> dict[str, Any]:
     return _save(ctx, "emit", res, rec["state"])
 
 
-@stage("lint", after="emit", result_file="hw/lint.json", needs=("emit",))
+@stage("lint", after="emit", result_file="hw/lint.json", needs=("emit",), deps=("emit",), weight=60)
 def lint_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.eda.runner import EdaError
     from mase.eda import verilator
@@ -199,7 +199,7 @@ def lint_stage(ctx: RunContext) -> dict[str, Any]:
     return _save(ctx, "lint", res, _state(man))
 
 
-@stage("sim", after="lint", result_file="hw/sim.json", needs=("emit",))
+@stage("sim", after="lint", result_file="hw/sim.json", needs=("emit",), deps=("lint",), weight=500)
 def sim_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.eda.runner import EdaError
     from mase.eda import verilator
@@ -228,11 +228,7 @@ def sim_stage(ctx: RunContext) -> dict[str, Any]:
             return verilator.run(wr, hw_dir / "stim", ctx.out_dir / "sim" / f"seed{seed}_s{stall}_b{bp}", man,
                                  seed=seed, stall=stall, bp=bp)
 
-        # the two runs are independent single-threaded processes: side by side where there are two cores
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(len(cases), os.cpu_count() or 1)) as pool:
-            runs = list(pool.map(one, cases))
+        runs = _side_by_side(ctx, one, cases)
     except EdaError as exc:
         raise _tool_error(exc, f"simulation of {man['core']}") from None
     t_run = time.perf_counter() - t0 - t_build
@@ -248,7 +244,7 @@ def sim_stage(ctx: RunContext) -> dict[str, Any]:
     return res
 
 
-@stage("generate", after="sim", result_file="hw/generate.json")
+@stage("generate", after="sim", result_file="hw/generate.json", deps=("sim",), weight=500)
 def generate_stage(ctx: RunContext) -> dict[str, Any]:
     """Greedy generation on the KV-cache decode design (mase.compiler.generate): hw.generate_tokens
     tokens after the hw.prompt_tokens tokens of hw.prompt, in Verilator and in the golden, software and
@@ -280,6 +276,40 @@ def generate_stage(ctx: RunContext) -> dict[str, Any]:
     return res
 
 
+def _side_by_side(ctx: RunContext, fn, items) -> list:
+    """[fn(item) for item in items], each in a thread (the tools run in single-threaded processes): as
+    many at once as the run has free cores (ctx.cores(): one beside another stage of the run, e.g.
+    synth, else two on two cores); the next starts when one ends or a core frees. An error or Ctrl-C
+    ends the others' tools (mase.cancel) before it is raised."""
+    from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    from mase import cancel
+
+    def failed(futs) -> None:
+        for f in futs:
+            if f.done() and f.exception() is not None:
+                raise f.exception()
+
+    items = list(items)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(items), os.cpu_count() or 1))) as pool:
+        futs: list = []
+        try:
+            for item in items:
+                while True:
+                    running = [f for f in futs if not f.done()]
+                    if not running or len(running) < ctx.cores():
+                        break
+                    wait(running, timeout=5, return_when=FIRST_COMPLETED)
+                    failed(futs)
+                futs.append(pool.submit(fn, item))
+            wait(futs, return_when=FIRST_EXCEPTION)
+            failed(futs)
+            return [f.result() for f in futs]
+        except BaseException:  # the tools of the other items run in their own process groups
+            cancel.cancel()
+            raise
+
+
 def _scope(man: dict) -> str:
     what = f"decoder layers 0-{man['layers'] - 1}" if man.get("subset") else "whole model"
     return what if man["complete"] else f"{what}: {man['nodes_mapped']} of {man['nodes_total']} nodes"
@@ -307,7 +337,7 @@ def _sim_performance(ctx: RunContext, man: dict, run: dict) -> dict[str, Any]:
             "efficiency_total": (T * ii / total) if total else None, "first_output": min(firsts) if firsts else None}
 
 
-@stage("synth", after="sim", result_file="hw/synth.json", needs=("emit",))
+@stage("synth", after="sim", result_file="hw/synth.json", needs=("emit",), deps=("emit",), weight=700)
 def synth_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.eda import yosys
 
@@ -320,7 +350,8 @@ def synth_stage(ctx: RunContext) -> dict[str, Any]:
     return _save(ctx, "synth", res, _state(man))
 
 
-@stage("pnr", after="synth", result_file="hw/pnr.json", reads=("synth",), needs=("emit",))
+@stage("pnr", after="synth", result_file="hw/pnr.json", reads=("synth",), needs=("emit",), deps=("synth",),
+       weight=1000)
 def pnr_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.eda import nextpnr, vivado
 

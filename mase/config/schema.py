@@ -339,6 +339,9 @@ class MaseConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     seed: int = 0
     threads: int = 0  # torch CPU threads; 0 = torch's default
+    # stages run at once (mase.pipeline: independent stages side by side, e.g. evaluate and sim beside
+    # synth -> pnr); 0 = min(2, CPU cores); 1 = one after the other, in the order of `stages`
+    jobs: int = 0
     progress: bool = True  # rich progress bars
     extra: Dict[str, Any] = field(default_factory=dict)  # free-form notes recorded in the report
     hw: HwConfig = field(default_factory=HwConfig)  # the compiler's hardware choices (issue 6)

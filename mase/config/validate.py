@@ -399,6 +399,7 @@ def validate_run(cfg: Any) -> None:
     """Top-level values."""
     _int_range(cfg.seed, "seed", 0)
     _int_range(cfg.threads, "threads", 0, note=" (0: torch's default)")
+    _int_range(cfg.get("jobs", 0), "jobs", 0, note=" stages at once (0: min(2, CPU cores); 1: one after the other)")
     for key in ("root", "multirun_root"):
         if not str(cfg.output[key]).strip():
             raise MaseError(f"output.{key} is empty: give a folder")

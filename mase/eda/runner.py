@@ -5,6 +5,8 @@ A tool counts as done only when its expected outputs exist (FuseSoC exits 0 when
 and each runs in its own process group, so that Ctrl-C, a timeout or an error ends the whole tree
 (make, verilator, the compilers) instead of leaving it running; an interrupted tool raises
 `ToolInterrupted` (a KeyboardInterrupt: the CLI ends the run with one line and exit status 130).
+Every running tool is registered with mase.cancel: when another stage of a run fails, the pipeline's
+`cancel()` ends its group and run_tool raises `mase.cancel.Cancelled` (no new tool starts either).
 
     >>> from mase.eda import build_sim, lint, synth
     >>> lint("mase:mx:stream")                                    # verilator --lint-only -Wall
@@ -91,7 +93,10 @@ def run_tool(cmd: list[str], cwd=None, timeout: float | None = None, env: dict |
     A tool killed by SIGINT raises ToolInterrupted, by another signal EdaError."""
     from mase.report.progress import tool_status
 
+    from mase import cancel
+
     what = what or Path(cmd[0]).name
+    cancel.check(what)  # another stage of the run failed: no new tool
     if log is not None:
         log = Path(log)
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +104,7 @@ def run_tool(cmd: list[str], cwd=None, timeout: float | None = None, env: dict |
         rc, out = _run_to_end(cmd, cwd, env, timeout, what, sink)
     if log is not None:
         out = log.read_text(errors="replace")
+    cancel.check(what)  # ended by mase.cancel.cancel() (another stage failed, Ctrl-C): not a tool failure
     if rc == -signal.SIGINT:
         raise ToolInterrupted(f"{what} was interrupted")
     if rc < 0:
@@ -109,8 +115,11 @@ def run_tool(cmd: list[str], cwd=None, timeout: float | None = None, env: dict |
 def _run_to_end(cmd, cwd, env, timeout, what, sink) -> tuple[int, str]:
     """(exit status, output) of the tool; its output is piped, or goes into the open file `sink`."""
     stdout, stderr = (sink, subprocess.STDOUT) if sink is not None else (subprocess.PIPE, subprocess.PIPE)
+    from mase import cancel
+
     p = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, text=True,
                          start_new_session=True, preexec_fn=_big_stack)
+    cancel.register(p)  # mase.cancel.cancel() ends its group when another stage of the run fails
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -121,6 +130,8 @@ def _run_to_end(cmd, cwd, env, timeout, what, sink) -> tuple[int, str]:
     except BaseException:  # KeyboardInterrupt (Ctrl-C), SystemExit
         _kill_tree(p)
         raise
+    finally:
+        cancel.unregister(p)
     return p.returncode, (out or "") + (err or "")
 
 

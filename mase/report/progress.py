@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 T = TypeVar("T")
 _state = {"enabled": True}
-_LIVE = threading.Lock()  # held by the one tool_status showing a live rich status
+_LIVE = threading.Lock()  # held by the one live rich display (a tool status, a progress bar) of the process
 console = Console(stderr=True)
 
 
@@ -28,26 +28,70 @@ def _progress() -> Progress:
 
 
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate with a progress bar. Each step is a point where a stopping run (mase.cancel: another
+    stage failed) stops this one. Rich shows one live display at a time: beside another (a tool status,
+    a second stage's bar) the progress is logged plainly."""
+    from mase import cancel
+
     if not _state["enabled"]:
-        yield from items
+        for item in items:
+            cancel.check(description)
+            yield item
         return
-    with _progress() as p:
-        yield from p.track(items, total=total, description=description)
+    if not _LIVE.acquire(blocking=False):
+        yield from _plain(items, description, total)
+        return
+    try:
+        with _progress() as p:
+            for item in p.track(items, total=total, description=description):
+                cancel.check(description)
+                yield item
+    finally:
+        _LIVE.release()
+
+
+def _plain(items: Iterable[T], description: str, total: int | None) -> Iterator[T]:
+    """track() without a live display: a log line at PLAIN_MARKS seconds, then every minute, and at the end."""
+    from mase import cancel
+
+    t0, marks, done = time.monotonic(), list(PLAIN_MARKS), 0
+    due = marks.pop(0)
+    of = f"/{total}" if total is not None else ""
+    for item in items:
+        cancel.check(description)
+        yield item
+        done += 1
+        dt = time.monotonic() - t0
+        if dt >= due:
+            log.info("%s: %d%s, %d s", description, done, of, dt)
+            while due <= dt:
+                due = marks.pop(0) if marks else (int(dt) // 60 + 1) * 60
+    log.info("%s: %d%s done in %.1f s", description, done, of, time.monotonic() - t0)
 
 
 @contextmanager
 def steps(description: str, total: int):
-    """A bar advanced by hand: `with steps("loading", 3) as advance: ...; advance()`."""
-    if not _state["enabled"]:
-        yield lambda *a, **k: None
+    """A bar advanced by hand: `with steps("loading", 3) as advance: ...; advance()` (plainly, without
+    a bar, beside another live display)."""
+    from mase import cancel
+
+    def check(*a, **k) -> None:
+        cancel.check(description)
+
+    if not _state["enabled"] or not _LIVE.acquire(blocking=False):
+        yield check
         return
-    with _progress() as p:
-        task = p.add_task(description, total=total)
+    try:
+        with _progress() as p:
+            task = p.add_task(description, total=total)
 
-        def advance(label: str | None = None) -> None:
-            p.update(task, advance=1, description=f"{description}: {label}" if label else description)
+            def advance(label: str | None = None) -> None:
+                cancel.check(description)
+                p.update(task, advance=1, description=f"{description}: {label}" if label else description)
 
-        yield advance
+            yield advance
+    finally:
+        _LIVE.release()
 
 
 # ------------------------------------------------------------------------------------------------
