@@ -1121,7 +1121,7 @@ def _choose_kv_cache(g: DataflowGraph, target: Any, hw: Any, fold: int | None, l
 # softmax stays 21 after its reciprocal became one bit a cycle (decode latency +11, DECODE_LATENCY): in
 # prefill the row's reciprocal overlaps the next rows, and Verilator's tiny-llama fixed8 prefill moved
 # by +4 cycles over 2 layers (7076 -> 7080, the swiglu stage), not by the +26 that 32 would add
-NODE_LATENCY = {"linear": 21, "matmul_qk": 21, "matmul_sv": 21, "softmax": 21, "rmsnorm": 69, "layernorm": 69,
+NODE_LATENCY = {"linear": 21, "matmul_qk": 21, "matmul_sv": 21, "softmax": 21, "rmsnorm": 65, "layernorm": 68,
                 "act": 12, "swiglu": 18, "residual": 3, "rope": 11, "quantize": 13, "dequantize": 5}
 
 
@@ -1267,12 +1267,13 @@ def _unblocked_quantizer_fill(g: DataflowGraph, plan: HwPlan) -> dict[int, int]:
 # (2 cycles when empty, +1 for the width converter / skid register of the hop),
 # mx_linear / mx_matmul accumulate (10, pipelined) + output quantizer (12 + a block), mx_quantize
 # (12 after a block: 5 stages to the block's scale, the scale FIFO, 5 quantizer stages),
-# norm first output (RB + 37 after the row's last beat, RB = 18 for the generated norms),
+# norm first output (rmsnorm RB + 33, layernorm RB + 36 after the row's last beat, RB = 18 for the generated norms;
+# RB + 37 for both before the rmsnorm V pipeline and the rsqrt's normalisation were shortened),
 # softmax (row beats + R_F + 28, R_F = 20: two one-bit-a-cycle reciprocal units), dequantize 4, rope 10
 # (after half a head), residual 2, swiglu 16, act 10 (ReLU 2): the pipelined non-linear cores
 # (cores/NONLINEAR.md).
-DECODE_LATENCY = {"fifo": 3, "linear": 22, "quantize": 12, "norm": 55, "softmax": 48, "dequantize": 4, "rope": 10,
-                  "residual": 2, "swiglu": 16, "act": 10}
+DECODE_LATENCY = {"fifo": 3, "linear": 22, "quantize": 12, "rmsnorm": 51, "layernorm": 54, "softmax": 48,
+                  "dequantize": 4, "rope": 10, "residual": 2, "swiglu": 16, "act": 10}
 
 
 def _linear_share(n: Node, p: NodeParams) -> int:
@@ -1594,7 +1595,7 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
                 first = max(first, math.ceil(w[0]) + 1 + L["linear"])
                 last = max(last, math.ceil(w[1]) + 1 + L["linear"] + blk_out)
         elif n.op in ("rmsnorm", "layernorm"):
-            first = l_in + 1 + L["norm"]
+            first = l_in + 1 + L[n.op]
             last = first + v - 1
         elif n.op == "softmax":
             # a row (NB beats) in, its sum pass, then out (NB + R_F + 28 after its last beat); rows overlap:

@@ -5,14 +5,15 @@
 //   out_data = LANES x OUT_W (y, Q.OUT_F)
 // Input phase: the row is written into one of three row buffers while s1 = sum x and
 // s2 = sum round(x^2 / 2**P) accumulate (pipelined: x | x^2, three stages | round | sums, IL = 6
-// cycles). V = N s2 (- h^2) + EPS_CODE is formed in VL = 9 more stages, then mx_rsqrt_serial computes
-// r, k (RB + 6 cycles). Output phase (OL = 16 stages, all enabled by ce = !out_valid || out_ready):
+// cycles). V = N s2 (- h^2) + EPS_CODE is formed in VL = 6 (rmsnorm) or 9 (layernorm) more stages, then
+// mx_rsqrt_serial computes r, k (RB + 5 cycles). Output phase (OL = 16 stages, all enabled by ce = !out_valid || out_ready):
 //   read | x | c = N x (- s1) | c r (three stages) | + half | >>> shift | t = sat | t g (three stages) |
 //   round (2) | + b | sat: c = N x (- s1); t = sat(round(c r / 2**(K + k + P/2 - T_F))); y = sat(round(t g / 2**(T_F + G_F - OUT_F)) + b).
 // Three row buffers: rows stream in while earlier ones wait for their scalar or stream out. The last
 // beat of a row is taken only when no earlier row is still in the scalar path, so one beat per cycle
 // needs about N/LANES >= RB + 16 (the scalar path: IL + VL + RB + 4 cycles).
-// Latency: the first output beat of a row leaves about RB + 37 cycles after its last input beat.
+// Latency: the first output beat of a row leaves RB + 33 (rmsnorm) or RB + 36 (layernorm) cycles after its
+// last input beat (RB + 37 before the rmsnorm V pipeline and the rsqrt's normalisation were shortened).
 module mx_norm #(
     parameter int SUB_MEAN = 0,
     parameter int LANES    = 1,
@@ -59,7 +60,9 @@ module mx_norm #(
 
     localparam int ML   = 3;           // mx_mul_pipe
     localparam int IL   = ML + 3;      // input pipeline: x, square (ML), round, sums
-    localparam int VL   = ML + 6;      // V pipeline (start of the rsqrt unit with V registered)
+    // V pipeline (start of the rsqrt unit with V registered): s2 clamp | N s2 (ML) | V = N s2 + E (rmsnorm),
+    // or s2 clamp | N s2 (ML) | two registers (beside |h|, its clamp, h^2) | N s2 - h^2 | V (layernorm)
+    localparam int VL   = (SUB_MEAN != 0) ? ML + 6 : ML + 3;
     localparam int OL   = 2 * ML + 10; // output pipeline, issue to out_data
 
     // ------------------------------------------------------------------ input phase
@@ -182,7 +185,7 @@ module mx_norm #(
         hc2     <= (64'(habs2) > 64'(HMAX)) ? HMAX : 32'(habs2);
         ns2d2   <= ns2d;
         vd      <= (SUB_MEAN != 0) ? (!vdiff[64] ? vdiff[63:0] : 64'd0) : ns2d2;
-        v       <= vd + 64'(EPS_CODE);
+        v       <= ((SUB_MEAN != 0) ? vd : ns2) + 64'(EPS_CODE);
     end
     assign pend = (|ilst) || (|vgo);
 

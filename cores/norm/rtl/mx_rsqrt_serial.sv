@@ -6,9 +6,10 @@
 // A + Bs + Ms = (r + 2**b)**2 m <= 4**K, i.e. S <= R with S = Bs + Ms and the remainder R = 4**K - A;
 // then R <- R - S, Bs <- Bs / 2 + Ms (kept) or Bs / 2, Ms <- Ms / 4, all exact. S and U = Bs / 2 + Ms
 // of the next bit are formed from registers beside the subtraction R - S (both outcomes, then a
-// select), so that a cycle holds one subtraction. Normalisation takes five registered steps (leading one per byte, leading one, k, and the
-// shift m = (V * 2**M) >> (2k + M) by a multiple of 8, then by the rest).
-// start is taken in IDLE (busy = 0); done pulses RB + 6 cycles later with r and k valid until the next start.
+// select), so that a cycle holds one subtraction. Normalisation takes four registered steps (leading one
+// per byte, the leading one z with 2k + M = z + ((z - M) mod 2), k with the shift
+// m = (V * 2**M) >> (2k + M) by a multiple of 8, then by the rest).
+// start is taken in IDLE (busy = 0); done pulses RB + 5 cycles later with r and k valid until the next start.
 module mx_rsqrt_serial #(
     parameter int M  = 16,
     parameter int K  = 24,
@@ -26,7 +27,7 @@ module mx_rsqrt_serial #(
     localparam int QW = 2 * RB + M + 2;
     localparam logic [QW-1:0] LIMIT = QW'(1) << (2 * K);
 
-    typedef enum logic [2:0] {IDLE, LEADB, LEAD, KSTEP, SHIFT8, NORM, ITER} state_t;
+    typedef enum logic [2:0] {IDLE, LEADB, LEAD, KSTEP, NORM, ITER} state_t;
     state_t state;
     logic [63:0]        v;
     logic [6:0]         z, z_q;
@@ -36,7 +37,7 @@ module mx_rsqrt_serial #(
     /* verilator lint_off UNUSEDSIGNAL */  // m < 2**M by the choice of k
     logic [63+M:0]      vsh, m_full;
     /* verilator lint_on UNUSEDSIGNAL */
-    logic [6:0]         amt;  // 2k + M >= 0 (k >= (1 - M) / 2)
+    logic [6:0]         amt;  // 2k + M = z + ((z - M) mod 2) >= 0 (k >= (1 - M) / 2)
     logic [$clog2(RB+1)-1:0] bitn;
     logic [QW-1:0]      rem, bs, ms, s, u, ms4;
     logic [QW:0]        diff;
@@ -74,14 +75,11 @@ module mx_rsqrt_serial #(
                 end
                 LEAD: begin
                     z_q   <= z;
+                    amt   <= z + {6'd0, z[0] ^ M[0]};
                     state <= KSTEP;
                 end
                 KSTEP: begin
                     out_k <= k;
-                    amt   <= 7'((k <<< 1) + 8'(M));
-                    state <= SHIFT8;
-                end
-                SHIFT8: begin
                     vsh   <= {v, M'(0)} >> {amt[6:3], 3'd0};
                     state <= NORM;
                 end
