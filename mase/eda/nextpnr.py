@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from mase.errors import MaseError
-from mase.eda.runner import EdaError, _fix_negative_chparams, _tail, cores_roots, fusesoc, run_tool, stat_cells
+from mase.eda.runner import EdaError, _patch_yosys_tcl, _tail, cores_roots, fusesoc, run_tool, stat_cells
 
 from .tools import YOWASP, require, which
 from .yosys import SYNTH_DEFINES
@@ -208,7 +208,7 @@ def _setup(unit_dir: Path, unit: str, dep: str, top: str, target: Any, clock_mhz
     hits = sorted(build.glob(f"*/pnr-{EDALIZE[str(target.family)]}"))
     if not hits:
         raise EdaError(f"no pnr work folder under {build}")
-    _fix_negative_chparams(hits[0])
+    _patch_yosys_tcl(hits[0])
     if ooc:
         # Edalize's trellis flow always asks nextpnr for --textcfg, which nextpnr refuses out of
         # context (no bitstream of a partial design): keep the routed netlist instead

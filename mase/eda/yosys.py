@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mase.errors import MaseError
-from mase.eda.runner import (EdaError, _content_hash, _core_index, _fix_negative_chparams, _tail, _work_root,
+from mase.eda.runner import (EdaError, _content_hash, _core_index, _patch_yosys_tcl, _tail, _work_root,
                              cache_dir, fusesoc, locked, parse_yosys_stat, run_yosys_make, stat_cells, synth)
 
 from .tools import require
@@ -115,7 +115,7 @@ def synth_unit(core: str, module: str, params: dict | None, arch: str, keep: Pat
                  *[f"--{k}={v}" for k, v in params.items()]], list(roots or []) + [unit_dir / "core"],
                 timeout=timeout, log=unit_dir / "setup.log")
         work = _work_root(build, "synth", "yosys")
-        _fix_negative_chparams(work)
+        _patch_yosys_tcl(work)
         log_path, log = run_yosys_make(work, timeout, f"Yosys synth_{tool} of {module}", unit_dir / "build.log")
     res = parse_stat(log, arch)
     res["log"] = str(log_path)

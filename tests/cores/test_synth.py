@@ -21,3 +21,18 @@ def test_synth_dequantize_negative_parameters():
 def test_synth_failure_raises_with_log():
     with pytest.raises(EdaError):
         synth("mase:mx:no_such_core", {}, arch="ice40")
+
+
+def test_yosys_script_skips_autoname(tmp_path):
+    """synth_ecp5 / synth_ice40 stop before their `check` label (Yosys 0.23's quadratic autoname) and the
+    script runs that label's other commands itself: `stat` still reports the cells; chparam stays fixed."""
+    from mase.eda.runner import _patch_yosys_tcl
+
+    tcl = tmp_path / "edalize_yosys_procs.tcl"
+    tcl.write_text("chparam -set A -20 top\nproc synth {top} {\nsynth_ecp5  -top $top\n}\n")
+    _patch_yosys_tcl(tmp_path)
+    text = tcl.read_text()
+    assert "chparam -set A 32'shffffffec top" in text
+    assert "synth_ecp5  -top $top -run :check\nhierarchy -check\nstat\ncheck -noinit\n" in text
+    _patch_yosys_tcl(tmp_path)  # a second patch changes nothing
+    assert tcl.read_text() == text
