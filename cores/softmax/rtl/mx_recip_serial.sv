@@ -1,11 +1,14 @@
-// Reciprocal floor(2**NUM_EXP / S) of a positive S, one quotient bit per cycle: the largest q < 2**QB
-// with q * S <= 2**NUM_EXP. start is taken when busy = 0; done pulses QB + 2 cycles later (one cycle
-// prepares the first remainder, -S and the saturation test). mx_softmax runs two of them side by side.
+// Reciprocal floor(2**NUM_EXP / S) of a positive S, two quotient bits per cycle: the largest q < 2**QB
+// with q * S <= 2**NUM_EXP. start is taken when busy = 0; done pulses ceil(QB / 2) + 2 cycles later (one
+// cycle prepares the first remainder, -S, +-3S and the saturation test; an odd QB ends with one bit).
+// mx_softmax runs two of them side by side.
 // q = 2**QB - 1 when S <= 2**(NUM_EXP - QB) (the quotient does not fit; also S = 0), else the bits of
 // the restoring division of 2**NUM_EXP by S, from bit QB-1 down (bit b set when S 2**b <= the
 // remainder R), computed without restoring: Y = R / 2**b - S is kept, bit b is Y >= 0, and the next
 // Y is 2 Y - S (Y >= 0) or 2 Y + S (Y < 0), in [-S, S): the loop is one adder whose operand is chosen
-// by the sign of a register (no compare-then-select), SW + 2 bits wide.
+// by the sign of a register (no compare-then-select), SW + 2 bits wide. Two bits a cycle: Y1 = 2 Y -+ S
+// (bit b - 1 is Y1 >= 0) and both next Y = 4 Y + {-3S, -S} (Y >= 0) or {S, 3S} (Y < 0) are formed
+// beside it, and Y1's sign picks one (three adders, modulo 2**(SW + 2): every Y lies in [-S, S)).
 module mx_recip_serial #(
     parameter int SW      = 27,
     parameter int QB      = 21,
@@ -31,10 +34,17 @@ module mx_recip_serial #(
         end
     endgenerate
 
-    logic signed [YW-1:0] y, s, ns;  // Y; S, -S
+    logic signed [YW-1:0] y, s, ns, s3, ns3;  // Y; S, -S, 3S, -3S
+    logic signed [YW-1:0] y1, y2p, y2n;       // 2 Y -+ S; 4 Y -+ ... for Y1 >= 0, Y1 < 0
+    logic                 two;                 // two bits this cycle
     logic                 sat, prep;
     logic [QB-1:0]        q;
     logic [BW-1:0]        n;  // bits left
+
+    assign y1  = (y <<< 1) + (y[YW-1] ? s : ns);
+    assign y2p = (y <<< 2) + (y[YW-1] ? s : ns3);
+    assign y2n = (y <<< 2) + (y[YW-1] ? s3 : ns);
+    assign two = n != BW'(1);
 
     always_ff @(posedge clk) begin
         done <= 1'b0;
@@ -51,16 +61,23 @@ module mx_recip_serial #(
             // (2**X0 only matters when the quotient fits: then 2**X0 < 2 S < 2**YW)
             y    <= ((X0 < YW - 1) ? YW'(1) <<< X0 : YW'(0)) - s;
             ns   <= -s;
+            s3   <= s + (s <<< 1);
+            ns3  <= -(s + (s <<< 1));
             sat  <= (PW'(unsigned'(s)) << QB) <= LIMIT;
             prep <= 1'b0;
         end else begin
-            q <= {q[QB-2:0], !y[YW-1]};  // most significant bits first
-            y <= (y <<< 1) + (y[YW-1] ? s : ns);
-            if (n == BW'(1)) begin
+            if (two) begin  // most significant bits first
+                q <= QB'({q, !y[YW-1], !y1[YW-1]});
+                y <= y1[YW-1] ? y2n : y2p;
+            end else begin
+                q <= QB'({q, !y[YW-1]});
+                y <= y1;
+            end
+            if (n == BW'(1) || n == BW'(2)) begin
                 busy <= 1'b0;
                 done <= 1'b1;
             end
-            n <= n - 1'b1;
+            n <= n - (two ? BW'(2) : BW'(1));
         end
     end
     assign out_q = sat ? '1 : q;

@@ -4,8 +4,8 @@
 //              beat: element j of the row is kept iff j <= pos (masked elements give 0)
 //   out_data = LANES x (OUT_F + 1) probabilities (unsigned, Q.OUT_F)
 // Four row buffers rotate through four states: FREE -> (input: write, running max of the kept
-// elements) FILLED -> (sum engine: e = exp(x - max), S = sum e) QUEUED -> (bit-serial reciprocal
-// floor(2**(16 + R_F) / S), R_F + 1 cycles) READY -> (output engine: e recomputed,
+// elements) FILLED -> (sum engine: e = exp(x - max), S = sum e) QUEUED -> (reciprocal
+// floor(2**(16 + R_F) / S) two bits a cycle, ceil((R_F + 1) / 2) cycles) READY -> (output engine: e recomputed,
 // y = round(e * recip / 2**(16 + R_F - OUT_F))) FREE. Input, sum and output each move one beat per
 // cycle on different rows. Pipelined: input (kept flags | running max | the row's max), sum engine (read | exp, 8
 // stages | lane sum | accumulate), output engine (read | exp, 8 | e * recip, 3 | round), every output
