@@ -1269,11 +1269,11 @@ def _unblocked_quantizer_fill(g: DataflowGraph, plan: HwPlan) -> dict[int, int]:
 # (12 after a block: 5 stages to the block's scale, the scale FIFO, 5 quantizer stages),
 # norm first output (rmsnorm RB + 33, layernorm RB + 36 after the row's last beat, RB = 18 for the generated norms;
 # RB + 37 for both before the rmsnorm V pipeline and the rsqrt's normalisation were shortened),
-# softmax (row beats + ceil((R_F + 1) / 2) + 27, R_F = 20: two reciprocal units of two bits a cycle; R_F + 28
-# with one bit a cycle), dequantize 4, rope 10
+# softmax (row beats + R_F + 28, R_F = 20: two reciprocal units of one bit a cycle; mx_softmax RECIP_BITS 2, not
+# generated, takes ceil((R_F + 1) / 2) + 27), dequantize 4, rope 10
 # (after half a head), residual 2, swiglu 16, act 10 (ReLU 2): the pipelined non-linear cores
 # (cores/NONLINEAR.md).
-DECODE_LATENCY = {"fifo": 3, "linear": 22, "quantize": 12, "rmsnorm": 51, "layernorm": 54, "softmax": 38,
+DECODE_LATENCY = {"fifo": 3, "linear": 22, "quantize": 12, "rmsnorm": 51, "layernorm": 54, "softmax": 48,
                   "dequantize": 4, "rope": 10, "residual": 2, "swiglu": 16, "act": 10}
 
 
@@ -1599,7 +1599,7 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             first = l_in + 1 + L[n.op]
             last = first + v - 1
         elif n.op == "softmax":
-            # a row (NB beats) in, its sum pass, then out (NB + R_F / 2 + 28 after its last beat); rows overlap:
+            # a row (NB beats) in, its sum pass, then out (NB + R_F + 28 after its last beat); rows overlap:
             # input, sum and output work on different rows at a beat a cycle (cores/softmax/README.md)
             nb = -(-(g.edges[n.inputs[0]].seg or g.edges[n.inputs[0]].features) // p.lanes)
             first = f_in + 2 * nb - 1 + L["softmax"]

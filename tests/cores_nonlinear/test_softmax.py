@@ -81,8 +81,8 @@ def test_bad_multiplier_is_an_elaboration_error(q):
         lint("mase:mx:softmax", {"N": 64, "LOG2E_Q": q})
 
 
-def _recip_exhaustive(tmp_path, sw, qb, num_exp):
-    """mx_recip_serial (two quotient bits a cycle) against floor(2**NUM_EXP / S) for every S below 2**SW, in
+def _recip_exhaustive(tmp_path, sw, qb, num_exp, bits=2):
+    """mx_recip_serial (BITS quotient bits a cycle) against floor(2**NUM_EXP / S) for every S below 2**SW, in
     its own self-checking testbench (tb/tb_mx_recip_exh.sv, verilator --binary)."""
     import re
     import subprocess
@@ -91,20 +91,26 @@ def _recip_exhaustive(tmp_path, sw, qb, num_exp):
     rtl = Path(__file__).resolve().parents[2] / "cores" / "softmax"
     subprocess.run(["verilator", "--binary", "--timing", "-O3", "-Wno-fatal", "-Wno-WIDTH", "--top-module",
                     "tb_mx_recip_exh", "-Mdir", str(tmp_path / "obj"), f"-GSW={sw}", f"-GQB={qb}", f"-GNUM_EXP={num_exp}",
+                    f"-GBITS={bits}",
                     str(rtl / "tb" / "tb_mx_recip_exh.sv"), str(rtl / "rtl" / "mx_recip_serial.sv")],
                    check=True, capture_output=True)
     out = subprocess.run([str(tmp_path / "obj" / "Vtb_mx_recip_exh")], check=True, capture_output=True, text=True).stdout
     m = re.search(r"checked=(\d+) mismatches=(\d+) done_after=(\d+)", out)
     assert m and int(m[1]) == (1 << sw) - 1 and int(m[2]) == 0, out
-    assert int(m[3]) == -(-qb // 2) + 2  # cycles from start to done
+    assert int(m[3]) == -(-qb // bits) + 2  # cycles from start to done
 
 
-@pytest.mark.parametrize("sw,qb,num_exp", [(12, 9, 20), (12, 10, 20), (14, 13, 24)])
-def test_recip_exhaustive(tmp_path, sw, qb, num_exp):
-    _recip_exhaustive(tmp_path, sw, qb, num_exp)
+@pytest.mark.parametrize("sw,qb,num_exp,bits", [(12, 9, 20, 2), (12, 10, 20, 2), (14, 13, 24, 2), (12, 9, 20, 1)])
+def test_recip_exhaustive(tmp_path, sw, qb, num_exp, bits):
+    _recip_exhaustive(tmp_path, sw, qb, num_exp, bits)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sw,qb,num_exp", [(24, 21, 36), (23, 15, 30)])  # tiny-llama's softmax; narrow-4-lanes
 def test_recip_exhaustive_generated(tmp_path, sw, qb, num_exp):
     _recip_exhaustive(tmp_path, sw, qb, num_exp)
+
+
+def test_softmax_two_recip_bits():
+    """RECIP_BITS 2 (opt-in: the reciprocal units find two quotient bits a cycle) is bit-exact too."""
+    test_softmax("head-dim-32", {"RECIP_BITS": 2})

@@ -1,6 +1,8 @@
-// Reciprocal floor(2**NUM_EXP / S) of a positive S, two quotient bits per cycle: the largest q < 2**QB
-// with q * S <= 2**NUM_EXP. start is taken when busy = 0; done pulses ceil(QB / 2) + 2 cycles later (one
-// cycle prepares the first remainder, -S, +-3S and the saturation test; an odd QB ends with one bit).
+// Reciprocal floor(2**NUM_EXP / S) of a positive S, BITS (1 or 2) quotient bits a cycle: the largest
+// q < 2**QB with q * S <= 2**NUM_EXP. start is taken when busy = 0; done pulses ceil(QB / BITS) + 2 cycles
+// later (one cycle prepares the first remainder, -S, +-3S and the saturation test; an odd QB at BITS 2
+// ends with one bit). BITS 2 costs two adders and the +-3S registers, and its select after Y1's sign
+// lengthens the loop: iCE40UP5K 40.9 -> 34.0 MHz on mx_softmax (ECP5: not its critical path).
 // mx_softmax runs two of them side by side.
 // q = 2**QB - 1 when S <= 2**(NUM_EXP - QB) (the quotient does not fit; also S = 0), else the bits of
 // the restoring division of 2**NUM_EXP by S, from bit QB-1 down (bit b set when S 2**b <= the
@@ -12,7 +14,8 @@
 module mx_recip_serial #(
     parameter int SW      = 27,
     parameter int QB      = 21,
-    parameter int NUM_EXP = 36
+    parameter int NUM_EXP = 36,
+    parameter int BITS    = 1
 ) (
     input  logic          clk,
     input  logic          rst,
@@ -32,6 +35,9 @@ module mx_recip_serial #(
         if (QB > NUM_EXP) begin : g_bad_exp
             $error("mx_recip_serial: QB must be at most NUM_EXP");
         end
+        if (BITS != 1 && BITS != 2) begin : g_bad_bits
+            $error("mx_recip_serial: BITS must be 1 or 2");
+        end
     endgenerate
 
     logic signed [YW-1:0] y, s, ns, s3, ns3;  // Y; S, -S, 3S, -3S
@@ -44,7 +50,7 @@ module mx_recip_serial #(
     assign y1  = (y <<< 1) + (y[YW-1] ? s : ns);
     assign y2p = (y <<< 2) + (y[YW-1] ? s : ns3);
     assign y2n = (y <<< 2) + (y[YW-1] ? s3 : ns);
-    assign two = n != BW'(1);
+    assign two = BITS == 2 && n != BW'(1);
 
     always_ff @(posedge clk) begin
         done <= 1'b0;
@@ -73,7 +79,7 @@ module mx_recip_serial #(
                 q <= QB'({q, !y[YW-1]});
                 y <= y1;
             end
-            if (n == BW'(1) || n == BW'(2)) begin
+            if (n == BW'(1) || (two && n == BW'(2))) begin
                 busy <= 1'b0;
                 done <= 1'b1;
             end

@@ -5,7 +5,7 @@
 //   out_data = LANES x (OUT_F + 1) probabilities (unsigned, Q.OUT_F)
 // Four row buffers rotate through four states: FREE -> (input: write, running max of the kept
 // elements) FILLED -> (sum engine: e = exp(x - max), S = sum e) QUEUED -> (reciprocal
-// floor(2**(16 + R_F) / S) two bits a cycle, ceil((R_F + 1) / 2) cycles) READY -> (output engine: e recomputed,
+// floor(2**(16 + R_F) / S) RECIP_BITS bits a cycle, ceil((R_F + 1) / RECIP_BITS) + 2 cycles) READY -> (output engine: e recomputed,
 // y = round(e * recip / 2**(16 + R_F - OUT_F))) FREE. Input, sum and output each move one beat per
 // cycle on different rows. Pipelined: input (kept flags | running max | the row's max), sum engine (read | exp, 8
 // stages | lane sum | accumulate), output engine (read | exp, 8 | e * recip, 3 | round), every output
@@ -21,6 +21,7 @@ module mx_softmax #(
     parameter int IN_F    = 10,
     parameter int OUT_F   = 16,
     parameter int R_F     = 20,
+    parameter int RECIP_BITS = 1,  // quotient bits a cycle of the reciprocal units (mx_recip_serial BITS)
     parameter int LOG2E_Q = 23637
 ) (
     input  logic                         clk,
@@ -195,7 +196,7 @@ module mx_softmax #(
     generate
         for (genvar u = 0; u < 2; u++) begin : g_div
             assign dv_start[u] = !dv_busy[u] && !dv_done[u] && req[db[u]];
-            mx_recip_serial #(.SW(SW), .QB(QB), .NUM_EXP(16 + R_F)) div (.clk, .rst, .start(dv_start[u]),
+            mx_recip_serial #(.SW(SW), .QB(QB), .NUM_EXP(16 + R_F), .BITS(RECIP_BITS)) div (.clk, .rst, .start(dv_start[u]),
                 .in_s(sum_q[db[u]]), .busy(dv_busy[u]), .done(dv_done[u]), .out_q(dv_q[u]));
         end
     endgenerate

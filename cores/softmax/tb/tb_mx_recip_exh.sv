@@ -1,12 +1,12 @@
 // Exhaustive check of mx_recip_serial (tests/cores_nonlinear/test_softmax.py, verilator --binary): every S in
 // [S_LO, S_HI] against floor(2**NUM_EXP / S), saturated at 2**QB - 1 (mase.golden.nonlinear.softmax_int's
 // reciprocal); prints one RESULT line with the count of mismatches and the cycles from start to done.
-module tb_mx_recip_exh #(parameter int SW = 24, parameter int QB = 21, parameter int NUM_EXP = 36,
+module tb_mx_recip_exh #(parameter int SW = 24, parameter int QB = 21, parameter int NUM_EXP = 36, parameter int BITS = 2,
                       parameter longint S_LO = 1, parameter longint S_HI = (64'd1 << SW) - 1);
     logic clk = 0, rst = 1, start = 0, busy, done;
     logic [SW-1:0] in_s;
     logic [QB-1:0] out_q;
-    mx_recip_serial #(.SW(SW), .QB(QB), .NUM_EXP(NUM_EXP)) dut (.clk, .rst, .start, .in_s, .busy, .done, .out_q);
+    mx_recip_serial #(.SW(SW), .QB(QB), .NUM_EXP(NUM_EXP), .BITS(BITS)) dut (.clk, .rst, .start, .in_s, .busy, .done, .out_q);
     always #1 clk = ~clk;
     longint bad = 0, n = 0, lat = 0, t0;
     longint unsigned e;

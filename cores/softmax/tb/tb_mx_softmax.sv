@@ -7,7 +7,8 @@ module tb_mx_softmax #(
     parameter int IN_F    = 10,
     parameter int OUT_F   = 16,
     parameter int R_F     = 20,
-    parameter int LOG2E_Q = 23637
+    parameter int LOG2E_Q = 23637,
+    parameter int RECIP_BITS = 1
 ) (
     input logic clk
 );
@@ -20,7 +21,7 @@ module tb_mx_softmax #(
     mx_tb_source #(.WIDTH(POS_W+LANES*IN_W), .NAME("in")) src (.clk, .rst, .out_data(i_data),
         .out_valid(i_valid), .out_ready(i_ready), .done(src_done), .first_cycle(s0), .last_cycle(s1));
     mx_softmax #(.LANES(LANES), .N(N), .POS_W(POS_W), .IN_W(IN_W), .IN_F(IN_F), .OUT_F(OUT_F), .R_F(R_F),
-        .LOG2E_Q(LOG2E_Q)) dut (
+        .LOG2E_Q(LOG2E_Q), .RECIP_BITS(RECIP_BITS)) dut (
         .clk, .rst, .in_data(i_data), .in_valid(i_valid), .in_ready(i_ready),
         .out_data(o_data), .out_valid(o_valid), .out_ready(o_ready));
     mx_tb_sink #(.WIDTH(LANES*(OUT_F+1)), .NAME("out")) snk (.clk, .rst, .in_data(o_data), .in_valid(o_valid),
