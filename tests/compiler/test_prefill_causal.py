@@ -96,8 +96,8 @@ def test_bad_attention_is_one_line():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model,T,floor", [("tiny-llama", 64, 0.75), ("tiny-llama", 20, 0.5), ("tiny-opt", 7, 0.0),
-                                           ("tiny-opt", 64, 0.75)])
+# (tiny-llama at 20 tokens, 0.528, left the suite for its time: other prompt lengths run in test_prompt_lengths)
+@pytest.mark.parametrize("model,T,floor", [("tiny-llama", 64, 0.75), ("tiny-opt", 7, 0.0), ("tiny-opt", 64, 0.75)])
 def test_causal_prefill_bit_exact_with_stalls(tmp_path, model, T, floor):
     """Bit-exact with and without random stalls / back-pressure; the whole-prompt efficiency (64 tokens:
     tiny-llama 0.766 measured (0.764 before the norms' shorter latency, 0.763 before mx_linear's first pass
