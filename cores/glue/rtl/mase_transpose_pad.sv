@@ -36,13 +36,16 @@ module mase_transpose_pad #(
     int wi, rf, rt, fi, last;   // last: the last token of the drain (T - 1, or the token just written)
     int tc;                     // STEP: the token being written
     int bk;                     // STEP: the bank (pass) being written and drained
+    // the drain's read address of lane 0, ((rt x BANKS) + bk) x F + rf, kept by additions: the product
+    // in the read path was the critical path of smollm2-135m's folded ECP5 layer (F 192: 48.4 MHz)
+    int ra, bkf;                // bkf: bk x F
     assign last      = (STEP != 0) ? tc : T - 1;
     assign in_ready  = !drain;
     assign adv       = drain && (!ov || out_ready);  // read the next beat of the drain
     assign out_valid = ov;
     for (genvar i = 0; i < LANES; i++) begin : g_lane
         assign out_data[i*W +: W] = zq[i] ? '0 : rd[i*W +: W];
-        always_ff @(posedge clk) if (adv) rd[i*W +: W] <= mem[(rt + i <= last) ? ((rt + i) * BANKS + bk) * F + rf : rf];
+        always_ff @(posedge clk) if (adv) rd[i*W +: W] <= mem[(rt + i <= last) ? ra + i * BANKS * F : rf];
     end
     always_ff @(posedge clk) begin
         if (!rst && !drain && in_valid)
@@ -54,8 +57,10 @@ module mase_transpose_pad #(
             fi    <= 0;
             tc    <= 0;
             bk    <= 0;
+            bkf   <= 0;
             rf    <= 0;
             rt    <= 0;
+            ra    <= 0;
             drain <= 1'b0;
             ov    <= 1'b0;
         end else begin
@@ -75,12 +80,16 @@ module mase_transpose_pad #(
                         rf    <= 0;
                         drain <= 1'b0;
                         bk    <= (bk == BANKS - 1) ? 0 : bk + 1;
+                        bkf   <= (bk == BANKS - 1) ? 0 : bkf + F;
+                        ra    <= (bk == BANKS - 1) ? 0 : bkf + F;
                         if (bk == BANKS - 1) tc <= (tc == T - 1) ? 0 : tc + 1;
                     end else begin
                         rf <= rf + 1;
+                        ra <= bkf + rf + 1;
                     end
                 end else begin
                     rt <= rt + LANES;
+                    ra <= ra + LANES * BANKS * F;
                 end
             end
         end
