@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -281,8 +282,6 @@ def _side_by_side(ctx: RunContext, fn, items) -> list:
     many at once as the run has free cores (ctx.cores(): one beside another stage of the run, e.g.
     synth, else two on two cores); the next starts when one ends or a core frees. An error or Ctrl-C
     ends the others' tools (mase.cancel) before it is raised."""
-    from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
     from mase import cancel
 
     def failed(futs) -> None:
