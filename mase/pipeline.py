@@ -55,7 +55,8 @@ READS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {"report": (("evalua
 DEPS: dict[str, tuple[str, ...] | None] = {}
 # stage -> rough run time (seconds of the default smollm2-135m ECP5-85 run on 2 cores: quantize 17,
 # evaluate 150, lint 60, sim 500, synth 700, pnr 15+ min): of the ready stages, the one heading the
-# longest remaining path starts first (synth -> pnr before lint -> sim)
+# longest remaining path starts first (synth -> pnr before lint -> sim); a stage of weight 0 (report:
+# tables from results on disk) takes no slot, so its table prints as soon as its inputs exist
 WEIGHTS: dict[str, float] = {}
 
 
@@ -288,7 +289,7 @@ def evaluate_stage(ctx: RunContext) -> dict[str, Any]:
     return ctx.save("evaluate", res, numerics=res.get("numerics", mode))
 
 
-@stage("report", deps=("quantize", "evaluate"))
+@stage("report", deps=("quantize", "evaluate"), weight=0)
 def report_stage(ctx: RunContext) -> dict[str, Any]:
     from mase.provenance import quant_label
     from mase.quantize import bit_stats
@@ -413,8 +414,10 @@ def _run_side_by_side(ctx: RunContext, names: list[str], jobs: int, t0: float) -
             if first is None:
                 ready = [n for n in pending if all(w in finished for w in waits[n])]
                 ready.sort(key=lambda n: (-chain[n], names.index(n)))
-                start = ready[:max(0, jobs - len(threads))]
-                shared = len(threads) + len(start) > 1  # evaluate's PyTorch beside another stage: one thread
+                light = [n for n in ready if WEIGHTS.get(n, 1.0) == 0]
+                busy = sum(WEIGHTS.get(n, 1.0) > 0 for n in threads)
+                start = light + [n for n in ready if n not in light][:max(0, jobs - busy)]
+                shared = busy + len(start) - len(light) > 1  # evaluate's PyTorch beside another stage: one thread
                 for n in start:
                     pending.remove(n)
                     _begin(ctx, n, t0)

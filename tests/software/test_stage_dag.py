@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mase.config import MaseError, compose
-from mase.pipeline import DEPS, STAGES, run, stage, waits_for
+from mase.pipeline import DEPS, STAGES, WEIGHTS, run, stage, waits_for
 
 QUICK = ["eval=quick", "eval.tokens=64", "eval.window=32", "eval.stride=16", "progress=false"]
 FPGA = ["quantize", "evaluate", "emit", "lint", "sim", "synth", "pnr", "report", "hw_report"]
@@ -103,6 +103,19 @@ def test_the_longest_path_starts_first(tmp_path, probes):
     assert t["p_short"]["start"] >= min(t["p_mid"]["end"], t["p_long"]["end"])  # waited for a free slot
     assert t["p_long"]["start"] < t["p_mid"]["end"] and t["p_mid"]["start"] < t["p_long"]["end"]
     assert waits_for(FPGA)["synth"] == ["quantize", "emit"]
+
+
+def test_a_stage_of_weight_0_takes_no_slot(tmp_path, probes):
+    """report (weight 0: tables from results on disk) prints as soon as its inputs exist, not after a
+    long stage frees a slot; the two long stages keep one PyTorch thread each."""
+    seen: dict = {}
+    probes("p_long1", _sleeper(1.0, seen), weight=100)
+    probes("p_long2", _sleeper(1.0, seen), weight=100)
+    probes("p_table", _sleeper(0.1, seen), weight=0)
+    t = run(_cfg(["p_long1", "p_long2", "p_table"], 2), tmp_path).timings
+    assert t["p_table"]["end"] < min(t["p_long1"]["end"], t["p_long2"]["end"])
+    assert t["p_long1"]["start"] < t["p_long2"]["end"] and t["p_long2"]["start"] < t["p_long1"]["end"]
+    assert WEIGHTS["report"] == 0
 
 
 def test_jobs_1_is_the_list_order(tmp_path, probes):
