@@ -101,6 +101,8 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) ->
                             has_bias=a["has_bias"], w_source=w_source, x_scale=_fixed(x), o_scale=_fixed(out),
                             w_scale=a["w_scale"] if a["weight_fmt"] == "fixed8" else None)
         prm["ACC_LSB"], prm["ACC_W"] = acc
+        if p.short:  # the output quantizer's short pipeline (the default, 0, is not written)
+            prm["SHORT"] = 1
         stem = safe(n.name)
         files = {"W_FILE": f"{stem}.w.hex", "S_FILE": f"{stem}.s.hex", "B_FILE": f"{stem}.b.hex"}
         if w_source:  # streamed weights: the bias stays in its on-chip ROM
@@ -114,6 +116,8 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) ->
         w, e = _mx(out)
         iw, f = src.fixed
         prm = {"PAR": L, "K": out.block, "IN_W": iw, "IN_LSB": -f, "WIDTH": w, "EBITS": e, "FIXED_SCALE": out.scale}
+        if p.short:
+            prm["SHORT"] = 1
         pre = []
         seg = out.seg or out.features
         if a.get("along") == "tokens":  # V: buffer the prompt, stream it feature by feature, padded
@@ -226,6 +230,8 @@ def map_node(n: Node, p: NodeParams, g: DataflowGraph, avail: frozenset[str]) ->
                "A_FIXED_SCALE": ea.scale, "B_FIXED_SCALE": eb.scale, "O_FIXED_SCALE": out.scale}
         if p.out_par > 1:  # output elements a beat (a long Q.K^T row); 1 = the original core, no parameter
             prm["OUT_PAR"] = p.out_par
+        if p.short:
+            prm["SHORT"] = 1
         chunk = causal_chunk(g, n.layer)
         if chunk:  # causal prefill: chunk c of the rows starts once chunk c of K / V exists
             prm["CHUNK"] = chunk

@@ -88,6 +88,7 @@ class NodeParams:
     source: str = "auto"  # auto | override:<pattern>
     rom_bram: float = 0.0  # block RAMs of a linear layer's weight ROM if its weights stay on chip (resource model)
     kv: str = ""  # decode design, Q.K^T / V's quantizer: "offchip" = its KV cache in off-chip memory (hw.kv_cache)
+    short: bool = False  # its output quantizer's short pipeline (mx_quantize SHORT; short_pipeline(target))
 
     @property
     def lanes(self) -> int:
@@ -899,6 +900,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
             raise MaseError(f"hw.overrides pattern {pattern!r} matches no node; node names look like "
                             f"{', '.join(n.name for n in g.nodes if n.op == 'linear')[:120]}...")
     spaces = {n.name: _par_space(n, g) for n in g.nodes}
+    short = short_pipeline(target)
     # hw.attention=causal: the KV-cache datapath fed the prompt keeps the II (its caches' lanes and bursts);
     # the generate stage's decode design (a token at a time, latency-bound) keeps its own lanes
     kv_prefill = g.decode and causal_attention(hw)
@@ -924,7 +926,7 @@ def choose_parameters(g: DataflowGraph, target: Any, hw: Any = None, fold: int |
         out = {}
         for n in g.nodes:
             ins, outs = spaces[n.name]
-            p = NodeParams(n.name, n.op, work=works[n.name])
+            p = NodeParams(n.name, n.op, work=works[n.name], short=short)
             goal = (min(ii, bus_cap[n.name] * slack[0]) if bus_rate and n.name in bus_cap
                     else path_ii if path_ii and (n.op in DECODE_PATH_OPS or n.attrs.get("along") == "tokens") else ii)
             # the smallest lane count whose cycles per token meet ii (in_par first: it shares the input)
@@ -1134,7 +1136,7 @@ def cycle_model(g: DataflowGraph, plan: HwPlan, context: int | None = None) -> d
     row: dict[int, int] = {}
     for n in g.nodes:
         p = plan.nodes[n.name]
-        per_layer[n.layer] = per_layer.get(n.layer, 0) + NODE_LATENCY.get(n.op, 4)
+        per_layer[n.layer] = per_layer.get(n.layer, 0) + NODE_LATENCY.get(n.op, 4) - short_saving(n, p, g)
         if n.op in ("rmsnorm", "layernorm"):  # a norm emits a row once it has seen all of it
             row[n.layer] = max(row.get(n.layer, 0), p.cycles_per_token)
     # the attention barrier: V is transposed (the whole prompt buffered, then drained feature by
@@ -1275,6 +1277,37 @@ def _unblocked_quantizer_fill(g: DataflowGraph, plan: HwPlan) -> dict[int, int]:
 # (cores/NONLINEAR.md).
 DECODE_LATENCY = {"fifo": 3, "linear": 22, "quantize": 12, "rmsnorm": 51, "layernorm": 54, "softmax": 48,
                   "dequantize": 4, "rope": 10, "residual": 2, "swiglu": 16, "act": 10}
+# The short pipelines (NodeParams.short; cores' SHORT = 1): mx_quantize's first output of an MX block 5 cycles
+# after its last beat instead of 12, of a fixed8 stream 3 instead of 5; mx_linear (and the attention products'
+# mx_matmul) that, and 2 fewer lane stages (Verilator: tests/cores/test_mx_quantize.py, test_mx_linear.py)
+SHORT_SAVES = {"mx": 7, "fixed": 2, "lanes": 2}
+
+
+def short_saving(n: Node, p: NodeParams, g: DataflowGraph) -> int:
+    """Cycles node `n` saves with the short pipelines (0 without them, or for a node without a quantizer)."""
+    if not p.short or n.op not in ("linear", "matmul_qk", "matmul_sv", "quantize"):
+        return 0
+    out = g.edges[n.outputs[0]]
+    quant = SHORT_SAVES["fixed" if out.is_fixed or out.fmt == "fixed8" else "mx"]
+    return quant + (SHORT_SAVES["lanes"] if n.op != "quantize" else 0)
+
+
+# nextpnr out of context, MHz, of mx_quantize SHORT 1 per FPGA family: the lowest of mxint4, K 32, PAR 1 (IN_W 24:
+# 86.8, IN_W 16: 84.5) and PAR 8 (IN_W 24: 82.9) on the ECP5-85 (SHORT 0: 127.2 at PAR 1, IN_W 24; load 3-4,
+# shared 2-core machine). The short pipeline goes where the target's clock is at most SHORT_CLOCK_SHARE of it: a
+# core routed inside a whole design keeps about 0.64 of its out-of-context fmax (mase_transpose_pad, f1859f2: 75.0
+# MHz alone, 48.35 as the default ECP5 design's critical path), so 0.6: the ECP5-85 at 50 MHz keeps the full
+# pipeline (0.6 x 82.9 = 49.7). No figure (iCE40, UltraScale+): the full pipeline. Simulation: always short.
+SHORT_FMAX_MHZ: dict[str, float] = {"ecp5": 82.9}
+SHORT_CLOCK_SHARE = 0.6
+
+
+def short_pipeline(target: Any) -> bool:
+    """Whether `target`'s designs get the quantizers' short pipeline (mx_quantize SHORT, NodeParams.short)."""
+    if _get(target, "kind", "sim") == "sim":
+        return True
+    fmax = SHORT_FMAX_MHZ.get(str(_get(target, "family", "") or ""))
+    return fmax is not None and float(_get(target, "clock_mhz", 100.0)) <= SHORT_CLOCK_SHARE * fmax
 
 
 def _linear_share(n: Node, p: NodeParams) -> int:
@@ -1342,8 +1375,9 @@ def _product_times(n: Node, p: NodeParams, g: DataflowGraph, times: dict[str, tu
         period = max(beats, (row - held) * rb)
     a_row0 = min(a_in[0] + rb - 1, a_in[1]) + L["fifo"]  # the first head's row of A is in
     a_last = a_in[1] + L["fifo"]
-    tail = v + L["linear"] + blk_out
-    first = max(a_row0, b_done) + 1 + max(1, blk_out) * rb + L["linear"]
+    lin = L["linear"] - short_saving(n, p, g)
+    tail = v + lin + blk_out
+    first = max(a_row0, b_done) + 1 + max(1, blk_out) * rb + lin
     last = max(max(a_last, b_done) + 1 + tail, max(a_row0, b_done) + 1 + tail + (heads - 1) * period)
     return first, last
 
@@ -1586,15 +1620,16 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             cons = [plan.nodes[c].in_par for c in out.consumers if c in plan.nodes]
             first, last = _product_times(n, p, g, times, T, pos, min([p.out_par] + cons), v)
         elif n.op == "linear":
+            lin = L["linear"] - short_saving(n, p, g)
             # one row group per in_beats cycles over the buffered vector; the first pass reads each beat as it
             # arrives (mx_linear), so it ends with the last input beat, or in_beats after the first
             in_beats = _beats(g.edges[n.inputs[0]], p.in_par)
             pass0 = max(l_in + 1, f_in + in_beats) - in_beats + 1  # the later passes then run back to back
-            first = pass0 + max(1, blk_out) * in_beats + L["linear"] + _share_delay(n, p)
-            last = pass0 + v + L["linear"] + blk_out + _share_delay(n, p)
+            first = pass0 + max(1, blk_out) * in_beats + lin + _share_delay(n, p)
+            last = pass0 + v + lin + blk_out + _share_delay(n, p)
             if w is not None:  # its weights over the bus (_DmaBus): the first row groups', the last word
-                first = max(first, math.ceil(w[0]) + 1 + L["linear"])
-                last = max(last, math.ceil(w[1]) + 1 + L["linear"] + blk_out)
+                first = max(first, math.ceil(w[0]) + 1 + lin)
+                last = max(last, math.ceil(w[1]) + 1 + lin + blk_out)
         elif n.op in ("rmsnorm", "layernorm"):
             first = l_in + 1 + L[n.op]
             last = first + v - 1
@@ -1605,15 +1640,17 @@ def decode_model(g: DataflowGraph, plan: HwPlan, context: int, region: dict[str,
             first = f_in + 2 * nb - 1 + L["softmax"]
             last = max(l_in + 2 * nb - 1 + L["softmax"], first + v - 1)
         elif n.op == "quantize" and n.attrs.get("along") == "tokens":
-            first = l_in + 1 + blk_out + L["quantize"]
-            last = l_in + 1 + v + L["quantize"]
+            quant = L["quantize"] - short_saving(n, p, g)
+            first = l_in + 1 + blk_out + quant
+            last = l_in + 1 + v + quant
         elif n.op == "quantize" and blk_out:
+            quant = L["quantize"] - short_saving(n, p, g)
             e = g.edges[n.inputs[0]]
             seg_in = -(-min(out.seg or out.block, out.block) // p.lanes)
-            first = f_in + seg_in + L["quantize"]
-            last = max(first + v - 1, l_in + L["quantize"] + blk_out)
+            first = f_in + seg_in + quant
+            last = max(first + v - 1, l_in + quant + blk_out)
         else:
-            lat = L.get(n.op, 1)
+            lat = L.get(n.op, 1) - short_saving(n, p, g)
             if n.op == "act" and n.attrs.get("func") == "relu":
                 lat = 2  # mx_activation's ReLU is not pipelined like its gate functions
             if n.op == "rope":

@@ -125,3 +125,28 @@ def test_hardware_accuracy_is_not_reused_across_attention_numerics():
     block, causal = (compose(["+model=tiny-llama", "quant=mxint4", f"hw.attention={a}"]) for a in ("block", "causal"))
     assert record(block, "evaluate", numerics="hardware")["hash"] != record(causal, "evaluate", numerics="hardware")["hash"]
     assert record(block, "evaluate")["hash"] == record(causal, "evaluate")["hash"]  # the quantized model's: same
+
+
+def test_short_pipelines_where_the_clock_allows(tiny_llama):
+    """The quantizers' and linear lanes' short pipelines (cores' SHORT 1) go to simulation, not to the ECP5-85
+    at 50 MHz (0.6 x mx_quantize SHORT's 82.9 MHz out of context) nor the iCE40 (no figure); the cycle model
+    takes 7 cycles off an MX quantizer and 9 off a linear layer or attention product with them."""
+    from mase.compiler.cores import map_node
+    from mase.compiler.params import _ALL_CORES, choose_parameters, short_pipeline, short_saving
+
+    assert short_pipeline(load_group("target", "sim"))
+    assert not short_pipeline(load_group("target", "ecp5-85k"))
+    assert not short_pipeline(load_group("target", "ice40-up5k"))
+    g = _causal_graph(tiny_llama, 20)
+    plan = choose_parameters(g, load_group("target", "sim"), {"attention": "causal", "fold": 0})
+    seen = set()
+    for n in g.nodes:
+        p = plan.nodes[n.name]
+        assert p.short
+        if n.op in ("linear", "quantize", "matmul_qk", "matmul_sv"):
+            assert map_node(n, p, g, _ALL_CORES).params["SHORT"] == 1, n.name
+            seen.add((n.op, short_saving(n, p, g)))
+    assert {("linear", 9), ("quantize", 7), ("matmul_qk", 9), ("matmul_sv", 9)} <= seen, seen
+    lin = next(n for n in g.nodes if n.op == "linear")
+    plan.nodes[lin.name].short = False
+    assert "SHORT" not in map_node(lin, plan.nodes[lin.name], g, _ALL_CORES).params  # the default is not written

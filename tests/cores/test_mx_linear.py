@@ -33,6 +33,15 @@ CONFIGS = [
          extra={"SHARE": 4}, early=True),
     dict(shape=(64, 32, 32, 32, 2, 16), fmts=("mxint4", "mxint4", "mxint4"), acc=(-20, 32), bias=True, ws=1,
          early=True),
+    # the short pipeline (SHORT 1: 2 lane stages fewer, mx_quantize SHORT), MX integer / minifloat / fixed8 outputs
+    dict(shape=(64, 32, 16, 16, 4, 4), fmts=("mxint4", "mxint4", "mxint4"), acc=(-20, 32), bias=True, ws=0,
+         extra={"SHORT": 1}),
+    dict(shape=(64, 16, 32, 8, 8, 2), fmts=("mxint8", "mxfp4", "mxfp8_e4m3"), acc=(-24, 40), bias=True, ws=0,
+         extra={"SHORT": 1}),
+    dict(shape=(32, 16, 16, 16, 4, 4), fmts=("fixed8", "fixed8", "fixed8"), acc=(-16, 32), bias=True, ws=0,
+         fixed=(125, 120, 127), extra={"SHORT": 1}),
+    dict(shape=(64, 32, 32, 16, 2, 16), fmts=("mxint4", "mxint4", "mxint8"), acc=(-20, 32), bias=True, ws=0,
+         extra={"SHARE": 4, "SHORT": 1}, early=True),
 ]
 
 
@@ -100,3 +109,25 @@ def test_mx_linear(cfg):
                 share = p.get("SHARE", 1)
                 g = max(d for d in range(1, op + 1) if op % d == 0 and d <= k // ip and (share == 1 or d <= share))
                 assert s["out_first"] - s["in_first"] < blocks * (fin // ip) + 30 + 2 * g, s
+            FIRST[json.dumps(cfg, sort_keys=True)] = s["out_first"] - s["in_first"]
+
+
+FIRST: dict[str, int] = {}  # configuration -> first output beat after the first input beat (no stalls)
+
+
+def test_short_pipeline_is_nine_cycles_earlier():
+    """SHORT 1 moves mx_linear's first output 9 cycles earlier: 2 lane stages fewer, and mx_quantize SHORT (5
+    cycles after a block, not 12; a fixed8 output 3 quantizer stages, not 5: 4 cycles in all),
+    whatever the lanes (the configurations above that differ only in SHORT, when they ran in this session)."""
+    pairs = 0
+    for cfg in CONFIGS:
+        if cfg.get("extra", {}).get("SHORT"):
+            base = {**cfg, "extra": {k: v for k, v in cfg["extra"].items() if k != "SHORT"}}
+            if not base["extra"]:
+                del base["extra"]
+            a, b = FIRST.get(json.dumps(base, sort_keys=True)), FIRST.get(json.dumps(cfg, sort_keys=True))
+            if a is not None and b is not None:
+                assert a - b == (4 if cfg.get("fixed") else 9), (cfg, a, b)  # fixed8: 5 -> 3 quantizer stages
+                pairs += 1
+    if not pairs:
+        pytest.skip("run with the test_mx_linear configurations")

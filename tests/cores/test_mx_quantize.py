@@ -1,9 +1,10 @@
-"""mx_quantize against the golden re-quantization, bit for bit, with stalls and back-pressure."""
+"""mx_quantize against the golden re-quantization, bit for bit, with stalls and back-pressure, at both
+pipeline settings (SHORT 0 and 1), and its latency."""
 
 import pytest
 import torch
 
-from mase.eda import build_sim, pack_fields
+from mase.eda import build_sim, lint, pack_fields
 from mase.golden import quantize_fixed
 
 from .mxdata import FORMATS
@@ -39,8 +40,15 @@ def random_fixed(nblk: int, k: int, in_w: int, gen: torch.Generator) -> torch.Te
     return a
 
 
-@pytest.mark.parametrize("fmt,k,par,in_w,in_lsb,fixed", CONFIGS)
-def test_mx_quantize(fmt, k, par, in_w, in_lsb, fixed):
+# SHORT 1: the short pipeline (K/PAR + 5 cycles instead of K/PAR + 12; fixed 3 instead of 5), the same codes
+LATENCY = {0: 11, 1: 4}
+FIXED_LATENCY = {0: 5, 1: 3}
+
+
+@pytest.mark.parametrize("short", [0, 1])
+@pytest.mark.parametrize("fmt,k,par,in_w,in_lsb,fixed", CONFIGS + [("mxint4", 32, 32, 24, -12, None),
+                                                                   ("mxint4", 32, 1, 16, -8, None)])
+def test_mx_quantize(fmt, k, par, in_w, in_lsb, fixed, short):
     gen = torch.Generator().manual_seed(k + par + in_w)
     nblk = 40
     width, ebits = FORMATS[fmt]
@@ -51,7 +59,8 @@ def test_mx_quantize(fmt, k, par, in_w, in_lsb, fixed):
     expected = [pack_fields(codes[b, j:j + par].tolist(), width) | (int(scales[b]) << (par * width))
                 for b in range(nblk) for j in range(0, k, par)]
     sim = build_sim("mase:mx:mx_quantize", {"PAR": par, "K": k, "IN_W": in_w, "IN_LSB": in_lsb, "WIDTH": width,
-                                            "EBITS": ebits, "FIXED_SCALE": -1 if fixed is None else fixed})
+                                            "EBITS": ebits, "FIXED_SCALE": -1 if fixed is None else fixed,
+                                            "SHORT": short})
     for stall, bp, seed in [(0, 0, 1), (35, 35, 2)]:
         res = sim.run({"in": beats}, {"out": len(beats)}, stall=stall, bp=bp, seed=seed)
         assert res.outputs["out"] == expected, f"stall={stall} bp={bp}"
@@ -59,3 +68,15 @@ def test_mx_quantize(fmt, k, par, in_w, in_lsb, fixed):
             s = res.stats
             assert s["in_last"] - s["in_first"] == len(beats) - 1
             assert s["out_last"] - s["out_first"] == len(beats) - 1
+            lat = FIXED_LATENCY[short] if fixed is not None else k // par + LATENCY[short]
+            assert s["out_first"] - s["in_first"] == lat, s
+
+
+@pytest.mark.parametrize("short", [0, 1])
+def test_mx_quantize_lints_clean(short):
+    """verilator --lint-only -Wall at both settings, MX and fixed8, one value and many a beat."""
+    for prm in ({"PAR": 4, "K": 32, "IN_W": 24, "IN_LSB": -12, "WIDTH": 4, "EBITS": 0},
+                {"PAR": 1, "K": 32, "IN_W": 16, "IN_LSB": -8, "WIDTH": 4, "EBITS": 0},
+                {"PAR": 8, "K": 8, "IN_W": 20, "IN_LSB": -8, "WIDTH": 8, "EBITS": 4},
+                {"PAR": 4, "K": 16, "IN_W": 24, "IN_LSB": -12, "WIDTH": 8, "EBITS": 0, "FIXED_SCALE": 124}):
+        lint("mase:mx:mx_quantize", {**prm, "SHORT": short})

@@ -36,3 +36,18 @@ def test_yosys_script_skips_autoname(tmp_path):
     assert "synth_ecp5  -top $top -run :check\nhierarchy -check\nstat\ncheck -noinit\n" in text
     _patch_yosys_tcl(tmp_path)  # a second patch changes nothing
     assert tcl.read_text() == text
+
+
+@pytest.mark.parametrize("short", [0, 1])
+def test_synth_quantize_and_linear_both_pipelines(short):
+    """mx_quantize and mx_linear (its output quantizer and lanes) through Yosys at SHORT 0 and 1: the short
+    pipeline (a combinational shared exponent, a scale FIFO of registers, 3 quantizer stages) has fewer FFs."""
+    q = {"PAR": 4, "K": 32, "IN_W": 24, "IN_LSB": -12, "WIDTH": 4, "EBITS": 0, "FIXED_SCALE": -1}
+    r = synth("mase:mx:mx_quantize", {**q, "SHORT": short}, arch="ice40")
+    assert r["LUT"] > 0 and r["FF"] > 0
+    lin = synth("mase:mx:mx_linear", {"IN_FEATURES": 64, "OUT_FEATURES": 32, "K": 32, "K_OUT": 32, "IN_PAR": 4,
+                                      "OUT_PAR": 2, "HAS_BIAS": 0, "SHORT": short}, arch="ice40")
+    assert lin["LUT"] > 0 and lin["FF"] > 0
+    if short:
+        r0 = synth("mase:mx:mx_quantize", {**q, "SHORT": 0}, arch="ice40")
+        assert r["FF"] < r0["FF"], (r, r0)

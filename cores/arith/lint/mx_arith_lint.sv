@@ -24,6 +24,7 @@ module mx_arith_lint (
     logic               dv;
     logic signed [23:0] ds;
     logic [3:0]         pq4, pqf4, pq4m;
+    logic [3:0]         sq4, sqf4, sq4m;  // SHORT = 1
     logic signed [31:0] pal13;
     logic signed [31:0] pal;
     logic               pdv;
@@ -47,6 +48,12 @@ module mx_arith_lint (
         .shared(in_shared), .code(pqf4));
     mx_quant_elem_pipe #(.IN_W(32), .IN_LSB(-20), .WIDTH(4), .EBITS(0), .BLOCK_MAX(1), .SIGN_MAG(1)) pq2 (.clk,
         .ce(in_valid), .value(in_value), .shared(in_shared), .code(pq4m));
+    mx_quant_elem_pipe #(.IN_W(32), .IN_LSB(-20), .WIDTH(4), .EBITS(0), .SHORT(1)) sq0 (.clk, .ce(in_valid),
+        .value(in_value), .shared(in_shared), .code(sq4));
+    mx_quant_elem_pipe #(.IN_W(32), .IN_LSB(-20), .WIDTH(4), .EBITS(2), .SHORT(1)) sq1 (.clk, .ce(in_valid),
+        .value(in_value), .shared(in_shared), .code(sqf4));
+    mx_quant_elem_pipe #(.IN_W(32), .IN_LSB(-20), .WIDTH(4), .EBITS(0), .BLOCK_MAX(1), .SIGN_MAG(1), .SHORT(1)) sq2 (
+        .clk, .ce(in_valid), .value(in_value), .shared(in_shared), .code(sq4m));
     mx_align_pipe #(.IN_W(32), .SH_W(12), .OUT_W(32)) pa0 (.clk, .ce(in_valid), .in(in_value), .shift(in_shift), .out(pal));
     mx_align_pipe #(.IN_W(13), .SH_W(12), .OUT_W(32), .SH_OFF(-238)) pa1 (.clk, .ce(in_valid), .in(in_value[12:0]),
         .shift(in_shift), .out(pal13));
@@ -57,5 +64,5 @@ module mx_arith_lint (
 
     assign out_data = {8'd0, i8, f8[7:0], al[15:0], sh[7:0], q4, q8[3:0], dv, ds[6:0]} ^ {8'd0, f8[18:8], al[31:16], sh[8], q8[7:4], ds[23:7], 7'd0}
                     ^ {54'd0, qf6, qf4} ^ {pal, pds, pq4, pqf4} ^ {63'd0, pdv} ^ {55'd0, psh} ^ {62'd0, in_amax[31:30]}
-                    ^ {pal13, 28'd0, pq4m};
+                    ^ {pal13, 28'd0, pq4m} ^ {52'd0, sq4, sqf4, sq4m};
 endmodule

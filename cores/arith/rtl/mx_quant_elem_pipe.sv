@@ -12,13 +12,17 @@
 // shifted magnitude has no overflow bits, so stage 2a keeps only the WIDTH + 7 bits at p's coarse
 // position (and the OR of those below), stage 2b shifts that window by p's low 3 bits; the same codes.
 // Minifloat (EBITS > 0): the value and exponent registered twice, mx_quant_elem, then three registers.
+// SHORT = 1: latency 3 ce-cycles (the same codes): mxint drops the registers of stages 0 and 1 (value,
+// clamped shift, magnitude and sign computed straight from the inputs into stage 2a), minifloat keeps
+// one input register and one after mx_quant_elem. For clocks that allow the longer paths (mx_quantize SHORT).
 module mx_quant_elem_pipe #(
     parameter int IN_W      = 32,
     parameter int IN_LSB    = -20,
     parameter int WIDTH     = 4,
     parameter int EBITS     = 0,
     parameter int BLOCK_MAX = 0,  // 1: |value| < 2**(shared + 1 - IN_LSB) (a block maximum's exponent)
-    parameter int SIGN_MAG  = 0   // 1 (mxint): `value` is {sign, |value| below its top bit}; -2**(IN_W-1) is {1, zeros}
+    parameter int SIGN_MAG  = 0,  // 1 (mxint): `value` is {sign, |value| below its top bit}; -2**(IN_W-1) is {1, zeros}
+    parameter int SHORT     = 0   // 1: 3 stages instead of 5 (stages 0 and 1 combinational)
 ) (
     input  logic                    clk,
     input  logic                    ce,
@@ -52,20 +56,37 @@ module mx_quant_elem_pipe #(
             assign ps  = PW'(12'(shared) + 12'(OFF));
             assign plo = 12'(shared) < 12'(-OFF);
             assign phi = 12'(shared) > 12'(PMAX - OFF);
-            always_ff @(posedge clk) begin
-                if (ce) begin
-                    v_0 <= value;
-                    if (plo) p_0 <= '0;
-                    else if (phi) p_0 <= PW'(PMAX);
-                    else p_0 <= ps;
-                    if (SIGN_MAG != 0) begin  // sign and magnitude arrive (mx_quantize: negated once, before its FIFO)
-                        neg_a <= v_0[IN_W-1];
-                        mag_a <= {v_0[IN_W-1] && v_0[IN_W-2:0] == '0, v_0[IN_W-2:0]};
-                    end else begin
-                        neg_a <= v_0[IN_W-1];
-                        mag_a <= v_0[IN_W-1] ? IN_W'(-v_0) : IN_W'(v_0);
+            logic [PW-1:0]       p_c;
+            always_comb begin
+                if (plo) p_c = '0;
+                else if (phi) p_c = PW'(PMAX);
+                else p_c = ps;
+            end
+            if (SHORT != 0) begin : g_short_in
+                // stages 0 and 1 without registers: the shift and the magnitude go straight into stage 2a
+                assign v_0 = value;
+                assign p_0 = p_c;
+                assign p_a = p_0;
+                assign neg_a = v_0[IN_W-1];
+                if (SIGN_MAG != 0) begin : g_sm
+                    assign mag_a = {v_0[IN_W-1] && v_0[IN_W-2:0] == '0, v_0[IN_W-2:0]};
+                end else begin : g_tc
+                    assign mag_a = v_0[IN_W-1] ? IN_W'(-v_0) : IN_W'(v_0);
+                end
+            end else begin : g_long_in
+                always_ff @(posedge clk) begin
+                    if (ce) begin
+                        v_0 <= value;
+                        p_0 <= p_c;
+                        if (SIGN_MAG != 0) begin  // sign and magnitude arrive (mx_quantize: negated once, before its FIFO)
+                            neg_a <= v_0[IN_W-1];
+                            mag_a <= {v_0[IN_W-1] && v_0[IN_W-2:0] == '0, v_0[IN_W-2:0]};
+                        end else begin
+                            neg_a <= v_0[IN_W-1];
+                            mag_a <= v_0[IN_W-1] ? IN_W'(-v_0) : IN_W'(v_0);
+                        end
+                        p_a   <= p_0;
                     end
-                    p_a   <= p_0;
                 end
             end
 
@@ -170,14 +191,25 @@ module mx_quant_elem_pipe #(
             logic [WIDTH-1:0]       c, c_b, c_c;
             mx_quant_elem #(.IN_W(IN_W), .IN_LSB(IN_LSB), .WIDTH(WIDTH), .EBITS(EBITS)) qe (
                 .value(v_a), .shared(s_a), .code(c));
+            if (SHORT != 0) begin : g_short_fp
+                // input registers, mx_quant_elem, two registers
+                assign v_a = v_0;
+                assign s_a = s_0;
+                assign c_c = c_b;
+            end else begin : g_long_fp
+                always_ff @(posedge clk) begin
+                    if (ce) begin
+                        v_a <= v_0;
+                        s_a <= s_0;
+                        c_c <= c_b;
+                    end
+                end
+            end
             always_ff @(posedge clk) begin
                 if (ce) begin
                     v_0  <= value;
                     s_0  <= shared;
-                    v_a  <= v_0;
-                    s_a  <= s_0;
                     c_b  <= c;
-                    c_c  <= c_b;
                     code <= c_c;
                 end
             end

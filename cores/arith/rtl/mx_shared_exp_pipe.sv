@@ -3,10 +3,13 @@
 //   1. per byte of amax: non-zero flag and the position of its leading one (3 bits)
 //   2. the position of the leading one: the highest non-zero byte's
 //   3. the offset and the clamp (compared on the position, beside the addition)
+// COMB = 1: the same three steps without registers (latency 0; `clk` and `ce` unused): a shallower
+// circuit than mx_shared_exp's bit-serial priority search (mx_quantize SHORT).
 module mx_shared_exp_pipe #(
     parameter int IN_W   = 32,
     parameter int IN_LSB = -20,
-    parameter int EMAX   = 0
+    parameter int EMAX   = 0,
+    parameter int COMB   = 0
 ) (
     input  logic                clk,
     input  logic                ce,
@@ -34,35 +37,46 @@ module mx_shared_exp_pipe #(
         end
     end
 
-    always_ff @(posedge clk) begin
-        if (ce) begin
-            for (int c = 0; c < NC; c++) begin
-                nz1[c] <= |v[c*8 +: 8];
-                lp1[c] <= lp[c];
-            end
-        end
-    end
+    logic [NC-1:0]   nz;
+    always_comb for (int c = 0; c < NC; c++) nz[c] = |v[c*8 +: 8];
+    logic [8:0]      sh_c;  // the clamped exponent, before the output register
 
     always_comb begin
         p = '0;
         for (int c = 0; c < NC; c++) if (nz1[c]) p = PW'(c * 8) | PW'(lp1[c]);
     end
 
-    always_ff @(posedge clk) begin
-        if (ce) begin
-            p2   <= p;
-            any2 <= |nz1;
-        end
-    end
 
     assign s  = 9'(12'(p2) + 12'(OFF));
     assign lo = !any2 || (12'(p2) < 12'(-127 - OFF) && -127 - OFF > 0);
     assign hi = (127 - OFF < 0) || (12'(p2) > 12'(127 - OFF) && 127 - OFF >= 0);
-    always_ff @(posedge clk) begin
-        if (ce) begin
-            if (lo) shared <= -9'sd127;
-            else if (hi) shared <= 9'sd127;
-            else shared <= $signed(s);
-        end
+    always_comb begin
+        if (lo) sh_c = 9'h181;  // -127
+        else if (hi) sh_c = 9'd127;
+        else sh_c = s;
     end
+
+    generate
+        if (COMB != 0) begin : g_comb
+            assign nz1 = nz;
+            for (genvar c = 0; c < NC; c++) begin : g_lp
+                assign lp1[c] = lp[c];
+            end
+            assign p2 = p;
+            assign any2 = |nz1;
+            assign shared = $signed(sh_c);
+            logic unused_c;
+            assign unused_c = ^{clk, ce};
+        end else begin : g_pipe
+            always_ff @(posedge clk) begin
+                if (ce) begin
+                    nz1    <= nz;
+                    for (int c = 0; c < NC; c++) lp1[c] <= lp[c];
+                    p2     <= p;
+                    any2   <= |nz1;
+                    shared <= $signed(sh_c);
+                end
+            end
+        end
+    endgenerate
 endmodule

@@ -54,7 +54,8 @@ module mase_attn_matmul #(
     parameter int OUT_PAR       = 1,  // elements per output beat (divides K_OUT and N_PAD)
     parameter int CHUNK         = 0,  // causal chunks of rows of A (0: B of the whole prompt first)
     parameter int BANKS         = 1,  // B buffers served in turn per chunk (CHUNK > 0; hw.fold decode)
-    parameter int B_PER_GROUP   = 0   // 1: a B buffer and replay per KV group, in parallel (CHUNK > 0, keys)
+    parameter int B_PER_GROUP   = 0,  // 1: a B buffer and replay per KV group, in parallel (CHUNK > 0, keys)
+    parameter int SHORT         = 0   // 1: the products' short output quantizer pipeline (mx_quantize SHORT)
 ) (
     input  logic                       clk,
     input  logic                       rst,
@@ -119,7 +120,7 @@ module mase_attn_matmul #(
                     .A_WIDTH(A_WIDTH), .A_EBITS(A_EBITS), .B_WIDTH(B_WIDTH), .B_EBITS(B_EBITS),
                     .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W),
                     .A_FIXED_SCALE(A_FIXED_SCALE), .B_FIXED_SCALE(B_FIXED_SCALE),
-                    .O_FIXED_SCALE(O_FIXED_SCALE)) u_mm (
+                    .O_FIXED_SCALE(O_FIXED_SCALE), .SHORT(SHORT)) u_mm (
             .clk, .rst, .a_data, .a_valid(ha_valid[h]), .a_ready(ha_ready[h]), .b_data(gb_data[(h / REP)*BW +: BW]),
             .b_valid(hb_valid[h]), .b_ready(hb_ready[h]), .out_data(mm_data), .out_valid(mm_valid),
             .out_ready(mm_ready));

@@ -47,6 +47,7 @@ module mx_linear #(
     parameter int    ROWS          = 1,
     parameter int    SHARE         = 1,   // 1: lanes share aligner/accumulator/quantizer lanes where throughput allows; n > 1: at most n lanes
     parameter int    DSP_PACK      = -1,  // two narrow products per DSP multiplier (mx_dot_lane); -1: `MASE_DSP_PACK
+    parameter int    SHORT         = 0,   // 1: 9 cycles less: no stages 2 and 4 (see "lanes"), mx_quantize SHORT
 `ifdef YOSYS  // Yosys 0.23 has no string parameter type
     parameter        W_FILE        = "",
     parameter        S_FILE        = "",
@@ -361,7 +362,7 @@ module mx_linear #(
     // ---------------------------------------------------------------- lanes
     // Stages under one enable `ce` (the pipeline moves when the output quantizer takes a sum):
     // 1 operands read (x1, w1: memory outputs), 2 operands registered, 3 products, 4 sums of 4
-    // products, 5 block sum S (mx_dot_lane, IN_REG, TREE_REG), 6-8 alignment of S (mx_align_pipe;
+    // products, 5 block sum S (mx_dot_lane, IN_REG, TREE_REG; SHORT: without 2 and 4), 6-8 alignment of S (mx_align_pipe;
     // its shift is computed from the scales at stage 2 and delayed along), 9 accumulation of the NB
     // terms onto the bias (one adder), then mx_quantize.
     // The MX overhead is paid per block sum, not per lane: a lane has a block sum every BPB beats, so
@@ -372,7 +373,9 @@ module mx_linear #(
     localparam int G   = share_group(OUT_PAR, BPB, SHARE);
     localparam int NAL = OUT_PAR / G;                   // aligners / accumulators / quantizer lanes
     localparam int GW  = (G > 1) ? $clog2(G) : 1;
-    localparam int DLY = 4;  // stages 1 -> 5: the row group's tags travel to the block sums
+    // SHORT = 1 drops stages 2 and 4 (mx_dot_lane IN_REG 0, TREE_REG 0: the multipliers read the memory
+    // outputs, the products' tree and the block sum in one cycle): 2 cycles less, longer paths
+    localparam int DLY = (SHORT != 0) ? 2 : 4;  // stages 1 -> 5: the row group's tags travel to the block sums
     logic [DLY:1]              tg_lb;
     logic [RW-1:0]             tg_rg [DLY:1];
     logic [OUT_PAR-1:0]        lane_valid;
@@ -463,20 +466,20 @@ module mx_linear #(
     genvar p;
     generate
         for (p = 0; p < OUT_PAR; p++) begin : g_lane
-            logic signed [11:0] sh2, sh3, sh4;
+            logic signed [11:0] shq [DLY-1];  // the scale bytes' sum, stages 2 .. 4 (SHORT: 2), then sh5
 
             mx_dot_lane #(.PAR(IN_PAR), .A_WIDTH(X_WIDTH), .A_EBITS(X_EBITS), .B_WIDTH(W_WIDTH),
-                          .B_EBITS(W_EBITS), .SUM_W(S_W), .TREE_REG(1), .IN_REG(1), .DSP_PACK(DSP_PACK)) lane (
+                          .B_EBITS(W_EBITS), .SUM_W(S_W), .TREE_REG(SHORT == 0 ? 1 : 0), .IN_REG(SHORT == 0 ? 1 : 0),
+                          .DSP_PACK(DSP_PACK)) lane (
                 .clk, .rst, .ce, .in_valid(v1), .in_last(lib1), .in_a(x1),
                 .in_b(w1[p*IN_PAR*W_WIDTH +: IN_PAR*W_WIDTH]), .out_valid(lane_valid[p]), .out_sum(s5[p]));
 
             always_ff @(posedge clk) begin
                 if (ce) begin
                     // the scale bytes' sum; the constant SHIFT0 is the aligner's SH_OFF (its compares)
-                    sh2 <= 12'({4'd0, (X_FIXED_SCALE < 0) ? xs1 : 8'(X_FIXED_SCALE)}) + 12'({4'd0, ws1[p*8 +: 8]});
-                    sh3 <= sh2;
-                    sh4 <= sh3;
-                    sh5[p] <= sh4;
+                    shq[0] <= 12'({4'd0, (X_FIXED_SCALE < 0) ? xs1 : 8'(X_FIXED_SCALE)}) + 12'({4'd0, ws1[p*8 +: 8]});
+                    for (int i = 1; i < DLY - 1; i++) shq[i] <= shq[i-1];
+                    sh5[p] <= shq[DLY-2];
                 end
             end
         end
@@ -521,7 +524,7 @@ module mx_linear #(
     generate
         if (G == 1) begin : g_qpar
             mx_quantize #(.PAR(OUT_PAR), .K(K_OUT), .IN_W(TOT_W), .IN_LSB(ACC_LSB), .WIDTH(O_WIDTH),
-                          .EBITS(O_EBITS), .FIXED_SCALE(O_FIXED_SCALE)) quant (
+                          .EBITS(O_EBITS), .FIXED_SCALE(O_FIXED_SCALE), .SHORT(SHORT)) quant (
                 .clk, .rst, .in_data(sums), .in_valid(sv9), .in_ready(sum_ready), .out_data, .out_valid,
                 .out_ready);
         end else begin : g_qser
@@ -531,7 +534,7 @@ module mx_linear #(
             logic [OUT_PAR*O_WIDTH-1:0] obuf;
             logic [7:0]               oscale;
             mx_quantize #(.PAR(NAL), .K(K_OUT), .IN_W(TOT_W), .IN_LSB(ACC_LSB), .WIDTH(O_WIDTH),
-                          .EBITS(O_EBITS), .FIXED_SCALE(O_FIXED_SCALE)) quant (
+                          .EBITS(O_EBITS), .FIXED_SCALE(O_FIXED_SCALE), .SHORT(SHORT)) quant (
                 .clk, .rst, .in_data(sums), .in_valid(sv9), .in_ready(sum_ready), .out_data(q_data),
                 .out_valid(q_valid), .out_ready(q_ready));
             assign q_ready   = !ofull || out_ready;

@@ -25,6 +25,7 @@ module tb_mx_linear #(
     parameter int    ROWS          = 1,
     parameter int    SHARE         = 1,
     parameter int    DSP_PACK      = -1,
+    parameter int    SHORT         = 0,
     parameter string W_FILE        = "weights.hex",
     parameter string S_FILE        = "scales.hex",
     parameter string B_FILE        = "bias.hex"
@@ -51,7 +52,7 @@ module tb_mx_linear #(
         .X_FIXED_SCALE(X_FIXED_SCALE), .W_WIDTH(W_WIDTH), .W_EBITS(W_EBITS),
         .W_FIXED_SCALE(W_FIXED_SCALE), .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS),
         .O_FIXED_SCALE(O_FIXED_SCALE), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W), .HAS_BIAS(HAS_BIAS),
-        .B_BANKS(B_BANKS), .B_VECTORS(B_VECTORS), .W_SOURCE(W_SOURCE), .ROWS(ROWS), .SHARE(SHARE), .DSP_PACK(DSP_PACK), .W_FILE(W_FILE), .S_FILE(S_FILE), .B_FILE(B_FILE)) dut (
+        .B_BANKS(B_BANKS), .B_VECTORS(B_VECTORS), .W_SOURCE(W_SOURCE), .ROWS(ROWS), .SHARE(SHARE), .DSP_PACK(DSP_PACK), .SHORT(SHORT), .W_FILE(W_FILE), .S_FILE(S_FILE), .B_FILE(B_FILE)) dut (
         .clk, .rst, .in_data(i_data), .in_valid(i_valid), .in_ready(i_ready), .w_data, .w_valid,
         .w_ready, .out_data(o_data), .out_valid(o_valid), .out_ready(o_ready));
     mx_tb_sink #(.WIDTH(OW), .NAME("out")) snk (.clk, .rst, .in_data(o_data), .in_valid(o_valid),

@@ -26,7 +26,8 @@ module mx_matmul #(
     parameter int ACC_W   = 32,
     parameter int A_FIXED_SCALE = -1,
     parameter int B_FIXED_SCALE = -1,
-    parameter int O_FIXED_SCALE = -1
+    parameter int O_FIXED_SCALE = -1,
+    parameter int SHORT   = 0   // 1: mx_linear's short output quantizer pipeline (mx_quantize SHORT)
 ) (
     input  logic                          clk,
     input  logic                          rst,
@@ -48,7 +49,7 @@ module mx_matmul #(
                 .X_WIDTH(A_WIDTH), .X_EBITS(A_EBITS), .W_WIDTH(B_WIDTH), .W_EBITS(B_EBITS),
                 .O_WIDTH(O_WIDTH), .O_EBITS(O_EBITS), .ACC_LSB(ACC_LSB), .ACC_W(ACC_W), .HAS_BIAS(0),
                 .X_FIXED_SCALE(A_FIXED_SCALE), .W_FIXED_SCALE(B_FIXED_SCALE), .O_FIXED_SCALE(O_FIXED_SCALE),
-                .W_SOURCE(2), .ROWS(ROWS)) core (
+                .W_SOURCE(2), .ROWS(ROWS), .SHORT(SHORT)) core (
         .clk, .rst, .in_data(a_data), .in_valid(a_valid), .in_ready(a_ready), .w_data, .w_valid(b_valid),
         .w_ready(b_ready), .out_data, .out_valid, .out_ready);
 endmodule
