@@ -63,11 +63,12 @@ def test_kv_caches_keep_the_ii_and_the_model_overlaps_layers(tiny_llama):
     # the producers of the new key / value stream a token at the caches' lanes (no one-lane burst)
     assert plan.nodes["model.layers.0.self_attn.k.mx2.q"].in_par >= 16
     assert plan.nodes["model.layers.0.self_attn.v.fx.deq"].in_par >= 16
-    # the token's path is sized for II / 4 (_shorten_token_path): the norms, Q.K^T's output and softmax
+    # the token's path is sized for II / 16 (_shorten_token_path): the norms, Q.K^T's output and softmax
     # get more lanes than the II needs, the MLP's linear layers (at hw.max_lanes) keep the II
-    assert plan.ii == 128 and plan.nodes["model.layers.0.self_attn.softmax"].in_par >= 4
+    assert plan.ii == 128 and plan.nodes["model.layers.0.self_attn.softmax"].in_par >= 16
     cyc = cycle_model(g, plan)
-    assert 64 * plan.ii / cyc["prefill_cycles"] > 0.75  # 10698 modelled (12196 at II sizing, one K port)
+    # 10152 modelled (10506 at II / 4, 10698 before the short pipelines, 12196 at II sizing, one K port)
+    assert 64 * plan.ii / cyc["prefill_cycles"] > 0.8
 
 
 def test_kv_caches_of_four_groups_keep_the_ii(tiny_opt):
@@ -83,7 +84,7 @@ def test_kv_caches_of_four_groups_keep_the_ii(tiny_opt):
     assert _kv_interval(g, plan) <= plan.ii and decode_model(g, plan, 64)["ii_cycles"] <= plan.ii
     qk = g.node("model.decoder.layers.0.self_attn.qk")
     assert map_node(qk, plan.nodes[qk.name], g, _ALL_CORES).params["B_PER_GROUP"] == 1
-    assert 64 * plan.ii / cycle_model(g, plan)["prefill_cycles"] > 0.75  # 10677 modelled, 10643 in Verilator
+    assert 64 * plan.ii / cycle_model(g, plan)["prefill_cycles"] > 0.8  # 10173 modelled, 10201 in Verilator
 
 
 def test_bad_attention_is_one_line():
@@ -97,14 +98,15 @@ def test_bad_attention_is_one_line():
 
 @pytest.mark.slow
 # (tiny-llama at 20 tokens, 0.528, left the suite for its time: other prompt lengths run in test_prompt_lengths)
-@pytest.mark.parametrize("model,T,floor", [("tiny-llama", 64, 0.75), ("tiny-opt", 7, 0.0), ("tiny-opt", 64, 0.75)])
+@pytest.mark.parametrize("model,T,floor", [("tiny-llama", 64, 0.8), ("tiny-opt", 64, 0.8), ("tiny-opt", 7, 0.0)])
 def test_causal_prefill_bit_exact_with_stalls(tmp_path, model, T, floor):
-    """Bit-exact with and without random stalls / back-pressure; the whole-prompt efficiency (64 tokens:
-    tiny-llama 0.766 measured (0.764 before the norms' shorter latency, 0.763 before mx_linear's first pass
-    started on a partial vector), 0.672
-    before the token's path was sized for II / 4 and the K cache replayed per KV group, block numerics
-    0.405; tiny-opt 0.770 (0.769 before the shorter norm latency), was 0.403; tiny-llama 20 tokens 0.528) and the
-    cycle model within 3%; the generated top names the design."""
+    """Bit-exact with and without random stalls / back-pressure; the whole-prompt efficiency at 64 tokens
+    reaches the issue's 0.8 (issue 12 part 2): tiny-llama 0.803 measured (10,206 cycles; 0.780 with the token
+    path at II / 4 instead of 16, 0.766 before the short pipelines of the quantizers and linear lanes, 0.764
+    before the norms' shorter latency, 0.763 before mx_linear's first pass started on a partial vector,
+    0.672 before the token's path was sized for II / 4 and the K cache replayed per KV group, block
+    numerics 0.405); tiny-opt 0.803 (10,201; 0.784 at II / 4, 0.770 before the short pipelines, was 0.403);
+    and the cycle model within 3% (-0.5%, -0.3%); the generated top names the design."""
     from mase.pipeline import run
 
     cfg = compose([f"+model={model}", "quant=mxint4", "target=sim", f"hw.prompt_tokens={T}", "hw.attention=causal"])
