@@ -89,4 +89,6 @@ def test_decode_model_of_the_decode_design(tiny_llama):
     assert lanes == {"quantize": (8, 1), "matmul_qk": (8, 2), "matmul_sv": (8, 1)}, lanes
     lat = [decode_model(g, plan, c)["latency_cycles"] for c in range(9, 25)]
     assert [a - b for a, b in zip(lat, lat[1:])] == [16] * 15, lat
-    assert 3_500 < lat[-1] < 3_800, lat  # Verilator: 4,012 at position 8 .. 3,788 at 22
+    # the model: 3,730 at context 9 .. 3,490 at 24 with the short pipelines of target=sim (3,922 .. 3,682
+    # without); Verilator, the generate stage's 32-token design: 4,034 at position 8 .. 3,810 at 22 (model +0.4%)
+    assert 3_300 < lat[-1] < 3_600, lat
