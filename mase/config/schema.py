@@ -180,6 +180,8 @@ class TargetConfig:
     offchip_bus_bits: Optional[int] = None  # None: 512
     offchip_latency_ns: Optional[float] = None  # None: 100 ns
     notes: Optional[str] = None
+    # extra nextpnr options after mase's own (mase.eda.nextpnr.nextpnr_options), e.g. [--router, router2]
+    pnr_options: List[str] = field(default_factory=list)
     # the default `stages` of a run on this target (config.yaml: stages: ${target.stages})
     stages: List[str] = field(default_factory=lambda: list(FPGA_STAGES))
 

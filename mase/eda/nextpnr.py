@@ -79,9 +79,10 @@ def device_options(target: Any) -> list[str]:
 def nextpnr_options(target: Any, clock_mhz: float, ooc: bool) -> list[str]:
     # --timing-allow-fail: a design slower than the target clock still reports its fmax (meets_target
     # says whether it passed); --seed: reproducible placement
+    # target.pnr_options: the target's own choices (conf/target/ecp5-85k.yaml: router2)
     opts = device_options(target) + ["--freq", f"{clock_mhz:g}", "--timing-allow-fail", "--seed", "1",
                                      "--report", "report.json"]
-    return opts + (["--out-of-context"] if ooc else [])
+    return opts + (["--out-of-context"] if ooc else []) + [str(o) for o in getattr(target, "pnr_options", None) or []]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -88,6 +88,14 @@ def test_device_options():
     assert nextpnr.device_options(_target("ecp5-85k")) == ["--85k", "--package", "CABGA381", "--speed", "6"]
 
 
+def test_target_pnr_options_follow_mase_own():
+    """target.pnr_options (ECP5-85: router2, which routed the default design in 274 s against router1's
+    422) come last; a target without them (iCE40) gets mase's options only."""
+    opts = nextpnr.nextpnr_options(_target("ecp5-85k"), 50.0, True)
+    assert opts[-3:] == ["--out-of-context", "--router", "router2"] and opts.count("--freq") == 1
+    assert "--router" not in nextpnr.nextpnr_options(_target("ice40-up5k"), 40.0, False)
+
+
 def test_whole_design_that_does_not_fit_fails_fast(tmp_path):
     """tiny-llama (~50k LUT4) on the UP5K (5280; emitted anyway with hw.utilization=10): one line
     naming the fix, before any tool runs."""
