@@ -283,8 +283,8 @@ def roofline_line(r: dict[str, Any]) -> str:
     x = r.get("offchip_roofline")
     if not x:
         return ""
-    return (f"{r.get('label', '')}: off-chip roofline {x['tokens_per_s_roofline']:,.0f} tok/s ({x['weight_bytes_per_token'] / 1e3:,.1f} "
-            f"kB of weights a token at {x['bandwidth_gbps']:g} GB/s); decode b=1 {x['tokens_per_s_decode']:,.0f} tok/s = "
+    return (f"{r.get('label', '')}: off-chip roofline {_rate(x['tokens_per_s_roofline'])} tok/s ({x['weight_bytes_per_token'] / 1e3:,.1f} "
+            f"kB of weights a token at {x['bandwidth_gbps']:g} GB/s); decode b=1 {_rate(x['tokens_per_s_decode'])} tok/s = "
             f"{100 * x['fraction']:.1f}% of it, {x['source'].split(' (')[0]}")
 
 
@@ -328,6 +328,11 @@ def decode_vs_sim(ctx, g: DataflowGraph, hp: HwPlan, sim: dict) -> dict[str, Any
             "error_pct": 100.0 * (model - simc) / simc if simc else None}
 
 
+def _rate(v: Any) -> str:
+    """Tokens/s: whole numbers from 100 up, else three significant digits (3.1, not 3, on the ECP5)."""
+    return _f(v, ",.0f" if not isinstance(v, (int, float)) or v >= 100 else ".3g")
+
+
 def _f(v: Any, fmt: str = ",.0f") -> str:
     if v is None:
         return "-"
@@ -356,7 +361,7 @@ def hw_table(reports: list[dict[str, Any]], title: str = "hardware") -> Table:
         t.add_row(escape(str(r.get("label", r["config_hash"]))), r["target"], r["mapped_nodes"], cell("LUT"), cell("FF"),
                   cell("DSP"), cell("BRAM"), cell("URAM"), _f(r["clock_mhz"], ".0f"),
                   _f(cyc["prefill_cycles_per_token"]) + pre_star, _f(cyc["decode_cycles_per_token"]) + dec_star,
-                  _f(r["tokens_per_s"]["decode"]) + dec_star, _f(r["tokens_per_s"].get("decode_batched")) + "*",
+                  _rate(r["tokens_per_s"]["decode"]) + dec_star, _rate(r["tokens_per_s"].get("decode_batched")) + "*",
                   _f(r["memory"]["onchip_weight_mb"], ".2f"), _f(r["memory"].get("kv_cache_mb"), ".3f"),
                   _f(r["energy"]["energy_per_token_uj"], ".2f"), _f((r.get("saturations") or {}).get("total")),
                   (("bit-exact" if sim["bit_exact"] else "MISMATCH") + f" {sim['nodes']}") if sim else "-")
