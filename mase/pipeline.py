@@ -383,6 +383,11 @@ def _end(ctx: RunContext, n: str, t0: float, how: str = "done") -> None:
         log.info("stage %s %s after %.1f s", n, how, dt)
 
 
+def _takes_slot(name: str) -> bool:
+    """A stage of weight 0 (WEIGHTS) runs beside the others without counting against `jobs`."""
+    return WEIGHTS.get(name, 1.0) > 0
+
+
 def _run_side_by_side(ctx: RunContext, names: list[str], jobs: int, t0: float) -> None:
     """Run each stage in a thread as soon as the stages it waits for (waits_for) have finished, at
     most `jobs` at once; ready stages start in the order of the longest path (WEIGHTS) of stages
@@ -414,10 +419,11 @@ def _run_side_by_side(ctx: RunContext, names: list[str], jobs: int, t0: float) -
             if first is None:
                 ready = [n for n in pending if all(w in finished for w in waits[n])]
                 ready.sort(key=lambda n: (-chain[n], names.index(n)))
-                light = [n for n in ready if WEIGHTS.get(n, 1.0) == 0]
-                busy = sum(WEIGHTS.get(n, 1.0) > 0 for n in threads)
-                start = light + [n for n in ready if n not in light][:max(0, jobs - busy)]
-                shared = busy + len(start) - len(light) > 1  # evaluate's PyTorch beside another stage: one thread
+                light = [n for n in ready if not _takes_slot(n)]
+                busy = sum(map(_takes_slot, threads))
+                heavy = [n for n in ready if _takes_slot(n)][:max(0, jobs - busy)]
+                start = light + heavy
+                shared = busy + len(heavy) > 1  # evaluate's PyTorch beside another stage: one thread
                 for n in start:
                     pending.remove(n)
                     _begin(ctx, n, t0)

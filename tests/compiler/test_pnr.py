@@ -89,8 +89,8 @@ def test_device_options():
 
 
 def test_target_pnr_options_follow_mase_own():
-    """target.pnr_options (ECP5-85: router2, which routed the default design in 274 s against router1's
-    422) come last; a target without them (iCE40) gets mase's options only."""
+    """target.pnr_options (ECP5-85: router2, which routed the default design's placement in 274 s against
+    router1's 429) come last; a target without them (iCE40) gets mase's options only."""
     opts = nextpnr.nextpnr_options(_target("ecp5-85k"), 50.0, True)
     assert opts[-3:] == ["--out-of-context", "--router", "router2"] and opts.count("--freq") == 1
     assert "--router" not in nextpnr.nextpnr_options(_target("ice40-up5k"), 40.0, False)

@@ -107,7 +107,7 @@ def test_the_longest_path_starts_first(tmp_path, probes):
 
 def test_a_stage_of_weight_0_takes_no_slot(tmp_path, probes):
     """report (weight 0: tables from results on disk) prints as soon as its inputs exist, not after a
-    long stage frees a slot; the two long stages keep one PyTorch thread each."""
+    long stage frees a slot; the two long stages still run side by side."""
     seen: dict = {}
     probes("p_long1", _sleeper(1.0, seen), weight=100)
     probes("p_long2", _sleeper(1.0, seen), weight=100)
